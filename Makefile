@@ -1,0 +1,47 @@
+# Headstore: every entry point a person or CI needs. `make run` and `make test` do all the
+# set-up on a fresh Debian machine (scripts/bootstrap.sh).
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export VENV
+
+.PHONY: setup run test test-unit lint format protos protos-check bench k8s-validate dashboards alerts clean
+
+setup:
+	bash scripts/bootstrap.sh
+
+run: setup
+	$(VENV)/bin/headstore migrate
+	$(VENV)/bin/honcho start -f Procfile
+
+test: setup
+	$(PY) -m pytest -q -p no:cacheprovider
+
+test-unit: setup
+	$(PY) -m pytest -q -p no:cacheprovider -m "not integration and not e2e"
+
+lint: setup protos-check
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+format: setup
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+protos: setup
+	bash scripts/protos.sh
+
+protos-check: setup
+	bash scripts/protos.sh --check
+
+bench: setup
+	$(PY) -m bench
+
+k8s-validate: setup
+	bash scripts/k8s_validate.sh
+	bash scripts/check_dashboards.sh
+	bash scripts/check_alerts.sh
+
+clean:
+	rm -rf $(VENV) .cache

@@ -1,0 +1,89 @@
+"""Test fixtures shared by every tier.
+
+Integration and end-to-end tests get their own PostgreSQL databases (a random prefix) and their
+own RabbitMQ virtual host, so test runs never see each other's events, and both are removed
+afterwards. The pytest process itself is never eventlet-patched: services run as real
+subprocesses, exactly as `make run` starts them.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from headstore.settings import Settings
+from headstore.testing import Processes
+
+
+def _admin_connection(settings: Settings) -> psycopg.Connection:
+    return psycopg.connect(
+        host=settings.postgres_host,
+        port=settings.postgres_port,
+        user=settings.postgres_user,
+        password=settings.postgres_password,
+        dbname="postgres",
+        autocommit=True,
+    )
+
+
+@pytest.fixture(scope="session")
+def isolated_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Environment variables for one test session: own database prefix and AMQP vhost."""
+    run = uuid.uuid4().hex[:8]
+    prefix = f"hs_test_{run}_"
+    vhost = f"hs-test-{run}"
+    subprocess.run(["rabbitmqctl", "-q", "add_vhost", vhost], check=True)
+    subprocess.run(
+        ["rabbitmqctl", "-q", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
+        check=True,
+    )
+    env = {
+        "DATABASE_PREFIX": prefix,
+        "AMQP_URI": f"amqp://guest:guest@127.0.0.1:5672/{vhost}",
+        "LOG_LEVEL": "INFO",
+    }
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    try:
+        yield env
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        subprocess.run(["rabbitmqctl", "-q", "delete_vhost", vhost], check=False)
+        settings = Settings.from_env()
+        with _admin_connection(settings) as conn:
+            names = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT datname FROM pg_database WHERE datname LIKE %s", (prefix + "%",)
+                )
+            ]
+            for name in names:
+                conn.execute(
+                    psycopg.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                        psycopg.sql.Identifier(name)
+                    )
+                )
+
+
+@pytest.fixture(scope="session")
+def settings(isolated_env: dict[str, str]) -> Settings:
+    return Settings.from_env()
+
+
+@pytest.fixture
+def processes(isolated_env: dict[str, str], tmp_path: Path) -> Iterator[Processes]:
+    group = Processes(dict(isolated_env), tmp_path)
+    try:
+        yield group
+    finally:
+        group.stop_all()

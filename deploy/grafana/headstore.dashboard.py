@@ -1,0 +1,244 @@
+"""Headstore: one Grafana dashboard, one row per service and per outbox relay.
+
+Generate the JSON (and commit both files):
+
+    cd deploy/grafana && $VENV/bin/generate-dashboard -o headstore.json headstore.dashboard.py
+
+`scripts/check_dashboards.sh` fails when the JSON is stale. Every service exports Prometheus
+metrics prefixed with its own name (`profiles_grpc_seconds`, ...); see deploy/README.md.
+To add a service: one line in SERVICES below (its service row and its relay row follow).
+"""
+
+import attr
+from grafanalib.core import (
+    Dashboard,
+    GridPos,
+    RowPanel,
+    Target,
+    Template,
+    Templating,
+    Time,
+    TimeSeries,
+)
+
+DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
+RATE = "[$__rate_interval]"
+WIDTH = 8  # three panels per line on Grafana's 24-column grid
+HEIGHT = 8
+
+
+def panel(title, targets, unit="short", description=None):
+    """A time series panel; targets are (expr, legend) pairs."""
+    return TimeSeries(
+        title=title,
+        description=description,
+        dataSource=DATASOURCE,
+        targets=[
+            Target(expr=expr, legendFormat=legend, refId=chr(ord("A") + i), datasource=DATASOURCE)
+            for i, (expr, legend) in enumerate(targets)
+        ],
+        unit=unit,
+    )
+
+
+def p99(metric, by):
+    return (
+        f"histogram_quantile(0.99, sum by (le, {by}) (rate({metric}_bucket{RATE})))",
+        f"p99 {{{{{by}}}}}",
+    )
+
+
+def grpc_panels(svc):
+    calls = f"{svc}_grpc_seconds_count"
+    return [
+        panel(
+            f"{svc}: gRPC requests/s by method",
+            [(f"sum by (method) (rate({calls}{RATE}))", "{{method}}")],
+            unit="reqps",
+        ),
+        panel(f"{svc}: gRPC p99 latency", [p99(f"{svc}_grpc_seconds", "method")], unit="s"),
+        panel(
+            f"{svc}: gRPC error ratio",
+            [
+                (
+                    f'sum(rate({calls}{{code!="OK"}}{RATE})) / sum(rate({calls}{RATE}))',
+                    "non-OK / all",
+                )
+            ],
+            unit="percentunit",
+        ),
+        panel(
+            f"{svc}: errors/s by kind",
+            [(f"sum by (kind) (rate({svc}_errors_total{RATE}))", "{{kind}}")],
+            unit="ops",
+        ),
+    ]
+
+
+def event_panels(svc):
+    return [
+        panel(
+            f"{svc}: events stored/s",
+            [(f"sum by (event_type) (rate({svc}_events_stored_total{RATE}))", "{{event_type}}")],
+            unit="ops",
+        ),
+        panel(
+            f"{svc}: events consumed/s by outcome",
+            [
+                (
+                    f"sum by (outcome) (rate({svc}_events_consumed_total{RATE}))",
+                    "{{outcome}}",
+                )
+            ],
+            unit="ops",
+            description="processed, duplicate (redelivered, changed nothing) or failed.",
+        ),
+        panel(f"{svc}: event handler p99", [p99(f"{svc}_handler_seconds", "handler")], unit="s"),
+    ]
+
+
+def relay_panels(svc):
+    return [
+        panel(
+            f"{svc}-relay: events published/s",
+            [
+                (
+                    f"sum by (event_type) (rate({svc}_events_published_total{RATE}))",
+                    "{{event_type}}",
+                )
+            ],
+            unit="ops",
+        ),
+        panel(
+            f"{svc}-relay: lag (stored, not yet published)",
+            [(f"max({svc}_relay_lag_events)", "lag")],
+            unit="short",
+        ),
+        panel(
+            f"{svc}-relay: stored vs published",
+            [
+                (f"sum(rate({svc}_events_stored_total{RATE}))", "stored/s"),
+                (f"sum(rate({svc}_events_published_total{RATE}))", "published/s"),
+            ],
+            unit="ops",
+        ),
+    ]
+
+
+def login_failures(svc):
+    return [
+        panel(
+            f"{svc}: login failures/s",
+            [(f"sum(rate({svc}_login_failures_total{RATE}))", "failures/s")],
+            unit="ops",
+        )
+    ]
+
+
+def emails(svc):
+    return [
+        panel(
+            f"{svc}: e-mails sent/s by template",
+            [(f"sum by (template) (rate({svc}_emails_sent_total{RATE}))", "{{template}}")],
+            unit="ops",
+        ),
+        panel(
+            f"{svc}: e-mail failures/s by template",
+            [(f"sum by (template) (rate({svc}_email_failures_total{RATE}))", "{{template}}")],
+            unit="ops",
+        ),
+    ]
+
+
+def gateway_panels(svc="gateway"):
+    http = f"{svc}_http_request_seconds"
+    return [
+        panel(
+            f"{svc}: HTTP requests/s by route",
+            [(f"sum by (route, method) (rate({http}_count{RATE}))", "{{method}} {{route}}")],
+            unit="reqps",
+        ),
+        panel(f"{svc}: HTTP p99 latency", [p99(http, "route")], unit="s"),
+        panel(
+            f"{svc}: HTTP 5xx ratio",
+            [
+                (
+                    f'sum(rate({http}_count{{status=~"5.."}}{RATE}))'
+                    f" / sum(rate({http}_count{RATE}))",
+                    "5xx / all",
+                )
+            ],
+            unit="percentunit",
+        ),
+        panel(
+            f"{svc}: errors/s by kind",
+            [(f"sum by (kind) (rate({svc}_errors_total{RATE}))", "{{kind}}")],
+            unit="ops",
+        ),
+        panel(
+            f"{svc}: events consumed/s by outcome",
+            [(f"sum by (outcome) (rate({svc}_events_consumed_total{RATE}))", "{{outcome}}")],
+            unit="ops",
+        ),
+    ]
+
+
+def service_panels(svc, extra=()):
+    panels = grpc_panels(svc) + event_panels(svc)
+    for more in extra:
+        panels += more(svc)
+    return panels
+
+
+# One line per service behind the gateway: its name and its service-specific panels. Each gets a
+# service row and a row for its outbox relay, below the gateway's row.
+SERVICES = {
+    "profiles": [login_failures],
+    "notifications": [emails],
+}
+
+
+def rows():
+    out = [("gateway", gateway_panels("gateway"))]
+    for svc, extra in SERVICES.items():
+        out.append((svc, service_panels(svc, extra)))
+        out.append((f"{svc}-relay", relay_panels(svc)))
+    return out
+
+
+def layout(sections):
+    """Place each row and its panels on the grid, top to bottom, three panels a line."""
+    panels, y = [], 0
+    for title, section in sections:
+        panels.append(RowPanel(title=title, gridPos=GridPos(h=1, w=24, x=0, y=y)))
+        y += 1
+        for i, p in enumerate(section):
+            x = (i % 3) * WIDTH
+            if i and x == 0:
+                y += HEIGHT
+            panels.append(attr.evolve(p, gridPos=GridPos(h=HEIGHT, w=WIDTH, x=x, y=y)))
+        y += HEIGHT
+    return panels
+
+
+dashboard = Dashboard(
+    title="Headstore",
+    uid="headstore",
+    description="Request rates, latencies, errors, outbox relays and consumers of every service.",
+    tags=["headstore"],
+    timezone="utc",
+    time=Time("now-3h", "now"),
+    refresh="30s",
+    templating=Templating(
+        list=[
+            Template(
+                name="datasource",
+                label="Prometheus",
+                query="prometheus",
+                type="datasource",
+                default="Prometheus",
+            )
+        ]
+    ),
+    panels=layout(rows()),
+).auto_panel_ids()

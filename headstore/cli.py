@@ -1,0 +1,106 @@
+"""`headstore`: run a service, its outbox relay, the gateway or the dev mail server; migrate."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from typing import Any
+
+from headstore import logs, metrics
+from headstore.registry import SERVICES, ServiceParts, load
+from headstore.settings import Settings
+
+log = logging.getLogger("headstore")
+
+
+def migrate(settings: Settings, services: list[ServiceParts]) -> None:
+    """Create every database, table and queue before anything runs (idempotent)."""
+    from headstore.consume import declare_queues, handler_queues
+    from headstore.relay import relay_tracking_recorder
+    from headstore.store import create_database
+
+    for parts in services:
+        if create_database(parts.name, settings):
+            log.info("created database %s", settings.database(parts.name))
+        app = load(parts.application_class)(settings, create_table=True)
+        app.close()
+        relay_tracking_recorder(parts.name, settings, create_table=True)
+        if parts.migrate:
+            load(parts.migrate)(settings)
+        declare_queues(settings.amqp_uri, handler_queues(load(parts.service_class)))
+        log.info("migrated %s", parts.name)
+
+
+def run_service(settings: Settings, parts: ServiceParts) -> None:
+    from headstore.runtime import run_service as run
+
+    run(
+        load(parts.service_class),
+        {
+            "AMQP_URI": settings.amqp_uri,
+            "GRPC_BIND_HOST": "0.0.0.0",
+            "GRPC_BIND_PORT": settings.grpc_ports[parts.name],
+            "max_workers": 10,
+        },
+    )
+
+
+def run_relay(settings: Settings, parts: ServiceParts) -> None:
+    from headstore.relay import OutboxRelay
+
+    metrics.serve(settings.relay_metrics_ports.get(parts.name, 0))
+    app = load(parts.application_class)(settings)
+    relay = OutboxRelay(app, load(parts.translate), settings)
+
+    def stop(signum: int, frame: Any) -> None:
+        relay.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    relay.run()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="headstore", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("migrate", help="create databases, tables and queues")
+    for name, help_text in (("run", "run a service"), ("relay", "run a service's outbox relay")):
+        command = commands.add_parser(name, help=help_text)
+        command.add_argument("service", choices=sorted(SERVICES))
+    gateway = commands.add_parser("gateway", help="run the HTTP gateway")
+    gateway.add_argument("--host", default="127.0.0.1")
+    gateway.add_argument("--port", type=int, default=8000)
+    mail = commands.add_parser("mail", help="run the local SMTP server that keeps what it gets")
+    mail.add_argument("--smtp-port", type=int, default=None)
+    mail.add_argument("--web-port", type=int, default=8025)
+    args = parser.parse_args(argv)
+
+    settings = Settings.from_env()
+    logs.configure(getattr(args, "service", None) or args.command)
+    if args.command == "migrate":
+        migrate(settings, list(SERVICES.values()))
+    elif args.command == "run":
+        run_service(settings, SERVICES[args.service])
+    elif args.command == "relay":
+        run_relay(settings, SERVICES[args.service])
+    elif args.command == "gateway":
+        import uvicorn
+
+        uvicorn.run(
+            "services.gateway.app:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            log_level="warning",
+        )
+    elif args.command == "mail":
+        from headstore.mailbox import serve
+
+        serve(settings, args.smtp_port or settings.smtp_port, args.web_port)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,16 @@
+"""The correlation id of the request or message being handled, carried into every event."""
+
+from __future__ import annotations
+
+import uuid
+from contextvars import ContextVar
+
+correlation_id: ContextVar[str] = ContextVar("correlation_id", default="")
+
+
+def current_correlation_id() -> str:
+    return correlation_id.get() or new_correlation_id()
+
+
+def new_correlation_id() -> str:
+    return uuid.uuid4().hex

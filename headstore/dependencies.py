@@ -1,0 +1,56 @@
+"""nameko DependencyProviders the services share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from nameko.extensions import DependencyProvider
+
+from headstore.runtime import OffHub
+from headstore.settings import Settings
+from headstore.store import ServiceApplication
+
+
+class Store(DependencyProvider):
+    """Gives workers the service's Application, with every call made off the eventlet hub."""
+
+    def __init__(self, factory: Callable[[Settings], ServiceApplication]) -> None:
+        self.factory = factory
+        self.application: ServiceApplication | None = None
+
+    def setup(self) -> None:
+        from eventlet import tpool
+
+        self.application = tpool.execute(self.factory, Settings.from_env())
+
+    def stop(self) -> None:
+        if self.application is not None:
+            self.application.close()
+
+    def get_dependency(self, worker_ctx: Any) -> Any:
+        return OffHub(self.application)
+
+
+class MetricsServer(DependencyProvider):
+    """Serves Prometheus /metrics from a green thread (a real thread must not touch the
+    process's green sockets)."""
+
+    def __init__(self, port: Callable[[Settings], int]) -> None:
+        self.port = port
+
+    def start(self) -> None:
+        port = self.port(Settings.from_env())
+        if not port:
+            return
+        import eventlet
+        import eventlet.wsgi
+        from prometheus_client import make_wsgi_app
+
+        listener = eventlet.listen(("0.0.0.0", port))
+        self.container.spawn_managed_thread(
+            lambda: eventlet.wsgi.server(listener, make_wsgi_app(), log_output=False)
+        )
+
+    def get_dependency(self, worker_ctx: Any) -> None:
+        return None

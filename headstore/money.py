@@ -1,0 +1,69 @@
+"""Money in integer minor units with an ISO currency. No floats anywhere."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from headstore.errors import InvalidInput
+
+CURRENCIES = ("USD", "GBP", "EUR", "CAD", "CHF")
+"""The currencies the FAQ promises; each has two decimal places."""
+
+
+def check_currency(currency: str, field: str = "currency") -> str:
+    code = currency.strip().upper()
+    if code not in CURRENCIES:
+        raise InvalidInput(
+            "unsupported_currency",
+            f"Currency {currency!r} is not supported; use one of {', '.join(CURRENCIES)}.",
+            field,
+        )
+    return code
+
+
+@dataclass(frozen=True, order=True)
+class Money:
+    currency: str
+    minor: int
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.minor, int) or isinstance(self.minor, bool):
+            raise TypeError("Money amounts are whole minor units")
+        check_currency(self.currency)
+
+    def __add__(self, other: Money) -> Money:
+        self._same_currency(other)
+        return Money(self.currency, self.minor + other.minor)
+
+    def __sub__(self, other: Money) -> Money:
+        self._same_currency(other)
+        return Money(self.currency, self.minor - other.minor)
+
+    def times(self, count: int) -> Money:
+        return Money(self.currency, self.minor * count)
+
+    def share(self, numerator: int, denominator: int) -> Money:
+        """numerator/denominator of this amount, rounded half up (away from zero on ties)."""
+        if denominator <= 0:
+            raise ValueError("denominator must be positive")
+        doubled = 2 * self.minor * numerator
+        quotient = (abs(doubled) + denominator) // (2 * denominator)
+        return Money(self.currency, quotient if doubled >= 0 else -quotient)
+
+    def _same_currency(self, other: Money) -> None:
+        if other.currency != self.currency:
+            raise ValueError(f"cannot combine {self.currency} and {other.currency}")
+
+    def __str__(self) -> str:
+        sign = "-" if self.minor < 0 else ""
+        whole, cents = divmod(abs(self.minor), 100)
+        return f"{sign}{whole}.{cents:02d} {self.currency}"
+
+
+def parse_amount(text: str, field: str) -> int:
+    """'3', '3.5' or '3.50' → 350 minor units, without passing through a float."""
+    raw = text.strip()
+    whole, _, fraction = raw.partition(".")
+    if not whole.isdigit() or (fraction and not fraction.isdigit()) or len(fraction) > 2:
+        raise InvalidInput("invalid_amount", f"{text!r} is not an amount like 3.50.", field)
+    return int(whole) * 100 + int(fraction.ljust(2, "0") or 0)

@@ -1,0 +1,145 @@
+"""The chassis's probe: a producer store that counts and a consumer service that tallies.
+
+It exercises exactly the path every service uses (store → relay → RabbitMQ → ordered handler →
+store with tracking) without any business rules, for the fault tests and bench/outbox.
+Run `python -m headstore.outbox_probe relay|consumer` with the usual environment.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+from uuid import UUID, uuid4
+
+from eventsourcing.application import ProcessingEvent
+
+from headstore.consumers import consumes
+from headstore.dependencies import Store
+from headstore.domain import Aggregate, stable_id
+from headstore.envelope import Envelope
+from headstore.probe.v1 import probe_pb2
+from headstore.registry import ServiceParts
+from headstore.store import ServiceApplication
+
+
+class Counter(Aggregate):
+    class Started(Aggregate.Created):
+        pass
+
+    class Ticked(Aggregate.Event):
+        tick: int
+
+        def apply(self, counter: Counter) -> None:
+            counter.ticks = self.tick
+
+    def __init__(self) -> None:
+        self.ticks = 0
+
+    @classmethod
+    def start(cls) -> Counter:
+        return cls._create(cls.Started, id=uuid4())
+
+    def tick(self) -> None:
+        self.trigger_event(self.Ticked, tick=self.ticks + 1)
+
+
+class Tally(Aggregate):
+    """One per tick received: created with an id derived from the tick, so a tick applied
+    twice would collide; `Counted` events let tests count applications directly."""
+
+    class Counted(Aggregate.Created):
+        counter_id: str
+        tick: int
+
+    def __init__(self, counter_id: str, tick: int) -> None:
+        self.counter_id = counter_id
+        self.tick = tick
+
+
+class ProbeProducer(ServiceApplication):
+    service = "probe_producer"
+    name = "probe_producer"
+
+
+class ProbeConsumer(ServiceApplication):
+    service = "probe_consumer"
+    name = "probe_consumer"
+
+    def tallied(self) -> list[tuple[str, int]]:
+        """Every (counter, tick) applied, in order, read straight from the store."""
+        rows: list[tuple[str, int]] = []
+        position = 0
+        while True:
+            page = self.recorder.select_notifications(
+                start=position, limit=1000, inclusive_of_start=False
+            )
+            if not page:
+                return rows
+            for notification in page:
+                event = self.mapper.to_domain_event(notification)
+                if isinstance(event, Tally.Counted):
+                    rows.append((event.counter_id, event.tick))
+            position = page[-1].id
+
+
+def translate(domain_event: Any) -> probe_pb2.Ticked | None:
+    if isinstance(domain_event, Counter.Ticked):
+        return probe_pb2.Ticked(counter_id=str(domain_event.originator_id), tick=domain_event.tick)
+    return None
+
+
+class ProbeConsumerService:
+    name = "probe_consumer"
+    store = Store(ProbeConsumer)
+
+    @consumes("probe_producer", "Ticked")
+    def on_ticked(
+        self, app: ProbeConsumer, envelope: Envelope, processing: ProcessingEvent[UUID]
+    ) -> None:
+        ticked = envelope.parse(probe_pb2.Ticked)
+        tally = Tally._create(
+            Tally.Counted,
+            id=stable_id("tally", ticked.counter_id, ticked.tick),
+            counter_id=ticked.counter_id,
+            tick=ticked.tick,
+        )
+        processing.collect_events(tally)
+
+
+PRODUCER = ServiceParts(
+    "probe_producer",
+    "headstore.outbox_probe:ProbeConsumerService",
+    "headstore.outbox_probe:ProbeProducer",
+    "headstore.outbox_probe:translate",
+)
+CONSUMER = ServiceParts(
+    "probe_consumer",
+    "headstore.outbox_probe:ProbeConsumerService",
+    "headstore.outbox_probe:ProbeConsumer",
+    "headstore.outbox_probe:translate",
+)
+
+
+def main(argv: list[str]) -> None:
+    from headstore import cli, logs
+    from headstore.settings import Settings
+
+    settings = Settings.from_env()
+    logs.configure(f"probe-{argv[0]}")
+    if argv[0] == "relay":
+        cli.run_relay(settings, PRODUCER)
+    elif argv[0] == "consumer":
+        from headstore.runtime import run_service
+
+        run_service(ProbeConsumerService, {"AMQP_URI": settings.amqp_uri, "max_workers": 10})
+    elif argv[0] == "migrate":
+        cli.migrate(settings, [PRODUCER, CONSUMER])
+    else:
+        raise SystemExit("usage: python -m headstore.outbox_probe relay|consumer|migrate")
+
+
+if __name__ == "__main__":
+    # Run through the imported module, not __main__, so stored topics name headstore.outbox_probe.
+    from headstore import outbox_probe
+
+    outbox_probe.main(sys.argv[1:])

@@ -1,0 +1,42 @@
+"""Where each service's parts live, so the command line can run, relay and migrate any of them
+by name. Adding a service is one entry here."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+
+def load(path: str) -> Any:
+    module, _, attribute = path.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+@dataclass(frozen=True)
+class ServiceParts:
+    name: str
+    service_class: str  # the nameko service
+    application_class: str  # its eventsourcing Application
+    translate: str  # stored domain event -> public protobuf event, or None
+    migrate: str | None = None  # extra tables (projections), after the store's own
+
+
+SERVICES: dict[str, ServiceParts] = {
+    parts.name: parts
+    for parts in (
+        ServiceParts(
+            "profiles",
+            "services.profiles.service:ProfilesService",
+            "services.profiles.application:ProfilesApplication",
+            "services.profiles.contract:translate",
+            "services.profiles.application:migrate",
+        ),
+        ServiceParts(
+            "notifications",
+            "services.notifications.service:NotificationsService",
+            "services.notifications.application:NotificationsApplication",
+            "services.notifications.contract:translate",
+        ),
+    )
+}

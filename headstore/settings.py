@@ -1,0 +1,88 @@
+"""Configuration from the environment only, with defaults that run on one machine."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+SERVICES = ("profiles", "notifications")
+"""Every nameko service, in start-up order. The gateway is not one: it stores nothing."""
+
+GRPC_PORTS = {"profiles": 50051, "notifications": 50052}
+METRICS_PORTS = {"profiles": 9101, "notifications": 9102}
+RELAY_METRICS_PORTS = {"profiles": 9111, "notifications": 9112}
+
+
+def env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a whole number, not {raw!r}") from exc
+
+
+def env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number, not {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    postgres_host: str = "127.0.0.1"
+    postgres_port: int = 5432
+    postgres_user: str = "postgres"
+    postgres_password: str = ""
+    database_prefix: str = "headstore_"
+    amqp_uri: str = "amqp://guest:guest@127.0.0.1:5672/"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    mail_from: str = "Headstore <no-reply@headstore.local>"
+    public_url: str = "http://127.0.0.1:8000"
+    jwt_secret: str = "dev-only-secret-change-me-in-production-0123456789"
+    persistence: str = "postgres"  # "postgres" or "memory" (unit tests)
+    grpc_ports: dict[str, int] = field(default_factory=lambda: dict(GRPC_PORTS))
+    metrics_ports: dict[str, int] = field(default_factory=lambda: dict(METRICS_PORTS))
+    relay_metrics_ports: dict[str, int] = field(default_factory=lambda: dict(RELAY_METRICS_PORTS))
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        def ports(kind: str, defaults: dict[str, int]) -> dict[str, int]:
+            return {
+                name: env_int(f"{name.upper()}_{kind}", port) for name, port in defaults.items()
+            }
+
+        return cls(
+            postgres_host=env("POSTGRES_HOST", cls.postgres_host),
+            postgres_port=env_int("POSTGRES_PORT", cls.postgres_port),
+            postgres_user=env("POSTGRES_USER", cls.postgres_user),
+            postgres_password=env("POSTGRES_PASSWORD", cls.postgres_password),
+            database_prefix=env("DATABASE_PREFIX", cls.database_prefix),
+            amqp_uri=env("AMQP_URI", cls.amqp_uri),
+            smtp_host=env("SMTP_HOST", cls.smtp_host),
+            smtp_port=env_int("SMTP_PORT", cls.smtp_port),
+            mail_from=env("MAIL_FROM", cls.mail_from),
+            public_url=env("PUBLIC_URL", cls.public_url).rstrip("/"),
+            jwt_secret=env("JWT_SECRET", cls.jwt_secret),
+            persistence=env("PERSISTENCE", cls.persistence),
+            grpc_ports=ports("GRPC_PORT", GRPC_PORTS),
+            metrics_ports=ports("METRICS_PORT", METRICS_PORTS),
+            relay_metrics_ports=ports("RELAY_METRICS_PORT", RELAY_METRICS_PORTS),
+        )
+
+    def database(self, service: str) -> str:
+        return f"{self.database_prefix}{service}"
+
+    def grpc_address(self, service: str) -> str:
+        """Where the gateway finds a service: `<SERVICE>_GRPC`, else this machine."""
+        return env(f"{service.upper()}_GRPC", f"127.0.0.1:{self.grpc_ports[service]}")

@@ -1,0 +1,132 @@
+"""One event store per service: an eventsourcing Application on its own PostgreSQL database
+(or in memory for unit tests), able to consume other services' events exactly once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, ClassVar
+from uuid import UUID
+
+import psycopg
+from eventsourcing.application import ProcessingEvent
+from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.projection import EventSourcedProjection
+
+from headstore import metrics
+from headstore.envelope import Envelope
+from headstore.errors import DomainError
+from headstore.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Policy = Callable[["ServiceApplication", ProcessingEvent[UUID]], None]
+
+
+def persistence_env(service: str, settings: Settings, create_table: bool = False) -> dict[str, str]:
+    if settings.persistence == "memory":
+        return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": settings.database(service),
+        "POSTGRES_HOST": settings.postgres_host,
+        "POSTGRES_PORT": str(settings.postgres_port),
+        "POSTGRES_USER": settings.postgres_user,
+        "POSTGRES_PASSWORD": settings.postgres_password,
+        # Tables are made once by `headstore migrate`: concurrent CREATE TABLE at start-up races.
+        "CREATE_TABLE": "y" if create_table else "n",
+        "POSTGRES_POOL_SIZE": "4",
+        "POSTGRES_MAX_OVERFLOW": "4",
+    }
+
+
+def create_database(service: str, settings: Settings) -> bool:
+    """Create the service's database if it is missing; True if it was created."""
+    name = settings.database(service)
+    with psycopg.connect(
+        host=settings.postgres_host,
+        port=settings.postgres_port,
+        user=settings.postgres_user,
+        password=settings.postgres_password,
+        dbname="postgres",
+        autocommit=True,
+    ) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if exists:
+            return False
+        conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))
+        return True
+
+
+def drop_database(service: str, settings: Settings) -> None:
+    name = settings.database(service)
+    with psycopg.connect(
+        host=settings.postgres_host,
+        port=settings.postgres_port,
+        user=settings.postgres_user,
+        password=settings.postgres_password,
+        dbname="postgres",
+        autocommit=True,
+    ) as conn:
+        conn.execute(
+            psycopg.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                psycopg.sql.Identifier(name)
+            )
+        )
+
+
+class ServiceApplication(EventSourcedProjection[UUID]):
+    """A service's Application. Commands save aggregates as usual; `consume` applies another
+    service's event and records that it did so in the same transaction, so a redelivered
+    message changes nothing.
+
+    The store uses a process recorder (events plus tracking) even for services that consume
+    nothing yet, so adding a consumer later needs no migration.
+    """
+
+    service: ClassVar[str]
+
+    def __init__(self, settings: Settings, create_table: bool = False) -> None:
+        self.settings = settings
+        super().__init__(env=persistence_env(self.service, settings, create_table))
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        recordings = super().save(*objs, **kwargs)
+        for recording in recordings:
+            metrics.events_stored(self.service, type(recording.domain_event).__name__)
+        return recordings
+
+    def policy(self, domain_event: Any, processing_event: ProcessingEvent[UUID]) -> None:
+        raise NotImplementedError("services consume envelopes through consume()")
+
+    def consume(self, envelope: Envelope, upstream: str, policy: Policy) -> str:
+        """Apply `policy` to `envelope` exactly once per `upstream` ordered stream.
+
+        Returns "processed", "duplicate" or "rejected" (a DomainError: the message is recorded
+        as handled, with no effect, so it cannot block the stream behind it).
+        """
+        tracking = Tracking(upstream, envelope.position)
+        if self.recorder.has_tracking_id(upstream, envelope.position):
+            return "duplicate"
+        processing: ProcessingEvent[UUID] = ProcessingEvent(tracking=tracking)
+        outcome = "processed"
+        try:
+            policy(self, processing)
+        except DomainError as error:
+            log.warning(
+                "event %s %s rejected: %s %s",
+                envelope.type,
+                envelope.event_id,
+                error.code,
+                error.message,
+            )
+            processing = ProcessingEvent(tracking=tracking)
+            outcome = "rejected"
+        try:
+            recordings = self._record(processing)
+        except IntegrityError:
+            return "duplicate"
+        for recording in recordings:
+            metrics.events_stored(self.service, type(recording.domain_event).__name__)
+        self._notify(recordings)
+        return outcome
