@@ -62,6 +62,21 @@ def run_relay(settings: Settings, parts: ServiceParts) -> None:
     relay.run()
 
 
+def grant_role(settings: Settings, email: str, role: str) -> None:
+    """The operator's way to appoint the first admin and trustees."""
+    from services.profiles.application import ProfilesApplication
+
+    app = ProfilesApplication(settings)
+    try:
+        account = app.account_by_email(email)
+        if account is None:
+            raise SystemExit(f"no account with the e-mail address {email}")
+        app.grant_role(None, account.id, role)
+        print(f"{account.email} is now {role}")
+    finally:
+        app.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="headstore", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -72,6 +87,12 @@ def main(argv: list[str] | None = None) -> int:
     gateway = commands.add_parser("gateway", help="run the HTTP gateway")
     gateway.add_argument("--host", default="127.0.0.1")
     gateway.add_argument("--port", type=int, default=8000)
+    grant = commands.add_parser("grant-role", help="give an account a role (operators)")
+    grant.add_argument("email")
+    grant.add_argument("role")
+    commands.add_parser(
+        "rebuild-directory", help="drop the expert directory and rebuild it from the events"
+    )
     mail = commands.add_parser("mail", help="run the local SMTP server that keeps what it gets")
     mail.add_argument("--smtp-port", type=int, default=None)
     mail.add_argument("--web-port", type=int, default=8025)
@@ -95,6 +116,12 @@ def main(argv: list[str] | None = None) -> int:
             port=args.port,
             log_level="warning",
         )
+    elif args.command == "grant-role":
+        grant_role(settings, args.email, args.role)
+    elif args.command == "rebuild-directory":
+        from services.profiles.directory import rebuild_directory
+
+        rebuild_directory(settings)
     elif args.command == "mail":
         from headstore.mailbox import serve
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import uuid
 from contextvars import ContextVar
 
+CORRELATION_HEADER = "x-correlation-id"
+"""The HTTP header and gRPC metadata key that carries it between processes."""
+
 correlation_id: ContextVar[str] = ContextVar("correlation_id", default="")
 
 

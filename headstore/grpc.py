@@ -14,12 +14,10 @@ from grpc import StatusCode
 from nameko_grpc.errors import GrpcError
 
 from headstore import metrics
-from headstore.context import correlation_id, new_correlation_id
+from headstore.context import CORRELATION_HEADER, correlation_id, new_correlation_id
 from headstore.errors import DomainError
 
 log = logging.getLogger(__name__)
-
-CORRELATION_HEADER = "x-correlation-id"
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -82,7 +82,7 @@ class ProbeConsumer(ServiceApplication):
             position = page[-1].id
 
 
-def translate(domain_event: Any) -> probe_pb2.Ticked | None:
+def translate(domain_event: Any, app: Any = None) -> probe_pb2.Ticked | None:
     if isinstance(domain_event, Counter.Ticked):
         return probe_pb2.Ticked(counter_id=str(domain_event.originator_id), tick=domain_event.tick)
     return None

@@ -28,8 +28,9 @@ from headstore.store import ServiceApplication, persistence_env
 
 log = logging.getLogger(__name__)
 
-Translate = Callable[[Any], Message | None]
-"""A service's mapping from a stored domain event to its public event (None: internal)."""
+Translate = Callable[[Any, ServiceApplication], Message | None]
+"""A service's mapping from a stored domain event to its public event (None: internal). It gets
+the application too, for events whose public form needs the aggregate's state at that event."""
 
 
 def relay_tracking_recorder(
@@ -94,7 +95,7 @@ class OutboxRelay:
             return position
         for notification in notifications:
             domain_event = self.app.mapper.to_domain_event(notification)
-            payload = self.translate(domain_event)
+            payload = self.translate(domain_event, self.app)
             if payload is None:
                 continue
             envelope = Envelope.wrap(

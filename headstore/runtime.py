@@ -74,7 +74,14 @@ def run_service(service_class: type, config: dict[str, Any]) -> None:
     def shutdown(signum: int, frame: Any) -> None:
         eventlet.spawn_n(runner.stop)
 
+    def keep_hub_awake() -> None:
+        # A signal handler only schedules the stop; the hub sees it when its poll returns,
+        # which for an idle service could be a minute later. Waking it often bounds that.
+        while True:
+            eventlet.sleep(0.2)
+
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
+    eventlet.spawn_n(keep_hub_awake)
     runner.start()
     runner.wait()

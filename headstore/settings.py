@@ -50,6 +50,9 @@ class Settings:
     mail_from: str = "Headstore <no-reply@headstore.local>"
     public_url: str = "http://127.0.0.1:8000"
     jwt_secret: str = "dev-only-secret-change-me-in-production-0123456789"
+    # Derives the single-use tokens of mailed links from their events (HMAC), so events store
+    # only digests while the relay can still put the link into the public event for the mail.
+    token_secret: str = "dev-only-token-secret-change-me-in-production-42"
     persistence: str = "postgres"  # "postgres" or "memory" (unit tests)
     grpc_ports: dict[str, int] = field(default_factory=lambda: dict(GRPC_PORTS))
     metrics_ports: dict[str, int] = field(default_factory=lambda: dict(METRICS_PORTS))
@@ -74,6 +77,7 @@ class Settings:
             mail_from=env("MAIL_FROM", cls.mail_from),
             public_url=env("PUBLIC_URL", cls.public_url).rstrip("/"),
             jwt_secret=env("JWT_SECRET", cls.jwt_secret),
+            token_secret=env("TOKEN_SECRET", cls.token_secret),
             persistence=env("PERSISTENCE", cls.persistence),
             grpc_ports=ports("GRPC_PORT", GRPC_PORTS),
             metrics_ports=ports("METRICS_PORT", METRICS_PORTS),

@@ -96,6 +96,10 @@ class ServiceApplication(EventSourcedProjection[UUID]):
             metrics.events_stored(self.service, type(recording.domain_event).__name__)
         return recordings
 
+    def head(self) -> int:
+        """The position of the newest stored event (0 when empty)."""
+        return self.recorder.max_notification_id() or 0
+
     def policy(self, domain_event: Any, processing_event: ProcessingEvent[UUID]) -> None:
         raise NotImplementedError("services consume envelopes through consume()")
 

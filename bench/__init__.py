@@ -1,0 +1,1 @@
+"""Headstore benchmarks: `python -m bench [name ...]` (see bench/README.md)."""

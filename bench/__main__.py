@@ -1,0 +1,83 @@
+"""`python -m bench [name ...]`: run every benchmark, or the named ones, each writing
+bench/results/<name>.json. Exits non-zero if any benchmark fails or loses or doubles an event."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from bench import baseline, outbox
+
+BENCHMARKS: dict[str, Callable[[], dict[str, Any]]] = {
+    "baseline": baseline.run,
+    "outbox": outbox.run,
+}
+
+SUMMARY = {
+    "baseline": ("pg_commits_per_s", "ratio_to_design"),
+    "outbox": (
+        "events",
+        "events_per_s",
+        "pg_commits_per_s",
+        "ratio",
+        "p50_latency_s",
+        "p99_latency_s",
+        "paced_p50_latency_s",
+        "lost",
+        "duplicated",
+    ),
+}
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    # Turn SIGTERM into an exception so every benchmark's clean-up (processes, databases,
+    # vhost) still runs.
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("names", nargs="*", metavar="name", help=", ".join(BENCHMARKS))
+    args = parser.parse_args(argv)
+    unknown = [name for name in args.names if name not in BENCHMARKS]
+    if unknown:
+        parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
+    signal.signal(signal.SIGTERM, _terminate)
+
+    failed = []
+    for name in args.names or list(BENCHMARKS):
+        started = time.perf_counter()
+        print(f"[{name}] running", flush=True)
+        try:
+            result = BENCHMARKS[name]()
+        except KeyboardInterrupt:
+            print(f"[{name}] interrupted; cleaned up", file=sys.stderr)
+            return 130
+        except Exception:
+            traceback.print_exc()
+            print(f"[{name}] FAILED", file=sys.stderr)
+            failed.append(name)
+            continue
+        figures = ", ".join(f"{key}={result.get(key)}" for key in SUMMARY.get(name, ()))
+        took = time.perf_counter() - started
+        print(f"[{name}] {figures} ({took:.0f} s) -> bench/results/{name}.json", flush=True)
+        if result.get("ok") is False or result.get("lost") or result.get("duplicated"):
+            print(
+                f"[{name}] FAILED: lost {result.get('lost')}, "
+                f"duplicated {result.get('duplicated')}",
+                file=sys.stderr,
+            )
+            failed.append(name)
+    if failed:
+        print(f"failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

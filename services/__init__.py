@@ -1,0 +1,1 @@
+"""Headstore services, one package each."""

@@ -1,0 +1,86 @@
+"""The Headstore API gateway: HTTP (FastAPI) in front, grpc.aio clients of the services behind.
+
+It stores nothing. `headstore gateway` serves `create_app` with uvicorn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+
+import grpc
+from fastapi import FastAPI
+
+from headstore.settings import Settings, env_float
+from services.gateway import errors
+from services.gateway.middleware import RequestContext
+from services.gateway.routes import accounts, admin, applications, experts, ops, tokens, web
+from services.gateway.upstream import UPSTREAMS, Upstreams, open_channels
+
+DEFAULT_DEADLINE_SECONDS = 10.0
+
+DESCRIPTION = """\
+Paid expert advice: accounts, expert applications and profiles, the expert directory.
+
+Sign in with `POST /v1/auth/login` and send the `access_token` as `Authorization: Bearer …`.
+Every error is JSON `{"code", "message", "field"}`: `code` is stable, `message` is for people,
+`field` names the input at fault (or is null). Amounts of money are decimal strings (`"3.00"`);
+responses add the integer minor units (`300`). Send `x-correlation-id` to follow a request
+through the services; every response echoes it.
+"""
+
+TAGS = [
+    {"name": "accounts", "description": "Sign-up, e-mail verification, passwords"},
+    {"name": "sign-in", "description": "Access and refresh tokens"},
+    {"name": "becoming an expert", "description": "Assessment, applications, trustee review"},
+    {"name": "experts", "description": "Expert profiles, availability, the directory"},
+    {"name": "categories", "description": "Categories of expertise"},
+    {"name": "admin", "description": "For admins only"},
+    {"name": "operations", "description": "Health, readiness, metrics"},
+]
+
+
+def create_app(
+    settings: Settings | None = None,
+    channels: Mapping[str, grpc.aio.Channel] | None = None,
+    *,
+    deadline_seconds: float | None = None,
+) -> FastAPI:
+    """The gateway app. Without `channels` it opens a grpc.aio channel to each service it
+    calls (`Settings.grpc_address`) on startup and closes them on shutdown; channels given
+    here are used as they are and left open."""
+    settings = settings or Settings.from_env()
+    deadline = (
+        deadline_seconds
+        if deadline_seconds is not None
+        else env_float("GATEWAY_DEADLINE_SECONDS", DEFAULT_DEADLINE_SECONDS)
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if channels is not None:
+            app.state.upstreams = Upstreams(channels, deadline)
+            yield
+            return
+        opened = Upstreams(
+            open_channels({name: settings.grpc_address(name) for name in UPSTREAMS}), deadline
+        )
+        app.state.upstreams = opened
+        try:
+            yield
+        finally:
+            await opened.close()
+
+    app = FastAPI(
+        title="Headstore API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    errors.install(app)
+    app.add_middleware(RequestContext)
+    for module in (accounts, tokens, applications, experts, admin, ops, web):
+        app.include_router(module.router)
+    return app

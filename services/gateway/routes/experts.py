@@ -1,0 +1,138 @@
+"""Expert profiles, availability and the public directory."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+
+from headstore.errors import InvalidInput
+from headstore.money import parse_amount
+from headstore.profiles.v1 import profiles_pb2 as pb
+from services.gateway.auth import Caller, require_roles
+from services.gateway.schemas import (
+    AMOUNT_PATTERN,
+    ExpertProfile,
+    ExpertSearchResults,
+    SetAvailability,
+    UpdateExpertProfile,
+    error_responses,
+)
+from services.gateway.upstream import Upstream, profiles
+
+router = APIRouter(tags=["experts"], responses=error_responses(422, 503))
+
+Profiles = Annotated[Upstream, Depends(profiles)]
+Expert = Annotated[Caller, Depends(require_roles("expert"))]
+
+
+def amount_query(description: str) -> Any:
+    """A rate filter: a decimal string, turned into minor units here (one object per param)."""
+    return Query(
+        default=None,
+        description=description,
+        examples=["1.50"],
+        json_schema_extra={"pattern": AMOUNT_PATTERN},
+    )
+
+
+def _amount(text: str | None, field: str) -> int | None:
+    return None if text is None else parse_amount(text, field)
+
+
+@router.get(
+    "/v1/experts/me/profile",
+    response_model=ExpertProfile,
+    responses=error_responses(401, 403, 404),
+    summary="The calling expert's own profile",
+)
+async def my_profile(caller: Expert, service: Profiles) -> ExpertProfile:
+    answer = await service.call(
+        "GetExpertProfile", pb.GetExpertProfileRequest(expert_id=caller.account_id)
+    )
+    return ExpertProfile.from_proto(answer)
+
+
+@router.patch(
+    "/v1/experts/me/profile",
+    response_model=ExpertProfile,
+    responses=error_responses(401, 403, 404),
+    summary="Change the calling expert's profile; fields left out stay as they are",
+)
+async def update_profile(
+    body: UpdateExpertProfile, caller: Expert, service: Profiles
+) -> ExpertProfile:
+    rate = _amount(body.rate_per_minute, "rate_per_minute")
+    answer = await service.call("UpdateExpertProfile", body.to_proto(caller.account_id, rate))
+    return ExpertProfile.from_proto(answer)
+
+
+@router.put(
+    "/v1/experts/me/availability",
+    response_model=ExpertProfile,
+    responses=error_responses(401, 403, 409),
+    summary="Go online (take sessions) or offline",
+)
+async def set_availability(
+    body: SetAvailability, caller: Expert, service: Profiles
+) -> ExpertProfile:
+    answer = await service.call(
+        "SetAvailability",
+        pb.SetAvailabilityRequest(expert_id=caller.account_id, online=body.online),
+    )
+    return ExpertProfile.from_proto(answer)
+
+
+@router.get(
+    "/v1/experts/{expert_id}",
+    response_model=ExpertProfile,
+    responses=error_responses(404),
+    summary="An expert's public profile",
+)
+async def get_expert(expert_id: str, service: Profiles) -> ExpertProfile:
+    answer = await service.call("GetExpertProfile", pb.GetExpertProfileRequest(expert_id=expert_id))
+    return ExpertProfile.from_proto(answer)
+
+
+@router.get(
+    "/v1/experts",
+    response_model=ExpertSearchResults,
+    summary="Find experts by words, category, tag, language, currency, rate and availability",
+)
+async def search_experts(
+    service: Profiles,
+    q: str = Query(default="", max_length=200, description="Words to look for"),
+    category: str = Query(default="", max_length=100, examples=["tax-law"]),
+    tag: str = Query(default="", max_length=100),
+    language: str = Query(default="", max_length=20, examples=["en"]),
+    currency: str = Query(default="", max_length=3, examples=["USD"]),
+    min_rate: str | None = amount_query("Lowest rate per minute, e.g. 1.50"),
+    max_rate: str | None = amount_query("Highest rate per minute, e.g. 15.00"),
+    availability: Literal["online", "offline", "busy"] | None = Query(default=None),
+    sort: Literal["relevance", "rate_asc", "rate_desc", "name"] | None = Query(default=None),
+    page: int = Query(default=1, ge=1, le=10_000),
+    page_size: int = Query(default=20, ge=1, le=100),
+) -> ExpertSearchResults:
+    request = pb.SearchExpertsRequest(
+        query=q,
+        category=category,
+        tag=tag,
+        language=language,
+        currency=currency,
+        availability=availability or "",
+        sort=sort or "",
+        page=page,
+        page_size=page_size,
+    )
+    min_minor = _amount(min_rate, "min_rate")
+    max_minor = _amount(max_rate, "max_rate")
+    if min_minor is not None and max_minor is not None and min_minor > max_minor:
+        raise InvalidInput(
+            "invalid_rate_range", "min_rate cannot be more than max_rate.", "min_rate"
+        )
+    if min_minor is not None:
+        request.min_rate = min_minor
+    if max_minor is not None:
+        request.max_rate = max_minor
+    answer = await service.call("SearchExperts", request)
+    return ExpertSearchResults.from_proto(answer)

@@ -1,0 +1,402 @@
+"""Request and response bodies of the HTTP API, and their translation to and from protobuf.
+
+Money travels as decimal strings ("3.00") and integer minor units (300); never as floats.
+Request models forbid unknown fields, so a misspelt field is an error, not silently ignored.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from headstore.profiles.v1 import profiles_pb2 as pb
+
+AMOUNT_PATTERN = r"^\d+(\.\d{1,2})?$"
+Amount = Annotated[
+    str,
+    Field(
+        description="A decimal amount with at most two decimals, as a string: '3', '3.5', '3.50'.",
+        json_schema_extra={"pattern": AMOUNT_PATTERN},
+        examples=["3.00"],
+    ),
+]
+Email = Annotated[str, Field(max_length=254, examples=["ada@example.com"])]
+Password = Annotated[str, Field(max_length=128, examples=["correct horse battery staple"])]
+Token = Annotated[str, Field(min_length=1, max_length=512, examples=["q0K8xW3ZbR8…"])]
+
+
+class RequestBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def format_minor(minor: int) -> str:
+    """300 → '3.00'; integers only."""
+    sign = "-" if minor < 0 else ""
+    whole, cents = divmod(abs(minor), 100)
+    return f"{sign}{whole}.{cents:02d}"
+
+
+# -- accounts and sign-in ----------------------------------------------------------------------
+
+
+class SignUp(RequestBody):
+    email: Email
+    password: Password = Field(description="At least 8 characters.")
+    name: str = Field(max_length=200, examples=["Ada Lovelace"])
+
+
+class AccountCreated(BaseModel):
+    account_id: str = Field(examples=["4f1c2b8e-3d7a-4c1e-9b0f-2a6d5e8c7b91"])
+
+
+class VerifyEmail(RequestBody):
+    token: Token
+
+
+class LogIn(RequestBody):
+    email: Email
+    password: Password
+
+
+class RefreshTokens(RequestBody):
+    refresh_token: Token
+
+
+class LogOut(RequestBody):
+    refresh_token: Token
+
+
+class ChangePassword(RequestBody):
+    current_password: Password
+    new_password: Password = Field(description="At least 8 characters.")
+
+
+class RequestPasswordReset(RequestBody):
+    email: Email
+
+
+class ResetPassword(RequestBody):
+    token: Token
+    new_password: Password = Field(description="At least 8 characters.")
+
+
+class Accepted(BaseModel):
+    message: str = Field(examples=["If the address has an account, a link is on its way."])
+
+
+class Account(BaseModel):
+    account_id: str = Field(examples=["4f1c2b8e-3d7a-4c1e-9b0f-2a6d5e8c7b91"])
+    email: str = Field(examples=["ada@example.com"])
+    name: str = Field(examples=["Ada Lovelace"])
+    roles: list[str] = Field(examples=[["client"]])
+    email_verified: bool
+
+    @classmethod
+    def from_proto(cls, account: pb.Account) -> Account:
+        return cls(
+            account_id=account.account_id,
+            email=account.email,
+            name=account.name,
+            roles=list(account.roles),
+            email_verified=account.email_verified,
+        )
+
+
+class Tokens(BaseModel):
+    access_token: str = Field(description="Send as 'Authorization: Bearer <access_token>'.")
+    refresh_token: str = Field(description="Single use: /v1/auth/refresh returns a new pair.")
+    token_type: Literal["bearer"] = "bearer"
+    expires_in_seconds: int = Field(examples=[900])
+    account: Account | None
+
+    @classmethod
+    def from_proto(cls, tokens: pb.TokensResponse) -> Tokens:
+        return cls(
+            access_token=tokens.access_token,
+            refresh_token=tokens.refresh_token,
+            expires_in_seconds=tokens.expires_in_seconds,
+            account=Account.from_proto(tokens.account) if tokens.HasField("account") else None,
+        )
+
+
+class GrantRole(RequestBody):
+    role: Literal["client", "expert", "ambassador", "trustee", "admin"] = Field(
+        examples=["trustee"]
+    )
+
+
+# -- becoming an expert ------------------------------------------------------------------------
+
+
+class Question(BaseModel):
+    question_id: str = Field(examples=["expertise"])
+    text: str = Field(examples=["What is your area of expertise, and for how long?"])
+
+
+class Assessment(BaseModel):
+    questions: list[Question]
+    approvals_needed: int = Field(examples=[2])
+
+    @classmethod
+    def from_proto(cls, assessment: pb.Assessment) -> Assessment:
+        return cls(
+            questions=[
+                Question(question_id=q.question_id, text=q.text) for q in assessment.questions
+            ],
+            approvals_needed=assessment.approvals_needed,
+        )
+
+
+class AnswerIn(RequestBody):
+    question_id: str = Field(min_length=1, max_length=100, examples=["expertise"])
+    answer: str = Field(max_length=4000, examples=["Tax law for start-ups, twelve years."])
+
+
+class Answer(BaseModel):
+    question_id: str
+    answer: str
+
+
+class ApplyAsExpert(RequestBody):
+    email: Email
+    name: str = Field(max_length=200, examples=["Grace Hopper"])
+    answers: list[AnswerIn] = Field(max_length=50)
+    referral_code: str | None = Field(
+        default=None, max_length=100, description="An ambassador's referral code, if any."
+    )
+
+    def to_proto(self) -> pb.ApplyAsExpertRequest:
+        return pb.ApplyAsExpertRequest(
+            email=self.email,
+            name=self.name,
+            answers=[pb.Answer(question_id=a.question_id, answer=a.answer) for a in self.answers],
+            referral_code=self.referral_code or "",
+        )
+
+
+class ApplicationCreated(BaseModel):
+    application_id: str = Field(examples=["0b9e6a3c-5f7d-4e21-8a4b-3c2d1e0f9a87"])
+
+
+class Review(BaseModel):
+    trustee_id: str
+    approved: bool
+    comment: str
+
+
+class Application(BaseModel):
+    application_id: str
+    email: str
+    name: str
+    answers: list[Answer]
+    status: str = Field(examples=["pending"])
+    reviews: list[Review]
+    applied_at: datetime | None
+
+    @classmethod
+    def from_proto(cls, application: pb.Application) -> Application:
+        applied_at = (
+            application.applied_at.ToDatetime(tzinfo=UTC)
+            if application.HasField("applied_at")
+            else None
+        )
+        return cls(
+            application_id=application.application_id,
+            email=application.email,
+            name=application.name,
+            answers=[
+                Answer(question_id=a.question_id, answer=a.answer) for a in application.answers
+            ],
+            status=application.status,
+            reviews=[
+                Review(trustee_id=r.trustee_id, approved=r.approved, comment=r.comment)
+                for r in application.reviews
+            ],
+            applied_at=applied_at,
+        )
+
+
+class Applications(BaseModel):
+    applications: list[Application]
+
+
+class ReviewApplication(RequestBody):
+    approve: bool
+    comment: str = Field(default="", max_length=4000, examples=["Deep, current expertise."])
+
+
+class CompleteExpertSignup(RequestBody):
+    signup_token: Token
+    password: Password = Field(description="At least 8 characters.")
+
+
+# -- categories --------------------------------------------------------------------------------
+
+
+class Category(BaseModel):
+    slug: str = Field(examples=["tax-law"])
+    label: str = Field(examples=["Tax law"])
+
+
+class AddCategory(RequestBody):
+    slug: str = Field(min_length=1, max_length=100, examples=["tax-law"])
+    label: str = Field(min_length=1, max_length=200, examples=["Tax law"])
+
+
+class Categories(BaseModel):
+    categories: list[Category]
+
+    @classmethod
+    def from_proto(cls, answer: pb.ListCategoriesResponse) -> Categories:
+        return cls(categories=[Category(slug=c.slug, label=c.label) for c in answer.categories])
+
+
+# -- expert profiles and the directory ---------------------------------------------------------
+
+
+class Rate(BaseModel):
+    """A rate per minute: the decimal amount for people, the minor units for programs."""
+
+    currency: str = Field(examples=["USD"])
+    amount: str = Field(examples=["3.00"])
+    minor: int = Field(examples=[300])
+
+
+TextList = Annotated[list[Annotated[str, Field(max_length=200)]], Field(max_length=50)]
+
+
+class UpdateExpertProfile(RequestBody):
+    """Only the fields present change; a list present in the body replaces the whole list."""
+
+    name: str | None = Field(default=None, max_length=200, examples=["Ada Lovelace"])
+    photo_url: str | None = Field(default=None, max_length=2000)
+    job_title: str | None = Field(default=None, max_length=1000, examples=["Tax adviser"])
+    company: str | None = Field(default=None, max_length=1000, examples=["Lovelace & Co"])
+    offering: str | None = Field(default=None, max_length=4000)
+    description: str | None = Field(default=None, max_length=4000)
+    categories: TextList | None = Field(default=None, examples=[["tax-law"]])
+    tags: TextList | None = Field(default=None, examples=[["vat", "start-ups"]])
+    languages: TextList | None = Field(default=None, examples=[["en", "de"]])
+    currency: str | None = Field(default=None, max_length=3, examples=["USD"])
+    rate_per_minute: Amount | None = None
+    free_minutes: int | None = Field(default=None, ge=0, le=1000, examples=[5])
+
+    def to_proto(self, expert_id: str, rate_minor: int | None) -> pb.UpdateExpertProfileRequest:
+        fields: dict[str, Any] = {"expert_id": expert_id}
+        for name in ("name", "photo_url", "job_title", "company", "offering", "description"):
+            value = getattr(self, name)
+            if value is not None:
+                fields[name] = value
+        for name in ("categories", "tags", "languages"):
+            values = getattr(self, name)
+            if values is not None:
+                fields[name] = values
+                fields[f"{name}_set"] = True
+        if self.currency is not None:
+            fields["currency"] = self.currency
+        if rate_minor is not None:
+            fields["rate_per_minute"] = rate_minor
+        if self.free_minutes is not None:
+            fields["free_minutes"] = self.free_minutes
+        return pb.UpdateExpertProfileRequest(**fields)
+
+
+class SetAvailability(RequestBody):
+    online: bool
+
+
+class ExpertProfile(BaseModel):
+    expert_id: str
+    name: str = Field(examples=["Ada Lovelace"])
+    photo_url: str
+    job_title: str
+    company: str
+    offering: str
+    description: str
+    categories: list[str]
+    tags: list[str]
+    languages: list[str]
+    rate_per_minute: Rate | None = Field(description="None until the expert sets a rate.")
+    free_minutes: int
+    availability: str = Field(examples=["online"], description="online, offline or busy")
+    complete: bool = Field(description="Whether the profile is complete enough to be listed.")
+
+    @classmethod
+    def from_proto(cls, profile: pb.ExpertProfile) -> ExpertProfile:
+        rate = None
+        if profile.HasField("rate_per_minute") and profile.rate_per_minute.currency:
+            money = profile.rate_per_minute
+            rate = Rate(
+                currency=money.currency, amount=format_minor(money.minor), minor=money.minor
+            )
+        return cls(
+            expert_id=profile.expert_id,
+            name=profile.name,
+            photo_url=profile.photo_url,
+            job_title=profile.job_title,
+            company=profile.company,
+            offering=profile.offering,
+            description=profile.description,
+            categories=list(profile.categories),
+            tags=list(profile.tags),
+            languages=list(profile.languages),
+            rate_per_minute=rate,
+            free_minutes=profile.free_minutes,
+            availability=profile.availability,
+            complete=profile.complete,
+        )
+
+
+class ExpertSearchResults(BaseModel):
+    experts: list[ExpertProfile]
+    total: int = Field(examples=[42])
+    page: int = Field(examples=[1])
+    page_size: int = Field(examples=[20])
+
+    @classmethod
+    def from_proto(cls, answer: pb.SearchExpertsResponse) -> ExpertSearchResults:
+        return cls(
+            experts=[ExpertProfile.from_proto(p) for p in answer.experts],
+            total=answer.total,
+            page=answer.page,
+            page_size=answer.page_size,
+        )
+
+
+# -- operations --------------------------------------------------------------------------------
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class Readiness(BaseModel):
+    status: Literal["ready"] = "ready"
+    services: dict[str, str] = Field(examples=[{"profiles": "SERVING"}])
+
+
+class ErrorBody(BaseModel):
+    """Every error: a stable code, a message a person can act on, the field at fault."""
+
+    code: str = Field(examples=["invalid_request"])
+    message: str = Field(examples=["email is required."])
+    field: str | None = Field(examples=["email"])
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the errors a route can answer, all in the one error shape."""
+    descriptions = {
+        401: "No valid access token",
+        403: "The caller lacks the role",
+        404: "Not found",
+        409: "Conflicts with the current state",
+        422: "The request is not valid",
+        429: "Too many attempts",
+        503: "A service is not answering",
+    }
+    return {
+        status: {"model": ErrorBody, "description": descriptions.get(status, "Error")}
+        for status in statuses
+    }

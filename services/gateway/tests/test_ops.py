@@ -1,0 +1,157 @@
+"""Liveness, readiness from the services' gRPC health, metrics by route template, OpenAPI."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+from fastapi.routing import APIRoute
+from grpc_health.v1 import health_pb2
+
+from services.gateway.routes import accounts, admin, applications, experts, ops, tokens
+from services.gateway.tests.conftest import FakeProfiles, bearer
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_healthz_answers_while_the_process_lives(unreachable: httpx.AsyncClient) -> None:
+    response = await unreachable.get("/healthz")
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})
+
+
+async def test_readyz_is_ready_when_every_service_is_serving(client: httpx.AsyncClient) -> None:
+    response = await client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready", "services": {"profiles": "SERVING"}}
+
+
+async def test_readyz_is_503_naming_a_service_that_is_not_serving(
+    client: httpx.AsyncClient, profiles: FakeProfiles
+) -> None:
+    profiles.health = health_pb2.HealthCheckResponse.NOT_SERVING
+    response = await client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["code"] == "service_unavailable"
+    assert "profiles (NOT_SERVING)" in response.json()["message"]
+    assert response.json()["services"] == {"profiles": "NOT_SERVING"}
+
+
+async def test_readyz_is_503_within_a_second_or_so_when_nothing_listens(
+    unreachable: httpx.AsyncClient,
+) -> None:
+    started = time.monotonic()
+    response = await unreachable.get("/readyz")
+    assert response.status_code == 503
+    assert "profiles" in response.json()["message"]
+    assert time.monotonic() - started < 2.0
+
+
+async def test_metrics_label_requests_by_route_template_not_raw_path(
+    client: httpx.AsyncClient,
+) -> None:
+    await client.get("/v1/experts/exp-secret-id-123")
+    await client.get("/v1/experts/exp-other-id-456")
+    await client.get("/v1/no/such/path/789")
+    text = (await client.get("/metrics")).text
+    assert (
+        'gateway_http_request_seconds_count{method="GET",route="/v1/experts/{expert_id}",'
+        'status="200"}'
+    ) in text
+    assert 'route="unmatched",status="404"' in text
+    assert "exp-secret-id-123" not in text and "/no/such/path" not in text
+    assert 'gateway_grpc_client_seconds_count{code="OK",method="GetExpertProfile"' in text
+
+
+async def test_the_pages_assets_are_labelled_by_template(client: httpx.AsyncClient) -> None:
+    await client.get("/assets/app.js")
+    text = (await client.get("/metrics")).text
+    assert 'route="/assets/{name}",status="200"' in text
+
+
+async def test_metrics_count_refused_requests_with_their_status(
+    client: httpx.AsyncClient,
+) -> None:
+    await client.get("/v1/me")
+    await client.get("/v1/expert-applications", headers=bearer("client"))
+    text = (await client.get("/metrics")).text
+    assert 'method="GET",route="/v1/me",status="401"' in text
+    assert 'method="GET",route="/v1/expert-applications",status="403"' in text
+
+
+EXPECTED_ROUTES = {
+    ("POST", "/v1/accounts"),
+    ("POST", "/v1/accounts/verify"),
+    ("POST", "/v1/accounts/me/verification"),
+    ("POST", "/v1/auth/login"),
+    ("POST", "/v1/auth/refresh"),
+    ("POST", "/v1/auth/logout"),
+    ("GET", "/v1/me"),
+    ("PUT", "/v1/me/password"),
+    ("POST", "/v1/password-resets"),
+    ("POST", "/v1/password-resets/confirm"),
+    ("GET", "/v1/expert-assessment"),
+    ("POST", "/v1/expert-applications"),
+    ("GET", "/v1/expert-applications"),
+    ("POST", "/v1/expert-applications/{application_id}/reviews"),
+    ("POST", "/v1/expert-signup"),
+    ("GET", "/v1/categories"),
+    ("POST", "/v1/categories"),
+    ("POST", "/v1/admin/accounts/{account_id}/roles"),
+    ("GET", "/v1/experts/me/profile"),
+    ("PATCH", "/v1/experts/me/profile"),
+    ("PUT", "/v1/experts/me/availability"),
+    ("GET", "/v1/experts/{expert_id}"),
+    ("GET", "/v1/experts"),
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/metrics"),
+}
+
+
+def _documented(document: dict) -> set[tuple[str, str]]:
+    return {
+        (method.upper(), path)
+        for path, operations in document["paths"].items()
+        for method in operations
+    }
+
+
+async def test_the_openapi_document_lists_every_route(client: httpx.AsyncClient) -> None:
+    response = await client.get("/openapi.json")
+    assert response.status_code == 200
+    document = response.json()
+    assert document["info"]["title"] == "Headstore API"
+    documented = _documented(document)
+    served = {
+        (method, route.path)
+        for module in (accounts, tokens, applications, experts, admin, ops)
+        for route in module.router.routes
+        if isinstance(route, APIRoute) and route.include_in_schema
+        for method in route.methods
+    }
+    assert documented == served
+    assert documented >= EXPECTED_ROUTES
+
+
+async def test_every_documented_operation_has_a_tag_and_a_summary(
+    client: httpx.AsyncClient,
+) -> None:
+    document = (await client.get("/openapi.json")).json()
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            assert operation.get("tags"), (method, path)
+            assert operation.get("summary"), (method, path)
+
+
+async def test_documented_errors_have_the_error_shape(client: httpx.AsyncClient) -> None:
+    document = (await client.get("/openapi.json")).json()
+    signup = document["paths"]["/v1/accounts"]["post"]["responses"]
+    assert signup["422"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+
+
+async def test_the_docs_page_is_served(client: httpx.AsyncClient) -> None:
+    response = await client.get("/docs")
+    assert response.status_code == 200
+    assert "/openapi.json" in response.text

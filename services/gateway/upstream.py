@@ -1,0 +1,119 @@
+"""gRPC clients of the services: one grpc.aio channel per service, and per HTTP request an
+`Upstream` that puts the caller's correlation id and a deadline on every call."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+from fastapi import Request
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from headstore import metrics
+from headstore.context import CORRELATION_HEADER
+from headstore.profiles.v1 import profiles_pb2_grpc
+from services.gateway.errors import from_rpc_error
+
+UPSTREAMS = ("profiles",)
+"""The services the gateway calls, and so the ones /readyz asks."""
+
+STUBS: dict[str, Any] = {"profiles": profiles_pb2_grpc.ProfilesServiceStub}
+
+CHANNEL_OPTIONS = (
+    ("grpc.keepalive_time_ms", 30_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+)
+
+
+def open_channels(addresses: Mapping[str, str]) -> dict[str, grpc.aio.Channel]:
+    return {
+        name: grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
+        for name, address in addresses.items()
+    }
+
+
+def call_seconds() -> Any:
+    return metrics.histogram(
+        "gateway_grpc_client_seconds",
+        "Latency of the gateway's gRPC calls to services",
+        ("service", "method", "code"),
+    )
+
+
+@dataclass
+class Upstreams:
+    """Channels and stubs, shared by every request while the app runs."""
+
+    channels: Mapping[str, grpc.aio.Channel]
+    deadline_seconds: float
+    stubs: dict[str, Any] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.stubs = {name: STUBS[name](channel) for name, channel in self.channels.items()}
+
+    async def health(self, timeout: float = 1.0) -> dict[str, str]:
+        """Each service's grpc.health.v1 status: SERVING, NOT_SERVING, or why it did not say."""
+
+        async def check(name: str, channel: grpc.aio.Channel) -> tuple[str, str]:
+            stub = health_pb2_grpc.HealthStub(channel)
+            try:
+                answer = await stub.Check(health_pb2.HealthCheckRequest(), timeout=timeout)
+            except grpc.aio.AioRpcError as error:
+                return name, error.code().name
+            return name, health_pb2.HealthCheckResponse.ServingStatus.Name(answer.status)
+
+        answers = await asyncio.gather(
+            *(check(name, channel) for name, channel in self.channels.items())
+        )
+        return dict(answers)
+
+    async def close(self) -> None:
+        await asyncio.gather(*(channel.close(grace=1.0) for channel in self.channels.values()))
+
+
+@dataclass
+class Upstream:
+    """One service's stub, bound to one HTTP request's correlation id and a deadline."""
+
+    service: str
+    stub: Any
+    correlation_id: str
+    deadline_seconds: float
+
+    async def call(self, method: str, request: Any) -> Any:
+        """Call `method`; a failure becomes the service's DomainError or the gateway's own."""
+        rpc = getattr(self.stub, method)
+        started = time.perf_counter()
+        code = grpc.StatusCode.OK
+        try:
+            return await rpc(
+                request,
+                timeout=self.deadline_seconds,
+                metadata=((CORRELATION_HEADER, self.correlation_id),),
+            )
+        except grpc.aio.AioRpcError as error:
+            code = error.code()
+            raise from_rpc_error(self.service, method, error) from error
+        finally:
+            call_seconds().labels(self.service, method, code.name).observe(
+                time.perf_counter() - started
+            )
+
+
+def upstreams(request: Request) -> Upstreams:
+    return request.app.state.upstreams
+
+
+def profiles(request: Request) -> Upstream:
+    """FastAPI dependency: the profiles service, for this request."""
+    shared = upstreams(request)
+    return Upstream(
+        "profiles",
+        shared.stubs["profiles"],
+        request.state.correlation_id,
+        shared.deadline_seconds,
+    )

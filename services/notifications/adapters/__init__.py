@@ -1,0 +1,1 @@
+"""Outside systems the notifications service talks to."""

@@ -1,0 +1,79 @@
+"""Only one replica sends mail at a time: the sender holds a PostgreSQL advisory lock.
+
+The lock is session-level, on a connection of its own, so it is released the moment the
+holding process dies or loses its connection; a standby replica takes it on its next tick.
+The holder checks its connection on every tick, and stops sending as soon as that fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from typing import Any
+
+import psycopg
+
+from headstore.settings import Settings
+
+log = logging.getLogger(__name__)
+
+LOCK_KEY = "headstore-notifications-sender"
+
+
+class SenderLease:
+    def __init__(self, settings: Settings, key: str = LOCK_KEY) -> None:
+        self.settings = settings
+        self.key = key
+        self._connection: psycopg.Connection[Any] | None = None
+        self._held = False
+        self._lock = threading.Lock()
+
+    def held(self) -> bool:
+        """True if this process holds the lease (taking it if it is free)."""
+        if self.settings.persistence == "memory":
+            return True  # one process, one store: nobody to share with
+        with self._lock:
+            try:
+                connection = self._connect()
+                if self._held:
+                    connection.execute("SELECT 1")  # the session, and so the lock, is alive
+                    return True
+                row = connection.execute(
+                    "SELECT pg_try_advisory_lock(hashtext(%s))", (self.key,)
+                ).fetchone()
+                self._held = bool(row and row[0])
+                if self._held:
+                    log.info("this replica now sends the mail")
+                return self._held
+            except psycopg.Error as error:
+                if self._held:
+                    log.warning("lost the sender lease: %s", error)
+                self._drop()
+                return False
+
+    def release(self) -> None:
+        with self._lock:
+            self._drop()
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        if self._connection is None or self._connection.closed:
+            self._held = False
+            s = self.settings
+            self._connection = psycopg.connect(
+                host=s.postgres_host,
+                port=s.postgres_port,
+                user=s.postgres_user,
+                password=s.postgres_password,
+                dbname=s.database("notifications"),
+                autocommit=True,
+                connect_timeout=5,
+            )
+        return self._connection
+
+    def _drop(self) -> None:
+        self._held = False
+        if self._connection is not None:
+            with contextlib.suppress(psycopg.Error):
+                self._connection.close()
+            self._connection = None

@@ -1,0 +1,175 @@
+"""The mails the platform sends, each as plain text and simple HTML with the same content.
+
+Every template is a function of plain values (no events, no settings objects), so it can be
+tested and previewed on its own. Links are built from the public URL of the web app.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import quote
+
+EMAIL_VERIFICATION = "email_verification"
+PASSWORD_RESET = "password_reset"
+PASSWORD_CHANGED = "password_changed"
+EXPERT_ACCEPTED = "expert_accepted"
+EXPERT_REJECTED = "expert_rejected"
+
+SIGNATURE = "The Headstore team"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+@dataclass(frozen=True)
+class Link:
+    label: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Bullets:
+    items: tuple[str, ...]
+
+
+Block = str | Link | Bullets
+
+
+def link(public_url: str, path: str, token: str) -> str:
+    return f"{public_url.rstrip('/')}/{path}?token={quote(token, safe='')}"
+
+
+def describe_expiry(expires_at: datetime | None) -> str:
+    """'The link works until 10:30 UTC on 5 January 2026.', or '' without an expiry."""
+    if expires_at is None:
+        return ""
+    at = expires_at.astimezone(UTC)
+    return f"The link works until {at:%H:%M} UTC on {at.day} {at:%B %Y}."
+
+
+def _greeting(name: str) -> str:
+    return f"Hello {name.strip()}," if name.strip() else "Hello,"
+
+
+def _render(subject: str, name: str, blocks: list[Block]) -> Rendered:
+    text_parts = [_greeting(name)]
+    html_parts = [f"<p>{html.escape(_greeting(name))}</p>"]
+    for block in blocks:
+        if isinstance(block, Link):
+            text_parts.append(f"{block.label}:\n{block.url}")
+            url = html.escape(block.url)
+            html_parts.append(f'<p><a href="{url}">{html.escape(block.label)}</a><br>{url}</p>')
+        elif isinstance(block, Bullets):
+            text_parts.append("\n".join(f"- {item}" for item in block.items))
+            items = "".join(f"<li>{html.escape(item)}</li>" for item in block.items)
+            html_parts.append(f"<ul>{items}</ul>")
+        elif block:
+            text_parts.append(block)
+            html_parts.append(f"<p>{html.escape(block)}</p>".replace("\n", "<br>"))
+    text_parts.append(SIGNATURE)
+    html_parts.append(f"<p>{html.escape(SIGNATURE)}</p>")
+    page = (
+        '<!doctype html><html><body style="font-family: sans-serif; line-height: 1.4">'
+        + "".join(html_parts)
+        + "</body></html>"
+    )
+    return Rendered(subject=subject, text="\n\n".join(text_parts) + "\n", html=page)
+
+
+def email_verification(
+    public_url: str, name: str, token: str, expires_at: datetime | None
+) -> Rendered:
+    return _render(
+        "Confirm your e-mail address",
+        name,
+        [
+            "Please confirm that this is your e-mail address, so clients and experts can reach"
+            " you on Headstore.",
+            Link("Confirm your e-mail address", link(public_url, "verify-email", token)),
+            describe_expiry(expires_at),
+            "If you did not sign up for Headstore, you can ignore this mail.",
+        ],
+    )
+
+
+def password_reset(public_url: str, name: str, token: str, expires_at: datetime | None) -> Rendered:
+    return _render(
+        "Reset your Headstore password",
+        name,
+        [
+            "Someone asked to reset the password of your Headstore account. Choose a new"
+            " password here:",
+            Link("Reset your password", link(public_url, "reset-password", token)),
+            describe_expiry(expires_at) + " The link can be used once.",
+            "If you did not ask for this, ignore this mail: your password stays as it is.",
+        ],
+    )
+
+
+def password_changed(public_url: str, name: str) -> Rendered:
+    return _render(
+        "Your Headstore password was changed",
+        name,
+        [
+            "The password of your Headstore account was just changed.",
+            "If that was you, there is nothing more to do. If it was not, reset your password"
+            ' now: click "Login", then "Reset your password", and enter your e-mail address.',
+            Link("Go to Headstore", public_url.rstrip("/")),
+        ],
+    )
+
+
+EXPERT_GUIDELINES = (
+    "Complete your expert profile: photo, job title, company, offering, categories, languages"
+    " and description.",
+    "Set your rate per minute and your currency (USD, GBP, EUR, CAD or CHF), and any initial"
+    " free minutes for new clients.",
+    "Answer clients' messages and appointment requests as soon as possible, and no later than"
+    " 24 hours.",
+    "Go online when you can take sessions: clients can then call you by voice or video, and"
+    " you see what you earn as the session runs.",
+    "Activate payout with Stripe to receive your earnings every week (your rate minus our 10%"
+    " commission).",
+    "Answer questions, publish articles and upload documents to earn reputation points.",
+)
+
+
+def expert_accepted(
+    public_url: str, name: str, signup_token: str, expires_at: datetime | None
+) -> Rendered:
+    return _render(
+        "Welcome to Headstore: your expert application was accepted",
+        name,
+        [
+            "Congratulations: our committee of trustees has accepted your application to become"
+            " a Headstore expert.",
+            Link("Sign up as an expert", link(public_url, "expert-signup", signup_token)),
+            describe_expiry(expires_at),
+            "To get started:",
+            Bullets(EXPERT_GUIDELINES),
+            "We look forward to seeing you online.",
+        ],
+    )
+
+
+def expert_rejected(name: str, comment: str) -> Rendered:
+    comment = comment.strip()
+    return _render(
+        "Your Headstore expert application",
+        name,
+        [
+            "Thank you for applying to become a Headstore expert. Our committee of trustees has"
+            " reviewed your application and cannot accept it at this time.",
+            f"The trustees' comment:\n{comment}"
+            if comment
+            else "The trustees did not add a comment.",
+            "You are welcome to keep using Headstore as a client, and to ask and answer"
+            " questions in the Q&A area.",
+        ],
+    )

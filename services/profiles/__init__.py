@@ -1,0 +1,2 @@
+"""profiles: accounts and sign-in, expert applications and trustee review, expert profiles,
+categories."""

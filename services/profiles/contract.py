@@ -1,0 +1,174 @@
+"""The profiles service's public events: which stored events leave the service, and as what.
+
+Events that carry a mailed link get the link's token back here, derived from the event the same
+way the application derived it (see application.link_token); the store holds only digests.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from google.protobuf.message import Message
+
+from headstore.events.v1 import money_pb2
+from headstore.events.v1 import profiles_pb2 as events
+from headstore.settings import Settings
+from services.profiles.application import digest, link_token
+from services.profiles.domain import Account, ExpertApplication, ExpertProfile
+
+AVAILABILITY = {
+    "offline": events.AVAILABILITY_OFFLINE,
+    "online": events.AVAILABILITY_ONLINE,
+    "busy": events.AVAILABILITY_BUSY,
+}
+
+
+@cache
+def _token_secret() -> str:
+    return Settings.from_env().token_secret
+
+
+def _token(kind: str, event: Any, stored_digest: str) -> str:
+    token = link_token(_token_secret(), kind, event.originator_id, event.originator_version)
+    if digest(token) != stored_digest:
+        raise ValueError(
+            f"{kind} token of {event.originator_id} v{event.originator_version} does not match "
+            "its digest: TOKEN_SECRET differs between the service and its relay"
+        )
+    return token
+
+
+def translate(event: Any, app: Any) -> Message | None:
+    """The public event for a stored event, or None for events that stay inside profiles.
+
+    Where the event alone is not enough (names and addresses for mails), the aggregate is read
+    as it was right after the event.
+    """
+    state = (
+        app.repository.get(event.originator_id, version=event.originator_version)
+        if isinstance(event, NEEDS_STATE)
+        else None
+    )
+    match event:
+        case Account.Registered():
+            return events.AccountRegistered(
+                account_id=str(event.originator_id),
+                email=event.email,
+                name=event.display_name,
+                roles=list(event.roles),
+            )
+        case Account.EmailVerificationRequested():
+            message = events.EmailVerificationRequested(
+                account_id=str(event.originator_id),
+                email=state.email,
+                name=state.display_name,
+                token=_token("verify", event, event.token_digest),
+            )
+            message.expires_at.FromDatetime(event.expires_at)
+            return message
+        case Account.EmailVerified():
+            return events.EmailVerified(account_id=str(event.originator_id))
+        case Account.PasswordChanged() | Account.PasswordReset():
+            return events.PasswordChanged(
+                account_id=str(event.originator_id), email=state.email, name=state.display_name
+            )
+        case Account.PasswordResetRequested():
+            message = events.PasswordResetRequested(
+                account_id=str(event.originator_id),
+                email=state.email,
+                name=state.display_name,
+                token=_token("reset", event, event.token_digest),
+            )
+            message.expires_at.FromDatetime(event.expires_at)
+            return message
+        case Account.RoleGranted():
+            return events.RoleGranted(account_id=str(event.originator_id), role=event.role)
+        case ExpertApplication.Applied():
+            return events.ExpertApplied(
+                application_id=str(event.originator_id),
+                email=event.email,
+                name=event.name,
+                referral_code=event.referral_code or "",
+            )
+        case ExpertApplication.Reviewed():
+            return events.ExpertApplicationReviewed(
+                application_id=str(event.originator_id),
+                trustee_id=str(event.trustee_id),
+                approved=event.approve,
+                comment=event.comment,
+            )
+        case ExpertApplication.Accepted() | ExpertApplication.SignupLinkReissued():
+            message = events.ExpertAccepted(
+                application_id=str(event.originator_id),
+                email=state.email,
+                name=state.name,
+                signup_token=_token("signup", event, event.signup_token_digest),
+                referral_code=state.referral_code or "",
+            )
+            message.expires_at.FromDatetime(event.expires_at)
+            return message
+        case ExpertApplication.Rejected():
+            return events.ExpertRejected(
+                application_id=str(event.originator_id),
+                email=state.email,
+                name=state.name,
+                comment="; ".join(r["comment"] for r in state.reviews if not r["approve"]),
+            )
+        case ExpertApplication.SignupRedeemed():
+            return events.ExpertSignedUp(
+                application_id=str(event.originator_id),
+                expert_id=str(event.account_id),
+                email=state.email,
+            )
+        case ExpertProfile.ProfileUpdated():
+            return _profile_updated(state)
+        case ExpertProfile.RateChanged():
+            return events.RateChanged(
+                expert_id=str(state.account_id),
+                rate_per_minute=money_pb2.Money(currency=event.currency, minor=event.rate_minor),
+                free_minutes=event.free_minutes,
+            )
+        case ExpertProfile.AvailabilityChanged():
+            return events.AvailabilityChanged(
+                expert_id=str(state.account_id), availability=AVAILABILITY[event.availability]
+            )
+    return None
+
+
+NEEDS_STATE = (
+    Account.EmailVerificationRequested,
+    Account.PasswordChanged,
+    Account.PasswordReset,
+    Account.PasswordResetRequested,
+    ExpertApplication.Accepted,
+    ExpertApplication.SignupLinkReissued,
+    ExpertApplication.Rejected,
+    ExpertApplication.SignupRedeemed,
+    ExpertProfile.ProfileUpdated,
+    ExpertProfile.RateChanged,
+    ExpertProfile.AvailabilityChanged,
+)
+
+
+def _profile_updated(profile: ExpertProfile) -> events.ExpertProfileUpdated:
+    message = events.ExpertProfileUpdated(
+        expert_id=str(profile.account_id),
+        name=profile.name,
+        photo_url=profile.photo_url or "",
+        job_title=profile.job_title,
+        company=profile.company,
+        offering=profile.offering,
+        description=profile.description,
+        categories=profile.categories,
+        tags=profile.tags,
+        languages=profile.languages,
+        currency=profile.currency or "",
+        free_minutes=profile.free_minutes,
+        complete=profile.is_complete,
+    )
+    if profile.currency and profile.rate_minor is not None:
+        message.rate_per_minute.CopyFrom(
+            money_pb2.Money(currency=profile.currency, minor=profile.rate_minor)
+        )
+    return message

@@ -1,0 +1,355 @@
+"""The profiles nameko service: gRPC entrypoints that translate requests, call the application
+off the eventlet hub, and translate answers. No rules live here."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from nameko.extensions import DependencyProvider
+from nameko_grpc.entrypoint import Grpc
+
+from headstore.dependencies import MetricsServer, Store
+from headstore.errors import InvalidInput
+from headstore.events.v1 import money_pb2
+from headstore.grpc import grpc_method
+from headstore.health import HealthCheck
+from headstore.profiles.v1 import profiles_pb2 as api
+from headstore.profiles.v1 import profiles_pb2_grpc
+from headstore.runtime import OffHub
+from headstore.settings import Settings
+from services.profiles.application import ProfilesApplication
+from services.profiles.directory import SearchQuery, start_directory
+from services.profiles.domain import Account, ExpertApplication, ExpertProfile
+
+grpc = Grpc.implementing(profiles_pb2_grpc.ProfilesServiceStub)
+handled = grpc_method("profiles")
+
+# How long a search waits for the directory to show writes made before it (read-your-writes).
+DIRECTORY_WAIT_SECONDS = 2.0
+
+
+class Directory(DependencyProvider):
+    """Runs the directory projection in threads of its own while the service runs."""
+
+    def setup(self) -> None:
+        from eventlet import tpool
+
+        self.runner = tpool.execute(start_directory, Settings.from_env())
+
+    def stop(self) -> None:
+        from eventlet import tpool
+
+        tpool.execute(self.runner.__exit__, None, None, None)
+
+    def get_dependency(self, worker_ctx: Any) -> Any:
+        return OffHub(self)
+
+    def search(self, head: int | None, query: SearchQuery) -> tuple[list[UUID], int]:
+        if head:
+            self.runner.wait(head, timeout=DIRECTORY_WAIT_SECONDS)
+        ids, total = self.runner.view.search(query)
+        return ids, total
+
+    def applications(self, head: int | None, status: str) -> list[UUID]:
+        if head:
+            self.runner.wait(head, timeout=DIRECTORY_WAIT_SECONDS)
+        ids: list[UUID] = self.runner.view.applications(status)
+        return ids
+
+
+def parse_id(value: str, field: str) -> UUID:
+    try:
+        return UUID(value)
+    except (ValueError, TypeError):
+        raise InvalidInput(
+            "invalid_id", f"{field} must be an id like those we return.", field
+        ) from None
+
+
+def account_message(account: Account) -> api.Account:
+    return api.Account(
+        account_id=str(account.id),
+        email=account.email,
+        name=account.display_name,
+        roles=list(account.roles),
+        email_verified=account.email_verified,
+    )
+
+
+def tokens_message(tokens: dict[str, Any]) -> api.TokensResponse:
+    return api.TokensResponse(
+        access_token=tokens["access_token"],
+        refresh_token=tokens["refresh_token"],
+        expires_in_seconds=tokens["expires_in_seconds"],
+        account=account_message(tokens["account"]),
+    )
+
+
+def profile_message(profile: ExpertProfile) -> api.ExpertProfile:
+    message = api.ExpertProfile(
+        expert_id=str(profile.id),
+        name=profile.name,
+        photo_url=profile.photo_url or "",
+        job_title=profile.job_title,
+        company=profile.company,
+        offering=profile.offering,
+        description=profile.description,
+        categories=profile.categories,
+        tags=profile.tags,
+        languages=profile.languages,
+        free_minutes=profile.free_minutes,
+        availability=profile.availability,
+        complete=profile.is_complete,
+    )
+    if profile.currency and profile.rate_minor is not None:
+        message.rate_per_minute.CopyFrom(
+            money_pb2.Money(currency=profile.currency, minor=profile.rate_minor)
+        )
+    return message
+
+
+def application_message(application: ExpertApplication) -> api.Application:
+    message = api.Application(
+        application_id=str(application.id),
+        email=application.email,
+        name=application.name,
+        answers=[
+            api.Answer(question_id=a["question_id"], answer=a["answer"])
+            for a in application.answers
+        ],
+        status=application.status,
+        reviews=[
+            api.Review(trustee_id=str(r["trustee_id"]), approved=r["approve"], comment=r["comment"])
+            for r in application.reviews
+        ],
+    )
+    message.applied_at.FromDatetime(application.created_on)
+    return message
+
+
+def profile_changes(request: api.UpdateExpertProfileRequest) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    for name in (
+        "name",
+        "photo_url",
+        "job_title",
+        "company",
+        "offering",
+        "description",
+        "currency",
+        "rate_per_minute",
+        "free_minutes",
+    ):
+        if request.HasField(name):
+            changes[name] = getattr(request, name)
+    for name in ("categories", "tags", "languages"):
+        if getattr(request, f"{name}_set"):
+            changes[name] = list(getattr(request, name))
+    return changes
+
+
+class ProfilesService(HealthCheck):
+    name = "profiles"
+    store: Any = Store(ProfilesApplication)
+    directory: Any = Directory()
+    metrics = MetricsServer(lambda settings: settings.metrics_ports["profiles"])
+
+    # -- accounts -------------------------------------------------------------------------
+
+    @grpc
+    @handled
+    def SignUp(self, request: api.SignUpRequest, context: Any) -> api.SignUpResponse:  # noqa: N802
+        account_id = self.store.sign_up(request.email, request.password, request.name)
+        return api.SignUpResponse(account_id=str(account_id))
+
+    @grpc
+    @handled
+    def VerifyEmail(self, request: api.VerifyEmailRequest, context: Any) -> Any:  # noqa: N802
+        account_id = self.store.verify_email(request.token)
+        return api.VerifyEmailResponse(account_id=str(account_id))
+
+    @grpc
+    @handled
+    def ResendVerification(self, request: Any, context: Any) -> Any:  # noqa: N802
+        self.store.resend_verification(parse_id(request.account_id, "account_id"))
+        return api.ResendVerificationResponse()
+
+    @grpc
+    @handled
+    def LogIn(self, request: api.LogInRequest, context: Any) -> api.TokensResponse:  # noqa: N802
+        return tokens_message(self.store.log_in(request.email, request.password))
+
+    @grpc
+    @handled
+    def RefreshTokens(self, request: Any, context: Any) -> api.TokensResponse:  # noqa: N802
+        return tokens_message(self.store.refresh_tokens(request.refresh_token))
+
+    @grpc
+    @handled
+    def LogOut(self, request: api.LogOutRequest, context: Any) -> api.LogOutResponse:  # noqa: N802
+        self.store.log_out(request.refresh_token)
+        return api.LogOutResponse()
+
+    @grpc
+    @handled
+    def ChangePassword(self, request: Any, context: Any) -> Any:  # noqa: N802
+        self.store.change_password(
+            parse_id(request.account_id, "account_id"),
+            request.current_password,
+            request.new_password,
+        )
+        return api.ChangePasswordResponse()
+
+    @grpc
+    @handled
+    def RequestPasswordReset(self, request: Any, context: Any) -> Any:  # noqa: N802
+        self.store.request_password_reset(request.email)
+        return api.RequestPasswordResetResponse()
+
+    @grpc
+    @handled
+    def ResetPassword(self, request: Any, context: Any) -> Any:  # noqa: N802
+        self.store.reset_password(request.token, request.new_password)
+        return api.ResetPasswordResponse()
+
+    @grpc
+    @handled
+    def GetAccount(self, request: api.GetAccountRequest, context: Any) -> api.Account:  # noqa: N802
+        return account_message(self.store.account(parse_id(request.account_id, "account_id")))
+
+    @grpc
+    @handled
+    def GrantRole(self, request: api.GrantRoleRequest, context: Any) -> api.Account:  # noqa: N802
+        account = self.store.grant_role(
+            parse_id(request.admin_id, "admin_id"),
+            parse_id(request.account_id, "account_id"),
+            request.role,
+        )
+        return account_message(account)
+
+    # -- becoming an expert ----------------------------------------------------------------
+
+    @grpc
+    @handled
+    def GetAssessment(self, request: Any, context: Any) -> api.Assessment:  # noqa: N802
+        config = self.store.config
+        return api.Assessment(
+            questions=[
+                api.AssessmentQuestion(question_id=qid, text=text) for qid, text in config.questions
+            ],
+            approvals_needed=config.quorum,
+        )
+
+    @grpc
+    @handled
+    def ApplyAsExpert(self, request: api.ApplyAsExpertRequest, context: Any) -> Any:  # noqa: N802
+        application_id = self.store.apply_as_expert(
+            request.email,
+            request.name,
+            [{"question_id": a.question_id, "answer": a.answer} for a in request.answers],
+            request.referral_code,
+        )
+        return api.ApplyAsExpertResponse(application_id=str(application_id))
+
+    @grpc
+    @handled
+    def ListApplications(self, request: Any, context: Any) -> Any:  # noqa: N802
+        self.store._check_role(parse_id(request.trustee_id, "trustee_id"), "trustee")
+        status = request.status or "pending"
+        if status not in ("pending", "accepted", "rejected", "all"):
+            raise InvalidInput(
+                "invalid_status", "Status is pending, accepted, rejected or all.", "status"
+            )
+        ids = self.directory.applications(self.store.head(), status)
+        return api.ListApplicationsResponse(
+            applications=[application_message(self.store.application(i)) for i in ids]
+        )
+
+    @grpc
+    @handled
+    def ReviewApplication(self, request: Any, context: Any) -> api.Application:  # noqa: N802
+        application = self.store.review_application(
+            parse_id(request.trustee_id, "trustee_id"),
+            parse_id(request.application_id, "application_id"),
+            request.approve,
+            request.comment,
+        )
+        return application_message(application)
+
+    @grpc
+    @handled
+    def CompleteExpertSignup(self, request: Any, context: Any) -> api.TokensResponse:  # noqa: N802
+        return tokens_message(
+            self.store.complete_expert_signup(request.signup_token, request.password)
+        )
+
+    # -- profiles and the directory ---------------------------------------------------------
+
+    @grpc
+    @handled
+    def ListCategories(self, request: Any, context: Any) -> api.ListCategoriesResponse:  # noqa: N802
+        return self._categories(self.store.categories())
+
+    @grpc
+    @handled
+    def AddCategory(self, request: Any, context: Any) -> api.ListCategoriesResponse:  # noqa: N802
+        return self._categories(
+            self.store.add_category(
+                parse_id(request.admin_id, "admin_id"), request.slug, request.label
+            )
+        )
+
+    @staticmethod
+    def _categories(categories: Any) -> api.ListCategoriesResponse:
+        return api.ListCategoriesResponse(
+            categories=[
+                api.Category(slug=slug, label=categories.label_of(slug))
+                for slug in categories.active_slugs
+            ]
+        )
+
+    @grpc
+    @handled
+    def UpdateExpertProfile(self, request: Any, context: Any) -> api.ExpertProfile:  # noqa: N802
+        profile = self.store.update_expert_profile(
+            parse_id(request.expert_id, "expert_id"), profile_changes(request)
+        )
+        return profile_message(profile)
+
+    @grpc
+    @handled
+    def SetAvailability(self, request: Any, context: Any) -> api.ExpertProfile:  # noqa: N802
+        profile = self.store.set_availability(
+            parse_id(request.expert_id, "expert_id"), request.online
+        )
+        return profile_message(profile)
+
+    @grpc
+    @handled
+    def GetExpertProfile(self, request: Any, context: Any) -> api.ExpertProfile:  # noqa: N802
+        return profile_message(self.store.expert_profile(parse_id(request.expert_id, "expert_id")))
+
+    @grpc
+    @handled
+    def SearchExperts(self, request: Any, context: Any) -> api.SearchExpertsResponse:  # noqa: N802
+        query = SearchQuery(
+            text=request.query,
+            category=request.category,
+            tag=request.tag,
+            language=request.language,
+            currency=request.currency,
+            min_rate=request.min_rate if request.HasField("min_rate") else None,
+            max_rate=request.max_rate if request.HasField("max_rate") else None,
+            availability=request.availability,
+            sort=request.sort or "relevance",
+            page=request.page or 1,
+            page_size=request.page_size or 20,
+        ).checked()
+        ids, total = self.directory.search(self.store.head(), query)
+        return api.SearchExpertsResponse(
+            experts=[profile_message(self.store.expert_profile(i)) for i in ids],
+            total=total,
+            page=query.page,
+            page_size=query.page_size,
+        )

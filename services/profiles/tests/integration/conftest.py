@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import grpc
+import pytest
+
+from headstore.cli import migrate
+from headstore.profiles.v1 import profiles_pb2_grpc
+from headstore.registry import SERVICES
+from headstore.store import drop_database
+from headstore.testing import free_port
+
+
+@pytest.fixture
+def profiles(settings, processes, monkeypatch):
+    """A running profiles service on a fresh database; yields a gRPC stub."""
+    drop_database("profiles", settings)
+    migrate(settings, [SERVICES["profiles"]])
+    port = free_port()
+    processes.env.update(
+        PROFILES_GRPC_PORT=str(port),
+        PROFILES_METRICS_PORT="0",
+        ARGON2_TIME_COST="1",
+        ARGON2_MEMORY_KIB="8192",
+    )
+    processes.start("profiles", "-m", "headstore.cli", "run", "profiles")
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    grpc.channel_ready_future(channel).result(timeout=30)
+    yield profiles_pb2_grpc.ProfilesServiceStub(channel)
+    channel.close()

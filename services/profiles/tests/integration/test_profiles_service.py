@@ -1,0 +1,98 @@
+"""The profiles service as it runs: a real process, real PostgreSQL, real gRPC."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import grpc
+import psycopg
+import pytest
+
+from headstore.profiles.v1 import profiles_pb2 as api
+
+pytestmark = pytest.mark.integration
+
+
+def error_of(call) -> tuple[grpc.StatusCode, dict]:
+    with pytest.raises(grpc.RpcError) as raised:
+        call()
+    return raised.value.code(), json.loads(raised.value.details())
+
+
+def test_sign_up_then_log_in(profiles):
+    signed = profiles.SignUp(
+        api.SignUpRequest(email="Ann@Example.com", password="correct horse", name="Ann")
+    )
+    tokens = profiles.LogIn(api.LogInRequest(email="ann@example.com", password="correct horse"))
+    assert tokens.account.account_id == signed.account_id
+    assert tokens.account.roles == ["client"]
+    assert not tokens.account.email_verified
+
+
+def test_second_sign_up_with_the_same_address_is_refused(profiles):
+    profiles.SignUp(api.SignUpRequest(email="bo@example.com", password="long enough", name="Bo"))
+    code, body = error_of(
+        lambda: profiles.SignUp(
+            api.SignUpRequest(email="BO@example.com", password="another one", name="Bo 2")
+        )
+    )
+    assert code == grpc.StatusCode.ALREADY_EXISTS
+    assert body == {"code": "email_taken", "message": body["message"], "field": "email"}
+
+
+def test_wrong_password_is_refused_without_saying_which_part_was_wrong(profiles):
+    profiles.SignUp(api.SignUpRequest(email="cy@example.com", password="long enough", name="Cy"))
+    for email in ("cy@example.com", "nobody@example.com"):
+        code, body = error_of(
+            lambda email=email: profiles.LogIn(api.LogInRequest(email=email, password="nope"))
+        )
+        assert code == grpc.StatusCode.UNAUTHENTICATED
+        assert body["code"] == "invalid_credentials"
+
+
+def test_search_finds_nothing_before_any_expert_completes_a_profile(profiles):
+    found = profiles.SearchExperts(api.SearchExpertsRequest(query="tax"))
+    assert (found.total, list(found.experts)) == (0, [])
+
+
+def test_bad_search_input_is_refused_with_the_field(profiles):
+    code, body = error_of(lambda: profiles.SearchExperts(api.SearchExpertsRequest(sort="cheapest")))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT
+    assert (body["code"], body["field"]) == ("invalid_sort", "sort")
+
+
+def test_a_blocked_database_call_does_not_stall_other_requests(profiles, settings):
+    """Store work runs off the eventlet hub: while one sign-up waits on a locked table, the
+    service still answers requests that do not need that table."""
+    locker = psycopg.connect(
+        host=settings.postgres_host,
+        port=settings.postgres_port,
+        user=settings.postgres_user,
+        dbname=settings.database("profiles"),
+    )
+    locker.execute("LOCK TABLE profiles_events IN ACCESS EXCLUSIVE MODE")
+    blocked_done = threading.Event()
+
+    def blocked_sign_up():
+        profiles.SignUp(
+            api.SignUpRequest(email="di@example.com", password="long enough", name="Di")
+        )
+        blocked_done.set()
+
+    thread = threading.Thread(target=blocked_sign_up)
+    thread.start()
+    try:
+        started = time.monotonic()
+        for _ in range(20):
+            assessment = profiles.GetAssessment(api.GetAssessmentRequest(), timeout=5)
+            assert assessment.questions
+        elapsed = time.monotonic() - started
+        assert not blocked_done.is_set(), "the sign-up should still be waiting on the lock"
+        assert elapsed < 2.0, f"20 answers took {elapsed:.2f}s while the store was blocked"
+    finally:
+        locker.rollback()
+        locker.close()
+        thread.join(timeout=30)
+    assert blocked_done.is_set()

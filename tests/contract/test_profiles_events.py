@@ -1,0 +1,129 @@
+"""Every event profiles publishes parses against its proto, and every declared profiles event
+is published by some path: the contract in protos/ is the one the code keeps."""
+
+from __future__ import annotations
+
+import pytest
+from google.protobuf import json_format
+
+from headstore import clock
+from headstore.clock import FakeClock
+from headstore.domain import event_id
+from headstore.envelope import Envelope
+from headstore.events.v1 import profiles_pb2
+from headstore.settings import Settings
+from services.profiles.application import (
+    DEFAULT_QUESTIONS,
+    ProfilesApplication,
+    ProfilesConfig,
+    link_token,
+)
+from services.profiles.contract import translate
+
+PROFILE_EVENTS = {name for name in profiles_pb2.DESCRIPTOR.message_types_by_name}
+
+
+@pytest.fixture
+def app():
+    previous = clock.use(FakeClock())
+    application = ProfilesApplication(
+        Settings(persistence="memory"),
+        config=ProfilesConfig(argon2={"time_cost": 1, "memory_cost": 8192}),
+    )
+    yield application
+    application.close()
+    clock.use(previous)
+
+
+def every_public_path(app: ProfilesApplication) -> None:
+    """Drive the application through each path that publishes an event."""
+    admin_id = app.sign_up("admin@example.com", "admin password", "Admin")
+    app.grant_role(None, admin_id, "admin")
+    trustees = [app.sign_up(f"t{n}@example.com", "trustee password", f"T{n}") for n in (1, 2)]
+    for trustee in trustees:
+        app.grant_role(admin_id, trustee, "trustee")
+    client = app.sign_up("cli@example.com", "client password", "Cli")
+    account = app.account(client)
+    verify = link_token(app.settings.token_secret, "verify", client, 2)
+    assert account.version >= 2
+    app.verify_email(verify)
+    app.change_password(client, "client password", "new client password")
+    app.request_password_reset("cli@example.com")
+    reset_version = app.account(client).version
+    app.reset_password(
+        link_token(app.settings.token_secret, "reset", client, reset_version),
+        "reset client password",
+    )
+    answers = [{"question_id": qid, "answer": "An answer."} for qid, _ in DEFAULT_QUESTIONS]
+    accepted = app.apply_as_expert("exp@example.com", "Exp", answers, "AMB-1")
+    rejected = app.apply_as_expert("rej@example.com", "Rej", answers, None)
+    for trustee in trustees:
+        app.review_application(trustee, accepted, True, "")
+        app.review_application(trustee, rejected, False, "Not enough experience.")
+    signup = link_token(
+        app.settings.token_secret, "signup", accepted, app.application(accepted).version
+    )
+    expert = app.complete_expert_signup(signup, "expert password")["account"].id
+    app.add_category(admin_id, "tax", "Tax")
+    app.update_expert_profile(
+        expert,
+        {
+            "offering": "Tax advice.",
+            "categories": ["tax"],
+            "languages": ["en"],
+            "currency": "EUR",
+            "rate_per_minute": 250,
+            "free_minutes": 2,
+        },
+    )
+    app.set_availability(expert, True)
+
+
+def published(app: ProfilesApplication) -> list[Envelope]:
+    envelopes = []
+    for notification in app.recorder.select_notifications(start=1, limit=10_000):
+        domain_event = app.mapper.to_domain_event(notification)
+        payload = translate(domain_event, app)
+        if payload is not None:
+            envelopes.append(
+                Envelope.wrap(
+                    payload,
+                    event_id=str(event_id(domain_event)),
+                    occurred_at=domain_event.timestamp,
+                    producer="profiles",
+                    position=notification.id,
+                    correlation_id=domain_event.correlation_id,
+                )
+            )
+    return envelopes
+
+
+def test_every_published_event_parses_against_its_proto(app):
+    every_public_path(app)
+    for envelope in published(app):
+        wire = Envelope.from_json(envelope.dumps())
+        message_class = getattr(profiles_pb2, wire.type)
+        parsed = wire.parse(message_class)
+        assert json_format.MessageToDict(parsed) == envelope.payload
+        assert wire.version == 1
+        assert wire.producer == "profiles"
+
+
+def test_every_declared_profiles_event_is_published(app):
+    every_public_path(app)
+    assert {envelope.type for envelope in published(app)} == PROFILE_EVENTS
+
+
+def test_mailed_links_in_events_are_the_tokens_the_application_accepts(app):
+    client = app.sign_up("link@example.com", "client password", "Link")
+    verification = [e for e in published(app) if e.type == "EmailVerificationRequested"][-1]
+    token = verification.parse(profiles_pb2.EmailVerificationRequested).token
+    assert app.verify_email(token) == client
+
+
+def test_profile_events_name_the_expert_by_account_id(app):
+    every_public_path(app)
+    expert = app.account_by_email("exp@example.com")
+    for envelope in published(app):
+        if envelope.type in ("ExpertProfileUpdated", "RateChanged", "AvailabilityChanged"):
+            assert envelope.payload["expertId"] == str(expert.id), envelope.type

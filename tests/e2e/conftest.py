@@ -1,0 +1,108 @@
+"""The whole platform as `make run` starts it (mailbox, services, relays, gateway), each a real
+process on free ports, on an isolated database prefix and RabbitMQ vhost."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from headstore.cli import migrate
+from headstore.registry import SERVICES
+from headstore.store import drop_database
+from headstore.testing import ROOT, Processes, free_port, wait_until
+
+
+@dataclass
+class Platform:
+    api: httpx.Client
+    mail: httpx.Client
+    processes: Processes
+
+    def mails_to(self, address: str) -> list[dict[str, Any]]:
+        response = self.mail.get("/api/messages", params={"to": address})
+        response.raise_for_status()
+        messages: list[dict[str, Any]] = response.json()
+        return messages
+
+    def wait_for_mail(self, address: str, subject_part: str, count: int = 1) -> dict[str, Any]:
+        """The `count`-th mail to `address` whose subject mentions `subject_part`."""
+
+        def found() -> dict[str, Any] | None:
+            matching = [
+                m for m in self.mails_to(address) if subject_part.lower() in m["subject"].lower()
+            ]
+            return matching[count - 1] if len(matching) >= count else None
+
+        mail: dict[str, Any] = wait_until(found, timeout=30, what=f"mail {subject_part!r}")
+        return mail
+
+    def grant_role(self, email: str, role: str) -> None:
+        subprocess.run(
+            [sys.executable, "-m", "headstore.cli", "grant-role", email, role],
+            cwd=ROOT,
+            env={**os.environ, **self.processes.env},
+            check=True,
+            capture_output=True,
+        )
+
+
+def link_token(mail: dict[str, Any], path: str) -> str:
+    """The token of the link to `path` in a mail."""
+    for link in mail["links"]:
+        match = re.search(rf"{re.escape(path)}\?token=([^&\s]+)", link)
+        if match:
+            return match.group(1)
+    raise AssertionError(f"no {path} link in {mail['links']}")
+
+
+@pytest.fixture
+def platform(settings, processes) -> Any:
+    for name in SERVICES:
+        drop_database(name, settings)
+    ports = {
+        name: free_port() for name in ("smtp", "mail_web", "gateway", "profiles", "notifications")
+    }
+    processes.env.update(
+        SMTP_PORT=str(ports["smtp"]),
+        PROFILES_GRPC_PORT=str(ports["profiles"]),
+        NOTIFICATIONS_GRPC_PORT=str(ports["notifications"]),
+        PROFILES_METRICS_PORT="0",
+        NOTIFICATIONS_METRICS_PORT="0",
+        PROFILES_RELAY_METRICS_PORT="0",
+        NOTIFICATIONS_RELAY_METRICS_PORT="0",
+        PUBLIC_URL=f"http://127.0.0.1:{ports['gateway']}",
+        ARGON2_TIME_COST="1",
+        ARGON2_MEMORY_KIB="8192",
+        NOTIFICATIONS_SEND_INTERVAL_SECONDS="0.2",
+    )
+    migrate(settings, list(SERVICES.values()))
+    cli = ("-m", "headstore.cli")
+    processes.start(
+        "mail",
+        *cli,
+        "mail",
+        "--smtp-port",
+        str(ports["smtp"]),
+        "--web-port",
+        str(ports["mail_web"]),
+    )
+    for name in SERVICES:
+        processes.start(name, *cli, "run", name)
+        processes.start(f"{name}-relay", *cli, "relay", name)
+    processes.start("gateway", *cli, "gateway", "--port", str(ports["gateway"]))
+    api = httpx.Client(base_url=f"http://127.0.0.1:{ports['gateway']}", timeout=15)
+    mail = httpx.Client(base_url=f"http://127.0.0.1:{ports['mail_web']}", timeout=5)
+    wait_until(lambda: api.get("/readyz").status_code == 200, timeout=60, what="gateway ready")
+    wait_until(lambda: mail.get("/api/messages").status_code == 200, timeout=30, what="mailbox")
+    try:
+        yield Platform(api=api, mail=mail, processes=processes)
+    finally:
+        api.close()
+        mail.close()
