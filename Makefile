@@ -12,6 +12,7 @@ setup:
 
 run: setup
 	$(VENV)/bin/headstore migrate
+	@echo "Headstore: API http://127.0.0.1:8000 (docs /docs), mail sent http://127.0.0.1:8025; Ctrl-C stops all"
 	$(VENV)/bin/honcho start -f Procfile
 
 test: setup

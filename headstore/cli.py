@@ -96,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     mail = commands.add_parser("mail", help="run the local SMTP server that keeps what it gets")
     mail.add_argument("--smtp-port", type=int, default=None)
     mail.add_argument("--web-port", type=int, default=8025)
+    mail.add_argument("--host", default="127.0.0.1")
     args = parser.parse_args(argv)
 
     settings = Settings.from_env()
@@ -125,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "mail":
         from headstore.mailbox import serve
 
-        serve(settings, args.smtp_port or settings.smtp_port, args.web_port)
+        serve(settings, args.smtp_port or settings.smtp_port, args.web_port, args.host)
     return 0
 
 

@@ -339,7 +339,7 @@ def _directory_from_env() -> Path | None:
     return Path(directory) if directory else None
 
 
-def serve(settings: Settings, smtp_port: int, web_port: int) -> None:
+def serve(settings: Settings, smtp_port: int, web_port: int, host: str = "127.0.0.1") -> None:
     """Run the mailbox until SIGINT or SIGTERM."""
     stopping = threading.Event()
 
@@ -349,7 +349,7 @@ def serve(settings: Settings, smtp_port: int, web_port: int) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every command
-    with MailServer(smtp_port, web_port) as server:
+    with MailServer(smtp_port, web_port, host) as server:
         log.info(
             "mailbox: SMTP on %s:%d, viewer at %s", server.host, server.smtp_port, server.web_url
         )

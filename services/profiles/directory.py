@@ -163,9 +163,7 @@ class DirectoryView(PostgresTrackingRecorder):
     def applications(self, status: str) -> list[UUID]:
         with self.datastore.transaction(commit=False) as cursor:
             if status == "all":
-                cursor.execute(
-                    f"SELECT application_id FROM {APPLICATIONS} ORDER BY applied_at"
-                )
+                cursor.execute(f"SELECT application_id FROM {APPLICATIONS} ORDER BY applied_at")
             else:
                 cursor.execute(
                     f"SELECT application_id FROM {APPLICATIONS} WHERE status = %(status)s "
