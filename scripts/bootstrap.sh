@@ -12,7 +12,8 @@ log() { printf '[bootstrap] %s\n' "$*"; }
 need_apt=()
 command -v pg_ctlcluster >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v rabbitmq-server >/dev/null 2>&1 || [ -x /usr/sbin/rabbitmq-server ] || need_apt+=(rabbitmq-server)
-command -v protoc >/dev/null 2>&1 || true   # grpcio-tools brings its own protoc
+"$PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1 || need_apt+=(python3-venv)
+command -v make >/dev/null 2>&1 || need_apt+=(make)
 if ((${#need_apt[@]})); then
   log "installing ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
