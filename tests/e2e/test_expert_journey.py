@@ -163,3 +163,50 @@ def test_staff_only_routes_refuse_others(platform):
     assert listed.status_code == 403
     assert listed.json()["code"] == "forbidden"
     assert api.get("/v1/expert-applications").status_code == 401
+
+
+def test_rejected_profile_and_review_inputs_change_nothing(platform):
+    api = platform.api
+    expert = accepted_expert(platform, "hal@example.com")
+    assert (
+        api.patch("/v1/experts/me/profile", json=PROFILE, headers=bearer(expert)).status_code == 200
+    )
+    before = api.get("/v1/experts/me/profile", headers=bearer(expert)).json()
+
+    for body, code in (
+        ({"rate_per_minute": "16.00"}, "rate_out_of_bounds"),
+        ({"rate_per_minute": "0.50"}, "rate_out_of_bounds"),
+        ({"rate_per_minute": "3.005"}, "invalid_amount"),
+        ({"currency": "JPY"}, "unsupported_currency"),
+        ({"categories": ["astrology"]}, "unknown_category"),
+        ({"languages": ["xx"]}, "unknown_language"),
+        ({"offering": "x" * 501}, "offering_too_long"),
+        ({"free_minutes": 31}, "free_minutes_out_of_bounds"),
+    ):
+        refused = api.patch("/v1/experts/me/profile", json=body, headers=bearer(expert))
+        assert refused.status_code == 422, (body, refused.text)
+        assert refused.json()["code"] == code, refused.json()
+    assert api.get("/v1/experts/me/profile", headers=bearer(expert)).json() == before
+
+    trustee = staff(platform, "t3-hal@example.com", "trustee")
+    applied = api.post(
+        "/v1/expert-applications",
+        json={"email": "ivy@example.com", "name": "Ivy", "answers": ANSWERS[:2]},
+    )
+    assert applied.status_code == 422
+    assert applied.json()["code"] == "answer_required"
+    applied = api.post(
+        "/v1/expert-applications",
+        json={"email": "ivy@example.com", "name": "Ivy", "answers": ANSWERS},
+    )
+    application_id = applied.json()["application_id"]
+    no_comment = api.post(
+        f"/v1/expert-applications/{application_id}/reviews",
+        json={"approve": False, "comment": ""},
+        headers=bearer(trustee),
+    )
+    assert no_comment.status_code == 422
+    assert no_comment.json()["code"] == "comment_required"
+    listed = api.get("/v1/expert-applications", headers=bearer(trustee)).json()
+    ivy = next(a for a in listed["applications"] if a["application_id"] == application_id)
+    assert (ivy["status"], ivy["reviews"]) == ("under_review", [])
