@@ -151,24 +151,33 @@ NEEDS_STATE = (
 )
 
 
-def _profile_updated(profile: ExpertProfile) -> events.ExpertProfileUpdated:
-    message = events.ExpertProfileUpdated(
-        expert_id=str(profile.account_id),
-        name=profile.name,
-        photo_url=profile.photo_url or "",
-        job_title=profile.job_title,
-        company=profile.company,
-        offering=profile.offering,
-        description=profile.description,
-        categories=profile.categories,
-        tags=profile.tags,
-        languages=profile.languages,
-        currency=profile.currency or "",
-        free_minutes=profile.free_minutes,
-        complete=profile.is_complete,
-    )
+def profile_fields(profile: ExpertProfile) -> dict[str, Any]:
+    """What a profile shows, as protobuf fields shared by the event and the gRPC answer."""
+    return {
+        "expert_id": str(profile.account_id),
+        "name": profile.name,
+        "photo_url": profile.photo_url or "",
+        "job_title": profile.job_title,
+        "company": profile.company,
+        "offering": profile.offering,
+        "description": profile.description,
+        "categories": profile.categories,
+        "tags": profile.tags,
+        "languages": profile.languages,
+        "free_minutes": profile.free_minutes,
+        "complete": profile.is_complete,
+    }
+
+
+def rate_of(profile: ExpertProfile) -> money_pb2.Money | None:
     if profile.currency and profile.rate_minor is not None:
-        message.rate_per_minute.CopyFrom(
-            money_pb2.Money(currency=profile.currency, minor=profile.rate_minor)
-        )
-    return message
+        return money_pb2.Money(currency=profile.currency, minor=profile.rate_minor)
+    return None
+
+
+def _profile_updated(profile: ExpertProfile) -> events.ExpertProfileUpdated:
+    return events.ExpertProfileUpdated(
+        currency=profile.currency or "",
+        rate_per_minute=rate_of(profile),
+        **profile_fields(profile),
+    )

@@ -11,7 +11,6 @@ from nameko_grpc.entrypoint import Grpc
 
 from headstore.dependencies import MetricsServer, Store
 from headstore.errors import InvalidInput
-from headstore.events.v1 import money_pb2
 from headstore.grpc import grpc_method
 from headstore.health import HealthCheck
 from headstore.profiles.v1 import profiles_pb2 as api
@@ -19,6 +18,7 @@ from headstore.profiles.v1 import profiles_pb2_grpc
 from headstore.runtime import OffHub
 from headstore.settings import Settings
 from services.profiles.application import ProfilesApplication
+from services.profiles.contract import profile_fields, rate_of
 from services.profiles.directory import SearchQuery, start_directory
 from services.profiles.domain import Account, ExpertApplication, ExpertProfile
 
@@ -87,26 +87,11 @@ def tokens_message(tokens: dict[str, Any]) -> api.TokensResponse:
 
 
 def profile_message(profile: ExpertProfile) -> api.ExpertProfile:
-    message = api.ExpertProfile(
-        expert_id=str(profile.id),
-        name=profile.name,
-        photo_url=profile.photo_url or "",
-        job_title=profile.job_title,
-        company=profile.company,
-        offering=profile.offering,
-        description=profile.description,
-        categories=profile.categories,
-        tags=profile.tags,
-        languages=profile.languages,
-        free_minutes=profile.free_minutes,
+    return api.ExpertProfile(
         availability=profile.availability,
-        complete=profile.is_complete,
+        rate_per_minute=rate_of(profile),
+        **profile_fields(profile),
     )
-    if profile.currency and profile.rate_minor is not None:
-        message.rate_per_minute.CopyFrom(
-            money_pb2.Money(currency=profile.currency, minor=profile.rate_minor)
-        )
-    return message
 
 
 def application_message(application: ExpertApplication) -> api.Application:

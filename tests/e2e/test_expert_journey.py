@@ -113,6 +113,10 @@ def test_applicant_becomes_an_expert_goes_online_and_is_found(platform):
     assert body["total"] == 1
     assert body["experts"][0]["name"] == "Ada Lovelace"
     assert body["experts"][0]["availability"] == "online"
+    assert body["experts"][0]["expert_id"] == expert["account"]["account_id"]
+    public = api.get(f"/v1/experts/{expert['account']['account_id']}")
+    assert public.status_code == 200, public.text
+    assert public.json()["offering"] == PROFILE["offering"]
 
     too_dear = api.get("/v1/experts", params={"q": "tax", "max_rate": "2.00"})
     assert too_dear.json()["total"] == 0
