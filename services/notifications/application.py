@@ -14,12 +14,19 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import ProcessingEvent
+from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
 
 from headstore import clock
 from headstore.settings import Settings
 from headstore.store import ServiceApplication
-from services.notifications.domain import Email, EmailStatus, RetryPolicy, email_id
+from services.notifications.domain import (
+    Addressee,
+    Email,
+    EmailStatus,
+    RetryPolicy,
+    addressee_id,
+    email_id,
+)
 from services.notifications.templates import Rendered
 
 DEFAULT_LIST_LIMIT = 50
@@ -172,6 +179,21 @@ class NotificationsApplication(ServiceApplication):
         )
         processing.collect_events(email)
         return email
+
+    def remember_addressee(
+        self, processing: ProcessingEvent[UUID], account_id: str, email: str, name: str
+    ) -> None:
+        if addressee_id(account_id) not in self.repository:
+            processing.collect_events(Addressee.register(account_id, email, name))
+
+    def addressee(self, account_id: str) -> Addressee:
+        """The account holder's address. Unknown yet (their AccountRegistered is still on its
+        way from profiles): a transient error, so the message is retried, not dropped."""
+        try:
+            found: Addressee = self.repository.get(addressee_id(account_id))
+        except AggregateNotFoundError:
+            raise LookupError(f"no address yet for account {account_id}") from None
+        return found
 
     def record_sent(self, id: UUID, at: datetime | None = None) -> Email:
         email: Email = self.repository.get(id)

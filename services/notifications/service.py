@@ -18,7 +18,7 @@ from headstore.consumers import consumes
 from headstore.dependencies import MetricsServer, Store
 from headstore.envelope import Envelope
 from headstore.errors import InvalidInput
-from headstore.events.v1 import profiles_pb2
+from headstore.events.v1 import billing_pb2, profiles_pb2
 from headstore.grpc import grpc_method
 from headstore.health import HealthCheck
 from headstore.notifications.v1 import notifications_pb2, notifications_pb2_grpc
@@ -170,6 +170,53 @@ class NotificationsService(HealthCheck):
             rendered=templates.expert_rejected(event.name, event.comment),
             cause_event_id=envelope.event_id,
         )
+
+    @consumes("profiles", "AccountRegistered")
+    def on_account_registered(
+        self, app: NotificationsApplication, envelope: Envelope, processing: Processing
+    ) -> None:
+        event = envelope.parse(profiles_pb2.AccountRegistered)
+        app.remember_addressee(processing, event.account_id, event.email, event.name)
+
+    @consumes("billing", "SessionCharged")
+    def on_session_charged(
+        self, app: NotificationsApplication, envelope: Envelope, processing: Processing
+    ) -> None:
+        """Receipts to the client and the expert."""
+        event = envelope.parse(billing_pb2.SessionCharged)
+        client, expert = app.addressee(event.client_id), app.addressee(event.expert_id)
+        common = {
+            "session_id": event.session_id,
+            "minutes": event.minutes,
+            "billed_minutes": event.billed_minutes,
+            "rate_minor": event.rate_per_minute.minor,
+            "total_minor": event.total.minor,
+            "expert_share_minor": event.expert_share.minor,
+            "currency": event.total.currency,
+        }
+        for to, template, rendered in (
+            (
+                client,
+                templates.RECEIPT_CLIENT,
+                templates.session_receipt(
+                    client.name, for_expert=False, other_name=expert.name, **common
+                ),
+            ),
+            (
+                expert,
+                templates.RECEIPT_EXPERT,
+                templates.session_receipt(
+                    expert.name, for_expert=True, other_name=client.name, **common
+                ),
+            ),
+        ):
+            app.queue_email(
+                processing,
+                to=to.email,
+                template=template,
+                rendered=rendered,
+                cause_event_id=envelope.event_id,
+            )
 
     # --- the sender -----------------------------------------------------------------------------
 

@@ -16,6 +16,8 @@ PASSWORD_RESET = "password_reset"
 PASSWORD_CHANGED = "password_changed"
 EXPERT_ACCEPTED = "expert_accepted"
 EXPERT_REJECTED = "expert_rejected"
+RECEIPT_CLIENT = "receipt_client"
+RECEIPT_EXPERT = "receipt_expert"
 
 SIGNATURE = "The Headstore team"
 
@@ -172,4 +174,48 @@ def expert_rejected(name: str, comment: str) -> Rendered:
             "You are welcome to keep using Headstore as a client, and to ask and answer"
             " questions in the Q&A area.",
         ],
+    )
+
+
+def _amount(minor: int, currency: str) -> str:
+    return f"{minor // 100}.{minor % 100:02d} {currency}"
+
+
+def session_receipt(
+    name: str,
+    *,
+    for_expert: bool,
+    other_name: str,
+    session_id: str,
+    minutes: int,
+    billed_minutes: int,
+    rate_minor: int,
+    total_minor: int,
+    expert_share_minor: int,
+    currency: str,
+) -> Rendered:
+    """The receipt both sides get after each session (FAQ: "a receipt including the total
+    amount for the session")."""
+    free = minutes - billed_minutes
+    lines = [
+        f"Session: {session_id}",
+        f"{'Client' if for_expert else 'Expert'}: {other_name}",
+        f"Minutes: {minutes}" + (f" ({free} free)" if free else ""),
+        f"Rate: {_amount(rate_minor, currency)} per minute",
+        f"Total: {_amount(total_minor, currency)}",
+    ]
+    if for_expert:
+        lines += [
+            f"Your earnings: {_amount(expert_share_minor, currency)}",
+            f"Headstore commission: {_amount(total_minor - expert_share_minor, currency)}",
+        ]
+        intro = "Here is the receipt for the session you just held."
+        outro = "Your earnings are paid out to your bank account weekly through Stripe."
+    else:
+        intro = "Thank you for your session. Here is your receipt."
+        outro = "The total was charged to your card. You can rate the session on Headstore."
+    return _render(
+        f"Your Headstore receipt: {_amount(total_minor, currency)}",
+        name,
+        [intro, "\n".join(lines), outro],
     )

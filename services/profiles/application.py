@@ -24,6 +24,7 @@ from uuid import UUID
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from eventsourcing.application import ProcessingEvent
 from eventsourcing.domain import Aggregate as LibraryAggregate
 from eventsourcing.persistence import IntegrityError
 
@@ -477,6 +478,17 @@ class ProfilesApplication(ServiceApplication):
             )
         self.save(profile)
         return profile
+
+    def mark_in_session(
+        self, processing: ProcessingEvent[UUID], expert_id: UUID, in_session: bool
+    ) -> None:
+        """Busy while a session runs, online again after it (calls' SessionStarted/Ended)."""
+        profile = self.expert_profile(expert_id)
+        if in_session:
+            profile.mark_busy()
+        else:
+            profile.mark_free()
+        processing.collect_events(profile)
 
     def set_availability(self, expert_id: UUID, online: bool) -> ExpertProfile:
         profile = self.expert_profile(expert_id)

@@ -9,8 +9,11 @@ from uuid import UUID
 from nameko.extensions import DependencyProvider
 from nameko_grpc.entrypoint import Grpc
 
+from headstore.consumers import consumes
 from headstore.dependencies import MetricsServer, Store
+from headstore.envelope import Envelope
 from headstore.errors import InvalidInput
+from headstore.events.v1 import calls_pb2
 from headstore.grpc import grpc_method
 from headstore.health import HealthCheck
 from headstore.profiles.v1 import profiles_pb2 as api
@@ -135,10 +138,25 @@ def profile_changes(request: api.UpdateExpertProfileRequest) -> dict[str, Any]:
 
 
 class ProfilesService(HealthCheck):
+    """Accounts, expert applications and profiles over gRPC; busy while in a session."""
+
     name = "profiles"
     store: Any = Store(ProfilesApplication)
     directory: Any = Directory()
     metrics = MetricsServer(lambda settings: settings.metrics_ports["profiles"])
+
+    # -- sessions (from calls) ------------------------------------------------------------
+
+    @consumes("calls", "SessionStarted")
+    def on_session_started(self, app: Any, envelope: Envelope, processing: Any) -> None:
+        started = envelope.parse(calls_pb2.SessionStarted)
+        app.mark_in_session(processing, parse_id(started.expert_id, "expert_id"), True)
+
+    @consumes("calls", "SessionEnded")
+    def on_session_ended(self, app: Any, envelope: Envelope, processing: Any) -> None:
+        ended = envelope.parse(calls_pb2.SessionEnded)
+        if ended.HasField("started_at"):  # a session that never started never made them busy
+            app.mark_in_session(processing, parse_id(ended.expert_id, "expert_id"), False)
 
     # -- accounts -------------------------------------------------------------------------
 
