@@ -14,18 +14,15 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from kombu import Connection, Exchange, Queue
+from kombu import Connection, Queue
 from nameko.events import EventHandler
 from nameko.messaging import Consumer
+
+from headstore.envelope import event_exchange
 
 log = logging.getLogger(__name__)
 
 QUEUE_ARGUMENTS = {"x-single-active-consumer": True}
-
-
-def event_exchange(producer: str) -> Exchange:
-    """The producer's topic exchange, declared exactly as nameko declares it."""
-    return Exchange(f"{producer}.events", type="topic", durable=True, auto_delete=False)
 
 
 def handler_queue(producer: str, event_type: str, consumer: str, method: str) -> Queue:

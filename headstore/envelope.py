@@ -11,10 +11,17 @@ from typing import Any
 
 from google.protobuf import json_format
 from google.protobuf.message import Message
+from kombu import Exchange
 
 from headstore.events.v1 import envelope_pb2
 
 CONTENT_TYPE = "application/json"
+
+
+def event_exchange(producer: str) -> Exchange:
+    """The producer's topic exchange (routing key: the event type), declared exactly as nameko
+    declares it."""
+    return Exchange(f"{producer}.events", type="topic", durable=True, auto_delete=False)
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,8 @@ from google.protobuf.message import Message
 from kombu import Connection, Producer
 
 from headstore import metrics
-from headstore.consume import event_exchange
 from headstore.domain import event_id
-from headstore.envelope import CONTENT_TYPE, Envelope
+from headstore.envelope import CONTENT_TYPE, Envelope, event_exchange
 from headstore.settings import Settings
 from headstore.store import ServiceApplication, persistence_env
 

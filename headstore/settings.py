@@ -5,12 +5,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-SERVICES = ("profiles", "notifications")
-"""Every nameko service, in start-up order. The gateway is not one: it stores nothing."""
-
-GRPC_PORTS = {"profiles": 50051, "notifications": 50052}
-METRICS_PORTS = {"profiles": 9101, "notifications": 9102}
-RELAY_METRICS_PORTS = {"profiles": 9111, "notifications": 9112}
+# Default ports of each service on one machine; `<SERVICE>_GRPC_PORT` and so on override them.
+GRPC_PORTS = {"profiles": 50051, "notifications": 50052, "calls": 50053, "billing": 50054}
+METRICS_PORTS = {"profiles": 9101, "notifications": 9102, "calls": 9103, "billing": 9104}
+RELAY_METRICS_PORTS = {"profiles": 9111, "notifications": 9112, "calls": 9113, "billing": 9114}
 
 
 def env(name: str, default: str) -> str:
@@ -89,4 +87,5 @@ class Settings:
 
     def grpc_address(self, service: str) -> str:
         """Where the gateway finds a service: `<SERVICE>_GRPC`, else this machine."""
-        return env(f"{service.upper()}_GRPC", f"127.0.0.1:{self.grpc_ports[service]}")
+        port = self.grpc_ports.get(service, GRPC_PORTS[service])
+        return env(f"{service.upper()}_GRPC", f"127.0.0.1:{port}")

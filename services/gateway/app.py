@@ -5,6 +5,7 @@ It stores nothing. `headstore gateway` serves `create_app` with uvicorn.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
@@ -13,9 +14,19 @@ from fastapi import FastAPI
 
 from headstore.settings import Settings, env_float
 from services.gateway import errors
+from services.gateway.live import LiveConsumer, LiveHub
 from services.gateway.middleware import RequestContext
-from services.gateway.routes import accounts, admin, applications, experts, ops, tokens, web
-from services.gateway.upstream import UPSTREAMS, Upstreams, open_channels
+from services.gateway.routes import (
+    accounts,
+    admin,
+    applications,
+    experts,
+    live,
+    ops,
+    tokens,
+    web,
+)
+from services.gateway.upstream import STUBS, Upstreams, open_channels
 
 DEFAULT_DEADLINE_SECONDS = 10.0
 
@@ -45,6 +56,7 @@ def create_app(
     channels: Mapping[str, grpc.aio.Channel] | None = None,
     *,
     deadline_seconds: float | None = None,
+    live_events: bool | None = None,
 ) -> FastAPI:
     """The gateway app. Without `channels` it opens a grpc.aio channel to each service it
     calls (`Settings.grpc_address`) on startup and closes them on shutdown; channels given
@@ -56,14 +68,30 @@ def create_app(
         else env_float("GATEWAY_DEADLINE_SECONDS", DEFAULT_DEADLINE_SECONDS)
     )
 
+    # The live view's consumer needs RabbitMQ; apps built around given channels are tests.
+    consume_live_events = channels is None if live_events is None else live_events
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.live = LiveHub()
+        consumer = app.state.live_consumer = LiveConsumer(settings.amqp_uri, app.state.live)
+        if consume_live_events:
+            consumer.start()
+        try:
+            async with upstreams_for(app):
+                yield
+        finally:
+            if consume_live_events:
+                await asyncio.to_thread(consumer.stop)
+
+    @asynccontextmanager
+    async def upstreams_for(app: FastAPI) -> AsyncIterator[None]:
         if channels is not None:
             app.state.upstreams = Upstreams(channels, deadline)
             yield
             return
         opened = Upstreams(
-            open_channels({name: settings.grpc_address(name) for name in UPSTREAMS}), deadline
+            open_channels({name: settings.grpc_address(name) for name in STUBS}), deadline
         )
         app.state.upstreams = opened
         try:
@@ -81,6 +109,6 @@ def create_app(
     app.state.settings = settings
     errors.install(app)
     app.add_middleware(RequestContext)
-    for module in (accounts, tokens, applications, experts, admin, ops, web):
+    for module in (accounts, tokens, applications, experts, live, admin, ops, web):
         app.include_router(module.router)
     return app

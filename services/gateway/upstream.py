@@ -14,14 +14,19 @@ from fastapi import Request
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from headstore import metrics
+from headstore.calls.v1 import calls_pb2_grpc
 from headstore.context import CORRELATION_HEADER
 from headstore.profiles.v1 import profiles_pb2_grpc
 from services.gateway.errors import from_rpc_error
 
 UPSTREAMS = ("profiles",)
-"""The services the gateway calls, and so the ones /readyz asks."""
+"""The services /readyz asks: those the gateway cannot serve without."""
 
-STUBS: dict[str, Any] = {"profiles": profiles_pb2_grpc.ProfilesServiceStub}
+STUBS: dict[str, Any] = {
+    "profiles": profiles_pb2_grpc.ProfilesServiceStub,
+    "calls": calls_pb2_grpc.CallsServiceStub,
+}
+"""Every service the gateway calls."""
 
 CHANNEL_OPTIONS = (
     ("grpc.keepalive_time_ms", 30_000),
@@ -67,7 +72,7 @@ class Upstreams:
             return name, health_pb2.HealthCheckResponse.ServingStatus.Name(answer.status)
 
         answers = await asyncio.gather(
-            *(check(name, channel) for name, channel in self.channels.items())
+            *(check(name, self.channels[name]) for name in UPSTREAMS if name in self.channels)
         )
         return dict(answers)
 

@@ -199,7 +199,9 @@ async def app(
     fake: tuple[FakeProfiles, int], monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[FastAPI]:
     monkeypatch.delenv("PROFILES_GRPC", raising=False)
-    application = create_app(settings_for(fake[1]), deadline_seconds=DEADLINE_SECONDS)
+    application = create_app(
+        settings_for(fake[1]), deadline_seconds=DEADLINE_SECONDS, live_events=False
+    )
     async with application.router.lifespan_context(application):
         yield application
 
@@ -245,7 +247,9 @@ def free_port() -> int:
 async def unreachable(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[httpx.AsyncClient]:
     """The gateway with nothing listening where profiles should be."""
     monkeypatch.delenv("PROFILES_GRPC", raising=False)
-    application = create_app(settings_for(free_port()), deadline_seconds=DEADLINE_SECONDS)
+    application = create_app(
+        settings_for(free_port()), deadline_seconds=DEADLINE_SECONDS, live_events=False
+    )
     async with application.router.lifespan_context(application):
         transport = httpx.ASGITransport(app=application)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:

@@ -1,0 +1,95 @@
+"""WebSocket /v1/sessions/{id}/live: the session as it happens, for its two participants."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
+
+from headstore.calls.v1 import calls_pb2
+from headstore.context import new_correlation_id
+from headstore.errors import DomainError
+from services.gateway.auth import verify_access_token
+from services.gateway.live import CLIENT, EXPERT
+from services.gateway.upstream import Upstream
+
+router = APIRouter(tags=["sessions"])
+
+# WebSocket close codes in the application range: 4000 + the HTTP status they stand for.
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+
+
+async def participant_role(websocket: WebSocket, account_id: str, session_id: str) -> str | None:
+    """ "client" or "expert" if the caller takes part in the session; None otherwise."""
+    shared = websocket.app.state.upstreams
+    calls = Upstream("calls", shared.stubs["calls"], new_correlation_id(), shared.deadline_seconds)
+    try:
+        session = await calls.call(
+            "GetSession",
+            calls_pb2.GetSessionRequest(participant_id=account_id, session_id=session_id),
+        )
+    except DomainError:
+        return None
+    if session.client_id == account_id:
+        return CLIENT
+    if session.expert_id == account_id:
+        return EXPERT
+    return None
+
+
+@router.websocket("/v1/sessions/{session_id}/live")
+async def live_session(
+    websocket: WebSocket,
+    session_id: str,
+    access_token: str = Query(
+        description="The caller's access token (browsers cannot set headers on a WebSocket)."
+    ),
+) -> None:
+    """Messages, as JSON: `started`, `minute` (the client sees `cost_so_far`, the expert
+    `earnings_so_far`), `warning` (`minutes_left`), `payment_problem`, `mode`, `ended`
+    (`reason`), `charged` (the client's `total`, the expert's `earnings`)."""
+    try:
+        caller = verify_access_token(access_token, websocket.app.state.settings.jwt_secret)
+    except DomainError as error:
+        await websocket.close(code=CLOSE_UNAUTHENTICATED, reason=error.message)
+        return
+    role = await participant_role(websocket, caller.account_id, session_id)
+    if role is None:
+        await websocket.close(code=CLOSE_FORBIDDEN, reason="You are not in this session.")
+        return
+    hub = websocket.app.state.live
+    queue = hub.watch(session_id, role)  # before accepting: nothing sent after is missed
+    hung_up: asyncio.Task[None] | None = None
+    try:
+        await websocket.accept()
+        hung_up = asyncio.create_task(_until_disconnected(websocket))
+        while True:
+            next_message = asyncio.create_task(queue.get())
+            done, _ = await asyncio.wait(
+                {next_message, hung_up}, return_when=asyncio.FIRST_COMPLETED
+            )
+            if hung_up in done:
+                next_message.cancel()
+                return
+            message: dict[str, Any] = next_message.result()
+            await websocket.send_json(message)
+            if message["type"] == "charged":  # the last thing a session has to say
+                await websocket.close()
+                return
+    except WebSocketDisconnect:
+        return
+    finally:
+        if hung_up is not None:
+            hung_up.cancel()
+        hub.unwatch(session_id, queue)
+
+
+async def _until_disconnected(websocket: WebSocket) -> None:
+    """Read (and ignore) what the participant sends, until they go."""
+    try:
+        while True:
+            await websocket.receive_text()
+    except WebSocketDisconnect:
+        return

@@ -1,0 +1,159 @@
+"""The live view: each participant sees their side of the session's events as they happen."""
+
+from __future__ import annotations
+
+from concurrent import futures
+from datetime import UTC, datetime
+from uuid import uuid4
+
+import grpc
+import jwt
+import pytest
+from fastapi.testclient import TestClient
+from kombu import Connection, Producer
+from starlette.websockets import WebSocketDisconnect
+
+from headstore.calls.v1 import calls_pb2 as calls_api
+from headstore.calls.v1 import calls_pb2_grpc
+from headstore.envelope import Envelope, event_exchange
+from headstore.events.v1 import billing_pb2, calls_pb2, money_pb2
+from headstore.settings import Settings
+from headstore.testing import free_port
+from services.gateway.app import create_app
+from services.gateway.live import CLIENT, EXPERT, view
+
+SECRET = "live-view-test-secret-0123456789abcdef0123"
+
+
+def usd(minor: int) -> money_pb2.Money:
+    return money_pb2.Money(currency="USD", minor=minor)
+
+
+def minute(session_id: str = "s-1", k: int = 4) -> billing_pb2.MinuteBilled:
+    return billing_pb2.MinuteBilled(
+        session_id=session_id,
+        client_id="client-1",
+        expert_id="expert-1",
+        minute=k,
+        amount=usd(300),
+        cost_so_far=usd(300),
+        earnings_so_far=usd(270),
+    )
+
+
+def test_the_client_sees_cost_and_the_expert_earnings():
+    assert view(minute(), CLIENT) == {
+        "type": "minute",
+        "minute": 4,
+        "cost_so_far": {"currency": "USD", "amount": "3.00", "minor": 300},
+    }
+    assert view(minute(), EXPERT) == {
+        "type": "minute",
+        "minute": 4,
+        "earnings_so_far": {"currency": "USD", "amount": "2.70", "minor": 270},
+    }
+
+
+def test_warnings_and_the_end_are_shown_to_both():
+    warning = calls_pb2.SessionTimeWarning(session_id="s-1", minutes_left=5)
+    ended = calls_pb2.SessionEnded(session_id="s-1", reason="time_limit")
+    for role in (CLIENT, EXPERT):
+        assert view(warning, role) == {"type": "warning", "minutes_left": 5}
+        assert view(ended, role) == {"type": "ended", "reason": "time_limit"}
+
+
+class FakeCalls(calls_pb2_grpc.CallsServiceServicer):
+    def GetSession(self, request, context):  # noqa: N802
+        if request.session_id != "s-1" or request.participant_id not in ("client-1", "expert-1"):
+            context.abort(
+                grpc.StatusCode.NOT_FOUND,
+                '{"code": "session_not_found", "message": "No such session.", '
+                '"field": "session_id"}',
+            )
+        return calls_api.Session(session_id="s-1", client_id="client-1", expert_id="expert-1")
+
+
+def token(account_id: str) -> str:
+    now = int(datetime.now(UTC).timestamp())
+    return jwt.encode(
+        {"sub": account_id, "roles": ["client"], "typ": "access", "iat": now, "exp": now + 300},
+        SECRET,
+        algorithm="HS256",
+    )
+
+
+@pytest.fixture
+def gateway(settings):
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    calls_pb2_grpc.add_CallsServiceServicer_to_server(FakeCalls(), server)
+    port = free_port()
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    server.start()
+    app = create_app(
+        Settings(
+            amqp_uri=settings.amqp_uri,
+            jwt_secret=SECRET,
+            grpc_ports={"calls": port, "profiles": free_port()},
+        ),
+        live_events=True,
+    )
+    with TestClient(app) as client:
+        assert app.state.live_consumer.ready.wait(10), "live consumer did not start"
+        yield client
+    server.stop(grace=None)
+
+
+def publish(settings, producer: str, payload, position: int) -> None:
+    envelope = Envelope.wrap(
+        payload,
+        event_id=str(uuid4()),
+        occurred_at=datetime.now(UTC),
+        producer=producer,
+        position=position,
+        correlation_id="corr-live",
+    )
+    with Connection(settings.amqp_uri) as connection:
+        Producer(connection.default_channel, exchange=event_exchange(producer)).publish(
+            envelope.dumps(),
+            routing_key=envelope.type,
+            content_type="application/json",
+        )
+
+
+@pytest.mark.integration
+def test_participants_get_their_view_over_the_websocket(gateway, settings):
+    with (
+        gateway.websocket_connect(
+            f"/v1/sessions/s-1/live?access_token={token('client-1')}"
+        ) as client_socket,
+        gateway.websocket_connect(
+            f"/v1/sessions/s-1/live?access_token={token('expert-1')}"
+        ) as expert_socket,
+    ):
+        publish(settings, "billing", minute(), 1)
+        publish(settings, "billing", minute("another-session", 1), 2)
+        publish(
+            settings, "calls", calls_pb2.SessionEnded(session_id="s-1", reason="client_hung_up"), 1
+        )
+        assert client_socket.receive_json()["cost_so_far"]["amount"] == "3.00"
+        assert expert_socket.receive_json()["earnings_so_far"]["amount"] == "2.70"
+        assert client_socket.receive_json() == {"type": "ended", "reason": "client_hung_up"}
+        assert expert_socket.receive_json() == {"type": "ended", "reason": "client_hung_up"}
+
+
+@pytest.mark.integration
+def test_only_participants_may_watch(gateway):
+    with (
+        pytest.raises(WebSocketDisconnect) as refused,
+        gateway.websocket_connect(
+            f"/v1/sessions/s-1/live?access_token={token('stranger')}"
+        ) as socket,
+    ):
+        socket.receive_json()
+    assert refused.value.code == 4403
+    with (
+        pytest.raises(WebSocketDisconnect) as unauthenticated,
+        gateway.websocket_connect("/v1/sessions/s-1/live?access_token=not-a-token") as socket,
+    ):
+        socket.receive_json()
+    assert unauthenticated.value.code == 4401
