@@ -9,6 +9,7 @@ export VENV
 
 setup:
 	bash scripts/bootstrap.sh
+	bash scripts/janus.sh >/dev/null
 
 run: setup
 	$(VENV)/bin/headstore migrate

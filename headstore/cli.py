@@ -87,6 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     gateway = commands.add_parser("gateway", help="run the HTTP gateway")
     gateway.add_argument("--host", default="127.0.0.1")
     gateway.add_argument("--port", type=int, default=8000)
+    stripe = commands.add_parser(
+        "stripe", help="run the local Stripe-compatible server (development and tests)"
+    )
+    stripe.add_argument("--port", type=int, default=12111)
     grant = commands.add_parser("grant-role", help="give an account a role (operators)")
     grant.add_argument("email")
     grant.add_argument("role")
@@ -117,6 +121,10 @@ def main(argv: list[str] | None = None) -> int:
             port=args.port,
             log_level="warning",
         )
+    elif args.command == "stripe":
+        from headstore.stripe_server import serve as serve_stripe
+
+        serve_stripe("127.0.0.1", args.port)
     elif args.command == "grant-role":
         grant_role(settings, args.email, args.role)
     elif args.command == "rebuild-directory":

@@ -1,0 +1,1 @@
+"""Outside systems the calls service talks to."""

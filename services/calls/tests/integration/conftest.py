@@ -1,0 +1,114 @@
+"""Fixtures for the calls service's media tests: a network namespace the test makes, Janus in
+it, an event-handler backend Janus posts to, and the calls service's Janus client."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from headstore.media_testing import (
+    JanusProcess,
+    MediaNetwork,
+    janus_binary,
+    media_unavailable_reason,
+    tail,
+)
+from services.calls.adapters.janus import JanusClient, JanusEvent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "media: real WebRTC media through Janus in a network namespace (needs root)"
+    )
+
+
+@pytest.fixture
+def media_network() -> Iterator[MediaNetwork]:
+    reason = media_unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    if janus_binary() is None:
+        pytest.skip("janus is not installed: run `bash scripts/janus.sh`")
+    with MediaNetwork("hs") as network:
+        yield network
+
+
+class EventSink:
+    """A tiny HTTP server that Janus' sampleevh event handler POSTs to."""
+
+    def __init__(self, host: str) -> None:
+        self.events: list[tuple[float, JanusEvent]] = []  # (monotonic arrival, event)
+        self.errors: list[str] = []
+        self._lock = threading.Lock()
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                arrived = time.monotonic()
+                try:
+                    parsed = JanusEvent.parse_body(body)
+                except (ValueError, json.JSONDecodeError) as error:
+                    with sink._lock:
+                        sink.errors.append(f"{error}: {body[:200]!r}")
+                    parsed = []
+                with sink._lock:
+                    sink.events.extend((arrived, event) for event in parsed)
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer((host, 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://{host}:{self.server.server_port}/janus-events"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self) -> EventSink:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self._thread.join(timeout=5)
+
+    def matching(self, predicate: Callable[[JanusEvent], bool]) -> list[tuple[float, JanusEvent]]:
+        with self._lock:
+            return [(t, e) for t, e in self.events if predicate(e)]
+
+
+@pytest.fixture
+def event_sink(media_network: MediaNetwork) -> Iterator[EventSink]:
+    sink = EventSink(media_network.outer_address).start()
+    try:
+        yield sink
+    finally:
+        sink.stop()
+
+
+@pytest.fixture
+def janus(media_network: MediaNetwork, event_sink: EventSink) -> Iterator[JanusProcess]:
+    process = JanusProcess(media_network, event_backend=event_sink.url)
+    with process:
+        yield process
+    # Shown by pytest only when the test failed.
+    print(f"--- janus log (tail) ---\n{tail(process.log, 80)}")
+
+
+@pytest.fixture
+def janus_client(janus: JanusProcess) -> Iterator[JanusClient]:
+    with JanusClient(
+        janus.api_url,
+        janus.admin_url,
+        admin_secret=janus.admin_secret,
+        admin_key=janus.admin_key,
+    ) as client:
+        yield client
