@@ -75,6 +75,10 @@ def drop_database(service: str, settings: Settings) -> None:
         )
 
 
+class ConcurrentUpdate(Exception):
+    """A change lost a race with another writer of the same aggregate; retry it."""
+
+
 class ServiceApplication(EventSourcedProjection[UUID]):
     """A service's Application. Commands save aggregates as usual; `consume` applies another
     service's event and records that it did so in the same transaction, so a redelivered
@@ -129,7 +133,13 @@ class ServiceApplication(EventSourcedProjection[UUID]):
         try:
             recordings = self._record(processing)
         except IntegrityError:
-            return "duplicate"
+            if self.recorder.has_tracking_id(upstream, envelope.position):
+                return "duplicate"  # a redelivery that raced with its first delivery
+            # Another writer changed the same aggregate meanwhile: nothing was written, so
+            # the message must be handled again (the handler's error requeues it).
+            raise ConcurrentUpdate(
+                f"{envelope.type} {envelope.event_id} raced with another write; retrying"
+            ) from None
         for recording in recordings:
             metrics.events_stored(self.service, type(recording.domain_event).__name__)
         self._notify(recordings)

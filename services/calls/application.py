@@ -1,0 +1,736 @@
+"""The calls application: session requests and answers, what Janus reports about participants,
+the timer that applies what is due (answer timeout, time warnings, the 90-minute limit, lost
+participants), invite links and ratings; policies for the profiles and billing events calls
+listens to.
+
+Open sessions are kept in memory (`OpenSessions`), built from the store's notification log at
+start and caught up before each use, so every replica sees sessions changed by any other one.
+The timer reads them to find what is due, then applies it to sessions read fresh from the store
+and saves them in batches.
+
+Rooms on the SFU are opened and closed through the `Rooms` protocol; the Janus adapter
+implements it, unit tests use an in-memory fake.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+from uuid import UUID, uuid4
+
+from eventsourcing.application import ProcessingEvent
+from eventsourcing.persistence import IntegrityError
+
+from headstore import clock
+from headstore.consume import upstream_name
+from headstore.envelope import Envelope
+from headstore.errors import InvalidInput, NotFound
+from headstore.events.v1 import billing_pb2, profiles_pb2
+from headstore.settings import Settings, env_int
+from headstore.store import ServiceApplication
+from services.calls.domain import (
+    AUTHORIZED,
+    BUSY,
+    CLOSE_ROOM,
+    ENGAGED,
+    OFFLINE,
+    ONLINE,
+    OPEN_ROOM,
+    ROOM_ACTIONS,
+    Due,
+    ExpertCard,
+    ExpertRating,
+    Invite,
+    InviteLinks,
+    Session,
+    SessionRules,
+    average_tenths,
+    expert_card_id,
+    expert_rating_id,
+    invite_links_id,
+)
+
+log = logging.getLogger(__name__)
+
+Processing = ProcessingEvent[UUID]
+
+AVAILABILITY = {
+    profiles_pb2.AVAILABILITY_OFFLINE: OFFLINE,
+    profiles_pb2.AVAILABILITY_ONLINE: ONLINE,
+    profiles_pb2.AVAILABILITY_BUSY: BUSY,
+}
+
+
+@dataclass(frozen=True)
+class CallsConfig:
+    """Rules an operator may tune, from the environment."""
+
+    rules: SessionRules = field(default_factory=SessionRules)
+    tick_batch: int = 50
+    """Sessions saved together by the timer (the store locks its table once per save)."""
+    retries: int = 5
+    """Attempts of a command that lost a race with another writer of the same aggregate."""
+
+    @classmethod
+    def from_env(cls) -> CallsConfig:
+        default = SessionRules()
+        return cls(
+            rules=SessionRules(
+                answer_timeout_seconds=env_int(
+                    "ANSWER_TIMEOUT_SECONDS", default.answer_timeout_seconds
+                ),
+                participant_grace_seconds=env_int(
+                    "PARTICIPANT_GRACE_SECONDS", default.participant_grace_seconds
+                ),
+                start_timeout_seconds=env_int(
+                    "START_TIMEOUT_SECONDS", default.start_timeout_seconds
+                ),
+                max_session_minutes=env_int("MAX_SESSION_MINUTES", default.max_session_minutes),
+                minute_seconds=env_int("MINUTE_SECONDS", default.minute_seconds),
+            ),
+            tick_batch=env_int("CALLS_TICK_BATCH", cls.tick_batch),
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# The SFU, as calls needs it
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RoomInfo:
+    room_id: str
+    client_pin: str
+    expert_pin: str
+    server_url: str = ""
+    """Where the participants' apps reach the SFU (empty: the app's configured default)."""
+
+
+class Rooms(Protocol):
+    def open(self, session_id: UUID, mode: str) -> RoomInfo:
+        """Open (or find) the room of `session_id`: idempotent, because a retry after a crash
+        asks again for the same session."""
+        ...
+
+    def close(self, room_id: str) -> None:
+        """Destroy the room and hang up everyone still in it; a room already gone is fine."""
+        ...
+
+
+# ---------------------------------------------------------------------------------------------
+# Invite link tokens
+# ---------------------------------------------------------------------------------------------
+
+_MAC_HEX = 32
+
+
+def invite_token(secret: str, expert_id: UUID, link_id: UUID) -> str:
+    """The token of an invite link, derived from the link (the store never holds it): the same
+    link always gives the same token."""
+    mac = hmac.new(
+        secret.encode(), f"invite:{expert_id}:{link_id}".encode(), hashlib.sha256
+    ).hexdigest()
+    return f"{expert_id.hex}.{link_id.hex}.{mac[:_MAC_HEX]}"
+
+
+def parse_invite_token(secret: str, token: str) -> tuple[UUID, UUID]:
+    """(expert id, link id) of a genuine token; InvalidInput `invite_link_invalid` otherwise."""
+    invalid = InvalidInput(
+        "invite_link_invalid",
+        "This invite link is not valid; ask the expert for a new one.",
+        "invite_token",
+    )
+    parts = token.strip().split(".") if isinstance(token, str) else []
+    if len(parts) != 3:
+        raise invalid
+    try:
+        expert_id, link_id = UUID(hex=parts[0]), UUID(hex=parts[1])
+    except ValueError:
+        raise invalid from None
+    if not hmac.compare_digest(invite_token(secret, expert_id, link_id), token.strip()):
+        raise invalid
+    return expert_id, link_id
+
+
+@dataclass(frozen=True)
+class InviteLinkView:
+    link_id: UUID
+    expert_id: UUID
+    kind: str
+    token: str
+    url: str
+    used: bool = False
+
+
+@dataclass(frozen=True)
+class RatingSummary:
+    expert_id: UUID
+    count: int
+    stars_sum: int
+
+    @property
+    def average_tenths(self) -> int:
+        """4.5 stars is 45; 0 with no ratings."""
+        return average_tenths(self.count, self.stars_sum)
+
+    @property
+    def average(self) -> str:
+        """The average with one decimal, as consumers show it ("4.5"); "" with no ratings."""
+        if not self.count:
+            return ""
+        whole, tenth = divmod(self.average_tenths, 10)
+        return f"{whole}.{tenth}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Open sessions, in memory
+# ---------------------------------------------------------------------------------------------
+
+
+class OpenSessions:
+    """A copy of every session that still needs the timer (not final, or with a room to
+    close), as of `position` in the notification log. Safe to use from several threads."""
+
+    page_size = 1000
+
+    def __init__(self) -> None:
+        self.position = 0
+        self.sessions: dict[UUID, Session] = {}
+        self.lock = threading.Lock()
+
+    def catch_up(self, app: ServiceApplication) -> None:
+        with self.lock:
+            while True:
+                page = app.recorder.select_notifications(
+                    start=self.position, limit=self.page_size, inclusive_of_start=False
+                )
+                for notification in page:
+                    self._apply(app.mapper.to_domain_event(notification))
+                    self.position = notification.id
+                if len(page) < self.page_size:
+                    return
+
+    def _apply(self, event: Any) -> None:
+        session: Session | None
+        if isinstance(event, Session.Requested):
+            session = event.mutate(None)
+        elif isinstance(event, Session.Event) and event.originator_id in self.sessions:
+            session = event.mutate(self.sessions[event.originator_id])
+        else:
+            return
+        assert session is not None
+        if session.is_open:
+            self.sessions[session.id] = session
+        else:
+            self.sessions.pop(session.id, None)
+
+    def ids(self) -> list[UUID]:
+        with self.lock:
+            return list(self.sessions)
+
+    def due(self, now: datetime) -> dict[UUID, list[Due]]:
+        with self.lock:
+            found = {id: s.due_actions(now) for id, s in self.sessions.items()}
+        return {id: actions for id, actions in found.items() if actions}
+
+    def expert_engaged(self, expert_id: UUID, besides: UUID | None = None) -> bool:
+        """The expert is committed to an open session (other than `besides`)."""
+        with self.lock:
+            return any(
+                s.expert_id == expert_id and s.status in ENGAGED and s.id != besides
+                for s in self.sessions.values()
+            )
+
+
+# ---------------------------------------------------------------------------------------------
+# The application
+# ---------------------------------------------------------------------------------------------
+
+
+class CallsApplication(ServiceApplication):
+    service = "calls"
+    name = "calls"
+
+    def __init__(
+        self,
+        settings: Settings,
+        create_table: bool = False,
+        config: CallsConfig | None = None,
+        rooms: Rooms | None = None,
+    ) -> None:
+        super().__init__(settings, create_table)
+        self.config = config or CallsConfig.from_env()
+        self.rooms = rooms
+        """None: no SFU configured; authorized sessions wait for one until they time out."""
+        self.open_sessions = OpenSessions()
+        self.open_sessions.catch_up(self)
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _find(self, kind: type[Any], aggregate_id: UUID) -> Any:
+        try:
+            aggregate: Any = self.repository.get(aggregate_id)
+        except Exception as error:  # AggregateNotFoundError
+            if type(error).__name__ == "AggregateNotFoundError":
+                return None
+            raise
+        return aggregate if isinstance(aggregate, kind) else None
+
+    def _retrying(self, command: Callable[[], Any]) -> Any:
+        """Run `command` again when its save lost a race with another writer."""
+        for attempt in range(self.config.retries):
+            try:
+                return command()
+            except IntegrityError:
+                if attempt == self.config.retries - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _released_links(self, session: Session) -> list[InviteLinks]:
+        """A free invite whose session ended before it started works again."""
+        if not (session.is_final and not session.has_started and session.free_session):
+            return []
+        if session.invite_link_id is None or session.expert_id is None:
+            return []
+        links: InviteLinks | None = self._find(InviteLinks, invite_links_id(session.expert_id))
+        if links is None or not links.release(session.invite_link_id, session.id):
+            return []
+        return [links]
+
+    def _change_session(self, session_id: UUID, change: Callable[[Session], bool]) -> Session:
+        """Read, change and save a session (with what its change implies), retrying on a race;
+        then close its room if it just ended."""
+
+        def attempt() -> Session:
+            session = self.session(session_id)
+            if change(session):
+                self.save(session, *self._released_links(session))
+            return session
+
+        session: Session = self._retrying(attempt)
+        if session.room_needs_closing:
+            self._close_room(session.id)
+        return session
+
+    # -- queries ------------------------------------------------------------------------------
+
+    def session(self, session_id: UUID, participant_id: UUID | None = None) -> Session:
+        """A session; with `participant_id`, only if that person takes part in it."""
+        session: Session | None = self._find(Session, session_id)
+        if session is None or (
+            participant_id is not None and session.role_of(participant_id) is None
+        ):
+            raise NotFound("session_not_found", "No such session.", "session_id")
+        return session
+
+    def expert_card(self, expert_id: UUID) -> ExpertCard:
+        card: ExpertCard | None = self._find(ExpertCard, expert_card_id(expert_id))
+        if card is None:
+            raise NotFound("expert_not_found", "No such expert.", "expert_id")
+        return card
+
+    def expert_rating(self, expert_id: UUID) -> RatingSummary:
+        rating: ExpertRating | None = self._find(ExpertRating, expert_rating_id(expert_id))
+        if rating is None:
+            return RatingSummary(expert_id, 0, 0)
+        return RatingSummary(expert_id, rating.count, rating.stars_sum)
+
+    def open_session_ids(self) -> list[UUID]:
+        self.open_sessions.catch_up(self)
+        return self.open_sessions.ids()
+
+    # -- sessions -----------------------------------------------------------------------------
+
+    def request_session(
+        self, client_id: UUID, expert_id: UUID, mode: str, invite_token: str | None = None
+    ) -> Session:
+        """A client asks an expert for a session, directly or through an invite link."""
+        link_id: UUID | None = None
+        if invite_token:
+            token_expert, link_id = parse_invite_token(self.settings.token_secret, invite_token)
+            if token_expert != expert_id:
+                raise InvalidInput(
+                    "invite_link_invalid",
+                    "This invite link belongs to another expert.",
+                    "invite_token",
+                )
+
+        def attempt() -> Session:
+            now = clock.now()
+            card = self.expert_card(expert_id)
+            self.open_sessions.catch_up(self)
+            links: InviteLinks | None = None
+            invite: Invite | None = None
+            if link_id is not None:
+                links = self._find(InviteLinks, invite_links_id(expert_id))
+                kind = links.kind_of(link_id) if links is not None else None
+                if kind is None:
+                    raise InvalidInput(
+                        "invite_link_invalid",
+                        "This invite link is not valid; ask the expert for a new one.",
+                        "invite_token",
+                    )
+                invite = Invite(link_id, kind)
+            session = Session.request(
+                client_id,
+                card,
+                mode,
+                invite,
+                now,
+                self.config.rules,
+                expert_in_session=self.open_sessions.expert_engaged(expert_id),
+            )
+            if links is not None and link_id is not None:
+                links.redeem(link_id, session.id)  # a used free link: Conflict, nothing saved
+                self.save(session, links)
+            else:
+                self.save(session)
+            return session
+
+        session: Session = self._retrying(attempt)
+        return session
+
+    def answer_session(self, session_id: UUID, expert_id: UUID, accept: bool) -> Session:
+        """The expert picks up (`accept`) or declines."""
+
+        def change(session: Session) -> bool:
+            now = clock.now()
+            if not accept:
+                return session.decline(expert_id, now)
+            self.open_sessions.catch_up(self)
+            return session.accept(
+                expert_id,
+                now,
+                engaged_elsewhere=self.open_sessions.expert_engaged(expert_id, session_id),
+            )
+
+        return self._change_session(session_id, change)
+
+    def cancel_session(self, session_id: UUID, participant_id: UUID) -> Session:
+        return self._change_session(session_id, lambda s: s.cancel(participant_id, clock.now()))
+
+    def hang_up(self, session_id: UUID, participant_id: UUID) -> Session:
+        return self._change_session(session_id, lambda s: s.hang_up(participant_id, clock.now()))
+
+    def switch_mode(self, session_id: UUID, participant_id: UUID, mode: str) -> Session:
+        return self._change_session(session_id, lambda s: s.switch_mode(participant_id, mode))
+
+    def rate_session(
+        self, session_id: UUID, client_id: UUID, stars: int, review: str = ""
+    ) -> RatingSummary:
+        """The client rates a session that took place, once; the expert's rating changes in
+        the same save."""
+
+        def attempt() -> RatingSummary:
+            session = self.session(session_id)
+            session.rate(client_id, stars, review)
+            assert session.expert_id is not None
+            rating: ExpertRating = self._find(
+                ExpertRating, expert_rating_id(session.expert_id)
+            ) or ExpertRating.create(session.expert_id)
+            rating.record(session.id, stars)
+            self.save(session, rating)
+            return RatingSummary(session.expert_id, rating.count, rating.stars_sum)
+
+        summary: RatingSummary = self._retrying(attempt)
+        return summary
+
+    # -- what Janus reports -------------------------------------------------------------------
+
+    def participant_connected(self, session_id: UUID, role: str, at: datetime) -> Session:
+        """The participant's media is up (webrtcup, or receiving again)."""
+        return self._change_session(session_id, lambda s: s.participant_connected(role, at))
+
+    def participant_disconnected(self, session_id: UUID, role: str, at: datetime) -> Session:
+        """The participant's media stopped (hang-up, or receiving:false): grace begins."""
+        return self._change_session(session_id, lambda s: s.participant_disconnected(role, at))
+
+    # -- invite links -------------------------------------------------------------------------
+
+    def _links(self, expert_id: UUID) -> InviteLinks:
+        self.expert_card(expert_id)
+        links: InviteLinks | None = self._find(InviteLinks, invite_links_id(expert_id))
+        return links or InviteLinks.create(expert_id)
+
+    def _link_view(self, links: InviteLinks, link_id: UUID) -> InviteLinkView:
+        assert links.expert_id is not None
+        token = invite_token(self.settings.token_secret, links.expert_id, link_id)
+        return InviteLinkView(
+            link_id=link_id,
+            expert_id=links.expert_id,
+            kind=links.kind_of(link_id) or "",
+            token=token,
+            url=f"{self.settings.public_url}/invite/{token}",
+            used=links.is_used(link_id),
+        )
+
+    def paid_link(self, expert_id: UUID) -> InviteLinkView:
+        """The expert's permanent link for paid sessions: never changes, never expires."""
+
+        def attempt() -> InviteLinkView:
+            links = self._links(expert_id)
+            link_id = links.ensure_paid_link()
+            self.save(links)
+            return self._link_view(links, link_id)
+
+        view: InviteLinkView = self._retrying(attempt)
+        return view
+
+    def create_free_link(self, expert_id: UUID) -> InviteLinkView:
+        """A new link for one whole free session."""
+
+        def attempt() -> InviteLinkView:
+            links = self._links(expert_id)
+            link_id = links.create_free_link(uuid4())
+            self.save(links)
+            return self._link_view(links, link_id)
+
+        view: InviteLinkView = self._retrying(attempt)
+        return view
+
+    def invite_link(self, token: str) -> InviteLinkView:
+        """What an invite token stands for (the page a client lands on)."""
+        expert_id, link_id = parse_invite_token(self.settings.token_secret, token)
+        links: InviteLinks | None = self._find(InviteLinks, invite_links_id(expert_id))
+        if links is None or links.kind_of(link_id) is None:
+            raise NotFound(
+                "invite_link_invalid",
+                "This invite link is not valid; ask the expert for a new one.",
+                "invite_token",
+            )
+        return self._link_view(links, link_id)
+
+    # -- the timer ----------------------------------------------------------------------------
+
+    def tick(self, now: datetime | None = None) -> list[tuple[UUID, str]]:
+        """Apply what is due at `now` to every open session; returns (session, action) pairs.
+
+        State changes are saved in batches of `tick_batch` sessions; a batch that loses a race
+        is redone session by session. Rooms are then opened and closed."""
+        now = now or clock.now()
+        self.open_sessions.catch_up(self)
+        due = self.open_sessions.due(now)
+        changing = [id for id, actions in due.items() if any(_changes_state(a) for a in actions)]
+        done: list[tuple[UUID, str]] = []
+
+        def apply(session_id: UUID) -> tuple[list[Any], list[Due]]:
+            session = self.session(session_id)
+            applied = session.apply_due(now)
+            if not applied:
+                return [], []
+            return [session, *self._released_links(session)], applied
+
+        for session_id, applied in self._save_in_batches(changing, apply):
+            done.extend((session_id, due.kind) for due in applied)
+
+        self.open_sessions.catch_up(self)
+        for session_id, actions in self.open_sessions.due(now).items():
+            for action in actions:
+                if action.kind == OPEN_ROOM and self._open_room(session_id):
+                    done.append((session_id, OPEN_ROOM))
+                elif action.kind == CLOSE_ROOM and self._close_room(session_id):
+                    done.append((session_id, CLOSE_ROOM))
+        return done
+
+    def _save_in_batches(
+        self,
+        session_ids: Sequence[UUID],
+        work: Callable[[UUID], tuple[list[Any], list[Due]]],
+    ) -> Iterable[tuple[UUID, list[Due]]]:
+        batch = max(1, self.config.tick_batch)
+        for start in range(0, len(session_ids), batch):
+            chunk = session_ids[start : start + batch]
+            results = {}
+            aggregates: list[Any] = []
+            for session_id in chunk:
+                changed, applied = work(session_id)
+                if changed:
+                    results[session_id] = applied
+                    aggregates.extend(changed)
+            try:
+                if aggregates:
+                    self.save(*aggregates)
+            except IntegrityError:
+                log.info("a batch of %d sessions lost a race; saving one by one", len(results))
+            else:
+                yield from results.items()
+                continue
+            for session_id in results:
+                try:
+                    changed, applied = work(session_id)
+                    if changed:
+                        self.save(*changed)
+                        yield session_id, applied
+                except IntegrityError:
+                    log.info("session %s changed meanwhile; next tick", session_id)
+
+    def _open_room(self, session_id: UUID) -> bool:
+        session = self.session(session_id)
+        if session.status != AUTHORIZED or self.rooms is None:
+            return False
+        try:
+            info = self.rooms.open(session.id, session.mode)
+        except Exception:
+            log.exception("opening the room of session %s failed; will retry", session_id)
+            return False
+        session = self._change_session(
+            session_id,
+            lambda s: s.room_opened(
+                info.room_id, info.client_pin, info.expert_pin, info.server_url
+            ),
+        )
+        if session.is_final and (session.room or {}).get("room_id") != info.room_id:
+            self._close_room_quietly(info.room_id)  # ended while the room was being opened
+            return False
+        return True
+
+    def _close_room(self, session_id: UUID) -> bool:
+        session = self.session(session_id)
+        if not session.room_needs_closing or session.room is None or self.rooms is None:
+            return False
+        if not self._close_room_quietly(session.room["room_id"]):
+            return False
+        try:
+            self._retrying(lambda: self._record_room_closed(session_id))
+        except IntegrityError:
+            return False
+        return True
+
+    def _record_room_closed(self, session_id: UUID) -> None:
+        session = self.session(session_id)
+        if session.room_has_closed():
+            self.save(session)
+
+    def _close_room_quietly(self, room_id: str) -> bool:
+        assert self.rooms is not None
+        try:
+            self.rooms.close(room_id)
+        except Exception:
+            log.exception("closing room %s failed; will retry", room_id)
+            return False
+        return True
+
+    # -- consuming ----------------------------------------------------------------------------
+
+    def receive(self, envelope: Envelope) -> str:
+        """Apply another service's event with its policy, exactly once (as the service's
+        handler for it would); "ignored" if calls has no policy for it."""
+        policy = POLICIES.get((envelope.producer, envelope.type))
+        if policy is None:
+            return "ignored"
+        upstream = upstream_name(envelope.producer, envelope.type, policy.__name__)
+        return self.consume(
+            envelope, upstream, lambda _, processing: policy(self, envelope, processing)
+        )
+
+
+def _changes_state(due: Due) -> bool:
+    return due.kind not in ROOM_ACTIONS
+
+
+# ---------------------------------------------------------------------------------------------
+# Policies: other services' events, in the (app, envelope, processing) style
+# ---------------------------------------------------------------------------------------------
+
+
+def _uuid(value: str, field_name: str) -> UUID:
+    try:
+        return UUID(value)
+    except (ValueError, TypeError, AttributeError):
+        raise InvalidInput(
+            f"invalid_{field_name}", f"{value!r} is not an id.", field_name
+        ) from None
+
+
+def _card(app: CallsApplication, expert_id: UUID) -> ExpertCard:
+    card: ExpertCard | None = app._find(ExpertCard, expert_card_id(expert_id))
+    return card or ExpertCard.create(expert_id)
+
+
+def on_expert_profile_updated(
+    app: CallsApplication, envelope: Envelope, processing: Processing
+) -> None:
+    event = envelope.parse(profiles_pb2.ExpertProfileUpdated)
+    card = _card(app, _uuid(event.expert_id, "expert_id"))
+    has_rate = event.HasField("rate_per_minute")
+    card.profile_updated(
+        envelope.position,
+        name=event.name,
+        complete=event.complete,
+        described=bool(event.name and event.offering and event.categories and event.languages),
+        currency=(event.rate_per_minute.currency if has_rate else event.currency) or None,
+        rate_minor=event.rate_per_minute.minor if has_rate else None,
+        free_minutes=event.free_minutes,
+    )
+    processing.collect_events(card)
+
+
+def on_rate_changed(app: CallsApplication, envelope: Envelope, processing: Processing) -> None:
+    event = envelope.parse(profiles_pb2.RateChanged)
+    card = _card(app, _uuid(event.expert_id, "expert_id"))
+    card.rate_changed(
+        envelope.position,
+        event.rate_per_minute.currency or None,
+        event.rate_per_minute.minor,
+        event.free_minutes,
+    )
+    processing.collect_events(card)
+
+
+def on_availability_changed(
+    app: CallsApplication, envelope: Envelope, processing: Processing
+) -> None:
+    event = envelope.parse(profiles_pb2.AvailabilityChanged)
+    availability = AVAILABILITY.get(event.availability)
+    if availability is None:
+        raise InvalidInput(
+            "invalid_availability", "The availability is not specified.", "availability"
+        )
+    card = _card(app, _uuid(event.expert_id, "expert_id"))
+    card.availability_changed(envelope.position, availability)
+    processing.collect_events(card)
+
+
+def on_payment_authorized(
+    app: CallsApplication, envelope: Envelope, processing: Processing
+) -> None:
+    """Block 1 held: open the room now (the timer retries if the SFU does not answer)."""
+    event = envelope.parse(billing_pb2.PaymentAuthorized)
+    session = app.session(_uuid(event.session_id, "session_id"))
+    session.payment_authorized(event.block)
+    if session.status == AUTHORIZED and app.rooms is not None:
+        try:
+            info = app.rooms.open(session.id, session.mode)
+        except Exception:
+            log.exception("opening the room of session %s failed; will retry", session.id)
+        else:
+            session.room_opened(info.room_id, info.client_pin, info.expert_pin, info.server_url)
+    processing.collect_events(session)
+
+
+def on_payment_authorization_failed(
+    app: CallsApplication, envelope: Envelope, processing: Processing
+) -> None:
+    """A failure that ends the session ends it when billing said so (the timer closes the
+    room); a first warning changes nothing here."""
+    event = envelope.parse(billing_pb2.PaymentAuthorizationFailed)
+    session = app.session(_uuid(event.session_id, "session_id"))
+    if session.payment_failed(event.ends_session, envelope.occurred_at):
+        processing.collect_events(session, *app._released_links(session))
+
+
+POLICIES: dict[tuple[str, str], Callable[[CallsApplication, Envelope, Processing], None]] = {
+    ("profiles", "ExpertProfileUpdated"): on_expert_profile_updated,
+    ("profiles", "RateChanged"): on_rate_changed,
+    ("profiles", "AvailabilityChanged"): on_availability_changed,
+    ("billing", "PaymentAuthorized"): on_payment_authorized,
+    ("billing", "PaymentAuthorizationFailed"): on_payment_authorization_failed,
+}
+"""The events calls listens to, by (producer, type). The service's handler for each should be
+named like its policy (the tracking stream's name includes it)."""
