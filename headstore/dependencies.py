@@ -54,3 +54,24 @@ class MetricsServer(DependencyProvider):
 
     def get_dependency(self, worker_ctx: Any) -> None:
         return None
+
+
+class Leadership(DependencyProvider):
+    """Whether this replica holds the service's lease named `key` (taking it when free): for
+    work one replica at a time must do. Its database calls run off the hub."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def setup(self) -> None:
+        from headstore.lease import Lease
+
+        self.lease = Lease(Settings.from_env(), self.container.service_name, self.key)
+
+    def stop(self) -> None:
+        from eventlet import tpool
+
+        tpool.execute(self.lease.release)
+
+    def get_dependency(self, worker_ctx: Any) -> Any:
+        return OffHub(self.lease)

@@ -6,10 +6,8 @@ from typing import Any
 
 from nameko.extensions import DependencyProvider
 
-from headstore.runtime import OffHub
 from headstore.settings import Settings
 from services.notifications.adapters.smtp import SmtpMailer
-from services.notifications.lease import SenderLease
 
 
 class Mailer(DependencyProvider):
@@ -21,18 +19,3 @@ class Mailer(DependencyProvider):
 
     def get_dependency(self, worker_ctx: Any) -> SmtpMailer:
         return self.mailer
-
-
-class SendingLease(DependencyProvider):
-    """The lease that makes this replica the one sender; its database calls run off the hub."""
-
-    def setup(self) -> None:
-        self.lease = SenderLease(Settings.from_env())
-
-    def stop(self) -> None:
-        from eventlet import tpool
-
-        tpool.execute(self.lease.release)
-
-    def get_dependency(self, worker_ctx: Any) -> Any:
-        return OffHub(self.lease)

@@ -15,7 +15,7 @@ from nameko_grpc.entrypoint import Grpc
 
 from headstore import metrics
 from headstore.consumers import consumes
-from headstore.dependencies import MetricsServer, Store
+from headstore.dependencies import Leadership, MetricsServer, Store
 from headstore.envelope import Envelope
 from headstore.errors import InvalidInput
 from headstore.events.v1 import billing_pb2, profiles_pb2
@@ -31,7 +31,7 @@ from services.notifications.application import (
     EmailView,
     NotificationsApplication,
 )
-from services.notifications.dependencies import Mailer, SendingLease
+from services.notifications.dependencies import Mailer
 from services.notifications.domain import EmailStatus
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ class NotificationsService(HealthCheck):
     store = Store(NotificationsApplication)
     metrics_server = MetricsServer(lambda s: s.metrics_ports["notifications"])
     mailer = Mailer()
-    sending_lease = SendingLease()
+    sending_lease = Leadership("sender")
 
     # --- policies: one mail per event that needs one ------------------------------------------
 

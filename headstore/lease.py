@@ -1,8 +1,9 @@
-"""Only one replica sends mail at a time: the sender holds a PostgreSQL advisory lock.
+"""Work only one replica may do at a time (send mail, run a clock-driven timer) is guarded by
+a lease: a PostgreSQL advisory lock in the service's own database.
 
 The lock is session-level, on a connection of its own, so it is released the moment the
 holding process dies or loses its connection; a standby replica takes it on its next tick.
-The holder checks its connection on every tick, and stops sending as soon as that fails.
+The holder checks its connection on every tick, and stops as soon as that fails.
 """
 
 from __future__ import annotations
@@ -18,13 +19,12 @@ from headstore.settings import Settings
 
 log = logging.getLogger(__name__)
 
-LOCK_KEY = "headstore-notifications-sender"
 
-
-class SenderLease:
-    def __init__(self, settings: Settings, key: str = LOCK_KEY) -> None:
+class Lease:
+    def __init__(self, settings: Settings, service: str, key: str) -> None:
         self.settings = settings
-        self.key = key
+        self.service = service
+        self.key = f"headstore-{service}-{key}"
         self._connection: psycopg.Connection[Any] | None = None
         self._held = False
         self._lock = threading.Lock()
@@ -44,11 +44,11 @@ class SenderLease:
                 ).fetchone()
                 self._held = bool(row and row[0])
                 if self._held:
-                    log.info("this replica now sends the mail")
+                    log.info("this replica now holds %s", self.key)
                 return self._held
             except psycopg.Error as error:
                 if self._held:
-                    log.warning("lost the sender lease: %s", error)
+                    log.warning("lost %s: %s", self.key, error)
                 self._drop()
                 return False
 
@@ -65,7 +65,7 @@ class SenderLease:
                 port=s.postgres_port,
                 user=s.postgres_user,
                 password=s.postgres_password,
-                dbname=s.database("notifications"),
+                dbname=s.database(self.service),
                 autocommit=True,
                 connect_timeout=5,
             )
