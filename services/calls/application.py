@@ -39,6 +39,7 @@ from services.calls.domain import (
     BUSY,
     CLOSE_ROOM,
     ENGAGED,
+    LIVE,
     OFFLINE,
     ONLINE,
     OPEN_ROOM,
@@ -239,6 +240,10 @@ class OpenSessions:
             found = {id: s.due_actions(now) for id, s in self.sessions.items()}
         return {id: actions for id, actions in found.items() if actions}
 
+    def count(self, status: str) -> int:
+        with self.lock:
+            return sum(1 for s in self.sessions.values() if s.status == status)
+
     def expert_engaged(self, expert_id: UUID, besides: UUID | None = None) -> bool:
         """The expert is committed to an open session (other than `besides`)."""
         with self.lock:
@@ -340,6 +345,10 @@ class CallsApplication(ServiceApplication):
         if rating is None:
             return RatingSummary(expert_id, 0, 0)
         return RatingSummary(expert_id, rating.count, rating.stars_sum)
+
+    def count_live(self) -> int:
+        """Sessions in progress (as of the last catch-up of the open-session index)."""
+        return self.open_sessions.count(LIVE)
 
     def open_session_ids(self) -> list[UUID]:
         self.open_sessions.catch_up(self)

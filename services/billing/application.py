@@ -1,0 +1,714 @@
+"""The billing Application: opens, runs and closes one Bill per session from the calls
+service's events, bills started minutes on a timer, and drives the card holds, captures and
+cancellations through a `PaymentGateway` (Stripe, in the adapter).
+
+How the timer stays cheap with many sessions running: every open bill lives in memory as a
+live aggregate (`OpenBills`), built once from the notification log at start and kept up to
+date by reading the log's new entries before each tick. A tick walks the open bills (a few
+arithmetic checks each), lets the ones with a minute or a hold due record it, and saves those
+in batches of `save_batch` aggregates with one `save(*bills)` each. A save that conflicts
+(another process wrote one of the bills) reloads each bill of that batch and redoes its step.
+Commands, ticks and payment recording take one lock, so a minute is billed once even when the
+timer and a SessionEnded run at the same time; the calls to the payment provider are made
+outside the lock.
+
+Payments are made in two halves: the domain records what is due (a hold requested, a
+settlement planned), then `execute_payments` makes each call with an idempotency key derived
+from (session, block, operation) and records its result. A crash between the call and the
+record repeats the call with the same key; the provider replays its first answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+from uuid import UUID
+
+from eventsourcing.application import ProcessingEvent
+from eventsourcing.persistence import IntegrityError, Notification
+from eventsourcing.utils import get_topic
+
+from headstore import clock
+from headstore.envelope import Envelope
+from headstore.errors import DomainError, NotFound
+from headstore.events.v1 import calls_pb2, money_pb2
+from headstore.money import Money, check_currency
+from headstore.settings import Settings, env_int
+from headstore.store import ConcurrentUpdate, Policy, ServiceApplication
+from services.billing.domain import (
+    MAX_SESSION_MINUTES,
+    Bill,
+    CardOnFile,
+    Operation,
+    PaymentStep,
+    bill_id,
+    card_id,
+)
+
+log = logging.getLogger(__name__)
+
+Processing = ProcessingEvent[UUID]
+
+NO_CARD_REASON = "No card on file: add a card to pay for sessions."
+CONSUME_ATTEMPTS = 5
+MAX_STEPS_PER_BILL = 64
+"""Calls made for one bill in one `execute_payments` run: a hold, then at most 9 captures or
+cancellations; the bound only stops a bug from looping."""
+
+
+@dataclass(frozen=True)
+class BillingConfig:
+    """Rules an operator may tune, from the environment."""
+
+    minute_seconds: int = 60
+    hold_block_minutes: int = 10
+    hold_lead_minutes: int = 2
+    max_session_minutes: int = MAX_SESSION_MINUTES
+    commission_percent: int = 10
+    save_batch: int = 500
+
+    def __post_init__(self) -> None:
+        if self.minute_seconds < 1:
+            raise ValueError("MINUTE_SECONDS must be at least 1")
+        if self.hold_block_minutes < 1:
+            raise ValueError("HOLD_BLOCK_MINUTES must be at least 1")
+        if self.hold_lead_minutes < 1:
+            raise ValueError("HOLD_LEAD_MINUTES must be at least 1")
+        if not 1 <= self.max_session_minutes <= MAX_SESSION_MINUTES:
+            raise ValueError(f"MAX_SESSION_MINUTES must be from 1 to {MAX_SESSION_MINUTES}")
+        if not 0 <= self.commission_percent <= 100:
+            raise ValueError("COMMISSION_PERCENT must be from 0 to 100")
+        if self.save_batch < 1:
+            raise ValueError("BILLING_SAVE_BATCH must be at least 1")
+
+    @classmethod
+    def from_env(cls) -> BillingConfig:
+        default = cls()
+        return cls(
+            minute_seconds=env_int("MINUTE_SECONDS", default.minute_seconds),
+            hold_block_minutes=env_int("HOLD_BLOCK_MINUTES", default.hold_block_minutes),
+            hold_lead_minutes=env_int("HOLD_LEAD_MINUTES", default.hold_lead_minutes),
+            max_session_minutes=env_int("MAX_SESSION_MINUTES", default.max_session_minutes),
+            commission_percent=env_int("COMMISSION_PERCENT", default.commission_percent),
+            save_batch=env_int("BILLING_SAVE_BATCH", default.save_batch),
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# The payment provider, as billing needs it
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HoldResult:
+    """A hold's answer: the PaymentIntent awaiting capture, or why the card refused."""
+
+    payment_intent_id: str = ""
+    declined_reason: str = ""
+
+    def __post_init__(self) -> None:
+        if bool(self.payment_intent_id) == bool(self.declined_reason):
+            raise ValueError("a hold is either placed (payment_intent_id) or declined (reason)")
+
+    @property
+    def placed(self) -> bool:
+        return bool(self.payment_intent_id)
+
+
+class PaymentGateway(Protocol):
+    """Card holds with manual capture. Every call carries an idempotency key: the same key
+    again must repeat nothing and answer as the first time. Errors other than a declined hold
+    (network, provider down) are raised; the step is retried on the next run."""
+
+    def hold(
+        self,
+        idempotency_key: str,
+        customer_id: str,
+        payment_method_id: str,
+        amount: int,
+        currency: str,
+        description: str,
+    ) -> HoldResult: ...
+
+    def capture(self, idempotency_key: str, payment_intent_id: str, amount: int) -> None: ...
+
+    def cancel(self, idempotency_key: str, payment_intent_id: str) -> None: ...
+
+
+@dataclass
+class PaymentsReport:
+    """What one `execute_payments` run did."""
+
+    holds_placed: int = 0
+    holds_declined: int = 0
+    captures: int = 0
+    cancels: int = 0
+    errors: int = 0
+
+
+class BillNotOpenYet(RuntimeError):
+    """A started session ended, but its acceptance or start has not been applied yet (the
+    events travel on separate queues). Not a DomainError: the message is retried later."""
+
+
+# ---------------------------------------------------------------------------------------------
+# The open bills, in memory
+# ---------------------------------------------------------------------------------------------
+
+BILL_TOPICS = tuple(
+    get_topic(cls)
+    for cls in (
+        Bill.Opened,
+        Bill.Voided,
+        Bill.HoldRequested,
+        Bill.HoldPlaced,
+        Bill.HoldFailed,
+        Bill.Started,
+        Bill.MinuteBilled,
+        Bill.Ended,
+        Bill.SettlementPlanned,
+        Bill.CaptureRecorded,
+        Bill.HoldCancelled,
+        Bill.Charged,
+        Bill.EarningsAccrued,
+    )
+)
+OPENED_TOPIC = get_topic(Bill.Opened)
+CHARGED_TOPIC = get_topic(Bill.Charged)
+
+
+class OpenBills:
+    """Every bill not yet charged, as live aggregates, as of `position` in the notification
+    log; `None` marks one to reload from the store (another process wrote it). `work` holds the
+    ids of bills with a payment call to make. Callers hold the application's lock."""
+
+    page_size = 5000
+
+    def __init__(self) -> None:
+        self.position = 0
+        self.bills: dict[UUID, Bill | None] = {}
+        self.work: set[UUID] = set()
+
+    def remember(self, bill: Bill) -> None:
+        if bill.is_open:
+            self.bills[bill.id] = bill
+            if bill.has_payment_work:
+                self.work.add(bill.id)
+            else:
+                self.work.discard(bill.id)
+        else:
+            self.bills.pop(bill.id, None)
+            self.work.discard(bill.id)
+
+    def evict(self, id: UUID) -> None:
+        if id in self.bills:
+            self.bills[id] = None
+            self.work.add(id)  # unknown until reloaded: look at it on the next payments run
+
+    def catch_up(self, app: ServiceApplication) -> None:
+        while True:
+            page = app.recorder.select_notifications(
+                start=self.position,
+                limit=self.page_size,
+                topics=BILL_TOPICS,
+                inclusive_of_start=False,
+            )
+            for notification in page:
+                self._follow(app, notification)
+                self.position = notification.id
+            if len(page) < self.page_size:
+                return
+
+    def _follow(self, app: ServiceApplication, notification: Notification) -> None:
+        id = notification.originator_id
+        if not isinstance(id, UUID):
+            id = UUID(str(id))
+        if notification.topic == OPENED_TOPIC:
+            if id not in self.bills:
+                opened: Bill.Opened = app.mapper.to_domain_event(notification)  # type: ignore[assignment]
+                bill = opened.mutate(None)
+                assert bill is not None
+                self.remember(bill)
+            return
+        if id not in self.bills:
+            return  # charged, voided, or opened before a position we never read
+        cached = self.bills[id]
+        if cached is None:
+            if notification.topic == CHARGED_TOPIC:
+                self.bills.pop(id, None)
+                self.work.discard(id)
+            return
+        version = notification.originator_version
+        if version <= cached.version:
+            return  # written by this process: already applied
+        if version == cached.version + 1:
+            event: Bill.Event = app.mapper.to_domain_event(notification)  # type: ignore[assignment]
+            event.mutate(cached)
+            self.remember(cached)
+        else:
+            self.evict(id)
+
+
+# ---------------------------------------------------------------------------------------------
+# The application
+# ---------------------------------------------------------------------------------------------
+
+
+class BillingApplication(ServiceApplication):
+    service = "billing"
+    name = "billing"
+
+    def __init__(
+        self,
+        settings: Settings,
+        create_table: bool = False,
+        config: BillingConfig | None = None,
+    ) -> None:
+        super().__init__(settings, create_table)
+        self.config = config or BillingConfig.from_env()
+        self.lock = threading.RLock()
+        self.index = OpenBills()
+
+    # --- consuming the calls service's events -------------------------------------------------
+
+    def consume(self, envelope: Envelope, upstream: str, policy: Policy) -> str:
+        """As the chassis does, under the billing lock; the bills the policy changed join the
+        open bills once they are stored. A change that lost a race with another writer of the
+        same bill (ConcurrentUpdate) is applied again to the bill as it now is, a few times,
+        before the error goes up and the message is requeued."""
+        touched: list[Bill] = []
+
+        def run(app: ServiceApplication, processing: Processing) -> None:
+            policy(app, processing)
+            touched.extend(a for a in processing.aggregates.values() if isinstance(a, Bill))
+
+        for attempt in range(1, CONSUME_ATTEMPTS + 1):
+            touched.clear()
+            with self.lock:
+                self.index.catch_up(self)
+                try:
+                    outcome = super().consume(envelope, upstream, run)
+                except ConcurrentUpdate:
+                    for bill in touched:
+                        self.index.evict(bill.id)
+                    if attempt == CONSUME_ATTEMPTS:
+                        raise
+                    log.warning("%s at %s raced another writer; again", envelope.type, upstream)
+                    continue
+                for bill in touched:
+                    if outcome == "processed":
+                        self.index.remember(bill)
+                    else:
+                        self.index.evict(bill.id)
+                return outcome
+        raise AssertionError("unreachable")
+
+    def open_bill(
+        self,
+        processing: Processing,
+        *,
+        session_id: str,
+        client_id: str,
+        expert_id: str,
+        rate: Money,
+        free_minutes: int,
+        free_session: bool,
+    ) -> Bill | None:
+        """Open the session's bill and request block 1's hold; None if it exists already
+        (opened by SessionStarted, or voided by an earlier SessionEnded)."""
+        if bill_id(session_id) in self.repository:
+            return None
+        bill = self._new_bill(session_id, client_id, expert_id, rate, free_minutes, free_session)
+        processing.collect_events(bill)
+        return bill
+
+    def start_bill(
+        self,
+        processing: Processing,
+        *,
+        session_id: str,
+        client_id: str,
+        expert_id: str,
+        rate: Money,
+        free_minutes: int,
+        free_session: bool,
+        started_at: datetime,
+        minute_seconds: int = 0,
+        max_minutes: int = 0,
+    ) -> Bill | None:
+        """Start counting minutes (opening the bill if SessionAccepted has not arrived yet) and
+        bill minute 1 if a hold covers it; None if the session already ended."""
+        bill = self._stored_bill(session_id)
+        if bill is None:
+            bill = self._new_bill(
+                session_id, client_id, expert_id, rate, free_minutes, free_session
+            )
+        elif bill.voided or bill.ended:
+            log.info("session %s started after it ended: nothing to bill", session_id)
+            return None
+        maximum = self.config.max_session_minutes
+        bill.start(
+            started_at,
+            minute_seconds or self.config.minute_seconds,
+            min(max_minutes or maximum, maximum),
+        )
+        bill.bill_minutes_started_by(clock.now())
+        processing.collect_events(bill)
+        return bill
+
+    def close_bill(
+        self,
+        processing: Processing,
+        *,
+        session_id: str,
+        client_id: str,
+        expert_id: str,
+        reason: str,
+        started_at: datetime | None,
+        ended_at: datetime,
+    ) -> Bill | None:
+        """Bill the minutes started before `ended_at` and plan the captures; None if the bill
+        was already closed. A session that ended before billing heard of it is voided (if it
+        never started) or retried later (BillNotOpenYet, if it did)."""
+        bill = self._stored_bill(session_id)
+        if bill is None:
+            if started_at is not None:
+                raise BillNotOpenYet(f"session {session_id} ended before its bill was opened")
+            bill = Bill.void(
+                session_id=session_id,
+                client_id=client_id,
+                expert_id=expert_id,
+                ended_at=ended_at,
+                reason=reason,
+            )
+        elif bill.voided or not bill.close(ended_at, reason, started_at):
+            return None
+        processing.collect_events(bill)
+        return bill
+
+    # --- cards --------------------------------------------------------------------------------
+
+    def save_card(
+        self,
+        client_id: str,
+        customer_id: str,
+        payment_method_id: str,
+        brand: str,
+        last4: str,
+        country: str,
+    ) -> CardOnFile:
+        """Keep the client's card (a Stripe customer and payment method) for their sessions;
+        refused (`card_brand_not_accepted`) for brands the FAQ does not accept there."""
+        card = self.card(client_id)
+        if card is None:
+            card = CardOnFile.save(
+                client_id=client_id,
+                customer_id=customer_id,
+                payment_method_id=payment_method_id,
+                brand=brand,
+                last4=last4,
+                country=country,
+            )
+        else:
+            card.replace(
+                customer_id=customer_id,
+                payment_method_id=payment_method_id,
+                brand=brand,
+                last4=last4,
+                country=country,
+            )
+        self.save(card)
+        return card
+
+    def card(self, client_id: str) -> CardOnFile | None:
+        id = card_id(client_id.strip())
+        if id not in self.repository:
+            return None
+        card: CardOnFile = self.repository.get(id)
+        return card
+
+    # --- the timer ----------------------------------------------------------------------------
+
+    def tick(self, now: datetime | None = None) -> list[PaymentStep]:
+        """Bill the minutes started by `now` and request the holds due by `now` for every open
+        bill; returns every hold waiting to be asked of the payment provider."""
+        now = now or clock.now()
+        with self.lock:
+            self.index.catch_up(self)
+            self._reload_evicted()
+            changed = [
+                bill
+                for bill in list(self.index.bills.values())
+                if bill is not None and self._advance(bill, now)
+            ]
+            self._save_bills(changed, lambda bill: self._advance(bill, now))
+            return self._pending_holds()
+
+    def execute_payments(self, gateway: PaymentGateway, limit: int | None = None) -> PaymentsReport:
+        """Make the due payment calls (holds, then planned captures and cancellations) for up
+        to `limit` bills and record each result as it comes. A failing call is logged and
+        left for the next run; the calls after it for the same bill wait too."""
+        report = PaymentsReport()
+        with self.lock:
+            self.index.catch_up(self)
+            ids = sorted(self.index.work, key=str)[:limit]
+        for id in ids:
+            for _ in range(MAX_STEPS_PER_BILL):
+                with self.lock:
+                    bill = self._bill(id)
+                    step = bill.next_payment() if bill is not None else None
+                    if step is None:
+                        if bill is not None:
+                            self.index.remember(bill)
+                        break
+                    card = self.card(step.client_id) if step.operation == Operation.HOLD else None
+                try:
+                    result = self._call(gateway, step, card)
+                except Exception:
+                    log.exception(
+                        "payment call %s failed; it will be retried", step.idempotency_key
+                    )
+                    report.errors += 1
+                    break
+                with self.lock:
+                    self._record_payment(step, result, report)
+        return report
+
+    # --- queries ------------------------------------------------------------------------------
+
+    def open_bills(self) -> int:
+        """Bills not yet charged: sessions accepted, running, or ended and being settled."""
+        with self.lock:
+            self.index.catch_up(self)
+            return len(self.index.bills)
+
+    def pending_holds(self) -> list[PaymentStep]:
+        with self.lock:
+            self.index.catch_up(self)
+            self._reload_evicted()
+            return self._pending_holds()
+
+    def bill(self, session_id: str) -> Bill:
+        bill = self._stored_bill(session_id)
+        if bill is None:
+            raise NotFound("bill_not_found", f"No bill for session {session_id}.", "session_id")
+        return bill
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def _new_bill(
+        self,
+        session_id: str,
+        client_id: str,
+        expert_id: str,
+        rate: Money,
+        free_minutes: int,
+        free_session: bool,
+    ) -> Bill:
+        c = self.config
+        return Bill.open(
+            session_id=session_id,
+            client_id=client_id,
+            expert_id=expert_id,
+            rate=rate,
+            free_minutes=free_minutes,
+            free_session=free_session,
+            minute_seconds=c.minute_seconds,
+            block_minutes=c.hold_block_minutes,
+            lead_minutes=c.hold_lead_minutes,
+            max_minutes=c.max_session_minutes,
+            commission_percent=c.commission_percent,
+        )
+
+    def _stored_bill(self, session_id: str) -> Bill | None:
+        """A fresh copy from the store (never the shared in-memory one)."""
+        id = bill_id(session_id.strip())
+        if id not in self.repository:
+            return None
+        bill: Bill = self.repository.get(id)
+        return bill
+
+    def _bill(self, id: UUID) -> Bill | None:
+        """The bill from memory, reloaded from the store if needed; None if there is none."""
+        bill = self.index.bills.get(id)
+        if bill is None:
+            if id not in self.repository:
+                self.index.bills.pop(id, None)
+                self.index.work.discard(id)
+                return None
+            bill = self.repository.get(id)
+            self.index.remember(bill)
+        return bill
+
+    def _reload_evicted(self) -> None:
+        for id in [id for id, bill in self.index.bills.items() if bill is None]:
+            self._bill(id)
+
+    @staticmethod
+    def _advance(bill: Bill, now: datetime) -> bool:
+        try:
+            requested = bill.request_next_hold(now) is not None
+            billed = bill.bill_minutes_started_by(now) > 0
+        except DomainError as error:  # a bug, not a reason to stop every other bill
+            log.error("bill %s cannot advance: %s %s", bill.session_id, error.code, error.message)
+            return False
+        return requested or billed
+
+    def _save_bills(self, bills: list[Bill], redo: Callable[[Bill], Any]) -> None:
+        """Save in batches of one `save(*bills)`; a batch that conflicts with another writer
+        is redone bill by bill on fresh copies."""
+        for batch in _batches(bills, self.config.save_batch):
+            try:
+                self.save(*batch)
+            except IntegrityError:
+                log.warning("a batch of %d bills conflicted; redoing each", len(batch))
+                for stale in batch:
+                    fresh: Bill = self.repository.get(stale.id)
+                    if redo(fresh):
+                        try:
+                            self.save(fresh)
+                        except IntegrityError:
+                            self.index.evict(fresh.id)
+                            continue
+                    self.index.remember(fresh)
+            else:
+                for bill in batch:
+                    self.index.remember(bill)
+
+    def _pending_holds(self) -> list[PaymentStep]:
+        holds = []
+        for id in self.index.work:
+            bill = self.index.bills.get(id)
+            step = bill.next_payment() if bill is not None else None
+            if step is not None and step.operation == Operation.HOLD:
+                holds.append(step)
+        return holds
+
+    @staticmethod
+    def _call(
+        gateway: PaymentGateway, step: PaymentStep, card: CardOnFile | None
+    ) -> HoldResult | None:
+        if step.operation == Operation.HOLD:
+            if card is None:
+                return HoldResult(declined_reason=NO_CARD_REASON)
+            return gateway.hold(
+                step.idempotency_key,
+                card.customer_id,
+                card.payment_method_id,
+                step.amount.minor,
+                step.amount.currency,
+                f"Headstore session {step.session_id}, minutes "
+                f"{step.covers_minutes_from}-{step.covers_minutes_to}",
+            )
+        if step.operation == Operation.CAPTURE:
+            gateway.capture(step.idempotency_key, step.payment_intent_id, step.amount.minor)
+        else:
+            gateway.cancel(step.idempotency_key, step.payment_intent_id)
+        return None
+
+    def _record_payment(
+        self, step: PaymentStep, result: HoldResult | None, report: PaymentsReport
+    ) -> None:
+        def apply(bill: Bill) -> bool:
+            if step.operation == Operation.HOLD:
+                assert result is not None
+                if result.placed:
+                    return bill.record_hold_placed(
+                        step.block, step.attempt, result.payment_intent_id
+                    )
+                return bill.record_hold_declined(step.block, step.attempt, result.declined_reason)
+            if step.operation == Operation.CAPTURE:
+                return bill.record_capture(step.block)
+            return bill.record_cancel(step.block)
+
+        bill = self._bill(step.bill_id)
+        if bill is None or not apply(bill):
+            return
+        self._save_bills([bill], apply)
+        if step.operation == Operation.HOLD:
+            if result is not None and result.placed:
+                report.holds_placed += 1
+            else:
+                report.holds_declined += 1
+        elif step.operation == Operation.CAPTURE:
+            report.captures += 1
+        else:
+            report.cancels += 1
+
+
+def _batches(items: list[Bill], size: int) -> Iterator[list[Bill]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+# ---------------------------------------------------------------------------------------------
+# Policies: the calls service's events, as the nameko service hands them over
+# ---------------------------------------------------------------------------------------------
+
+
+def _money(message: money_pb2.Money) -> Money:
+    return Money(check_currency(message.currency), int(message.minor))
+
+
+def _time(message: Any, field: str) -> datetime | None:
+    return getattr(message, field).ToDatetime(tzinfo=UTC) if message.HasField(field) else None
+
+
+def on_session_accepted(
+    app: BillingApplication, envelope: Envelope, processing: Processing
+) -> None:
+    event = envelope.parse(calls_pb2.SessionAccepted)
+    app.open_bill(
+        processing,
+        session_id=event.session_id,
+        client_id=event.client_id,
+        expert_id=event.expert_id,
+        rate=_money(event.rate_per_minute),
+        free_minutes=event.free_minutes,
+        free_session=event.free_session,
+    )
+
+
+def on_session_started(app: BillingApplication, envelope: Envelope, processing: Processing) -> None:
+    event = envelope.parse(calls_pb2.SessionStarted)
+    started_at = _time(event, "started_at")
+    if started_at is None:
+        raise BillNotOpenYet(f"SessionStarted {event.session_id} has no started_at")
+    app.start_bill(
+        processing,
+        session_id=event.session_id,
+        client_id=event.client_id,
+        expert_id=event.expert_id,
+        rate=_money(event.rate_per_minute),
+        free_minutes=event.free_minutes,
+        free_session=event.free_session,
+        started_at=started_at,
+        minute_seconds=event.minute_seconds,
+        max_minutes=event.max_minutes,
+    )
+
+
+def on_session_ended(app: BillingApplication, envelope: Envelope, processing: Processing) -> None:
+    event = envelope.parse(calls_pb2.SessionEnded)
+    ended_at = _time(event, "ended_at") or envelope.occurred_at
+    app.close_bill(
+        processing,
+        session_id=event.session_id,
+        client_id=event.client_id,
+        expert_id=event.expert_id,
+        reason=event.reason,
+        started_at=_time(event, "started_at"),
+        ended_at=ended_at,
+    )
+
+
+POLICIES: dict[str, Callable[[BillingApplication, Envelope, Processing], None]] = {
+    "SessionAccepted": on_session_accepted,
+    "SessionStarted": on_session_started,
+    "SessionEnded": on_session_ended,
+}
+"""The calls service's events billing consumes, by type, for the nameko service to wire."""

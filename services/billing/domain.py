@@ -1,0 +1,1032 @@
+"""The billing domain: one `Bill` per paid session and one `CardOnFile` per client.
+
+A Bill is opened when the expert accepts a session and asks for the card hold of block 1 at
+once. Once the session has started it bills each started minute after the free ones (minute k
+starts at `started_at + (k − 1) × minute_seconds`), asks for the next block's hold
+`lead_minutes` before the current block runs out, and at the end bills the minutes started
+before `ended_at`, plans the captures (capture min(hold, still to capture) from the holds in
+block order, cancel every hold with nothing to capture), records each capture and cancellation
+as it happens, and finally records the charge and the expert's earnings.
+
+Rules kept here, whatever arrives:
+- no minute after `max_minutes` (at most 90) is ever billed; a minute is billed exactly once,
+  and recording an already billed minute is a no-op;
+- a minute is billed only when a placed hold covers it, so the capture always equals the
+  amount billed and the client is never charged more than the card authorised;
+- the charge follows `ended_at`: minutes that started at or after the end are not charged;
+- platform share = round-half-up(commission % of the total), expert share = the rest; the live
+  `earnings_so_far` uses the same rounding on the cost so far, so the last minute's earnings
+  equal the final expert share.
+
+Pure: no I/O and no clock reads; the application passes in the time. Aggregate state holds
+only str, int, bool, None, datetime, lists and dicts (JSON-transcodable). Money is integer
+minor units with the bill's currency.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from headstore.domain import Aggregate, stable_id
+from headstore.errors import Conflict, InvalidInput, PreconditionFailed
+from headstore.money import Money, check_currency
+
+MAX_SESSION_MINUTES = 90
+"""The FAQ's limit: no session is billed beyond its 90th minute."""
+
+
+def bill_id(session_id: str) -> UUID:
+    return stable_id("bill", session_id)
+
+
+def card_id(client_id: str) -> UUID:
+    return stable_id("card", client_id)
+
+
+def check_aware(moment: datetime, field: str) -> datetime:
+    if not isinstance(moment, datetime) or moment.utcoffset() is None:
+        raise InvalidInput("invalid_time", f"{field} must be a time with a time zone.", field)
+    return moment
+
+
+def _check_id(value: str, field: str, label: str) -> str:
+    text = value.strip() if isinstance(value, str) else ""
+    if not text:
+        raise InvalidInput(f"{field}_required", f"{label} is required.", field)
+    return text
+
+
+def _check_count(value: int, field: str, label: str, *, minimum: int, maximum: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= maximum:
+        raise InvalidInput(
+            f"invalid_{field}",
+            f"{label} must be a whole number from {minimum} to {maximum}.",
+            field,
+        )
+    return value
+
+
+class HoldStatus:
+    REQUESTED = "requested"  # to be asked of the payment provider
+    PLACED = "placed"
+    FAILED = "failed"
+
+
+class Operation:
+    HOLD = "hold"
+    CAPTURE = "capture"
+    CANCEL = "cancel"
+
+
+@dataclass(frozen=True)
+class PaymentStep:
+    """One call the application must make to the payment provider for a bill. The idempotency
+    key derives from (session, block, operation), so a retry after a crash repeats nothing."""
+
+    bill_id: UUID
+    session_id: str
+    client_id: str
+    block: int
+    operation: str  # Operation.*
+    attempt: int
+    amount: Money
+    payment_intent_id: str
+    covers_minutes_from: int
+    covers_minutes_to: int
+
+    @property
+    def idempotency_key(self) -> str:
+        operation = self.operation if self.attempt <= 1 else f"{self.operation}-{self.attempt}"
+        return f"{self.session_id}:{self.block}:{operation}"
+
+
+class Bill(Aggregate):
+    """What one session costs: its locked-in terms, its card holds, the minutes billed, and at
+    the end the captures and the charge."""
+
+    class Opened(Aggregate.Created):
+        session_id: str
+        client_id: str
+        expert_id: str
+        currency: str
+        rate_minor: int
+        free_minutes: int
+        free_session: bool
+        minute_seconds: int
+        block_minutes: int
+        lead_minutes: int
+        max_minutes: int
+        commission_percent: int
+
+        def apply(self, bill: Bill) -> None:
+            bill.session_id = self.session_id
+            bill.client_id = self.client_id
+            bill.expert_id = self.expert_id
+            bill.currency = self.currency
+            bill.rate_minor = self.rate_minor
+            bill.free_minutes = self.free_minutes
+            bill.free_session = self.free_session
+            bill.minute_seconds = self.minute_seconds
+            bill.block_minutes = self.block_minutes
+            bill.lead_minutes = self.lead_minutes
+            bill.max_minutes = self.max_minutes
+            bill.commission_percent = self.commission_percent
+
+    class Voided(Aggregate.Created):
+        """The session ended before billing heard it was accepted: nothing to bill, and a late
+        acceptance must not take a hold."""
+
+        session_id: str
+        client_id: str
+        expert_id: str
+        ended_at: datetime
+        reason: str
+
+        def apply(self, bill: Bill) -> None:
+            bill.session_id = self.session_id
+            bill.client_id = self.client_id
+            bill.expert_id = self.expert_id
+            bill.ended_at = self.ended_at
+            bill.end_reason = self.reason
+            bill.voided = True
+
+    class HoldRequested(Aggregate.Event):
+        block: int
+        attempt: int
+        amount_minor: int
+        covers_minutes_to: int
+
+        def apply(self, bill: Bill) -> None:
+            hold = {
+                "block": self.block,
+                "attempt": self.attempt,
+                "amount": self.amount_minor,
+                "covers_to": self.covers_minutes_to,
+                "status": HoldStatus.REQUESTED,
+                "payment_intent_id": "",
+                "reason": "",
+            }
+            if self.block <= len(bill.holds):
+                bill.holds[self.block - 1] = hold
+            else:
+                bill.holds.append(hold)
+
+    class HoldPlaced(Aggregate.Event):
+        """The block is authorised: by the card (a PaymentIntent awaiting capture) or, for a
+        block with nothing to pay (free minutes, free session), without asking the card."""
+
+        session_id: str
+        block: int
+        currency: str
+        amount_minor: int
+        covers_minutes_to: int
+        payment_intent_id: str
+
+        def apply(self, bill: Bill) -> None:
+            hold = {
+                "block": self.block,
+                "attempt": bill.holds[self.block - 1]["attempt"]
+                if self.block <= len(bill.holds)
+                else 1,
+                "amount": self.amount_minor,
+                "covers_to": self.covers_minutes_to,
+                "status": HoldStatus.PLACED,
+                "payment_intent_id": self.payment_intent_id,
+                "reason": "",
+            }
+            if self.block <= len(bill.holds):
+                bill.holds[self.block - 1] = hold
+            else:
+                bill.holds.append(hold)
+
+    class HoldFailed(Aggregate.Event):
+        session_id: str
+        block: int
+        attempt: int
+        currency: str
+        amount_minor: int
+        reason: str
+        ends_session: bool
+
+        def apply(self, bill: Bill) -> None:
+            hold = bill.holds[self.block - 1]
+            hold["status"] = HoldStatus.FAILED
+            hold["reason"] = self.reason
+            hold["ends_session"] = self.ends_session
+            if self.ends_session:
+                bill.payment_failed = True
+
+    class Started(Aggregate.Event):
+        started_at: datetime
+        minute_seconds: int
+        max_minutes: int
+
+        def apply(self, bill: Bill) -> None:
+            bill.started_at = self.started_at
+            bill.minute_seconds = self.minute_seconds
+            bill.max_minutes = self.max_minutes
+
+    class MinuteBilled(Aggregate.Event):
+        session_id: str
+        client_id: str
+        expert_id: str
+        minute: int
+        currency: str
+        amount_minor: int
+        cost_so_far_minor: int
+        earnings_so_far_minor: int
+
+        def apply(self, bill: Bill) -> None:
+            bill.last_billed_minute = self.minute
+            bill.billed_minutes += 1
+            bill.cost_minor = self.cost_so_far_minor
+
+    class Ended(Aggregate.Event):
+        ended_at: datetime
+        reason: str
+        minutes: int  # minutes started before ended_at, at most max_minutes
+
+        def apply(self, bill: Bill) -> None:
+            bill.ended_at = self.ended_at
+            bill.end_reason = self.reason
+            bill.used_minutes = self.minutes
+
+    class SettlementPlanned(Aggregate.Event):
+        """What to capture from each hold and which holds to cancel, recorded before the first
+        call so a crash part-way resumes the same plan."""
+
+        steps: list[dict[str, Any]]  # {block, operation, payment_intent_id, amount}
+        minutes: int
+        billed_minutes: int
+        total_minor: int
+
+        def apply(self, bill: Bill) -> None:
+            bill.plan = [dict(step, done=False) for step in self.steps]
+            bill.charge_minutes = self.minutes
+            bill.charge_billed_minutes = self.billed_minutes
+            bill.total_minor = self.total_minor
+
+    class CaptureRecorded(Aggregate.Event):
+        block: int
+        payment_intent_id: str
+        amount_minor: int
+
+        def apply(self, bill: Bill) -> None:
+            bill._mark_done(self.block, Operation.CAPTURE)
+            bill.captured_minor += self.amount_minor
+
+    class HoldCancelled(Aggregate.Event):
+        block: int
+        payment_intent_id: str
+
+        def apply(self, bill: Bill) -> None:
+            bill._mark_done(self.block, Operation.CANCEL)
+
+    class Charged(Aggregate.Event):
+        session_id: str
+        client_id: str
+        expert_id: str
+        currency: str
+        rate_minor: int
+        minutes: int
+        billed_minutes: int
+        total_minor: int
+        expert_share_minor: int
+        platform_share_minor: int
+
+        def apply(self, bill: Bill) -> None:
+            bill.charged = True
+            bill.expert_share_minor = self.expert_share_minor
+            bill.platform_share_minor = self.platform_share_minor
+
+    class EarningsAccrued(Aggregate.Event):
+        session_id: str
+        expert_id: str
+        currency: str
+        amount_minor: int
+
+    def __init__(self) -> None:
+        self.session_id = ""
+        self.client_id = ""
+        self.expert_id = ""
+        self.currency = "USD"
+        self.rate_minor = 0
+        self.free_minutes = 0
+        self.free_session = False
+        self.minute_seconds = 60
+        self.block_minutes = 10
+        self.lead_minutes = 2
+        self.max_minutes = MAX_SESSION_MINUTES
+        self.commission_percent = 10
+        self.holds: list[dict[str, Any]] = []
+        self.payment_failed = False
+        self.started_at: datetime | None = None
+        self.last_billed_minute = 0
+        self.billed_minutes = 0
+        self.cost_minor = 0
+        self.ended_at: datetime | None = None
+        self.end_reason = ""
+        self.used_minutes = 0
+        self.plan: list[dict[str, Any]] | None = None
+        self.charge_minutes = 0
+        self.charge_billed_minutes = 0
+        self.total_minor = 0
+        self.captured_minor = 0
+        self.charged = False
+        self.expert_share_minor = 0
+        self.platform_share_minor = 0
+        self.voided = False
+
+    # -- creation ---------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        *,
+        session_id: str,
+        client_id: str,
+        expert_id: str,
+        rate: Money,
+        free_minutes: int,
+        free_session: bool,
+        minute_seconds: int = 60,
+        block_minutes: int = 10,
+        lead_minutes: int = 2,
+        max_minutes: int = MAX_SESSION_MINUTES,
+        commission_percent: int = 10,
+    ) -> Bill:
+        """A bill on the session's locked-in terms, with the hold for block 1 requested (or,
+        when block 1 has nothing to pay, already placed)."""
+        session = _check_id(session_id, "session_id", "The session id")
+        if not isinstance(rate, Money) or rate.minor < 0:
+            raise InvalidInput(
+                "invalid_rate", "The rate per minute must be a non-negative amount.", "rate"
+            )
+        bill = cls._create(
+            cls.Opened,
+            id=bill_id(session),
+            session_id=session,
+            client_id=_check_id(client_id, "client_id", "The client id"),
+            expert_id=_check_id(expert_id, "expert_id", "The expert id"),
+            currency=check_currency(rate.currency),
+            rate_minor=rate.minor,
+            free_minutes=_check_count(
+                free_minutes, "free_minutes", "Free minutes", minimum=0, maximum=100_000
+            ),
+            free_session=bool(free_session),
+            minute_seconds=_check_count(
+                minute_seconds, "minute_seconds", "A minute's length", minimum=1, maximum=3600
+            ),
+            block_minutes=_check_count(
+                block_minutes, "block_minutes", "A hold block", minimum=1, maximum=1000
+            ),
+            lead_minutes=_check_count(
+                lead_minutes, "lead_minutes", "The hold lead time", minimum=1, maximum=1000
+            ),
+            max_minutes=_check_count(
+                max_minutes,
+                "max_minutes",
+                "A session's length",
+                minimum=1,
+                maximum=MAX_SESSION_MINUTES,
+            ),
+            commission_percent=_check_count(
+                commission_percent, "commission_percent", "The commission", minimum=0, maximum=100
+            ),
+        )
+        bill._request_hold(1, attempt=1)
+        return bill
+
+    @classmethod
+    def void(
+        cls, *, session_id: str, client_id: str, expert_id: str, ended_at: datetime, reason: str
+    ) -> Bill:
+        session = _check_id(session_id, "session_id", "The session id")
+        return cls._create(
+            cls.Voided,
+            id=bill_id(session),
+            session_id=session,
+            client_id=client_id,
+            expert_id=expert_id,
+            ended_at=check_aware(ended_at, "ended_at"),
+            reason=reason,
+        )
+
+    # -- queries ----------------------------------------------------------------------------
+
+    @property
+    def rate(self) -> Money:
+        return Money(self.currency, self.rate_minor)
+
+    @property
+    def cost(self) -> Money:
+        return Money(self.currency, self.cost_minor)
+
+    @property
+    def earnings(self) -> Money:
+        return self._earnings(self.cost_minor)
+
+    @property
+    def started(self) -> bool:
+        return self.started_at is not None
+
+    @property
+    def ended(self) -> bool:
+        return self.ended_at is not None
+
+    @property
+    def running(self) -> bool:
+        return self.started_at is not None and self.ended_at is None
+
+    @property
+    def is_open(self) -> bool:
+        """Not yet charged (nor voided): the bill still has minutes or payments to handle."""
+        return not self.charged and not self.voided
+
+    @property
+    def covered_to(self) -> int:
+        """The last minute a placed hold covers (0 when none does)."""
+        placed = [h["covers_to"] for h in self.holds if h["status"] == HoldStatus.PLACED]
+        return max(placed, default=0)
+
+    def block_range(self, block: int) -> tuple[int, int]:
+        """The first and last minute of `block` (a free session's one block covers all)."""
+        if self.free_session:
+            return 1, self.max_minutes
+        first = (block - 1) * self.block_minutes + 1
+        return first, min(block * self.block_minutes, self.max_minutes)
+
+    def block_amount(self, block: int) -> Money:
+        """The billable minutes in `block` × rate."""
+        if self.free_session:
+            return Money(self.currency, 0)
+        first, last = self.block_range(block)
+        billable = max(0, last - max(first - 1, self.free_minutes))
+        return Money(self.currency, billable * self.rate_minor)
+
+    def minutes_started_by(self, now: datetime) -> int:
+        """Minutes started by `now` (minute k starts at started_at + (k − 1) minutes)."""
+        if self.started_at is None or now < self.started_at:
+            return 0
+        return (now - self.started_at) // self._minute + 1
+
+    def minutes_used(self, ended_at: datetime) -> int:
+        """ceil((ended_at − started_at) / minute), at most max_minutes."""
+        if self.started_at is None or ended_at <= self.started_at:
+            return 0
+        return min(-((self.started_at - ended_at) // self._minute), self.max_minutes)
+
+    def next_hold_due(self, now: datetime) -> int | None:
+        """The block whose hold should be requested at `now`, if any: the next block
+        `lead_minutes` before the current one runs out, or a failed block's one retry half
+        the lead time later."""
+        if not self.running or self.payment_failed or not self.holds:
+            return None
+        last = self.holds[-1]
+        if last["status"] == HoldStatus.REQUESTED:
+            return None
+        if last["status"] == HoldStatus.FAILED:
+            retry_at = self._hold_due_at(last["block"]) + self._minute * self.lead_minutes / 2
+            return last["block"] if now >= retry_at else None
+        if last["covers_to"] >= self.max_minutes:
+            return None
+        block = last["block"] + 1
+        return block if now >= self._hold_due_at(block) else None
+
+    def pending_hold(self) -> dict[str, Any] | None:
+        for hold in self.holds:
+            if hold["status"] == HoldStatus.REQUESTED:
+                return hold
+        return None
+
+    def next_payment(self) -> PaymentStep | None:
+        """The next call to make to the payment provider: a requested hold first, then the
+        planned captures and cancellations in block order."""
+        hold = self.pending_hold()
+        if hold is not None:
+            return self._step(hold["block"], Operation.HOLD, hold["attempt"], hold["amount"], "")
+        for step in self.plan or ():
+            if not step["done"]:
+                return self._step(
+                    step["block"],
+                    step["operation"],
+                    1,
+                    step["amount"],
+                    step["payment_intent_id"],
+                )
+        return None
+
+    @property
+    def has_payment_work(self) -> bool:
+        return self.pending_hold() is not None or any(not step["done"] for step in self.plan or ())
+
+    # -- commands ---------------------------------------------------------------------------
+
+    def start(self, started_at: datetime, minute_seconds: int, max_minutes: int) -> bool:
+        """Record the session's start; False (no-op) if it was already recorded so."""
+        check_aware(started_at, "started_at")
+        _check_count(minute_seconds, "minute_seconds", "A minute's length", minimum=1, maximum=3600)
+        _check_count(max_minutes, "max_minutes", "A session's length", minimum=1, maximum=100_000)
+        self._check_not_voided()
+        if self.started_at is not None:
+            if self.started_at == started_at:
+                return False
+            raise Conflict(
+                "session_already_started",
+                f"Session {self.session_id} already started at {self.started_at.isoformat()}.",
+                "started_at",
+            )
+        if self.ended_at is not None:
+            raise PreconditionFailed(
+                "session_already_ended",
+                f"Session {self.session_id} ended before it started; nothing to bill.",
+                "started_at",
+            )
+        self.trigger_event(
+            self.Started,
+            started_at=started_at,
+            minute_seconds=minute_seconds,
+            max_minutes=min(max_minutes, self.max_minutes, MAX_SESSION_MINUTES),
+        )
+        return True
+
+    def bill_minute(self, minute: int) -> bool:
+        """Bill minute `minute` (1-based); False if it is free or already billed."""
+        self._check_not_voided()
+        if not isinstance(minute, int) or minute < 1:
+            raise InvalidInput("invalid_minute", "A minute is counted from 1.", "minute")
+        if minute > self.max_minutes:
+            raise InvalidInput(
+                "minute_beyond_limit",
+                f"A session is billed for at most {self.max_minutes} minutes; "
+                f"minute {minute} is not billed.",
+                "minute",
+            )
+        if self.free_session or minute <= self.free_minutes or minute <= self.last_billed_minute:
+            return False
+        if self.started_at is None:
+            raise PreconditionFailed(
+                "session_not_started", "No minute is billed before the session starts.", "minute"
+            )
+        expected = max(self.last_billed_minute, self.free_minutes) + 1
+        if minute != expected:
+            raise PreconditionFailed(
+                "minute_out_of_order",
+                f"Minute {expected} must be billed before minute {minute}.",
+                "minute",
+            )
+        if minute > self.covered_to:
+            raise PreconditionFailed(
+                "minute_not_authorised",
+                f"No card hold covers minute {minute} yet.",
+                "minute",
+            )
+        cost = self.cost_minor + self.rate_minor
+        self.trigger_event(
+            self.MinuteBilled,
+            session_id=self.session_id,
+            client_id=self.client_id,
+            expert_id=self.expert_id,
+            minute=minute,
+            currency=self.currency,
+            amount_minor=self.rate_minor,
+            cost_so_far_minor=cost,
+            earnings_so_far_minor=self._earnings(cost).minor,
+        )
+        return True
+
+    def bill_minutes_started_by(self, now: datetime) -> int:
+        """Bill every minute started by `now` that is not billed yet (not after max_minutes,
+        not beyond the holds placed); returns how many were billed."""
+        if self.started_at is None or self.ended_at is not None:
+            return 0
+        return self._bill_up_to(min(self.minutes_started_by(now), self.covered_to))
+
+    def request_next_hold(self, now: datetime) -> int | None:
+        """Request the hold that is due at `now` (see next_hold_due); the block, or None."""
+        block = self.next_hold_due(now)
+        if block is None:
+            return None
+        attempt = 1
+        if block <= len(self.holds):
+            attempt = self.holds[block - 1]["attempt"] + 1
+        self._request_hold(block, attempt)
+        return block
+
+    def record_hold_placed(self, block: int, attempt: int, payment_intent_id: str) -> bool:
+        """The provider authorised the hold; False (no-op) if this was already recorded."""
+        hold = self._requested(block, attempt)
+        if hold is None:
+            return False
+        if not payment_intent_id:
+            raise InvalidInput(
+                "payment_intent_required", "A placed hold needs its PaymentIntent id."
+            )
+        self.trigger_event(
+            self.HoldPlaced,
+            session_id=self.session_id,
+            block=block,
+            currency=self.currency,
+            amount_minor=hold["amount"],
+            covers_minutes_to=hold["covers_to"],
+            payment_intent_id=payment_intent_id,
+        )
+        self._settle_if_ready()
+        return True
+
+    def record_hold_declined(self, block: int, attempt: int, reason: str) -> bool:
+        """The provider refused the hold. The first refusal of a later block is a warning (one
+        retry follows); block 1's refusal, or a second one, ends the session."""
+        hold = self._requested(block, attempt)
+        if hold is None:
+            return False
+        self.trigger_event(
+            self.HoldFailed,
+            session_id=self.session_id,
+            block=block,
+            attempt=attempt,
+            currency=self.currency,
+            amount_minor=hold["amount"],
+            reason=(reason or "The card was declined.")[:500],
+            ends_session=block == 1 or attempt >= 2 or self.ended_at is not None,
+        )
+        self._settle_if_ready()
+        return True
+
+    def close(self, ended_at: datetime, reason: str, started_at: datetime | None = None) -> bool:
+        """The session ended: bill the minutes started before `ended_at` (none if it never
+        started) and plan the captures once no hold is awaiting an answer. `started_at`, when
+        given, records a start that has not arrived yet. False (no-op) if already closed."""
+        check_aware(ended_at, "ended_at")
+        self._check_not_voided()
+        if self.ended_at is not None:
+            return False
+        if started_at is not None and self.started_at is None:
+            self.start(started_at, self.minute_seconds, self.max_minutes)
+        self.trigger_event(
+            self.Ended, ended_at=ended_at, reason=reason, minutes=self.minutes_used(ended_at)
+        )
+        self._settle_if_ready()
+        return True
+
+    def record_capture(self, block: int) -> bool:
+        """The planned capture from `block`'s hold was made; False if already recorded."""
+        step = self._planned(block, Operation.CAPTURE)
+        if step is None:
+            return False
+        self.trigger_event(
+            self.CaptureRecorded,
+            block=block,
+            payment_intent_id=step["payment_intent_id"],
+            amount_minor=step["amount"],
+        )
+        self._charge_if_done()
+        return True
+
+    def record_cancel(self, block: int) -> bool:
+        """The planned cancellation of `block`'s hold was made; False if already recorded."""
+        step = self._planned(block, Operation.CANCEL)
+        if step is None:
+            return False
+        self.trigger_event(
+            self.HoldCancelled, block=block, payment_intent_id=step["payment_intent_id"]
+        )
+        self._charge_if_done()
+        return True
+
+    # -- internals --------------------------------------------------------------------------
+
+    @property
+    def _minute(self) -> timedelta:
+        return timedelta(seconds=self.minute_seconds)
+
+    def _earnings(self, cost_minor: int) -> Money:
+        cost = Money(self.currency, cost_minor)
+        return cost - cost.share(self.commission_percent, 100)
+
+    def _hold_due_at(self, block: int) -> datetime:
+        assert self.started_at is not None
+        first, _ = self.block_range(block)
+        return self.started_at + self._minute * (first - 1 - self.lead_minutes)
+
+    def _check_not_voided(self) -> None:
+        if self.voided:
+            raise PreconditionFailed(
+                "bill_voided", f"Session {self.session_id} ended before it was accepted."
+            )
+
+    def _request_hold(self, block: int, attempt: int) -> None:
+        amount = self.block_amount(block)
+        _, last = self.block_range(block)
+        if amount.minor == 0:
+            self.trigger_event(
+                self.HoldPlaced,
+                session_id=self.session_id,
+                block=block,
+                currency=self.currency,
+                amount_minor=0,
+                covers_minutes_to=last,
+                payment_intent_id="",
+            )
+            return
+        self.trigger_event(
+            self.HoldRequested,
+            block=block,
+            attempt=attempt,
+            amount_minor=amount.minor,
+            covers_minutes_to=last,
+        )
+
+    def _requested(self, block: int, attempt: int) -> dict[str, Any] | None:
+        if not 1 <= block <= len(self.holds):
+            raise PreconditionFailed(
+                "unknown_hold", f"Session {self.session_id} has no hold for block {block}."
+            )
+        hold = self.holds[block - 1]
+        if hold["status"] != HoldStatus.REQUESTED or hold["attempt"] != attempt:
+            return None
+        return hold
+
+    def _bill_up_to(self, minute: int) -> int:
+        if self.free_session:
+            return 0
+        billed = 0
+        upto = min(minute, self.max_minutes)
+        for k in range(max(self.last_billed_minute, self.free_minutes) + 1, upto + 1):
+            billed += self.bill_minute(k)
+        return billed
+
+    def _settle_if_ready(self) -> None:
+        if self.ended_at is None or self.plan is not None or self.pending_hold() is not None:
+            return
+        self._bill_up_to(min(self.used_minutes, self.covered_to))
+        charged_minutes = 0
+        if not self.free_session and self.last_billed_minute:
+            charged_minutes = max(
+                0, min(self.last_billed_minute, self.used_minutes) - self.free_minutes
+            )
+        total = charged_minutes * self.rate_minor
+        remaining = total
+        steps: list[dict[str, Any]] = []
+        for hold in self.holds:
+            if hold["status"] != HoldStatus.PLACED or not hold["payment_intent_id"]:
+                continue
+            take = min(hold["amount"], remaining)
+            remaining -= take
+            steps.append(
+                {
+                    "block": hold["block"],
+                    "operation": Operation.CAPTURE if take > 0 else Operation.CANCEL,
+                    "payment_intent_id": hold["payment_intent_id"],
+                    "amount": take,
+                }
+            )
+        if remaining:  # impossible: a minute is billed only when a placed hold covers it
+            raise PreconditionFailed(
+                "holds_do_not_cover_charge",
+                f"Session {self.session_id}: holds fall {remaining} short of the charge.",
+            )
+        self.trigger_event(
+            self.SettlementPlanned,
+            steps=steps,
+            minutes=self.used_minutes,
+            billed_minutes=charged_minutes,
+            total_minor=total,
+        )
+        self._charge_if_done()
+
+    def _planned(self, block: int, operation: str) -> dict[str, Any] | None:
+        for step in self.plan or ():
+            if step["block"] == block and step["operation"] == operation:
+                return None if step["done"] else step
+        raise PreconditionFailed(
+            "unknown_settlement_step",
+            f"Session {self.session_id} has no planned {operation} for block {block}.",
+        )
+
+    def _mark_done(self, block: int, operation: str) -> None:
+        for step in self.plan or ():
+            if step["block"] == block and step["operation"] == operation:
+                step["done"] = True
+
+    def _charge_if_done(self) -> None:
+        if self.plan is None or self.charged or any(not step["done"] for step in self.plan):
+            return
+        total = Money(self.currency, self.total_minor)
+        platform = total.share(self.commission_percent, 100)
+        expert = total - platform
+        self.trigger_event(
+            self.Charged,
+            session_id=self.session_id,
+            client_id=self.client_id,
+            expert_id=self.expert_id,
+            currency=self.currency,
+            rate_minor=self.rate_minor,
+            minutes=self.charge_minutes,
+            billed_minutes=self.charge_billed_minutes,
+            total_minor=total.minor,
+            expert_share_minor=expert.minor,
+            platform_share_minor=platform.minor,
+        )
+        if expert.minor > 0:
+            self.trigger_event(
+                self.EarningsAccrued,
+                session_id=self.session_id,
+                expert_id=self.expert_id,
+                currency=self.currency,
+                amount_minor=expert.minor,
+            )
+
+    def _step(
+        self, block: int, operation: str, attempt: int, amount: int, payment_intent_id: str
+    ) -> PaymentStep:
+        first, last = self.block_range(block)
+        return PaymentStep(
+            bill_id=self.id,
+            session_id=self.session_id,
+            client_id=self.client_id,
+            block=block,
+            operation=operation,
+            attempt=attempt,
+            amount=Money(self.currency, amount),
+            payment_intent_id=payment_intent_id,
+            covers_minutes_from=first,
+            covers_minutes_to=last,
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Cards on file
+# ---------------------------------------------------------------------------------------------
+
+BRAND_NAMES = {
+    "visa": "Visa",
+    "mastercard": "Mastercard",
+    "amex": "American Express",
+    "jcb": "JCB",
+    "discover": "Discover",
+    "diners": "Diners Club",
+    "unionpay": "UnionPay",
+}
+"""Stripe's card brand codes and the names people know them by."""
+
+_BRAND_ALIASES = {
+    "master card": "mastercard",
+    "american express": "amex",
+    "americanexpress": "amex",
+    "diners club": "diners",
+    "dinersclub": "diners",
+    "union pay": "unionpay",
+}
+
+US_BRANDS = frozenset({"visa", "mastercard", "amex", "jcb", "discover", "diners"})
+INTERNATIONAL_BRANDS = frozenset({"visa", "mastercard", "amex"})
+
+_EU = "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE"
+_EEA_UK_CH = "IS LI NO GB CH"
+EUROPE = frozenset(f"{_EU} {_EEA_UK_CH}".split())
+"""Europe as the FAQ means it: the EU and EEA, the United Kingdom and Switzerland."""
+
+ACCEPTED_BRANDS: dict[str, frozenset[str]] = {
+    "US": US_BRANDS,
+    "AU": INTERNATIONAL_BRANDS,
+    "CA": INTERNATIONAL_BRANDS,
+    "JP": INTERNATIONAL_BRANDS,
+    **{country: INTERNATIONAL_BRANDS for country in EUROPE},
+}
+"""The FAQ's rule: in the US Visa, Mastercard, Amex, JCB, Discover and Diners Club; in
+Australia, Canada, Europe and Japan Visa, Mastercard and Amex; nowhere else."""
+
+
+def normalise_brand(brand: str) -> str:
+    text = (
+        " ".join(brand.strip().lower().replace("_", " ").split()) if isinstance(brand, str) else ""
+    )
+    return _BRAND_ALIASES.get(text, text.replace(" ", ""))
+
+
+def check_card(brand: str, country: str) -> tuple[str, str]:
+    """(brand code, country code) if the FAQ accepts a `brand` card issued in `country`;
+    InvalidInput `card_brand_not_accepted` naming both if not."""
+    code = normalise_brand(brand)
+    if not code:
+        raise InvalidInput("card_brand_required", "The card's brand is required.", "brand")
+    region = country.strip().upper() if isinstance(country, str) else ""
+    if len(region) != 2 or not region.isalpha():
+        raise InvalidInput(
+            "invalid_card_country",
+            f"{country!r} is not a two-letter country code like US or DE.",
+            "country",
+        )
+    accepted = ACCEPTED_BRANDS.get(region, frozenset())
+    if code not in accepted:
+        name = BRAND_NAMES.get(code, brand.strip())
+        if accepted:
+            allowed = ", ".join(BRAND_NAMES[b] for b in sorted(accepted))
+            hint = f"cards from {region} can be {allowed}."
+        else:
+            hint = "cards are accepted from the United States, Australia, Canada, Europe and Japan."
+        raise InvalidInput(
+            "card_brand_not_accepted",
+            f"{name} cards from {region} are not accepted; {hint}",
+            "brand",
+        )
+    return code, region
+
+
+class CardOnFile(Aggregate):
+    """The card a client pays sessions with: a Stripe customer and payment method."""
+
+    class Saved(Aggregate.Created):
+        client_id: str
+        customer_id: str
+        payment_method_id: str
+        brand: str
+        last4: str
+        country: str
+
+        def apply(self, card: CardOnFile) -> None:
+            card._set(self)
+
+    class Replaced(Aggregate.Event):
+        client_id: str
+        customer_id: str
+        payment_method_id: str
+        brand: str
+        last4: str
+        country: str
+
+        def apply(self, card: CardOnFile) -> None:
+            card._set(self)
+
+    def __init__(self) -> None:
+        self.client_id = ""
+        self.customer_id = ""
+        self.payment_method_id = ""
+        self.brand = ""
+        self.last4 = ""
+        self.country = ""
+
+    def _set(self, event: Any) -> None:
+        self.client_id = event.client_id
+        self.customer_id = event.customer_id
+        self.payment_method_id = event.payment_method_id
+        self.brand = event.brand
+        self.last4 = event.last4
+        self.country = event.country
+
+    @staticmethod
+    def _check(
+        client_id: str,
+        customer_id: str,
+        payment_method_id: str,
+        brand: str,
+        last4: str,
+        country: str,
+    ) -> dict[str, str]:
+        code, region = check_card(brand, country)
+        digits = last4.strip() if isinstance(last4, str) else ""
+        if len(digits) != 4 or not digits.isdigit():
+            raise InvalidInput(
+                "invalid_last4", "last4 must be the card's last four digits.", "last4"
+            )
+        return {
+            "client_id": _check_id(client_id, "client_id", "The client id"),
+            "customer_id": _check_id(customer_id, "customer_id", "The Stripe customer id"),
+            "payment_method_id": _check_id(
+                payment_method_id, "payment_method_id", "The Stripe payment method id"
+            ),
+            "brand": code,
+            "last4": digits,
+            "country": region,
+        }
+
+    @classmethod
+    def save(
+        cls,
+        *,
+        client_id: str,
+        customer_id: str,
+        payment_method_id: str,
+        brand: str,
+        last4: str,
+        country: str,
+    ) -> CardOnFile:
+        fields = cls._check(client_id, customer_id, payment_method_id, brand, last4, country)
+        return cls._create(cls.Saved, id=card_id(fields["client_id"]), **fields)
+
+    def replace(
+        self, *, customer_id: str, payment_method_id: str, brand: str, last4: str, country: str
+    ) -> bool:
+        """Pay with another card from now on; False (no-op) if it is the same card."""
+        fields = self._check(self.client_id, customer_id, payment_method_id, brand, last4, country)
+        if (
+            fields["payment_method_id"] == self.payment_method_id
+            and fields["customer_id"] == self.customer_id
+        ):
+            return False
+        self.trigger_event(self.Replaced, **fields)
+        return True

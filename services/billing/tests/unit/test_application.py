@@ -1,0 +1,389 @@
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+
+from headstore.events.v1 import calls_pb2
+from headstore.money import Money
+from headstore.settings import Settings
+from services.billing.application import (
+    NO_CARD_REASON,
+    BillingApplication,
+    BillingConfig,
+    BillNotOpenYet,
+    on_session_accepted,
+    on_session_ended,
+)
+from services.billing.domain import Bill, bill_id
+
+from .conftest import (
+    CLIENT,
+    CONFIG,
+    START,
+    Calls,
+    Crash,
+    FakeGateway,
+    money,
+    run_until,
+    stored_events,
+)
+
+MINUTE = timedelta(minutes=1)
+
+
+def rebuilt(app: BillingApplication) -> BillingApplication:
+    """A new process on the same store: the application rebuilt from its events."""
+    fresh = BillingApplication(Settings(persistence="memory"), config=app.config)
+    fresh.recorder.insert_events(app.recorder.select_notifications(start=1, limit=10_000_000))
+    return fresh
+
+
+def begin(app, calls, gateway, clock, rate=300, free_minutes=0, free_session=False):
+    """Accepted, block 1 held, started at START."""
+    calls.accepted(rate, free_minutes, free_session)
+    app.execute_payments(gateway)
+    clock.advance(START - clock.now())
+    calls.started(START, rate, free_minutes, free_session)
+
+
+def the_charge(app: BillingApplication) -> Bill.Charged:
+    [charged] = stored_events(app, Bill.Charged)
+    return charged
+
+
+def test_the_faq_example_end_to_end(app, calls, gateway, clock):
+    begin(app, calls, gateway, clock)
+    run_until(app, gateway, clock, START + 29 * MINUTE + timedelta(seconds=30))
+    calls.ended(clock.now())
+    app.execute_payments(gateway)
+    charged = the_charge(app)
+    assert (charged.total_minor, charged.expert_share_minor, charged.platform_share_minor) == (
+        9000,
+        8100,
+        900,
+    )
+    assert [e.minute for e in stored_events(app, Bill.MinuteBilled)] == list(range(1, 31))
+    [earned] = stored_events(app, Bill.EarningsAccrued)
+    assert (earned.expert_id, earned.amount_minor) == ("expert-1", 8100)
+    assert app.open_bills() == 0
+
+
+def test_the_captures_equal_the_charge_and_no_hold_stays_open(app, calls, gateway, clock):
+    begin(app, calls, gateway, clock)
+    run_until(app, gateway, clock, START + 24 * MINUTE)
+    calls.ended(START + 14 * MINUTE + timedelta(seconds=1))
+    app.execute_payments(gateway)
+    assert gateway.open_intents() == []
+    captured = sum(i["captured"] for i in gateway.intents.values())
+    assert captured == the_charge(app).total_minor == 15 * 300
+    assert [i["status"] for i in gateway.intents.values()] == ["succeeded", "succeeded", "canceled"]
+    assert [i["captured"] for i in gateway.intents.values()] == [3000, 1500, 0]
+
+
+def test_three_free_minutes_at_2_usd_for_10_minutes_charge_14_usd(app, calls, gateway, clock):
+    begin(app, calls, gateway, clock, rate=200, free_minutes=3)
+    run_until(app, gateway, clock, START + 10 * MINUTE)
+    calls.ended(clock.now())
+    app.execute_payments(gateway)
+    assert the_charge(app).total_minor == 1400
+    assert gateway.intents["pi_1"]["captured"] == 1400
+    assert gateway.open_intents() == []
+
+
+def test_a_free_session_charges_nothing_and_makes_no_card_call(app, calls, gateway, clock):
+    begin(app, calls, gateway, clock, free_session=True)
+    run_until(app, gateway, clock, START + 45 * MINUTE)
+    calls.ended(clock.now())
+    app.execute_payments(gateway)
+    assert gateway.calls == []
+    charged = the_charge(app)
+    assert (charged.minutes, charged.total_minor) == (45, 0)
+    assert stored_events(app, Bill.MinuteBilled) == []
+    [authorized] = stored_events(app, Bill.HoldPlaced)
+    assert authorized.amount_minor == 0
+
+
+def test_no_91st_minute_even_if_the_end_says_95(app, calls, gateway, clock):
+    begin(app, calls, gateway, clock, rate=100)
+    run_until(app, gateway, clock, START + 95 * MINUTE, step=timedelta(seconds=30))
+    calls.ended(clock.now(), reason="time_limit")
+    app.execute_payments(gateway)
+    minutes = [e.minute for e in stored_events(app, Bill.MinuteBilled)]
+    assert minutes == list(range(1, 91))
+    charged = the_charge(app)
+    assert (charged.minutes, charged.billed_minutes, charged.total_minor) == (90, 90, 9000)
+    assert gateway.open_intents() == []
+
+
+def test_holds_are_taken_per_block_at_the_lead_time(app, calls, gateway, clock):
+    begin(app, calls, gateway, clock)
+    assert [key for op, key in gateway.calls] == ["session-1:1:hold"]
+    app.tick(START + 8 * MINUTE - timedelta(seconds=1))
+    assert app.pending_holds() == []
+    [hold] = app.tick(START + 8 * MINUTE)
+    assert (hold.block, hold.amount, hold.covers_minutes_to) == (2, Money("USD", 3000), 20)
+    assert hold.idempotency_key == "session-1:2:hold"
+    report = app.execute_payments(gateway)
+    assert report.holds_placed == 1 and app.pending_holds() == []
+    placed = stored_events(app, Bill.HoldPlaced)
+    assert [(e.block, e.amount_minor, e.covers_minutes_to) for e in placed] == [
+        (1, 3000, 10),
+        (2, 3000, 20),
+    ]
+
+
+def test_a_failed_later_hold_warns_then_ends_the_session(app, calls, gateway, clock):
+    begin(app, calls, gateway, clock)
+    gateway.declines = ["Your card was declined.", "Your card was declined."]
+    run_until(app, gateway, clock, START + 8 * MINUTE + timedelta(seconds=30))
+    [warning] = stored_events(app, Bill.HoldFailed)
+    assert (warning.block, warning.ends_session) == (2, False)
+    run_until(app, gateway, clock, START + 12 * MINUTE)
+    failures = stored_events(app, Bill.HoldFailed)
+    assert [(f.block, f.ends_session) for f in failures] == [(2, False), (2, True)]
+    assert ("hold", "session-1:2:hold-2") in gateway.calls
+    # calls ends the session; minutes no hold covers are not charged
+    calls.ended(START + 11 * MINUTE + timedelta(seconds=30), reason="payment_failed")
+    app.execute_payments(gateway)
+    assert the_charge(app).total_minor == 3000
+    assert gateway.open_intents() == []
+
+
+def test_a_declined_first_hold_ends_the_session(app, calls, gateway, clock):
+    gateway.declines = ["Your card was declined."]
+    calls.accepted()
+    app.execute_payments(gateway)
+    [failed] = stored_events(app, Bill.HoldFailed)
+    assert (failed.block, failed.ends_session, failed.reason) == (
+        1,
+        True,
+        "Your card was declined.",
+    )
+    calls.ended(clock.now(), started_at=None, reason="payment_failed")
+    app.execute_payments(gateway)
+    assert the_charge(app).total_minor == 0 and app.open_bills() == 0
+
+
+def test_a_client_without_a_card_is_declined_without_a_call(app, gateway, clock):
+    Calls(app, "session-2").deliver(
+        calls_pb2.SessionAccepted(
+            session_id="session-2",
+            client_id="client-without-card",
+            expert_id="expert-1",
+            rate_per_minute=money(300),
+        ),
+        on_session_accepted,
+    )
+    app.execute_payments(gateway)
+    [failed] = stored_events(app, Bill.HoldFailed)
+    assert failed.reason == NO_CARD_REASON and gateway.calls == []
+
+
+def test_each_minute_once_when_the_timer_runs_repeatedly(app, calls, gateway, clock):
+    begin(app, calls, gateway, clock)
+    for _ in range(5):
+        app.tick(START + 3 * MINUTE)
+    app.tick(START + 2 * MINUTE)  # a late tick from an earlier timer run
+    assert [e.minute for e in stored_events(app, Bill.MinuteBilled)] == [1, 2, 3, 4]
+
+
+def test_each_minute_once_when_the_timer_runs_during_the_end(app, calls, gateway, clock):
+    begin(app, calls, gateway, clock)
+    run_until(app, gateway, clock, START + 5 * MINUTE + timedelta(seconds=30))
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def timer() -> None:
+        try:
+            tick = 0
+            while not stop.is_set() or tick < 50:
+                app.tick(START + 5 * MINUTE + timedelta(seconds=30 + tick % 60))
+                tick += 1
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=timer) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    calls.ended(START + 6 * MINUTE + timedelta(seconds=10))
+    stop.set()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    app.execute_payments(gateway)
+    minutes = [e.minute for e in stored_events(app, Bill.MinuteBilled)]
+    assert minutes == list(range(1, 8))
+    charged = the_charge(app)
+    assert (charged.minutes, charged.billed_minutes, charged.total_minor) == (7, 7, 2100)
+
+
+def test_a_crash_between_two_captures_resumes_without_capturing_twice(app, calls, gateway, clock):
+    begin(app, calls, gateway, clock)
+    run_until(app, gateway, clock, START + 25 * MINUTE)
+    calls.ended(clock.now())
+    gateway.crash_after = "session-1:2:capture"  # Stripe captured block 2; billing never heard
+    with pytest.raises(Crash):
+        app.execute_payments(gateway)
+    assert [e.block for e in stored_events(app, Bill.CaptureRecorded)] == [1]
+
+    gateway.crash_after = None
+    restarted = rebuilt(app)
+    assert restarted.open_bills() == 1
+    report = restarted.execute_payments(gateway)
+    assert (report.captures, report.cancels, report.errors) == (2, 0, 0)
+    captures = [key for op, key in gateway.calls if op == "capture"]
+    assert captures == [
+        "session-1:1:capture",
+        "session-1:2:capture",
+        "session-1:2:capture",  # the same key again: Stripe replays, nothing is captured twice
+        "session-1:3:capture",
+    ]
+    assert [i["captured"] for i in gateway.intents.values()] == [3000, 3000, 1500]
+    assert the_charge(restarted).total_minor == 7500
+    assert gateway.open_intents() == [] and restarted.open_bills() == 0
+    assert restarted.execute_payments(gateway).captures == 0
+
+
+def test_a_crash_after_a_hold_was_placed_takes_no_second_hold(app, calls, gateway, clock):
+    calls.accepted()
+    restarted = rebuilt(app)
+    app.execute_payments(gateway)  # the first process placed the hold, then died unrecorded
+    restarted.execute_payments(gateway)
+    assert len(gateway.intents) == 1
+    [placed] = stored_events(restarted, Bill.HoldPlaced)
+    assert placed.payment_intent_id == "pi_1"
+
+
+def test_a_payment_call_that_fails_is_retried_on_the_next_run(app, calls, gateway, clock):
+    begin(app, calls, gateway, clock)
+    run_until(app, gateway, clock, START + 5 * MINUTE)
+    calls.ended(clock.now())
+
+    class Down(FakeGateway):
+        def capture(self, *args, **kwargs):
+            raise ConnectionError("Stripe is unreachable")
+
+    assert app.execute_payments(Down()).errors == 1
+    assert app.open_bills() == 1
+    assert app.execute_payments(gateway).captures == 1
+    assert app.open_bills() == 0
+
+
+def test_the_open_bills_are_rebuilt_from_the_store(app, calls, gateway, clock):
+    begin(app, calls, gateway, clock)
+    Calls(app, "session-2").accepted()
+    restarted = rebuilt(app)
+    assert restarted.open_bills() == 2
+    restarted.tick(START + 2 * MINUTE)
+    assert [e.minute for e in stored_events(restarted, Bill.MinuteBilled)] == [1, 2, 3]
+
+
+def test_a_redelivered_event_changes_nothing(app, calls, gateway, clock):
+    calls.accepted()
+    message = calls_pb2.SessionAccepted(session_id="session-1", client_id=CLIENT, expert_id="e")
+    assert calls.deliver(message, on_session_accepted, position=calls.position) == "duplicate"
+    assert len(stored_events(app, Bill.Opened)) == 1
+
+
+def test_an_end_that_races_another_writer_is_applied_again(app, calls, gateway, clock):
+    begin(app, calls, gateway, clock)
+    attempts = []
+
+    def racing(app, envelope, processing):
+        on_session_ended(app, envelope, processing)  # read the bill, closed it, not yet stored
+        attempts.append(envelope.position)
+        if len(attempts) == 1:  # meanwhile another process bills minutes 2 and 3
+            other = app.repository.get(bill_id("session-1"))
+            other.bill_minutes_started_by(START + 2 * MINUTE)
+            app.save(other)
+
+    message = calls_pb2.SessionEnded(session_id="session-1", client_id=CLIENT, expert_id="e")
+    message.started_at.FromDatetime(START)
+    message.ended_at.FromDatetime(START + 2 * MINUTE + timedelta(seconds=30))
+    assert calls.deliver(message, racing) == "processed"
+    assert len(attempts) == 2
+    app.execute_payments(gateway)
+    assert [e.minute for e in stored_events(app, Bill.MinuteBilled)] == [1, 2, 3]
+    assert the_charge(app).total_minor == 900
+
+
+def test_a_start_before_the_acceptance_opens_the_bill(app, calls, gateway, clock):
+    clock.advance(START - clock.now())
+    calls.started(START)
+    calls.accepted()
+    assert len(stored_events(app, Bill.Opened)) == 1
+    app.execute_payments(gateway)
+    app.tick(START + MINUTE)
+    assert [e.minute for e in stored_events(app, Bill.MinuteBilled)] == [1, 2]
+
+
+def test_an_end_before_the_acceptance_voids_the_bill_and_takes_no_hold(app, calls, gateway, clock):
+    calls.ended(clock.now(), started_at=None, reason="cancelled")
+    calls.accepted()
+    app.execute_payments(gateway)
+    assert gateway.calls == [] and app.open_bills() == 0
+    assert len(stored_events(app, Bill.Voided)) == 1
+
+
+def test_an_end_of_a_started_session_before_its_bill_is_retried_later(app, calls, clock):
+    with pytest.raises(BillNotOpenYet):
+        calls.ended(START + MINUTE)
+    assert stored_events(app, Bill) == []
+
+
+def test_a_card_is_saved_replaced_and_refused_by_region(app):
+    card = app.save_card(CLIENT, "cus_1", "pm_2", "mastercard", "4444", "GB")
+    assert (card.payment_method_id, card.country) == ("pm_2", "GB")
+    with pytest.raises(Exception) as error:
+        app.save_card("client-9", "cus_9", "pm_9", "jcb", "0000", "FR")
+    assert getattr(error.value, "code", "") == "card_brand_not_accepted"
+    assert app.card("client-9") is None
+
+
+def test_config_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv("MINUTE_SECONDS", "2")
+    monkeypatch.setenv("HOLD_BLOCK_MINUTES", "5")
+    monkeypatch.setenv("HOLD_LEAD_MINUTES", "1")
+    monkeypatch.setenv("MAX_SESSION_MINUTES", "90")
+    monkeypatch.setenv("COMMISSION_PERCENT", "10")
+    config = BillingConfig.from_env()
+    assert (config.minute_seconds, config.hold_block_minutes, config.hold_lead_minutes) == (
+        2,
+        5,
+        1,
+    )
+    monkeypatch.setenv("MAX_SESSION_MINUTES", "91")
+    with pytest.raises(ValueError):
+        BillingConfig.from_env()
+
+
+def test_a_tick_over_20000_open_bills_completes(clock):
+    app = BillingApplication(Settings(persistence="memory"), config=CONFIG)
+    bills = []
+    for i in range(20_000):
+        bill = Bill.open(
+            session_id=f"session-{i}",
+            client_id=f"client-{i}",
+            expert_id="expert-1",
+            rate=Money("USD", 300),
+            free_minutes=0,
+            free_session=False,
+            block_minutes=1,
+            lead_minutes=1,  # block 2's hold is due at the start
+        )
+        bill.record_hold_placed(1, 1, f"pi_{i}")
+        bill.start(START, 60, 90)
+        bills.append(bill)
+    for start in range(0, len(bills), 1000):
+        app.save(*bills[start : start + 1000])
+    assert app.open_bills() == 20_000  # found in the notification log
+
+    holds = app.tick(START + timedelta(seconds=30))
+    assert len(holds) == 20_000 and {hold.block for hold in holds} == {2}
+    assert app.tick(START + timedelta(seconds=31)) == holds  # nothing new is due
+    for i in (0, 9_999, 19_999):
+        bill = app.bill(f"session-{i}")
+        assert (bill.last_billed_minute, bill.pending_hold()["block"]) == (1, 2)
+    app.close()

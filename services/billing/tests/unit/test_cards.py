@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import pytest
+
+from headstore.errors import InvalidInput
+from services.billing.domain import CardOnFile, card_id, check_card
+
+
+@pytest.fixture(autouse=True)
+def _clock(clock):
+    return clock
+
+
+def card(brand: str = "visa", country: str = "US", **kwargs: str) -> CardOnFile:
+    fields = {
+        "client_id": "client-1",
+        "customer_id": "cus_1",
+        "payment_method_id": "pm_1",
+        "brand": brand,
+        "last4": "4242",
+        "country": country,
+        **kwargs,
+    }
+    return CardOnFile.save(**fields)
+
+
+@pytest.mark.parametrize("brand", ["visa", "mastercard", "amex", "jcb", "discover", "diners"])
+def test_us_cards_of_the_six_brands_are_accepted(brand):
+    assert card(brand, "US").brand == brand
+
+
+@pytest.mark.parametrize("country", ["AU", "CA", "JP", "DE", "FR", "IE", "NO", "GB", "CH", "at"])
+@pytest.mark.parametrize("brand", ["visa", "mastercard", "amex"])
+def test_cards_from_australia_canada_europe_and_japan_of_three_brands_are_accepted(brand, country):
+    saved = card(brand, country)
+    assert (saved.brand, saved.country) == (brand, country.upper())
+
+
+@pytest.mark.parametrize("brand", ["jcb", "discover", "diners", "unionpay"])
+@pytest.mark.parametrize("country", ["AU", "CA", "JP", "DE", "GB", "CH"])
+def test_other_brands_outside_the_us_are_refused(brand, country):
+    with pytest.raises(InvalidInput) as error:
+        card(brand, country)
+    assert error.value.code == "card_brand_not_accepted"
+    assert country in error.value.message
+
+
+@pytest.mark.parametrize("country", ["BR", "MX", "SG", "IN", "CN"])
+def test_cards_from_other_regions_are_refused(country):
+    with pytest.raises(InvalidInput) as error:
+        card("visa", country)
+    assert error.value.code == "card_brand_not_accepted"
+    assert "Visa" in error.value.message and country in error.value.message
+
+
+def test_the_refusal_names_the_brand_and_the_country():
+    with pytest.raises(InvalidInput) as error:
+        check_card("discover", "DE")
+    assert error.value.message.startswith("Discover cards from DE are not accepted")
+    assert error.value.field == "brand"
+
+
+def test_brand_spellings_people_use_are_understood():
+    assert check_card("American Express", "GB") == ("amex", "GB")
+    assert check_card("MasterCard", "JP") == ("mastercard", "JP")
+    assert check_card("Diners Club", "US") == ("diners", "US")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "code"),
+    [
+        ({"last4": "42"}, "invalid_last4"),
+        ({"customer_id": ""}, "customer_id_required"),
+        ({"payment_method_id": " "}, "payment_method_id_required"),
+        ({"country": "USA"}, "invalid_card_country"),
+        ({"brand": ""}, "card_brand_required"),
+    ],
+)
+def test_bad_card_details_are_refused(kwargs, code):
+    with pytest.raises(InvalidInput) as error:
+        card(**kwargs)
+    assert error.value.code == code
+
+
+def test_a_client_has_one_card_on_file_which_can_be_replaced():
+    saved = card()
+    assert saved.id == card_id("client-1")
+    assert saved.replace(
+        customer_id="cus_1", payment_method_id="pm_2", brand="amex", last4="0005", country="US"
+    )
+    assert (saved.payment_method_id, saved.brand, saved.last4) == ("pm_2", "amex", "0005")
+    assert not saved.replace(
+        customer_id="cus_1", payment_method_id="pm_2", brand="amex", last4="0005", country="US"
+    )
