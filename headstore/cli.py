@@ -43,6 +43,8 @@ def run_service(settings: Settings, parts: ServiceParts) -> None:
             "GRPC_BIND_HOST": "0.0.0.0",
             "GRPC_BIND_PORT": settings.grpc_ports[parts.name],
             "max_workers": 10,
+            # nameko's HTTP entrypoints (calls takes Janus' events there).
+            "WEB_SERVER_ADDRESS": f"{settings.janus_events_host}:{settings.janus_events_port}",
         },
     )
 

@@ -33,6 +33,18 @@ SERVICES: dict[str, ServiceParts] = {
             "services.profiles.application:migrate",
         ),
         ServiceParts(
+            "calls",
+            "services.calls.service:CallsService",
+            "services.calls.application:CallsApplication",
+            "services.calls.contract:translate",
+        ),
+        ServiceParts(
+            "billing",
+            "services.billing.service:BillingService",
+            "services.billing.application:BillingApplication",
+            "services.billing.contract:translate",
+        ),
+        ServiceParts(
             "notifications",
             "services.notifications.service:NotificationsService",
             "services.notifications.application:NotificationsApplication",

@@ -52,6 +52,9 @@ class Settings:
     # only digests while the relay can still put the link into the public event for the mail.
     token_secret: str = "dev-only-token-secret-change-me-in-production-42"
     persistence: str = "postgres"  # "postgres" or "memory" (unit tests)
+    # Where calls listens for the events Janus posts (its event handler's backend).
+    janus_events_host: str = "0.0.0.0"
+    janus_events_port: int = 8071
     grpc_ports: dict[str, int] = field(default_factory=lambda: dict(GRPC_PORTS))
     metrics_ports: dict[str, int] = field(default_factory=lambda: dict(METRICS_PORTS))
     relay_metrics_ports: dict[str, int] = field(default_factory=lambda: dict(RELAY_METRICS_PORTS))
@@ -77,6 +80,8 @@ class Settings:
             jwt_secret=env("JWT_SECRET", cls.jwt_secret),
             token_secret=env("TOKEN_SECRET", cls.token_secret),
             persistence=env("PERSISTENCE", cls.persistence),
+            janus_events_host=env("CALLS_JANUS_EVENTS_HOST", cls.janus_events_host),
+            janus_events_port=env_int("CALLS_JANUS_EVENTS_PORT", cls.janus_events_port),
             grpc_ports=ports("GRPC_PORT", GRPC_PORTS),
             metrics_ports=ports("METRICS_PORT", METRICS_PORTS),
             relay_metrics_ports=ports("RELAY_METRICS_PORT", RELAY_METRICS_PORTS),

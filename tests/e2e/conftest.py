@@ -12,8 +12,10 @@ from typing import Any
 
 import httpx
 import pytest
+import stripe
 
 from headstore.cli import migrate
+from headstore.media_testing import JanusProcess, MediaNetwork, media_unavailable_reason
 from headstore.registry import SERVICES
 from headstore.store import drop_database
 from headstore.testing import ROOT, Processes, free_port, wait_until
@@ -24,6 +26,9 @@ class Platform:
     api: httpx.Client
     mail: httpx.Client
     processes: Processes
+    network: MediaNetwork
+    janus: JanusProcess
+    stripe: stripe.StripeClient
 
     def mails_to(self, address: str) -> list[dict[str, Any]]:
         response = self.mail.get("/api/messages", params={"to": address})
@@ -62,26 +67,52 @@ def link_token(mail: dict[str, Any], path: str) -> str:
     raise AssertionError(f"no {path} link in {mail['links']}")
 
 
+MINUTE_SECONDS = 1
+"""A billed minute lasts a second here, so sessions of tens of minutes run in seconds."""
+
+
 @pytest.fixture
-def platform(settings, processes) -> Any:
+def media_network() -> Any:
+    reason = media_unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    with MediaNetwork("hs") as network:
+        yield network
+
+
+@pytest.fixture
+def platform(settings, processes, media_network) -> Any:
     for name in SERVICES:
         drop_database(name, settings)
     ports = {
-        name: free_port() for name in ("smtp", "mail_web", "gateway", "profiles", "notifications")
+        name: free_port()
+        for name in ("smtp", "mail_web", "gateway", "stripe", "janus_events", *SERVICES)
     }
+    janus = JanusProcess(
+        media_network,
+        event_backend=f"http://{media_network.outer_address}:{ports['janus_events']}/janus/events",
+    ).start()
     processes.env.update(
         SMTP_PORT=str(ports["smtp"]),
-        PROFILES_GRPC_PORT=str(ports["profiles"]),
-        NOTIFICATIONS_GRPC_PORT=str(ports["notifications"]),
-        PROFILES_METRICS_PORT="0",
-        NOTIFICATIONS_METRICS_PORT="0",
-        PROFILES_RELAY_METRICS_PORT="0",
-        NOTIFICATIONS_RELAY_METRICS_PORT="0",
         PUBLIC_URL=f"http://127.0.0.1:{ports['gateway']}",
         ARGON2_TIME_COST="1",
         ARGON2_MEMORY_KIB="8192",
         NOTIFICATIONS_SEND_INTERVAL_SECONDS="0.2",
+        MINUTE_SECONDS=str(MINUTE_SECONDS),
+        STRIPE_API_BASE=f"http://127.0.0.1:{ports['stripe']}",
+        STRIPE_API_KEY="sk_test_headstore_e2e",
+        JANUS_URL=janus.api_url,
+        JANUS_PUBLIC_URL=janus.api_url,
+        JANUS_ADMIN_URL=janus.admin_url,
+        JANUS_ADMIN_SECRET=janus.admin_secret,
+        JANUS_ROOM_ADMIN_KEY=janus.admin_key,
+        CALLS_JANUS_EVENTS_HOST=media_network.outer_address,
+        CALLS_JANUS_EVENTS_PORT=str(ports["janus_events"]),
     )
+    for name in SERVICES:
+        processes.env[f"{name.upper()}_GRPC_PORT"] = str(ports[name])
+        processes.env[f"{name.upper()}_METRICS_PORT"] = "0"
+        processes.env[f"{name.upper()}_RELAY_METRICS_PORT"] = "0"
     migrate(settings, list(SERVICES.values()))
     cli = ("-m", "headstore.cli")
     processes.start(
@@ -93,16 +124,30 @@ def platform(settings, processes) -> Any:
         "--web-port",
         str(ports["mail_web"]),
     )
+    processes.start("stripe", *cli, "stripe", "--port", str(ports["stripe"]))
     for name in SERVICES:
         processes.start(name, *cli, "run", name)
         processes.start(f"{name}-relay", *cli, "relay", name)
     processes.start("gateway", *cli, "gateway", "--port", str(ports["gateway"]))
     api = httpx.Client(base_url=f"http://127.0.0.1:{ports['gateway']}", timeout=15)
     mail = httpx.Client(base_url=f"http://127.0.0.1:{ports['mail_web']}", timeout=5)
-    wait_until(lambda: api.get("/readyz").status_code == 200, timeout=60, what="gateway ready")
-    wait_until(lambda: mail.get("/api/messages").status_code == 200, timeout=30, what="mailbox")
+    stripe_client = stripe.StripeClient(
+        api_key="sk_test_headstore_e2e",
+        base_addresses={"api": f"http://127.0.0.1:{ports['stripe']}"},  # type: ignore[arg-type]
+    )
     try:
-        yield Platform(api=api, mail=mail, processes=processes)
+        wait_until(lambda: api.get("/readyz").status_code == 200, timeout=60, what="gateway ready")
+        wait_until(lambda: mail.get("/api/messages").status_code == 200, timeout=30, what="mailbox")
+        yield Platform(
+            api=api,
+            mail=mail,
+            processes=processes,
+            network=media_network,
+            janus=janus,
+            stripe=stripe_client,
+        )
     finally:
         api.close()
         mail.close()
+        processes.stop_all()
+        janus.stop()

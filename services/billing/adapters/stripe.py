@@ -1,0 +1,179 @@
+"""Stripe, through the official SDK only: customers and cards, card holds with manual capture,
+captures and cancellations, webhooks. Every call that changes something carries an idempotency
+key, so a retry after a crash repeats nothing. Development and tests point STRIPE_API_BASE at
+the local Stripe-compatible server (`headstore stripe`)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import stripe
+
+from headstore import metrics
+from headstore.errors import InvalidInput
+from headstore.settings import env
+from services.billing.application import HoldResult
+
+log = logging.getLogger(__name__)
+
+DECLINED = "Your card was declined. Use another card or contact your bank."
+
+
+@dataclass(frozen=True)
+class StripeSettings:
+    api_key: str
+    api_base: str
+    webhook_secret: str
+
+    @classmethod
+    def from_env(cls) -> StripeSettings:
+        return cls(
+            api_key=env("STRIPE_API_KEY", "sk_test_headstore_dev"),
+            api_base=env("STRIPE_API_BASE", "http://127.0.0.1:12111"),
+            webhook_secret=env("STRIPE_WEBHOOK_SECRET", "whsec_headstore_dev"),
+        )
+
+
+@dataclass(frozen=True)
+class CardDetails:
+    payment_method_id: str
+    brand: str
+    last4: str
+    country: str
+    exp_month: int
+    exp_year: int
+
+
+def stripe_calls(operation: str, outcome: str) -> None:
+    metrics.counter(
+        "billing_stripe_calls",
+        "Calls to Stripe, by operation and outcome",
+        ("operation", "outcome"),
+    ).labels(operation, outcome).inc()
+
+
+class StripeGateway:
+    """The billing application's PaymentGateway, plus what saving a card needs."""
+
+    def __init__(self, settings: StripeSettings | None = None) -> None:
+        self.settings = settings or StripeSettings.from_env()
+        base = {"api": self.settings.api_base} if self.settings.api_base else None
+        self.client = stripe.StripeClient(
+            api_key=self.settings.api_key,
+            base_addresses=base,  # type: ignore[arg-type]
+            max_network_retries=2,
+        )
+
+    # -- holds ----------------------------------------------------------------------------------
+
+    def hold(
+        self,
+        idempotency_key: str,
+        customer_id: str,
+        payment_method_id: str,
+        amount: int,
+        currency: str,
+        description: str,
+    ) -> HoldResult:
+        try:
+            intent = self.client.v1.payment_intents.create(
+                params={
+                    "amount": amount,
+                    "currency": currency.lower(),
+                    "customer": customer_id,
+                    "payment_method": payment_method_id,
+                    "capture_method": "manual",
+                    "confirm": True,
+                    "off_session": True,
+                    "description": description,
+                },
+                options={"idempotency_key": idempotency_key},
+            )
+        except stripe.CardError as error:
+            stripe_calls("hold", "declined")
+            return HoldResult(declined_reason=error.user_message or DECLINED)
+        if intent.status != "requires_capture":
+            stripe_calls("hold", "declined")
+            return HoldResult(declined_reason=DECLINED)
+        stripe_calls("hold", "placed")
+        return HoldResult(payment_intent_id=intent.id)
+
+    def capture(self, idempotency_key: str, payment_intent_id: str, amount: int) -> None:
+        self.client.v1.payment_intents.capture(
+            payment_intent_id,
+            params={"amount_to_capture": amount},
+            options={"idempotency_key": idempotency_key},
+        )
+        stripe_calls("capture", "ok")
+
+    def cancel(self, idempotency_key: str, payment_intent_id: str) -> None:
+        self.client.v1.payment_intents.cancel(
+            payment_intent_id, options={"idempotency_key": idempotency_key}
+        )
+        stripe_calls("cancel", "ok")
+
+    # -- cards ----------------------------------------------------------------------------------
+
+    def customer_for(self, client_id: str) -> str:
+        """The client's Stripe customer, created once (the idempotency key is the client)."""
+        customer = self.client.v1.customers.create(
+            params={"metadata": {"client_id": client_id}},
+            options={"idempotency_key": f"customer:{client_id}"},
+        )
+        return customer.id
+
+    def setup_intent(self, customer_id: str) -> Any:
+        return self.client.v1.setup_intents.create(
+            params={
+                "customer": customer_id,
+                "usage": "off_session",
+                "payment_method_types": ["card"],
+            },
+        )
+
+    def attach_card(self, customer_id: str, payment_method_id: str) -> CardDetails:
+        try:
+            method = self.client.v1.payment_methods.retrieve(payment_method_id)
+        except stripe.InvalidRequestError:
+            raise InvalidInput(
+                "payment_method_not_found", "We could not find that card.", "payment_method_id"
+            ) from None
+        card = method.card
+        if card is None:
+            raise InvalidInput(
+                "not_a_card", "Only cards can pay for sessions.", "payment_method_id"
+            )
+        if getattr(method, "customer", None) != customer_id:
+            try:
+                self.client.v1.payment_methods.attach(
+                    payment_method_id,
+                    params={"customer": customer_id},
+                    options={"idempotency_key": f"attach:{customer_id}:{payment_method_id}"},
+                )
+            except stripe.CardError as error:
+                raise InvalidInput(
+                    "card_declined", error.user_message or DECLINED, "payment_method_id"
+                ) from None
+        return CardDetails(
+            payment_method_id=payment_method_id,
+            brand=card.brand or "",
+            last4=card.last4 or "",
+            country=card.country or "",
+            exp_month=card.exp_month or 0,
+            exp_year=card.exp_year or 0,
+        )
+
+    # -- webhooks -------------------------------------------------------------------------------
+
+    def webhook_event(self, payload: bytes, signature: str) -> Any:
+        """The event Stripe sent, once its signature is checked."""
+        try:
+            return stripe.Webhook.construct_event(
+                payload.decode(), signature, self.settings.webhook_secret
+            )
+        except (ValueError, stripe.SignatureVerificationError):
+            raise InvalidInput(
+                "invalid_webhook", "The webhook's signature does not match.", "signature"
+            ) from None

@@ -1,0 +1,294 @@
+"""The calls nameko service: gRPC for participants, events from profiles and billing, the
+clock-driven timer (answer timeouts, warnings, the 90-minute limit, lost participants), and the
+HTTP endpoint where Janus posts what happens in the rooms."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+from uuid import UUID
+
+from nameko.timer import timer
+from nameko.web.handlers import http
+from nameko_grpc.entrypoint import Grpc
+
+from headstore import clock, metrics
+from headstore.calls.v1 import calls_pb2 as api
+from headstore.calls.v1 import calls_pb2_grpc
+from headstore.consumers import consumes
+from headstore.dependencies import Leadership, MetricsServer, Store
+from headstore.envelope import Envelope
+from headstore.errors import InvalidInput
+from headstore.events.v1 import calls_pb2 as events
+from headstore.events.v1 import money_pb2
+from headstore.grpc import grpc_method
+from headstore.health import HealthCheck
+from headstore.settings import Settings, env_float
+from services.calls import application as policies
+from services.calls.adapters.janus import JanusEvent
+from services.calls.application import CallsApplication
+from services.calls.domain import (
+    ACCEPTED,
+    AUTHORIZED,
+    DECLINED,
+    ENDED,
+    LIVE,
+    REQUESTED,
+    ROOM_OPEN,
+    VIDEO,
+    VOICE,
+    Session,
+)
+from services.calls.rooms import JanusRooms, Presence, display_of
+
+log = logging.getLogger(__name__)
+
+grpc = Grpc.implementing(calls_pb2_grpc.CallsServiceStub)
+handled = grpc_method("calls")
+TICK_SECONDS = env_float("CALLS_TICK_SECONDS", 0.5)
+
+STATES = {
+    REQUESTED: "requested",
+    ACCEPTED: "accepted",
+    AUTHORIZED: "accepted",
+    ROOM_OPEN: "ready",
+    LIVE: "live",
+    DECLINED: "declined",
+    ENDED: "ended",
+}
+MODES = {VOICE: events.SESSION_MODE_VOICE, VIDEO: events.SESSION_MODE_VIDEO}
+MODE_NAMES: dict[int, str] = {value: key for key, value in MODES.items()}
+
+
+def calls_application(settings: Settings) -> CallsApplication:
+    return CallsApplication(settings, rooms=JanusRooms(settings))
+
+
+def parse_id(value: str, field: str) -> UUID:
+    try:
+        return UUID(value)
+    except (ValueError, TypeError):
+        raise InvalidInput(
+            "invalid_id", f"{field} must be an id like those we return.", field
+        ) from None
+
+
+def mode_name(mode: int) -> str:
+    if mode not in MODE_NAMES:
+        raise InvalidInput("invalid_mode", "A session is voice or video.", "mode")
+    return MODE_NAMES[mode]
+
+
+def session_message(session: Session, participant_id: UUID | None = None) -> api.Session:
+    message = api.Session(
+        session_id=str(session.id),
+        client_id=str(session.client_id),
+        expert_id=str(session.expert_id),
+        mode=MODES.get(session.mode, events.SESSION_MODE_VOICE),
+        state=STATES.get(session.status, session.status),
+        rate_per_minute=money_pb2.Money(currency=session.currency, minor=session.rate_minor),
+        free_minutes=session.free_minutes,
+        free_session=session.free_session,
+        end_reason=session.end_reason or "",
+    )
+    if session.started_at is not None:
+        message.started_at.FromDatetime(session.started_at)
+    if session.ended_at is not None:
+        message.ended_at.FromDatetime(session.ended_at)
+    role = session.role_of(participant_id) if participant_id is not None else None
+    if (
+        participant_id is not None
+        and role is not None
+        and session.room is not None
+        and session.status in (ROOM_OPEN, LIVE)
+    ):
+        message.join.CopyFrom(
+            api.JoinDetails(
+                janus_url=session.room.get("server_url", ""),
+                room_id=int(session.room["room_id"]),
+                pin=session.pin_for(participant_id) or "",
+                display=display_of(role, session.id),
+            )
+        )
+    return message
+
+
+def live_sessions() -> Any:
+    return metrics.gauge("calls_live_sessions", "Sessions in progress")
+
+
+def sessions_ended(reason: str) -> None:
+    metrics.counter("calls_sessions_ended", "Sessions ended, by reason", ("reason",)).labels(
+        reason
+    ).inc()
+
+
+def janus_events(kind: str) -> None:
+    metrics.counter("calls_janus_events", "Events Janus posted, by type", ("type",)).labels(
+        kind
+    ).inc()
+
+
+class CallsService(HealthCheck):
+    name = "calls"
+    store: Any = Store(calls_application)
+    timer_lease: Any = Leadership("timer")
+    metrics = MetricsServer(lambda settings: settings.metrics_ports["calls"])
+    presence = Presence()
+
+    # -- sessions -----------------------------------------------------------------------------
+
+    @grpc
+    @handled
+    def RequestSession(self, request: Any, context: Any) -> api.Session:  # noqa: N802
+        session = self.store.request_session(
+            parse_id(request.client_id, "client_id"),
+            parse_id(request.expert_id, "expert_id"),
+            mode_name(request.mode),
+            request.invite_token or None,
+        )
+        return session_message(session, session.client_id)
+
+    @grpc
+    @handled
+    def AnswerSession(self, request: Any, context: Any) -> api.Session:  # noqa: N802
+        expert_id = parse_id(request.expert_id, "expert_id")
+        session = self.store.answer_session(
+            parse_id(request.session_id, "session_id"), expert_id, request.accept
+        )
+        return session_message(session, expert_id)
+
+    @grpc
+    @handled
+    def GetSession(self, request: Any, context: Any) -> api.Session:  # noqa: N802
+        participant = parse_id(request.participant_id, "participant_id")
+        session = self.store.session(parse_id(request.session_id, "session_id"), participant)
+        return session_message(session, participant)
+
+    @grpc
+    @handled
+    def HangUp(self, request: Any, context: Any) -> api.Session:  # noqa: N802
+        participant = parse_id(request.participant_id, "participant_id")
+        session = self.store.hang_up(parse_id(request.session_id, "session_id"), participant)
+        return session_message(session, participant)
+
+    @grpc
+    @handled
+    def SwitchMode(self, request: Any, context: Any) -> api.Session:  # noqa: N802
+        participant = parse_id(request.participant_id, "participant_id")
+        session = self.store.switch_mode(
+            parse_id(request.session_id, "session_id"), participant, mode_name(request.mode)
+        )
+        return session_message(session, participant)
+
+    @grpc
+    @handled
+    def RateSession(self, request: Any, context: Any) -> api.Rating:  # noqa: N802
+        self.store.rate_session(
+            parse_id(request.session_id, "session_id"),
+            parse_id(request.client_id, "client_id"),
+            request.stars,
+            request.review,
+        )
+        return api.Rating(session_id=request.session_id, stars=request.stars, review=request.review)
+
+    # -- invite links and ratings -------------------------------------------------------------
+
+    @grpc
+    @handled
+    def GetPaidLink(self, request: Any, context: Any) -> api.InviteLink:  # noqa: N802
+        return self._link(self.store.paid_link(parse_id(request.expert_id, "expert_id")))
+
+    @grpc
+    @handled
+    def CreateFreeLink(self, request: Any, context: Any) -> api.InviteLink:  # noqa: N802
+        return self._link(self.store.create_free_link(parse_id(request.expert_id, "expert_id")))
+
+    @grpc
+    @handled
+    def GetInviteLink(self, request: Any, context: Any) -> api.InviteLink:  # noqa: N802
+        return self._link(self.store.invite_link(request.token))
+
+    @staticmethod
+    def _link(view: Any) -> api.InviteLink:
+        kind = (
+            events.INVITE_LINK_KIND_FREE if view.kind == "free" else (events.INVITE_LINK_KIND_PAID)
+        )
+        return api.InviteLink(
+            link_id=str(view.link_id),
+            expert_id=str(view.expert_id),
+            kind=kind,
+            token=view.token,
+            redeemed=view.used,
+        )
+
+    @grpc
+    @handled
+    def GetExpertRating(self, request: Any, context: Any) -> api.ExpertRating:  # noqa: N802
+        expert_id = parse_id(request.expert_id, "expert_id")
+        summary = self.store.expert_rating(expert_id)
+        return api.ExpertRating(
+            expert_id=str(expert_id), count=summary.count, average_tenths=summary.average_tenths
+        )
+
+    # -- other services' events ---------------------------------------------------------------
+
+    @consumes("profiles", "ExpertProfileUpdated")
+    def on_expert_profile_updated(self, app: Any, envelope: Envelope, processing: Any) -> None:
+        policies.on_expert_profile_updated(app, envelope, processing)
+
+    @consumes("profiles", "RateChanged")
+    def on_rate_changed(self, app: Any, envelope: Envelope, processing: Any) -> None:
+        policies.on_rate_changed(app, envelope, processing)
+
+    @consumes("profiles", "AvailabilityChanged")
+    def on_availability_changed(self, app: Any, envelope: Envelope, processing: Any) -> None:
+        policies.on_availability_changed(app, envelope, processing)
+
+    @consumes("billing", "PaymentAuthorized")
+    def on_payment_authorized(self, app: Any, envelope: Envelope, processing: Any) -> None:
+        policies.on_payment_authorized(app, envelope, processing)
+
+    @consumes("billing", "PaymentAuthorizationFailed")
+    def on_payment_authorization_failed(
+        self, app: Any, envelope: Envelope, processing: Any
+    ) -> None:
+        policies.on_payment_authorization_failed(app, envelope, processing)
+
+    # -- the clock ------------------------------------------------------------------------------
+
+    @timer(interval=TICK_SECONDS)
+    def tick(self) -> int:
+        """Apply what is due (one replica at a time); returns how many actions it applied."""
+        if not self.timer_lease.held():
+            return 0
+        done = self.store.tick(clock.now())
+        for _, action in done:
+            if action.startswith("end"):
+                sessions_ended(action)
+        live_sessions().set(self.store.count_live())
+        return len(done)
+
+    # -- Janus ----------------------------------------------------------------------------------
+
+    @http("POST", "/janus/events")
+    def janus_events(self, request: Any) -> tuple[int, str]:
+        """Janus' event handler posts here: participants' media up or gone."""
+        try:
+            received = JanusEvent.parse_body(request.get_data())
+        except (ValueError, json.JSONDecodeError):
+            return 400, "not Janus events"
+        for event in received:
+            janus_events(event.name or str(event.type))
+            change = self.presence.observe(event)
+            if change is None:
+                continue
+            try:
+                if change.connected:
+                    self.store.participant_connected(change.session_id, change.role, change.at)
+                else:
+                    self.store.participant_disconnected(change.session_id, change.role, change.at)
+            except Exception:
+                log.exception("presence of %s in %s not recorded", change.role, change.session_id)
+        return 200, "ok"
