@@ -150,6 +150,88 @@ def emails(svc):
     ]
 
 
+def live_sessions(svc):
+    return [
+        panel(
+            f"{svc}: live sessions",
+            [(f"max({svc}_live_sessions)", "live")],
+            unit="short",
+            description="Sessions in progress now (max over replicas: each reports the same "
+            "count from the store).",
+        ),
+        panel(
+            f"{svc}: sessions ended/s by reason",
+            [(f"sum by (reason) (rate({svc}_sessions_ended_total{RATE}))", "{{reason}}")],
+            unit="ops",
+        ),
+        panel(
+            f"{svc}: Janus events/s by type",
+            [(f"sum by (type) (rate({svc}_janus_events_total{RATE}))", "{{type}}")],
+            unit="ops",
+            description="Events Janus' sampleevh POSTs to calls on 8071 (session, handle, webrtc, "
+            "media, plugin). None while sessions are live: Janus cannot reach calls.",
+        ),
+    ]
+
+
+def bills(svc):
+    return [
+        panel(
+            f"{svc}: open bills",
+            [(f"max({svc}_open_bills)", "open")],
+            unit="short",
+            description="Bills of sessions not yet charged (max over replicas). Should follow "
+            "calls: live sessions.",
+        ),
+        panel(
+            f"{svc}: minutes billed per minute by currency",
+            [(f"60 * sum by (currency) (rate({svc}_minutes_billed_total{RATE}))", "{{currency}}")],
+            unit="short",
+            description="About the number of billed sessions in progress.",
+        ),
+        panel(
+            f"{svc}: revenue captured per hour by currency",
+            [
+                (
+                    f"sum by (currency) (increase({svc}_revenue_minor_total[1h])) / 100",
+                    "{{currency}}",
+                )
+            ],
+            unit="short",
+            description="Captured amounts in major units (the counter is in minor units; every "
+            "supported currency, USD GBP EUR CAD CHF, has 2 decimals), over the last hour.",
+        ),
+        panel(
+            f"{svc}: card hold failures/s",
+            [(f"sum(rate({svc}_hold_failures_total{RATE}))", "failures/s")],
+            unit="ops",
+            description="Authorizations (holds) Stripe refused or that failed; the session ends.",
+        ),
+        panel(
+            f"{svc}: minute billing lateness p99",
+            [
+                (
+                    f"histogram_quantile(0.99, sum by (le) "
+                    f"(rate({svc}_minute_lateness_seconds_bucket{RATE})))",
+                    "p99",
+                )
+            ],
+            unit="s",
+            description="How late after its due time a minute was billed.",
+        ),
+        panel(
+            f"{svc}: Stripe calls/s by operation and outcome",
+            [
+                (
+                    f"sum by (operation, outcome) (rate({svc}_stripe_calls_total{RATE}))",
+                    "{{operation}} {{outcome}}",
+                )
+            ],
+            unit="reqps",
+        ),
+    ]
+
+
 def gateway_panels(svc="gateway"):
     http = f"{svc}_http_request_seconds"
     return [
@@ -195,6 +277,8 @@ def service_panels(svc, extra=()):
 SERVICES = {
     "profiles": [login_failures],
     "notifications": [emails],
+    "calls": [live_sessions],
+    "billing": [bills],
 }
 
 
