@@ -659,11 +659,17 @@ def _pi_export(self: Any, expand: Any = None) -> dict[str, Any]:
 
 
 def _pi_create(cls: Any, **data: Any) -> Any:
+    # Stripe takes a description; localstripe refuses it. `off_session` asks Stripe not to
+    # expect the customer present; the stand-in never asks for authentication anyway.
+    description = data.pop("description", None)
+    data.pop("off_session", None)
     # A `pm_card_*` test id becomes a real payment method, as on Stripe.
     pm = data.get("payment_method")
     if isinstance(pm, str) and pm in TEST_PAYMENT_METHODS:
         data["payment_method"] = ls.PaymentMethod._api_retrieve(pm).id
-    return _original_pi_create(cls, **data)
+    intent = _original_pi_create(cls, **data)
+    intent.description = description
+    return intent
 
 
 def _unexpected_state(obj: Any, action: str, allowed: tuple[str, ...]) -> UserError:

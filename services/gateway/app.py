@@ -20,9 +20,12 @@ from services.gateway.routes import (
     accounts,
     admin,
     applications,
+    cards,
     experts,
+    invites,
     live,
     ops,
+    sessions,
     tokens,
     web,
 )
@@ -31,7 +34,8 @@ from services.gateway.upstream import STUBS, Upstreams, open_channels
 DEFAULT_DEADLINE_SECONDS = 10.0
 
 DESCRIPTION = """\
-Paid expert advice: accounts, expert applications and profiles, the expert directory.
+Paid expert advice: accounts, expert applications and profiles, the expert directory, paid
+voice and video sessions, invite links, ratings, cards.
 
 Sign in with `POST /v1/auth/login` and send the `access_token` as `Authorization: Bearer …`.
 Every error is JSON `{"code", "message", "field"}`: `code` is stable, `message` is for people,
@@ -46,6 +50,12 @@ TAGS = [
     {"name": "becoming an expert", "description": "Assessment, applications, trustee review"},
     {"name": "experts", "description": "Expert profiles, availability, the directory"},
     {"name": "categories", "description": "Categories of expertise"},
+    {
+        "name": "sessions",
+        "description": "Paid and free voice and video sessions, their bills and ratings",
+    },
+    {"name": "invite links", "description": "Experts' links for paid and free sessions"},
+    {"name": "payments", "description": "The card on file (Stripe) and Stripe's webhooks"},
     {"name": "admin", "description": "For admins only"},
     {"name": "operations", "description": "Health, readiness, metrics"},
 ]
@@ -109,6 +119,18 @@ def create_app(
     app.state.settings = settings
     errors.install(app)
     app.add_middleware(RequestContext)
-    for module in (accounts, tokens, applications, experts, live, admin, ops, web):
+    for module in (
+        accounts,
+        tokens,
+        applications,
+        experts,
+        sessions,
+        invites,
+        cards,
+        live,
+        admin,
+        ops,
+        web,
+    ):
         app.include_router(module.router)
     return app

@@ -11,6 +11,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from headstore.billing.v1 import billing_pb2
+from headstore.calls.v1 import calls_pb2
+from headstore.events.v1 import calls_pb2 as call_events
+from headstore.events.v1 import money_pb2
 from headstore.profiles.v1 import profiles_pb2 as pb
 
 AMOUNT_PATTERN = r"^\d+(\.\d{1,2})?$"
@@ -400,3 +404,248 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         status: {"model": ErrorBody, "description": descriptions.get(status, "Error")}
         for status in statuses
     }
+
+
+# -- sessions, invite links, ratings (CallsService) --------------------------------------------
+
+SessionModeName = Literal["voice", "video"]
+LinkKind = Literal["paid", "free"]
+SESSION_MODES: dict[SessionModeName, call_events.SessionMode] = {
+    "voice": call_events.SESSION_MODE_VOICE,
+    "video": call_events.SESSION_MODE_VIDEO,
+}
+MODE_NAMES: dict[int, SessionModeName] = {value: name for name, value in SESSION_MODES.items()}
+LINK_KINDS: dict[int, LinkKind] = {
+    call_events.INVITE_LINK_KIND_PAID: "paid",
+    call_events.INVITE_LINK_KIND_FREE: "free",
+}
+Id = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class MoneyAmount(BaseModel):
+    """An amount of money: the decimal amount for people, the minor units for programs."""
+
+    currency: str = Field(examples=["USD"])
+    amount: str = Field(examples=["90.00"])
+    minor: int = Field(examples=[9000])
+
+    @classmethod
+    def from_proto(cls, money: money_pb2.Money) -> MoneyAmount:
+        return cls(currency=money.currency, amount=format_minor(money.minor), minor=money.minor)
+
+
+def _money(message: Any, name: str) -> MoneyAmount | None:
+    """The Money field `name` of `message`, or None if the service left it out."""
+    if not message.HasField(name) or not getattr(message, name).currency:
+        return None
+    return MoneyAmount.from_proto(getattr(message, name))
+
+
+def _rate(session: calls_pb2.Session) -> Rate | None:
+    money = _money(session, "rate_per_minute")
+    return Rate(**money.model_dump()) if money is not None else None
+
+
+def _time(message: Any, name: str) -> datetime | None:
+    return getattr(message, name).ToDatetime(tzinfo=UTC) if message.HasField(name) else None
+
+
+class RequestSession(RequestBody):
+    expert_id: Id = Field(examples=["9a1c7e52-0d3b-4f6a-8e21-5b7c4d3a2f10"])
+    mode: SessionModeName = Field(examples=["video"], description="voice or video")
+    invite_token: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=512,
+        description="The token of the expert's paid link or of a one-time free link, if any.",
+    )
+
+    def to_proto(self, client_id: str) -> calls_pb2.RequestSessionRequest:
+        return calls_pb2.RequestSessionRequest(
+            client_id=client_id,
+            expert_id=self.expert_id,
+            mode=SESSION_MODES[self.mode],
+            invite_token=self.invite_token or "",
+        )
+
+
+class AnswerSession(RequestBody):
+    accept: bool
+
+
+class SwitchMode(RequestBody):
+    mode: SessionModeName = Field(examples=["voice"], description="voice or video")
+
+
+class RateSession(RequestBody):
+    stars: int = Field(ge=1, le=5, strict=True, examples=[5], description="1 to 5 stars")
+    review: str | None = Field(default=None, max_length=1000, examples=["Clear and to the point."])
+
+
+class JoinDetails(BaseModel):
+    """What this participant needs to join the session's room on the SFU."""
+
+    janus_url: str = Field(examples=["wss://media.headstore.example/janus"])
+    room_id: int = Field(examples=[1234567890])
+    pin: str
+    display: str = Field(examples=["client/4f1c2b8e-3d7a-4c1e-9b0f-2a6d5e8c7b91"])
+
+
+class Session(BaseModel):
+    session_id: str
+    client_id: str
+    expert_id: str
+    mode: SessionModeName | None = Field(examples=["video"])
+    state: str = Field(
+        examples=["requested"],
+        description="requested, accepted, declined, ready (room open), live or ended",
+    )
+    rate_per_minute: Rate | None
+    free_minutes: int = Field(examples=[5])
+    free_session: bool = Field(description="A one-time free session: nothing is billed.")
+    started_at: datetime | None
+    ended_at: datetime | None
+    end_reason: str | None = Field(examples=["client_hung_up"])
+    join: JoinDetails | None = Field(
+        default=None,
+        description="Only for a participant, and only once the room is open (ready or live); "
+        "left out otherwise.",
+    )
+
+    @classmethod
+    def from_proto(cls, session: calls_pb2.Session) -> Session:
+        fields: dict[str, Any] = {
+            "session_id": session.session_id,
+            "client_id": session.client_id,
+            "expert_id": session.expert_id,
+            "mode": MODE_NAMES.get(session.mode),
+            "state": session.state,
+            "rate_per_minute": _rate(session),
+            "free_minutes": session.free_minutes,
+            "free_session": session.free_session,
+            "started_at": _time(session, "started_at"),
+            "ended_at": _time(session, "ended_at"),
+            "end_reason": session.end_reason or None,
+        }
+        if session.HasField("join"):
+            join = session.join
+            fields["join"] = JoinDetails(
+                janus_url=join.janus_url, room_id=join.room_id, pin=join.pin, display=join.display
+            )
+        return cls(**fields)
+
+
+class Rating(BaseModel):
+    session_id: str
+    stars: int = Field(examples=[5])
+    review: str
+
+    @classmethod
+    def from_proto(cls, rating: calls_pb2.Rating) -> Rating:
+        return cls(session_id=rating.session_id, stars=rating.stars, review=rating.review)
+
+
+class ExpertRating(BaseModel):
+    count: int = Field(examples=[12], description="How many ratings the expert has.")
+    average: str | None = Field(
+        examples=["4.3"], description="Average stars with one decimal; null without ratings."
+    )
+
+    @classmethod
+    def from_proto(cls, rating: calls_pb2.ExpertRating) -> ExpertRating:
+        if rating.count <= 0:
+            return cls(count=max(rating.count, 0), average=None)
+        whole, tenth = divmod(rating.average_tenths, 10)
+        return cls(count=rating.count, average=f"{whole}.{tenth}")
+
+
+class InviteLink(BaseModel):
+    link_id: str
+    expert_id: str
+    kind: LinkKind | None = Field(
+        examples=["paid"],
+        description="paid: the expert's permanent link; free: one whole free session, once.",
+    )
+    token: str
+    redeemed: bool = Field(description="A free link that has been used; paid links never are.")
+    url: str = Field(examples=["https://headstore.example/invite/q0K8xW3ZbR8"])
+
+    @classmethod
+    def from_proto(cls, link: calls_pb2.InviteLink, public_url: str) -> InviteLink:
+        return cls(
+            link_id=link.link_id,
+            expert_id=link.expert_id,
+            kind=LINK_KINDS.get(link.kind),
+            token=link.token,
+            redeemed=link.redeemed,
+            url=f"{public_url.rstrip('/')}/invite/{link.token}",
+        )
+
+
+# -- cards and bills (BillingService) ----------------------------------------------------------
+
+
+class SetupIntent(BaseModel):
+    """Confirm it with Stripe.js or the app's SDK, then save the card with PUT /v1/me/card."""
+
+    setup_intent_id: str = Field(examples=["seti_1NXWPnC2eZvKYlo2"])
+    client_secret: str = Field(examples=["seti_1NXWPnC2eZvKYlo2_secret_…"])
+    customer_id: str = Field(examples=["cus_NffrFeUfNV2Hib"])
+
+    @classmethod
+    def from_proto(cls, intent: billing_pb2.SetupIntent) -> SetupIntent:
+        return cls(
+            setup_intent_id=intent.setup_intent_id,
+            client_secret=intent.client_secret,
+            customer_id=intent.customer_id,
+        )
+
+
+class SaveCard(RequestBody):
+    payment_method_id: str = Field(
+        min_length=1, max_length=255, examples=["pm_1NXWPnC2eZvKYlo2CkAb0Hcd"]
+    )
+
+
+class Card(BaseModel):
+    brand: str = Field(examples=["visa"])
+    last4: str = Field(examples=["4242"])
+    country: str = Field(examples=["US"])
+    exp_month: int = Field(examples=[12])
+    exp_year: int = Field(examples=[2030])
+
+    @classmethod
+    def from_proto(cls, card: billing_pb2.Card) -> Card:
+        return cls(
+            brand=card.brand,
+            last4=card.last4,
+            country=card.country,
+            exp_month=card.exp_month,
+            exp_year=card.exp_year,
+        )
+
+
+class SessionBill(BaseModel):
+    session_id: str
+    billed_minutes: int = Field(examples=[30])
+    cost_so_far: MoneyAmount | None = Field(description="What the client pays so far.")
+    earnings_so_far: MoneyAmount | None = Field(
+        description="What the expert earns so far (the cost less 10% commission)."
+    )
+    state: str = Field(examples=["open"], description="open, closing or charged")
+    total: MoneyAmount | None = Field(description="The amount charged, once the bill is charged.")
+
+    @classmethod
+    def from_proto(cls, bill: billing_pb2.SessionBill) -> SessionBill:
+        return cls(
+            session_id=bill.session_id,
+            billed_minutes=bill.billed_minutes,
+            cost_so_far=_money(bill, "cost_so_far"),
+            earnings_so_far=_money(bill, "earnings_so_far"),
+            state=bill.state,
+            total=_money(bill, "total"),
+        )
+
+
+class WebhookReceived(BaseModel):
+    received: Literal[True] = True

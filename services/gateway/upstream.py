@@ -14,6 +14,7 @@ from fastapi import Request
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from headstore import metrics
+from headstore.billing.v1 import billing_pb2_grpc
 from headstore.calls.v1 import calls_pb2_grpc
 from headstore.context import CORRELATION_HEADER
 from headstore.profiles.v1 import profiles_pb2_grpc
@@ -25,6 +26,7 @@ UPSTREAMS = ("profiles",)
 STUBS: dict[str, Any] = {
     "profiles": profiles_pb2_grpc.ProfilesServiceStub,
     "calls": calls_pb2_grpc.CallsServiceStub,
+    "billing": billing_pb2_grpc.BillingServiceStub,
 }
 """Every service the gateway calls."""
 
@@ -113,12 +115,26 @@ def upstreams(request: Request) -> Upstreams:
     return request.app.state.upstreams
 
 
-def profiles(request: Request) -> Upstream:
-    """FastAPI dependency: the profiles service, for this request."""
+def _upstream(request: Request, service: str) -> Upstream:
     shared = upstreams(request)
     return Upstream(
-        "profiles",
-        shared.stubs["profiles"],
+        service,
+        shared.stubs[service],
         request.state.correlation_id,
         shared.deadline_seconds,
     )
+
+
+def profiles(request: Request) -> Upstream:
+    """FastAPI dependency: the profiles service, for this request."""
+    return _upstream(request, "profiles")
+
+
+def calls(request: Request) -> Upstream:
+    """FastAPI dependency: the calls service (sessions, invite links, ratings), for this request."""
+    return _upstream(request, "calls")
+
+
+def billing(request: Request) -> Upstream:
+    """FastAPI dependency: the billing service (cards, bills, Stripe webhooks), for this request."""
+    return _upstream(request, "billing")

@@ -520,3 +520,31 @@ def test_account_link_page_finishes_onboarding_once(client: stripe.StripeClient)
         locations.append(raised.value.headers["Location"])
     assert locations == ["https://headstore.test/return", "https://headstore.test/reauth"]
     assert client.v1.accounts.retrieve(account.id).charges_enabled is True
+
+
+def test_an_off_session_hold_keeps_its_description(client):
+    method = client.v1.payment_methods.create(
+        params={
+            "type": "card",
+            "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"},
+        }
+    )
+    customer = client.v1.customers.create(params={"email": "hold@example.com"})
+    client.v1.payment_methods.attach(method.id, params={"customer": customer.id})
+    intent = client.v1.payment_intents.create(
+        params={
+            "amount": 3000,
+            "currency": "usd",
+            "customer": customer.id,
+            "payment_method": method.id,
+            "capture_method": "manual",
+            "confirm": True,
+            "off_session": True,
+            "description": "session s-1, minutes 1-10",
+        },
+        options={"idempotency_key": "s-1:1:hold"},
+    )
+    assert intent.status == "requires_capture"
+    assert client.v1.payment_intents.retrieve(intent.id).description == (
+        "session s-1, minutes 1-10"
+    )

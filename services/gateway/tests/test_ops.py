@@ -9,7 +9,17 @@ import pytest
 from fastapi.routing import APIRoute
 from grpc_health.v1 import health_pb2
 
-from services.gateway.routes import accounts, admin, applications, experts, ops, tokens
+from services.gateway.routes import (
+    accounts,
+    admin,
+    applications,
+    cards,
+    experts,
+    invites,
+    ops,
+    sessions,
+    tokens,
+)
 from services.gateway.tests.conftest import FakeProfiles, bearer
 
 pytestmark = pytest.mark.anyio
@@ -125,7 +135,17 @@ async def test_the_openapi_document_lists_every_route(client: httpx.AsyncClient)
     documented = _documented(document)
     served = {
         (method, route.path)
-        for module in (accounts, tokens, applications, experts, admin, ops)
+        for module in (
+            accounts,
+            tokens,
+            applications,
+            experts,
+            admin,
+            ops,
+            sessions,
+            invites,
+            cards,
+        )
         for route in module.router.routes
         if isinstance(route, APIRoute) and route.include_in_schema
         for method in route.methods

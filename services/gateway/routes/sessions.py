@@ -1,0 +1,178 @@
+"""Paid (and free) voice and video sessions: request, answer, join, switch mode, hang up, rate,
+and what the session costs so far. The caller is always the participant the token names."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, status
+
+from headstore.billing.v1 import billing_pb2
+from headstore.calls.v1 import calls_pb2
+from services.gateway.auth import Caller, current_caller, require_roles
+from services.gateway.schemas import (
+    SESSION_MODES,
+    AnswerSession,
+    ExpertRating,
+    RateSession,
+    Rating,
+    RequestSession,
+    Session,
+    SessionBill,
+    SwitchMode,
+    error_responses,
+)
+from services.gateway.upstream import Upstream, billing, calls
+
+# One router, tagged per route: an expert's rating is listed with the experts.
+router = APIRouter(responses=error_responses(422, 503))
+
+Calls = Annotated[Upstream, Depends(calls)]
+Billing = Annotated[Upstream, Depends(billing)]
+SignedIn = Annotated[Caller, Depends(current_caller)]
+Expert = Annotated[Caller, Depends(require_roles("expert"))]
+SessionId = Annotated[str, Path(min_length=1, max_length=100)]
+
+# Session routes answer with `response_model_exclude_unset=True`: `join` is left out unless the
+# service gave this participant join details (every other field is always set).
+
+
+@router.post(
+    "/v1/sessions",
+    tags=["sessions"],
+    status_code=status.HTTP_201_CREATED,
+    response_model=Session,
+    response_model_exclude_unset=True,
+    responses=error_responses(401, 404, 409),
+    summary="Ask an online expert for a voice or video session (the caller is the client)",
+)
+async def request_session(body: RequestSession, caller: SignedIn, service: Calls) -> Session:
+    answer = await service.call("RequestSession", body.to_proto(caller.account_id))
+    return Session.from_proto(answer)
+
+
+@router.post(
+    "/v1/sessions/{session_id}/answer",
+    tags=["sessions"],
+    response_model=Session,
+    response_model_exclude_unset=True,
+    responses=error_responses(401, 403, 404, 409),
+    summary="The expert accepts or declines a requested session",
+)
+async def answer_session(
+    session_id: SessionId, body: AnswerSession, caller: Expert, service: Calls
+) -> Session:
+    answer = await service.call(
+        "AnswerSession",
+        calls_pb2.AnswerSessionRequest(
+            expert_id=caller.account_id, session_id=session_id, accept=body.accept
+        ),
+    )
+    return Session.from_proto(answer)
+
+
+@router.get(
+    "/v1/sessions/{session_id}",
+    tags=["sessions"],
+    response_model=Session,
+    response_model_exclude_unset=True,
+    responses=error_responses(401, 404),
+    summary="A session the caller takes part in, with their join details once the room is open",
+)
+async def get_session(session_id: SessionId, caller: SignedIn, service: Calls) -> Session:
+    answer = await service.call(
+        "GetSession",
+        calls_pb2.GetSessionRequest(participant_id=caller.account_id, session_id=session_id),
+    )
+    return Session.from_proto(answer)
+
+
+@router.post(
+    "/v1/sessions/{session_id}/hangup",
+    tags=["sessions"],
+    response_model=Session,
+    response_model_exclude_unset=True,
+    responses=error_responses(401, 404, 409),
+    summary="End the session (either participant); the started minutes are billed",
+)
+async def hang_up(session_id: SessionId, caller: SignedIn, service: Calls) -> Session:
+    answer = await service.call(
+        "HangUp", calls_pb2.HangUpRequest(participant_id=caller.account_id, session_id=session_id)
+    )
+    return Session.from_proto(answer)
+
+
+@router.put(
+    "/v1/sessions/{session_id}/mode",
+    tags=["sessions"],
+    response_model=Session,
+    response_model_exclude_unset=True,
+    responses=error_responses(401, 404, 409),
+    summary="Switch between voice and video during the session",
+)
+async def switch_mode(
+    session_id: SessionId, body: SwitchMode, caller: SignedIn, service: Calls
+) -> Session:
+    answer = await service.call(
+        "SwitchMode",
+        calls_pb2.SwitchModeRequest(
+            participant_id=caller.account_id,
+            session_id=session_id,
+            mode=SESSION_MODES[body.mode],
+        ),
+    )
+    return Session.from_proto(answer)
+
+
+@router.post(
+    "/v1/sessions/{session_id}/rating",
+    tags=["sessions"],
+    status_code=status.HTTP_201_CREATED,
+    response_model=Rating,
+    responses=error_responses(401, 404, 409),
+    summary="The client rates the session (1 to 5 stars) and may leave a review",
+)
+async def rate_session(
+    session_id: SessionId, body: RateSession, caller: SignedIn, service: Calls
+) -> Rating:
+    answer = await service.call(
+        "RateSession",
+        calls_pb2.RateSessionRequest(
+            client_id=caller.account_id,
+            session_id=session_id,
+            stars=body.stars,
+            review=body.review or "",
+        ),
+    )
+    return Rating.from_proto(answer)
+
+
+@router.get(
+    "/v1/sessions/{session_id}/bill",
+    tags=["sessions"],
+    response_model=SessionBill,
+    responses=error_responses(401, 404),
+    summary="What the session costs so far (client) and earns so far (expert)",
+)
+async def session_bill(session_id: SessionId, caller: SignedIn, service: Billing) -> SessionBill:
+    answer = await service.call(
+        "GetSessionBill",
+        billing_pb2.GetSessionBillRequest(participant_id=caller.account_id, session_id=session_id),
+    )
+    return SessionBill.from_proto(answer)
+
+
+@router.get(
+    "/v1/experts/{expert_id}/rating",
+    tags=["experts"],
+    response_model=ExpertRating,
+    responses=error_responses(404),
+    summary="An expert's rating: how many ratings, and the average stars to one decimal",
+)
+async def expert_rating(
+    expert_id: Annotated[str, Path(min_length=1, max_length=100)], service: Calls
+) -> ExpertRating:
+    answer = await service.call(
+        "GetExpertRating", calls_pb2.GetExpertRatingRequest(expert_id=expert_id)
+    )
+    return ExpertRating.from_proto(answer)
