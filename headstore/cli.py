@@ -64,6 +64,32 @@ def run_relay(settings: Settings, parts: ServiceParts) -> None:
     relay.run()
 
 
+def run_janus(settings: Settings) -> None:
+    """Janus with Headstore's configuration in var/janus, its API on 127.0.0.1, posting its
+    events to the calls service; replaces this process."""
+    import os
+    import shutil
+    from pathlib import Path
+
+    from headstore.janus_config import write_janus_config
+    from services.calls.rooms import JanusSettings
+
+    janus = shutil.which("janus") or "/usr/bin/janus"
+    conf = Path("var/janus").resolve()
+    conf.mkdir(parents=True, exist_ok=True)
+    secrets = JanusSettings.from_env()
+    write_janus_config(
+        conf,
+        ip="127.0.0.1",
+        http_port=8088,
+        admin_port=7088,
+        admin_secret=secrets.admin_secret,
+        admin_key=secrets.room_admin_key,
+        event_backend=f"http://127.0.0.1:{settings.janus_events_port}/janus/events",
+    )
+    os.execv(janus, [janus, "-F", str(conf), "-o"])
+
+
 def grant_role(settings: Settings, email: str, role: str) -> None:
     """The operator's way to appoint the first admin and trustees."""
     from services.profiles.application import ProfilesApplication
@@ -93,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         "stripe", help="run the local Stripe-compatible server (development and tests)"
     )
     stripe.add_argument("--port", type=int, default=12111)
+    commands.add_parser("janus", help="run Janus (the SFU) for a single-machine run")
     grant = commands.add_parser("grant-role", help="give an account a role (operators)")
     grant.add_argument("email")
     grant.add_argument("role")
@@ -127,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
         from headstore.stripe_server import serve as serve_stripe
 
         serve_stripe("127.0.0.1", args.port)
+    elif args.command == "janus":
+        run_janus(settings)
     elif args.command == "grant-role":
         grant_role(settings, args.email, args.role)
     elif args.command == "rebuild-directory":

@@ -32,6 +32,8 @@ from types import TracebackType
 
 import httpx
 
+from headstore.janus_config import write_janus_config
+
 COMMAND_TIMEOUT = 10.0
 _LOCK_FILE = Path(tempfile.gettempdir()) / "headstore-media-network.lock"
 _NAME = re.compile(r"^[a-z][a-z0-9]{0,3}$")
@@ -163,11 +165,6 @@ class MediaNetwork:
         self.close()
 
 
-def _disable_list(folder: Path, keep: set[str]) -> str:
-    names = sorted(p.name for p in folder.glob("*.so") if p.name not in keep)
-    return ",".join(names)
-
-
 class JanusProcess:
     """Janus inside a `MediaNetwork`, with a private copy of /etc/janus.
 
@@ -220,93 +217,18 @@ class JanusProcess:
 
     # -- configuration ---------------------------------------------------------------------
     def write_config(self) -> None:
-        conf = self.config_folder
-        shutil.copytree(self.source_config, conf)
-        original = (self.source_config / "janus.jcfg").read_text()
-
-        def folder_of(key: str) -> Path:
-            found = re.search(rf'^\s*{key}\s*=\s*"([^"]+)"', original, re.M)
-            if not found:
-                raise MediaTestError(f"{key} not found in {self.source_config}/janus.jcfg")
-            return Path(found.group(1))
-
-        plugins, transports = folder_of("plugins_folder"), folder_of("transports_folder")
-        events, loggers = folder_of("events_folder"), folder_of("loggers_folder")
-        keep_events = {"libjanus_sampleevh.so"} if self.event_backend else set()
-        (conf / "janus.jcfg").write_text(
-            f"""general: {{
-	configs_folder = "{conf}"
-	plugins_folder = "{plugins}"
-	transports_folder = "{transports}"
-	events_folder = "{events}"
-	loggers_folder = "{loggers}"
-	debug_level = {self.debug_level}
-	admin_secret = "{self.admin_secret}"
-	server_name = "headstore-test-{self.network.namespace}"
-	session_timeout = 60
-}}
-certificates: {{
-}}
-media: {{
-}}
-nat: {{
-	nice_debug = false
-	ice_enforce_list = "{self.network.inner_interface}"
-	ignore_mdns = true
-}}
-plugins: {{
-	disable = "{_disable_list(plugins, {"libjanus_videoroom.so"})}"
-}}
-transports: {{
-	disable = "{_disable_list(transports, {"libjanus_http.so"})}"
-}}
-loggers: {{
-	disable = "{_disable_list(loggers, set())}"
-}}
-events: {{
-	broadcast = {"true" if self.event_backend else "false"}
-	disable = "{_disable_list(events, keep_events)}"
-	stats_period = 0
-}}
-"""
-        )
-        address = self.network.inner_address
-        (conf / "janus.transport.http.jcfg").write_text(
-            f"""general: {{
-	json = "compact"
-	base_path = "/janus"
-	http = true
-	ip = "{address}"
-	port = {self.HTTP_PORT}
-	https = false
-}}
-admin: {{
-	admin_base_path = "/admin"
-	admin_http = true
-	admin_ip = "{address}"
-	admin_port = {self.ADMIN_PORT}
-	admin_https = false
-}}
-cors: {{
-}}
-"""
-        )
-        (conf / "janus.plugin.videoroom.jcfg").write_text(
-            f"""general: {{
-	admin_key = "{self.admin_key}"
-	lock_rtp_forward = true
-}}
-"""
-        )
-        (conf / "janus.eventhandler.sampleevh.jcfg").write_text(
-            f"""general: {{
-	enabled = {"true" if self.event_backend else "false"}
-	events = "sessions,handles,webrtc,media,plugins"
-	grouping = false
-	json = "compact"
-	backend = "{self.event_backend or "http://127.0.0.1:9/unused"}"
-}}
-"""
+        write_janus_config(
+            self.config_folder,
+            self.source_config,
+            ip=self.network.inner_address,
+            http_port=self.HTTP_PORT,
+            admin_port=self.ADMIN_PORT,
+            admin_secret=self.admin_secret,
+            admin_key=self.admin_key,
+            event_backend=self.event_backend,
+            ice_enforce_list=self.network.inner_interface,
+            debug_level=self.debug_level,
+            server_name=f"headstore-test-{self.network.namespace}",
         )
 
     # -- lifecycle -------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from eventsourcing.projection import EventSourcedProjection
 from headstore import metrics
 from headstore.envelope import Envelope
 from headstore.errors import DomainError
-from headstore.settings import Settings
+from headstore.settings import Settings, env
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +35,10 @@ def persistence_env(service: str, settings: Settings, create_table: bool = False
         "POSTGRES_PASSWORD": settings.postgres_password,
         # Tables are made once by `headstore migrate`: concurrent CREATE TABLE at start-up races.
         "CREATE_TABLE": "y" if create_table else "n",
-        "POSTGRES_POOL_SIZE": "4",
-        "POSTGRES_MAX_OVERFLOW": "4",
+        # The pool opens POOL_SIZE connections at once and grows to POOL_SIZE + MAX_OVERFLOW
+        # under load: keep the idle footprint small, every process of every service has pools.
+        "POSTGRES_POOL_SIZE": env("POSTGRES_POOL_SIZE", "1"),
+        "POSTGRES_MAX_OVERFLOW": env("POSTGRES_MAX_OVERFLOW", "7"),
     }
 
 
