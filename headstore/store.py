@@ -98,9 +98,16 @@ class ServiceApplication(EventSourcedProjection[UUID]):
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:
         recordings = super().save(*objs, **kwargs)
+        self._stored(recordings)
+        return recordings
+
+    def _stored(self, recordings: Any) -> None:
         for recording in recordings:
             metrics.events_stored(self.service, type(recording.domain_event).__name__)
-        return recordings
+            self.observe(recording.domain_event)
+
+    def observe(self, domain_event: Any) -> None:
+        """Called with each event once it is stored: a service's own metrics go here."""
 
     def head(self) -> int:
         """The position of the newest stored event (0 when empty)."""
@@ -142,7 +149,6 @@ class ServiceApplication(EventSourcedProjection[UUID]):
             raise ConcurrentUpdate(
                 f"{envelope.type} {envelope.event_id} raced with another write; retrying"
             ) from None
-        for recording in recordings:
-            metrics.events_stored(self.service, type(recording.domain_event).__name__)
+        self._stored(recordings)
         self._notify(recordings)
         return outcome

@@ -24,7 +24,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -32,7 +32,7 @@ from eventsourcing.application import ProcessingEvent
 from eventsourcing.persistence import IntegrityError, Notification
 from eventsourcing.utils import get_topic
 
-from headstore import clock
+from headstore import clock, metrics
 from headstore.envelope import Envelope
 from headstore.errors import DomainError, NotFound
 from headstore.events.v1 import calls_pb2, money_pb2
@@ -272,6 +272,7 @@ class BillingApplication(ServiceApplication):
         self.config = config or BillingConfig.from_env()
         self.lock = threading.RLock()
         self.index = OpenBills()
+        self._clocks: dict[UUID, tuple[datetime, int]] = {}  # for lateness metrics
 
     # --- consuming the calls service's events -------------------------------------------------
 
@@ -479,6 +480,34 @@ class BillingApplication(ServiceApplication):
         return report
 
     # --- queries ------------------------------------------------------------------------------
+
+    def observe(self, domain_event: Any) -> None:
+        """Minutes billed and how late after their boundary, revenue, by currency."""
+        if isinstance(domain_event, Bill.Started):
+            self._clocks[domain_event.originator_id] = (
+                domain_event.started_at,
+                domain_event.minute_seconds,
+            )
+        elif isinstance(domain_event, Bill.MinuteBilled):
+            metrics.counter("billing_minutes_billed", "Minutes billed", ("currency",)).labels(
+                domain_event.currency
+            ).inc()
+            started = self._clocks.get(domain_event.originator_id)
+            if started is None:
+                bill = self.index.bills.get(domain_event.originator_id)
+                if bill is None or bill.started_at is None:
+                    return
+                started = self._clocks[bill.id] = (bill.started_at, bill.minute_seconds)
+            boundary = started[0] + timedelta(seconds=(domain_event.minute - 1) * started[1])
+            metrics.histogram(
+                "billing_minute_lateness_seconds",
+                "How long after its minute began a minute was billed",
+            ).observe(max(0.0, (domain_event.timestamp - boundary).total_seconds()))
+        elif isinstance(domain_event, Bill.Charged):
+            self._clocks.pop(domain_event.originator_id, None)
+            metrics.counter(
+                "billing_revenue_minor", "Amounts charged, in minor units", ("currency",)
+            ).labels(domain_event.currency).inc(domain_event.total_minor)
 
     def open_bills(self) -> int:
         """Bills not yet charged: sessions accepted, running, or ended and being settled."""

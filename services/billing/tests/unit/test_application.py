@@ -387,3 +387,22 @@ def test_a_tick_over_20000_open_bills_completes(clock):
         bill = app.bill(f"session-{i}")
         assert (bill.last_billed_minute, bill.pending_hold()["block"]) == (1, 2)
     app.close()
+
+
+def metric(name: str, **labels: str) -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def test_minutes_revenue_and_lateness_are_measured(app, calls, gateway, clock):
+    minutes_before = metric("billing_minutes_billed_total", currency="USD")
+    revenue_before = metric("billing_revenue_minor_total", currency="USD")
+    late_before = metric("billing_minute_lateness_seconds_count")
+    begin(app, calls, gateway, clock)
+    run_until(app, gateway, clock, START + 4 * MINUTE + timedelta(seconds=30))
+    calls.ended(clock.now())
+    app.execute_payments(gateway)
+    assert metric("billing_minutes_billed_total", currency="USD") - minutes_before == 5
+    assert metric("billing_revenue_minor_total", currency="USD") - revenue_before == 1500
+    assert metric("billing_minute_lateness_seconds_count") - late_before == 5
