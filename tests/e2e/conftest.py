@@ -71,6 +71,12 @@ MINUTE_SECONDS = 1
 """A billed minute lasts a second here, so sessions of tens of minutes run in seconds."""
 
 
+def minute_seconds(request: pytest.FixtureRequest) -> int:
+    """A test marked `minute_seconds(n)` gets n-second minutes (for tighter timing margins)."""
+    marker = request.node.get_closest_marker("minute_seconds")
+    return int(marker.args[0]) if marker else MINUTE_SECONDS
+
+
 @pytest.fixture
 def media_network() -> Any:
     reason = media_unavailable_reason()
@@ -81,7 +87,7 @@ def media_network() -> Any:
 
 
 @pytest.fixture
-def platform(settings, processes, media_network) -> Any:
+def platform(request, settings, processes, media_network) -> Any:
     for name in SERVICES:
         drop_database(name, settings)
     ports = {
@@ -98,7 +104,7 @@ def platform(settings, processes, media_network) -> Any:
         ARGON2_TIME_COST="1",
         ARGON2_MEMORY_KIB="8192",
         NOTIFICATIONS_SEND_INTERVAL_SECONDS="0.2",
-        MINUTE_SECONDS=str(MINUTE_SECONDS),
+        MINUTE_SECONDS=str(minute_seconds(request)),
         STRIPE_API_BASE=f"http://127.0.0.1:{ports['stripe']}",
         STRIPE_API_KEY="sk_test_headstore_e2e",
         JANUS_URL=janus.api_url,

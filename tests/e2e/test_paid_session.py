@@ -55,7 +55,11 @@ def signed_up_client(platform: Any, email: str, name: str) -> dict[str, Any]:
 
 
 def request_session(
-    platform: Any, client: dict[str, Any], expert_id: str, mode: str
+    platform: Any,
+    client: dict[str, Any],
+    expert_id: str,
+    mode: str,
+    invite_token: str | None = None,
 ) -> dict[str, Any]:
     """The client requests a session. Calls learns of the expert's profile and availability
     from profiles' events, so right after the expert went online it may not know yet: until
@@ -63,9 +67,10 @@ def request_session(
     refusals: list[str] = []
 
     def answered() -> httpx.Response | None:
-        answer = platform.api.post(
-            "/v1/sessions", json={"expert_id": expert_id, "mode": mode}, headers=bearer(client)
-        )
+        body = {"expert_id": expert_id, "mode": mode}
+        if invite_token:
+            body["invite_token"] = invite_token
+        answer = platform.api.post("/v1/sessions", json=body, headers=bearer(client))
         if answer.status_code == 409 and answer.json().get("code") in NOT_YET_KNOWN:
             refusals.append(answer.json()["code"])
             return None
