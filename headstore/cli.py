@@ -34,8 +34,12 @@ def migrate(settings: Settings, services: list[ServiceParts]) -> None:
 
 
 def run_service(settings: Settings, parts: ServiceParts) -> None:
+    from headstore.runtime import patch_eventlet
     from headstore.runtime import run_service as run
 
+    # Before the service's modules import kombu, amqp and friends: names they bind at import
+    # time must be the green ones, or a broker outage blocks the whole process.
+    patch_eventlet()
     run(
         load(parts.service_class),
         {

@@ -8,6 +8,12 @@ Run `python -m headstore.outbox_probe relay|consumer` with the usual environment
 from __future__ import annotations
 
 import sys
+
+if __name__ == "__main__" and sys.argv[1:2] == ["consumer"]:
+    # A nameko process: green sockets before kombu and amqp are imported (see cli.run_service).
+    from headstore.runtime import patch_eventlet
+
+    patch_eventlet()
 from typing import Any
 from uuid import UUID, uuid4
 
