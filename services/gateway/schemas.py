@@ -326,6 +326,9 @@ class ExpertProfile(BaseModel):
     free_minutes: int
     availability: str = Field(examples=["online"], description="online, offline or busy")
     complete: bool = Field(description="Whether the profile is complete enough to be listed.")
+    rating: ExpertRating | None = Field(
+        default=None, description="Clients' ratings after sessions (on a single profile only)."
+    )
 
     @classmethod
     def from_proto(cls, profile: pb.ExpertProfile) -> ExpertProfile:
@@ -649,3 +652,6 @@ class SessionBill(BaseModel):
 
 class WebhookReceived(BaseModel):
     received: Literal[True] = True
+
+
+ExpertProfile.model_rebuild()  # its rating is defined further down

@@ -235,3 +235,17 @@ def test_a_one_time_free_link_gives_one_free_session(platform):
     )
     assert again.status_code == 409, again.text
     assert again.json()["code"] == "invite_link_used"
+
+    # After the session the client rates it, once; the rating shows on the expert's profile.
+    rated = platform.api.post(
+        f"/v1/sessions/{session_id}/rating",
+        json={"stars": 4, "review": "Clear and kind."},
+        headers=bearer(client),
+    )
+    assert rated.status_code == 201, rated.text
+    twice = platform.api.post(
+        f"/v1/sessions/{session_id}/rating", json={"stars": 5}, headers=bearer(client)
+    )
+    assert twice.status_code == 409 and twice.json()["code"] == "already_rated", twice.text
+    profile = platform.api.get(f"/v1/experts/{expert['account']['account_id']}").json()
+    assert profile["rating"] == {"count": 1, "average": "4.0"}

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 
+from headstore.calls.v1 import calls_pb2
 from headstore.errors import InvalidInput
 from headstore.money import parse_amount
 from headstore.profiles.v1 import profiles_pb2 as pb
@@ -13,12 +15,13 @@ from services.gateway.auth import Caller, require_roles
 from services.gateway.schemas import (
     AMOUNT_PATTERN,
     ExpertProfile,
+    ExpertRating,
     ExpertSearchResults,
     SetAvailability,
     UpdateExpertProfile,
     error_responses,
 )
-from services.gateway.upstream import Upstream, profiles
+from services.gateway.upstream import Upstream, calls, profiles
 
 router = APIRouter(tags=["experts"], responses=error_responses(422, 503))
 
@@ -89,9 +92,22 @@ async def set_availability(
     responses=error_responses(404),
     summary="An expert's public profile",
 )
-async def get_expert(expert_id: str, service: Profiles) -> ExpertProfile:
-    answer = await service.call("GetExpertProfile", pb.GetExpertProfileRequest(expert_id=expert_id))
-    return ExpertProfile.from_proto(answer)
+async def get_expert(
+    expert_id: str, service: Profiles, sessions: Annotated[Upstream, Depends(calls)]
+) -> ExpertProfile:
+    """With the expert's average rating from sessions; the profile shows even when the
+    ratings cannot be had right now."""
+    answer, rating = await asyncio.gather(
+        service.call("GetExpertProfile", pb.GetExpertProfileRequest(expert_id=expert_id)),
+        sessions.call("GetExpertRating", calls_pb2.GetExpertRatingRequest(expert_id=expert_id)),
+        return_exceptions=True,
+    )
+    if isinstance(answer, BaseException):
+        raise answer
+    profile = ExpertProfile.from_proto(answer)
+    if not isinstance(rating, BaseException):
+        profile.rating = ExpertRating.from_proto(rating)
+    return profile
 
 
 @router.get(
