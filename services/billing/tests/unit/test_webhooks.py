@@ -1,0 +1,62 @@
+"""Stripe's webhooks reach billing (through the gateway) and are believed only when signed."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+
+import pytest
+from nameko.testing.services import worker_factory
+from nameko_grpc.errors import GrpcError
+
+from headstore.billing.v1 import billing_pb2 as api
+from services.billing.adapters.stripe import StripeGateway, StripeSettings
+from services.billing.service import BillingService
+
+SECRET = "whsec_test_billing"
+
+
+def signed(payload: bytes, secret: str = SECRET) -> str:
+    timestamp = int(time.time())
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + payload, hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+@pytest.fixture
+def service():
+    gateway = StripeGateway(
+        StripeSettings(api_key="sk_test_x", api_base="http://127.0.0.1:9", webhook_secret=SECRET)
+    )
+    return worker_factory(BillingService, stripe=gateway)
+
+
+def event(kind: str) -> bytes:
+    return json.dumps(
+        {
+            "id": "evt_1",
+            "object": "event",
+            "type": kind,
+            "data": {"object": {"id": "pi_1", "object": "payment_intent"}},
+        }
+    ).encode()
+
+
+def test_a_signed_webhook_is_accepted(service):
+    payload = event("payment_intent.succeeded")
+    answer = service.HandleStripeWebhook(
+        api.HandleStripeWebhookRequest(payload=payload, signature=signed(payload)), None
+    )
+    assert (answer.event_type, answer.handled) == ("payment_intent.succeeded", True)
+
+
+@pytest.mark.parametrize("signature", ["", "t=1,v1=00", None])
+def test_an_unsigned_or_forged_webhook_is_refused(service, signature):
+    payload = event("payment_intent.succeeded")
+    forged = signature if signature is not None else signed(payload, "whsec_someone_else")
+    with pytest.raises(GrpcError) as refused:
+        service.HandleStripeWebhook(
+            api.HandleStripeWebhookRequest(payload=payload, signature=forged), None
+        )
+    assert json.loads(refused.value.message)["code"] == "invalid_webhook"
