@@ -73,19 +73,8 @@ class ProbeConsumer(ServiceApplication):
 
     def tallied(self) -> list[tuple[str, int]]:
         """Every (counter, tick) applied, in order, read straight from the store."""
-        rows: list[tuple[str, int]] = []
-        position = 0
-        while True:
-            page = self.recorder.select_notifications(
-                start=position, limit=1000, inclusive_of_start=False
-            )
-            if not page:
-                return rows
-            for notification in page:
-                event = self.mapper.to_domain_event(notification)
-                if isinstance(event, Tally.Counted):
-                    rows.append((event.counter_id, event.tick))
-            position = page[-1].id
+        events = (self.mapper.to_domain_event(n) for n in self.notifications_after(0))
+        return [(e.counter_id, e.tick) for e in events if isinstance(e, Tally.Counted)]
 
 
 def translate(domain_event: Any, app: Any = None) -> probe_pb2.Ticked | None:

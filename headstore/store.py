@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar
 from uuid import UUID
 
 import psycopg
 from eventsourcing.application import ProcessingEvent
-from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.persistence import IntegrityError, Notification, Tracking
 from eventsourcing.projection import EventSourcedProjection
 
 from headstore import metrics
@@ -42,17 +42,22 @@ def persistence_env(service: str, settings: Settings, create_table: bool = False
     }
 
 
-def create_database(service: str, settings: Settings) -> bool:
-    """Create the service's database if it is missing; True if it was created."""
-    name = settings.database(service)
-    with psycopg.connect(
+def _server_connection(settings: Settings) -> psycopg.Connection[Any]:
+    """A connection to the server's maintenance database, for creating and dropping others."""
+    return psycopg.connect(
         host=settings.postgres_host,
         port=settings.postgres_port,
         user=settings.postgres_user,
         password=settings.postgres_password,
         dbname="postgres",
         autocommit=True,
-    ) as conn:
+    )
+
+
+def create_database(service: str, settings: Settings) -> bool:
+    """Create the service's database if it is missing; True if it was created."""
+    name = settings.database(service)
+    with _server_connection(settings) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if exists:
             return False
@@ -62,14 +67,7 @@ def create_database(service: str, settings: Settings) -> bool:
 
 def drop_database(service: str, settings: Settings) -> None:
     name = settings.database(service)
-    with psycopg.connect(
-        host=settings.postgres_host,
-        port=settings.postgres_port,
-        user=settings.postgres_user,
-        password=settings.postgres_password,
-        dbname="postgres",
-        autocommit=True,
-    ) as conn:
+    with _server_connection(settings) as conn:
         conn.execute(
             psycopg.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
                 psycopg.sql.Identifier(name)
@@ -108,6 +106,20 @@ class ServiceApplication(EventSourcedProjection[UUID]):
 
     def observe(self, domain_event: Any) -> None:
         """Called with each event once it is stored: a service's own metrics go here."""
+
+    def notifications_after(
+        self, position: int, topics: Sequence[str] = (), page_size: int = 1000
+    ) -> Iterator[Notification]:
+        """Every stored notification after `position` (of `topics`, if given), oldest first,
+        read a page at a time: how in-memory indexes catch up with the store."""
+        while True:
+            page = self.recorder.select_notifications(
+                start=position, limit=page_size, topics=topics, inclusive_of_start=False
+            )
+            yield from page
+            if len(page) < page_size:
+                return
+            position = page[-1].id
 
     def head(self) -> int:
         """The position of the newest stored event (0 when empty)."""

@@ -186,8 +186,6 @@ class OpenBills:
     log; `None` marks one to reload from the store (another process wrote it). `work` holds the
     ids of bills with a payment call to make. Callers hold the application's lock."""
 
-    page_size = 5000
-
     def __init__(self) -> None:
         self.position = 0
         self.bills: dict[UUID, Bill | None] = {}
@@ -210,18 +208,9 @@ class OpenBills:
             self.work.add(id)  # unknown until reloaded: look at it on the next payments run
 
     def catch_up(self, app: ServiceApplication) -> None:
-        while True:
-            page = app.recorder.select_notifications(
-                start=self.position,
-                limit=self.page_size,
-                topics=BILL_TOPICS,
-                inclusive_of_start=False,
-            )
-            for notification in page:
-                self._follow(app, notification)
-                self.position = notification.id
-            if len(page) < self.page_size:
-                return
+        for notification in app.notifications_after(self.position, BILL_TOPICS):
+            self._follow(app, notification)
+            self.position = notification.id
 
     def _follow(self, app: ServiceApplication, notification: Notification) -> None:
         id = notification.originator_id

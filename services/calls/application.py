@@ -198,8 +198,6 @@ class OpenSessions:
     """A copy of every session that still needs the timer (not final, or with a room to
     close), as of `position` in the notification log. Safe to use from several threads."""
 
-    page_size = 1000
-
     def __init__(self) -> None:
         self.position = 0
         self.sessions: dict[UUID, Session] = {}
@@ -207,15 +205,9 @@ class OpenSessions:
 
     def catch_up(self, app: ServiceApplication) -> None:
         with self.lock:
-            while True:
-                page = app.recorder.select_notifications(
-                    start=self.position, limit=self.page_size, inclusive_of_start=False
-                )
-                for notification in page:
-                    self._apply(app.mapper.to_domain_event(notification))
-                    self.position = notification.id
-                if len(page) < self.page_size:
-                    return
+            for notification in app.notifications_after(self.position):
+                self._apply(app.mapper.to_domain_event(notification))
+                self.position = notification.id
 
     def _apply(self, event: Any) -> None:
         session: Session | None

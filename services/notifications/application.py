@@ -53,8 +53,6 @@ class EmailIndex:
     """Every Email by id and by recipient, with the pending ones, as of `position` in the
     notification log. Safe to use from several threads."""
 
-    page_size = 1000
-
     def __init__(self) -> None:
         self.position = 0
         self.views: dict[UUID, EmailView] = {}
@@ -64,15 +62,9 @@ class EmailIndex:
 
     def catch_up(self, app: ServiceApplication) -> None:
         with self.lock:
-            while True:
-                page = app.recorder.select_notifications(
-                    start=self.position, limit=self.page_size, inclusive_of_start=False
-                )
-                for notification in page:
-                    self.apply(app.mapper.to_domain_event(notification))
-                    self.position = notification.id
-                if len(page) < self.page_size:
-                    return
+            for notification in app.notifications_after(self.position):
+                self.apply(app.mapper.to_domain_event(notification))
+                self.position = notification.id
 
     def apply(self, event: Any) -> None:
         if isinstance(event, Email.Queued):
