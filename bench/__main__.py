@@ -11,11 +11,12 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from bench import baseline, outbox
+from bench import baseline, metering, outbox
 
 BENCHMARKS: dict[str, Callable[[], dict[str, Any]]] = {
     "baseline": baseline.run,
     "outbox": outbox.run,
+    "metering": metering.run,
 }
 
 SUMMARY = {
@@ -30,6 +31,15 @@ SUMMARY = {
         "paced_p50_latency_s",
         "lost",
         "duplicated",
+    ),
+    "metering": (
+        "concurrent_sessions",
+        "billed_minutes_per_s",
+        "p99_lateness_s",
+        "lost",
+        "duplicated",
+        "stripe_calls_per_session",
+        "ratio_to_pg_commits",
     ),
 }
 
