@@ -7,6 +7,16 @@ const headstore = {
     return new URLSearchParams(window.location.search).get("token") || "";
   },
 
+  async get(path) {
+    try {
+      const response = await fetch(path, { headers: { Accept: "application/json" } });
+      const data = await response.json().catch(() => null);
+      return response.ok ? { ok: true, data } : { ok: false, error: data && data.message ? data : { message: `Something went wrong (HTTP ${response.status}).` } };
+    } catch (error) {
+      return { ok: false, error: { message: "We could not reach Headstore. Check your connection and try again." } };
+    }
+  },
+
   async post(path, body) {
     let response;
     try {
@@ -95,6 +105,30 @@ document.addEventListener("DOMContentLoaded", () => {
     headstore.form(request, message,
       (values) => headstore.post("/v1/password-resets", { email: values.email }),
       (result) => { request.hidden = true; headstore.show(message, result.data.message, "ok"); });
+  }
+
+  if (page === "invite") {
+    if (!token) { headstore.show(message, "This invitation link is incomplete. Please open the whole link you were sent.", "error"); return; }
+    (async () => {
+      const link = await headstore.get(`/v1/invite-links/${encodeURIComponent(token)}`);
+      if (!link.ok) { headstore.show(message, link.error.message, "error"); return; }
+      const expert = await headstore.get(`/v1/experts/${encodeURIComponent(link.data.expert_id)}`);
+      const name = expert.ok ? expert.data.name : "An expert";
+      const details = document.getElementById("details");
+      if (link.data.kind === "free") {
+        document.getElementById("title").textContent = `${name} invites you to a free session`;
+        details.textContent = link.data.redeemed
+          ? "This one-time link has already been used."
+          : "The whole session is free. The link works once.";
+      } else {
+        document.getElementById("title").textContent = `A paid session with ${name}`;
+        const rate = expert.ok && expert.data.rate_per_minute;
+        details.textContent = rate
+          ? `${rate.amount} ${rate.currency} per minute, billed by the minute to your card; sessions last at most 90 minutes.`
+          : "Billed by the minute to your card; sessions last at most 90 minutes.";
+      }
+      document.getElementById("how").hidden = link.data.kind === "free" && link.data.redeemed;
+    })();
   }
 
   if (page === "expert-signup") {

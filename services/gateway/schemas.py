@@ -571,7 +571,7 @@ class InviteLink(BaseModel):
     )
     token: str
     redeemed: bool = Field(description="A free link that has been used; paid links never are.")
-    url: str = Field(examples=["https://headstore.example/invite/q0K8xW3ZbR8"])
+    url: str = Field(examples=["https://headstore.example/invite?token=q0K8xW3ZbR8"])
 
     @classmethod
     def from_proto(cls, link: calls_pb2.InviteLink, public_url: str) -> InviteLink:
@@ -581,7 +581,7 @@ class InviteLink(BaseModel):
             kind=LINK_KINDS.get(link.kind),
             token=link.token,
             redeemed=link.redeemed,
-            url=f"{public_url.rstrip('/')}/invite/{link.token}",
+            url=f"{public_url.rstrip('/')}/invite?token={link.token}",
         )
 
 

@@ -37,6 +37,7 @@ PAGES = {
     "/verify-email": "verify-email.html",
     "/reset-password": "reset-password.html",
     "/expert-signup": "expert-signup.html",
+    "/invite": "invite.html",
 }
 
 ASSETS = {"app.js": "text/javascript", "style.css": "text/css"}

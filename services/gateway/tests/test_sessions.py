@@ -387,7 +387,7 @@ async def test_an_expert_gets_their_paid_link_with_its_url(gateway: Fakes) -> No
         "kind": "paid",
         "token": "tok-paid-1",
         "redeemed": False,
-        "url": f"{PUBLIC_URL}/invite/tok-paid-1",
+        "url": f"{PUBLIC_URL}/invite?token=tok-paid-1",
     }
     assert gateway.calls.last("GetPaidLink").request.expert_id == EXPERT_ID
 
@@ -397,7 +397,7 @@ async def test_an_expert_creates_a_free_link(gateway: Fakes) -> None:
     assert response.status_code == 201
     assert (response.json()["kind"], response.json()["url"]) == (
         "free",
-        f"{PUBLIC_URL}/invite/tok-free-1",
+        f"{PUBLIC_URL}/invite?token=tok-free-1",
     )
     assert gateway.calls.last("CreateFreeLink").request.expert_id == EXPERT_ID
 
@@ -422,7 +422,7 @@ async def test_anyone_can_see_what_an_invite_link_is(gateway: Fakes) -> None:
     assert response.status_code == 200
     answer = response.json()
     assert (answer["expert_id"], answer["kind"], answer["redeemed"]) == (EXPERT_ID, "free", True)
-    assert answer["url"] == f"{PUBLIC_URL}/invite/tok-free-9"
+    assert answer["url"] == f"{PUBLIC_URL}/invite?token=tok-free-9"
     assert gateway.calls.last("GetInviteLink").request.token == "tok-free-9"
 
 

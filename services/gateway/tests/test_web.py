@@ -17,6 +17,7 @@ pytestmark = pytest.mark.anyio
             ['autocomplete="new-password"', 'name="confirm_password"', 'for="password"'],
         ),
         ("/expert-signup?token=abc", ['autocomplete="new-password"', 'data-field="password"']),
+        ("/invite?token=abc", ['data-page="invite"', 'id="details"']),
         ("/", ['href="/docs"']),
     ],
 )
@@ -51,7 +52,7 @@ async def test_the_pages_script_and_styles_are_served(client: httpx.AsyncClient)
 
 async def test_web_pages_are_not_in_the_api_document(client: httpx.AsyncClient) -> None:
     paths = (await client.get("/openapi.json")).json()["paths"]
-    assert not {"/", "/verify-email", "/reset-password", "/expert-signup"} & set(paths)
+    assert not {"/", "/verify-email", "/reset-password", "/expert-signup", "/invite"} & set(paths)
 
 
 @pytest.mark.parametrize("name", ["index.html", "..%2Fpyproject.toml", "nope.js"])
