@@ -361,9 +361,10 @@ class BillingApplication(ServiceApplication):
         started_at: datetime | None,
         ended_at: datetime,
     ) -> Bill | None:
-        """Bill the minutes started before `ended_at` and plan the captures; None if the bill
-        was already closed. A session that ended before billing heard of it is voided (if it
-        never started) or retried later (BillNotOpenYet, if it did)."""
+        """Bill the minutes started before `ended_at` and plan the captures (once the holds
+        still missing for started minutes, requested here, are answered by the next payments
+        run); None if the bill was already closed. A session that ended before billing heard
+        of it is voided (if it never started) or retried later (BillNotOpenYet, if it did)."""
         bill = self._stored_bill(session_id)
         if bill is None:
             if started_at is not None:

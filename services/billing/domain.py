@@ -13,6 +13,10 @@ Rules kept here, whatever arrives:
   and recording an already billed minute is a no-op;
 - a minute is billed only when a placed hold covers it, so the capture always equals the
   amount billed and the client is never charged more than the card authorised;
+- at the end every started minute (after the free ones, at most `max_minutes`) is billed
+  exactly once as long as a hold for it can still be placed: if the timer fell behind and
+  never asked for the hold of the last minutes, the end asks for it and settles only once the
+  card has answered; minutes whose hold the card refused are not charged;
 - the charge follows `ended_at`: minutes that started at or after the end are not charged;
 - platform share = round-half-up(commission % of the total), expert share = the rest; the live
   `earnings_so_far` uses the same rounding on the cost so far, so the last minute's earnings
@@ -658,8 +662,11 @@ class Bill(Aggregate):
 
     def close(self, ended_at: datetime, reason: str, started_at: datetime | None = None) -> bool:
         """The session ended: bill the minutes started before `ended_at` (none if it never
-        started) and plan the captures once no hold is awaiting an answer. `started_at`, when
-        given, records a start that has not arrived yet. False (no-op) if already closed."""
+        started) and plan the captures once no hold is awaiting an answer. Started minutes no
+        placed hold covers yet (the timer fell behind and never asked for their block) get
+        their block's hold requested now, and the settlement waits for the card's answer (see
+        `_request_late_hold`). `started_at`, when given, records a start that has not arrived
+        yet. False (no-op) if already closed."""
         check_aware(ended_at, "ended_at")
         self._check_not_voided()
         if self.ended_at is not None:
@@ -760,9 +767,18 @@ class Bill(Aggregate):
         return billed
 
     def _settle_if_ready(self) -> None:
+        """Once the session has ended and no hold awaits an answer: ask for the holds the
+        timer had not requested yet for minutes started before the end (see
+        `_request_late_hold`), and when there are none left to ask for, bill the covered
+        minutes and plan the captures."""
         if self.ended_at is None or self.plan is not None or self.pending_hold() is not None:
             return
-        self._bill_up_to(min(self.used_minutes, self.covered_to))
+        while True:
+            self._bill_up_to(min(self.used_minutes, self.covered_to))
+            if not self._request_late_hold():
+                break
+            if self.pending_hold() is not None:
+                return  # settled when the card answers: record_hold_placed / _declined
         charged_minutes = 0
         if not self.free_session and self.last_billed_minute:
             charged_minutes = max(
@@ -797,6 +813,33 @@ class Bill(Aggregate):
             total_minor=total,
         )
         self._charge_if_done()
+
+    def _request_late_hold(self) -> bool:
+        """At the end, request the hold for the first started minute no placed hold covers,
+        if the timer fell behind and never asked for it (or a first refusal's retry is still
+        to come); False when every started minute is covered or a hold has failed for good.
+
+        Settlement then waits for the card's answer. Placed, the hold covers those minutes and
+        they are billed, each once. Refused, the refusal ends the session's payments (HoldFailed
+        with ends_session, a PaymentAuthorizationFailed as always) and the bill settles what
+        the placed holds cover: the uncovered minutes are not charged, because no card
+        authorised them."""
+        if self.payment_failed or not self.holds or self.free_session:
+            return False
+        if max(self.covered_to, self.free_minutes) >= self.used_minutes:
+            return False  # every started minute is covered, or free
+        last = self.holds[-1]
+        if last["status"] == HoldStatus.REQUESTED:
+            return False
+        if last["status"] == HoldStatus.FAILED:
+            block, attempt = last["block"], last["attempt"] + 1
+        else:
+            block, attempt = last["block"] + 1, 1
+        first, _ = self.block_range(block)
+        if first > self.used_minutes:  # cannot happen: blocks are contiguous
+            return False
+        self._request_hold(block, attempt)
+        return True
 
     def _planned(self, block: int, operation: str) -> dict[str, Any] | None:
         for step in self.plan or ():

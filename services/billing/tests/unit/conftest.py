@@ -79,6 +79,8 @@ class FakeGateway:
             }
             result = HoldResult(payment_intent_id=intent_id)
         self.answers[idempotency_key] = result
+        if self.crash_after == idempotency_key:
+            raise Crash(idempotency_key)
         return result
 
     def capture(self, idempotency_key: str, payment_intent_id: str, amount: int) -> None:

@@ -256,6 +256,76 @@ def test_a_crash_after_a_hold_was_placed_takes_no_second_hold(app, calls, gatewa
     assert placed.payment_intent_id == "pi_1"
 
 
+def fall_behind(app, calls, gateway, clock, ended_at):
+    """The timer ran until 10 s before block 2's hold was due (minute 8), then billing was
+    down until the session ended at `ended_at`."""
+    begin(app, calls, gateway, clock)
+    run_until(app, gateway, clock, START + 8 * MINUTE - timedelta(seconds=10))
+    assert stored_events(app, Bill.HoldRequested)[-1].block == 1
+    clock.advance(ended_at - clock.now())
+    calls.ended(ended_at)
+
+
+def test_a_session_that_ends_before_its_next_hold_is_requested_bills_every_started_minute(
+    app, calls, gateway, clock
+):
+    fall_behind(app, calls, gateway, clock, START + 23 * MINUTE + timedelta(seconds=30))
+    assert stored_events(app, Bill.SettlementPlanned) == []  # waiting for the late holds
+    [late] = app.pending_holds()
+    assert (late.block, late.idempotency_key) == (2, "session-1:2:hold")
+    report = app.execute_payments(gateway)
+    assert (report.holds_placed, report.holds_declined, report.errors) == (2, 0, 0)
+    holds = [key for op, key in gateway.calls if op == "hold"]
+    assert holds == ["session-1:1:hold", "session-1:2:hold", "session-1:3:hold"]
+    assert [e.minute for e in stored_events(app, Bill.MinuteBilled)] == list(range(1, 25))
+    charged = the_charge(app)
+    assert (charged.minutes, charged.billed_minutes, charged.total_minor) == (24, 24, 7200)
+    assert [i["captured"] for i in gateway.intents.values()] == [3000, 3000, 1200]
+    assert gateway.open_intents() == [] and app.open_bills() == 0
+
+
+def test_a_late_hold_declined_at_the_end_charges_only_the_covered_minutes(
+    app, calls, gateway, clock
+):
+    fall_behind(app, calls, gateway, clock, START + 12 * MINUTE + timedelta(seconds=30))
+    gateway.declines = ["Your card was declined."]
+    report = app.execute_payments(gateway)
+    assert (report.holds_placed, report.holds_declined, report.captures) == (0, 1, 1)
+    [failed] = stored_events(app, Bill.HoldFailed)
+    assert (failed.block, failed.attempt, failed.ends_session) == (2, 1, True)
+    assert [e.minute for e in stored_events(app, Bill.MinuteBilled)] == list(range(1, 11))
+    charged = the_charge(app)
+    assert (charged.minutes, charged.billed_minutes, charged.total_minor) == (13, 10, 3000)
+    assert [i["captured"] for i in gateway.intents.values()] == [3000]
+    assert gateway.open_intents() == [] and app.open_bills() == 0
+    assert app.execute_payments(gateway) == type(report)()  # nothing left to do
+
+
+def test_a_crash_between_the_end_and_the_late_holds_placement_bills_each_minute_once(
+    app, calls, gateway, clock
+):
+    fall_behind(app, calls, gateway, clock, START + 10 * MINUTE + timedelta(seconds=30))
+    gateway.crash_after = "session-1:2:hold"  # Stripe placed block 2's hold; billing never heard
+    with pytest.raises(Crash):
+        app.execute_payments(gateway)
+    assert stored_events(app, Bill.HoldPlaced)[-1].block == 1
+
+    gateway.crash_after = None
+    restarted = rebuilt(app)
+    assert restarted.open_bills() == 1
+    restarted.tick()
+    report = restarted.execute_payments(gateway)
+    assert (report.holds_placed, report.captures, report.errors) == (1, 2, 0)
+    holds = [key for op, key in gateway.calls if op == "hold"]
+    assert holds == ["session-1:1:hold", "session-1:2:hold", "session-1:2:hold"]  # a replay
+    assert len(gateway.intents) == 2
+    assert [e.minute for e in stored_events(restarted, Bill.MinuteBilled)] == list(range(1, 12))
+    assert the_charge(restarted).total_minor == 3300
+    assert [i["captured"] for i in gateway.intents.values()] == [3000, 300]
+    assert gateway.open_intents() == [] and restarted.open_bills() == 0
+    assert restarted.execute_payments(gateway).holds_placed == 0
+
+
 def test_a_payment_call_that_fails_is_retried_on_the_next_run(app, calls, gateway, clock):
     begin(app, calls, gateway, clock)
     run_until(app, gateway, clock, START + 5 * MINUTE)

@@ -397,3 +397,61 @@ def test_a_bill_rebuilt_from_its_events_is_the_same():
         bill.cost_minor,
         bill.holds,
     )
+
+
+def test_an_end_with_started_minutes_no_hold_covers_asks_the_late_hold_and_waits():
+    bill = started()
+    run(bill, START + 7 * MINUTE)  # the timer stopped before block 2's hold was due
+    bill.close(START + 10 * MINUTE + timedelta(seconds=30), "client_hung_up")
+    assert bill.plan is None and bill.last_billed_minute == 10
+    step = bill.next_payment()
+    assert step is not None and step.operation == Operation.HOLD
+    assert (step.idempotency_key, step.amount) == ("session-1:2:hold", Money("USD", 3000))
+    bill.record_hold_placed(2, 1, "pi_2")
+    assert [e.minute for e in of(bill, Bill.MinuteBilled)] == list(range(1, 12))
+    assert [(s["block"], s["operation"], s["amount"]) for s in bill.plan] == [
+        (1, "capture", 3000),
+        (2, "capture", 300),
+    ]
+
+
+def test_a_hold_refused_once_before_the_end_is_asked_again_at_the_end():
+    bill = started()
+    run(bill, START + 7 * MINUTE)
+    bill.request_next_hold(START + 8 * MINUTE)
+    bill.record_hold_declined(2, 1, "Insufficient funds.")  # a warning: one retry to come
+    bill.close(START + 10 * MINUTE + timedelta(seconds=30), "client_hung_up")
+    step = bill.next_payment()
+    assert step is not None and step.idempotency_key == "session-1:2:hold-2"
+    bill.record_hold_declined(2, 2, "Insufficient funds.")
+    settle(bill)
+    [charged] = of(bill, Bill.Charged)
+    assert (charged.minutes, charged.billed_minutes, charged.total_minor) == (11, 10, 3000)
+
+
+def test_started_minutes_that_are_free_need_no_late_hold():
+    bill = started(rate=200, free_minutes=25)
+    run(bill, START + 7 * MINUTE)
+    bill.close(START + 24 * MINUTE + timedelta(seconds=30), "client_hung_up")
+    events = bill.collect_events()
+    assert bill.pending_hold() is None
+    assert not [e for e in events if isinstance(e, Bill.HoldRequested)]
+    assert [e.block for e in events if isinstance(e, Bill.HoldPlaced)] == [1]
+    [charged] = [e for e in events if isinstance(e, Bill.Charged)]
+    assert (charged.minutes, charged.total_minor) == (25, 0)
+
+
+def test_a_late_block_of_only_free_minutes_is_authorised_without_the_card():
+    bill = started(rate=200, free_minutes=20)
+    run(bill, START + 7 * MINUTE)
+    bill.close(START + 21 * MINUTE + timedelta(seconds=30), "client_hung_up")
+    events = bill.collect_events()
+    placed = [(e.block, e.amount_minor) for e in events if isinstance(e, Bill.HoldPlaced)]
+    assert placed == [(1, 0), (2, 0)]
+    step = bill.next_payment()
+    assert step is not None and (step.block, step.amount) == (3, Money("USD", 2000))
+    bill.record_hold_placed(3, 1, "pi_3")
+    settle(bill)
+    [charged] = of(bill, Bill.Charged)
+    assert (charged.minutes, charged.billed_minutes, charged.total_minor) == (22, 2, 400)
+    assert bill.captured_minor == 400
