@@ -6,6 +6,7 @@ Each kind maps to one gRPC status and one HTTP status, so the gateway never gues
 from __future__ import annotations
 
 import json
+from uuid import UUID
 
 from grpc import StatusCode
 
@@ -83,3 +84,13 @@ def from_grpc(status: StatusCode, details: str | None) -> DomainError | None:
         return kind(body["code"], body["message"], body.get("field"))
     except (ValueError, KeyError, TypeError):
         return None
+
+
+def parse_id(value: str, field: str) -> UUID:
+    """An id from a request, or InvalidInput `invalid_id` naming the field."""
+    try:
+        return UUID(value)
+    except (ValueError, TypeError):
+        raise InvalidInput(
+            "invalid_id", f"{field} must be an id like those we return.", field
+        ) from None

@@ -19,7 +19,7 @@ from headstore.calls.v1 import calls_pb2_grpc
 from headstore.consumers import consumes
 from headstore.dependencies import Leadership, MetricsServer, Store
 from headstore.envelope import Envelope
-from headstore.errors import InvalidInput
+from headstore.errors import InvalidInput, parse_id
 from headstore.events.v1 import calls_pb2 as events
 from headstore.events.v1 import money_pb2
 from headstore.grpc import grpc_method
@@ -63,15 +63,6 @@ MODE_NAMES: dict[int, str] = {value: key for key, value in MODES.items()}
 
 def calls_application(settings: Settings) -> CallsApplication:
     return CallsApplication(settings, rooms=JanusRooms(settings))
-
-
-def parse_id(value: str, field: str) -> UUID:
-    try:
-        return UUID(value)
-    except (ValueError, TypeError):
-        raise InvalidInput(
-            "invalid_id", f"{field} must be an id like those we return.", field
-        ) from None
 
 
 def mode_name(mode: int) -> str:

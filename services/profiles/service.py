@@ -12,7 +12,7 @@ from nameko_grpc.entrypoint import Grpc
 from headstore.consumers import consumes
 from headstore.dependencies import MetricsServer, Store
 from headstore.envelope import Envelope
-from headstore.errors import InvalidInput
+from headstore.errors import InvalidInput, parse_id
 from headstore.events.v1 import calls_pb2
 from headstore.grpc import grpc_method
 from headstore.health import HealthCheck
@@ -59,15 +59,6 @@ class Directory(DependencyProvider):
             self.runner.wait(head, timeout=DIRECTORY_WAIT_SECONDS)
         ids: list[UUID] = self.runner.view.applications(status)
         return ids
-
-
-def parse_id(value: str, field: str) -> UUID:
-    try:
-        return UUID(value)
-    except (ValueError, TypeError):
-        raise InvalidInput(
-            "invalid_id", f"{field} must be an id like those we return.", field
-        ) from None
 
 
 def account_message(account: Account) -> api.Account:
