@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
 import psycopg
-from eventsourcing.application import ProcessingEvent
+from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
 from eventsourcing.persistence import IntegrityError, Notification, Tracking
 from eventsourcing.projection import EventSourcedProjection
 
@@ -19,6 +19,8 @@ from headstore.errors import DomainError
 from headstore.settings import Settings, env
 
 log = logging.getLogger(__name__)
+
+A = TypeVar("A")
 
 Policy = Callable[["ServiceApplication", ProcessingEvent[UUID]], None]
 
@@ -106,6 +108,14 @@ class ServiceApplication(EventSourcedProjection[UUID]):
 
     def observe(self, domain_event: Any) -> None:
         """Called with each event once it is stored: a service's own metrics go here."""
+
+    def find(self, kind: type[A], aggregate_id: UUID) -> A | None:
+        """The aggregate with that id if it exists and is a `kind`; else None."""
+        try:
+            aggregate: Any = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        return aggregate if isinstance(aggregate, kind) else None
 
     def notifications_after(
         self, position: int, topics: Sequence[str] = (), page_size: int = 1000

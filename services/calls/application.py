@@ -270,15 +270,6 @@ class CallsApplication(ServiceApplication):
 
     # -- helpers ------------------------------------------------------------------------------
 
-    def _find(self, kind: type[Any], aggregate_id: UUID) -> Any:
-        try:
-            aggregate: Any = self.repository.get(aggregate_id)
-        except Exception as error:  # AggregateNotFoundError
-            if type(error).__name__ == "AggregateNotFoundError":
-                return None
-            raise
-        return aggregate if isinstance(aggregate, kind) else None
-
     def _retrying(self, command: Callable[[], Any]) -> Any:
         """Run `command` again when its save lost a race with another writer."""
         for attempt in range(self.config.retries):
@@ -295,7 +286,7 @@ class CallsApplication(ServiceApplication):
             return []
         if session.invite_link_id is None or session.expert_id is None:
             return []
-        links: InviteLinks | None = self._find(InviteLinks, invite_links_id(session.expert_id))
+        links: InviteLinks | None = self.find(InviteLinks, invite_links_id(session.expert_id))
         if links is None or not links.release(session.invite_link_id, session.id):
             return []
         return [links]
@@ -319,7 +310,7 @@ class CallsApplication(ServiceApplication):
 
     def session(self, session_id: UUID, participant_id: UUID | None = None) -> Session:
         """A session; with `participant_id`, only if that person takes part in it."""
-        session: Session | None = self._find(Session, session_id)
+        session: Session | None = self.find(Session, session_id)
         if session is None or (
             participant_id is not None and session.role_of(participant_id) is None
         ):
@@ -327,13 +318,13 @@ class CallsApplication(ServiceApplication):
         return session
 
     def expert_card(self, expert_id: UUID) -> ExpertCard:
-        card: ExpertCard | None = self._find(ExpertCard, expert_card_id(expert_id))
+        card: ExpertCard | None = self.find(ExpertCard, expert_card_id(expert_id))
         if card is None:
             raise NotFound("expert_not_found", "No such expert.", "expert_id")
         return card
 
     def expert_rating(self, expert_id: UUID) -> RatingSummary:
-        rating: ExpertRating | None = self._find(ExpertRating, expert_rating_id(expert_id))
+        rating: ExpertRating | None = self.find(ExpertRating, expert_rating_id(expert_id))
         if rating is None:
             return RatingSummary(expert_id, 0, 0)
         return RatingSummary(expert_id, rating.count, rating.stars_sum)
@@ -369,7 +360,7 @@ class CallsApplication(ServiceApplication):
             links: InviteLinks | None = None
             invite: Invite | None = None
             if link_id is not None:
-                links = self._find(InviteLinks, invite_links_id(expert_id))
+                links = self.find(InviteLinks, invite_links_id(expert_id))
                 kind = links.kind_of(link_id) if links is not None else None
                 if kind is None:
                     raise InvalidInput(
@@ -432,7 +423,7 @@ class CallsApplication(ServiceApplication):
             session = self.session(session_id)
             session.rate(client_id, stars, review)
             assert session.expert_id is not None
-            rating: ExpertRating = self._find(
+            rating: ExpertRating = self.find(
                 ExpertRating, expert_rating_id(session.expert_id)
             ) or ExpertRating.create(session.expert_id)
             rating.record(session.id, stars)
@@ -456,7 +447,7 @@ class CallsApplication(ServiceApplication):
 
     def _links(self, expert_id: UUID) -> InviteLinks:
         self.expert_card(expert_id)
-        links: InviteLinks | None = self._find(InviteLinks, invite_links_id(expert_id))
+        links: InviteLinks | None = self.find(InviteLinks, invite_links_id(expert_id))
         return links or InviteLinks.create(expert_id)
 
     def _link_view(self, links: InviteLinks, link_id: UUID) -> InviteLinkView:
@@ -498,7 +489,7 @@ class CallsApplication(ServiceApplication):
     def invite_link(self, token: str) -> InviteLinkView:
         """What an invite token stands for (the page a client lands on)."""
         expert_id, link_id = parse_invite_token(self.settings.token_secret, token)
-        links: InviteLinks | None = self._find(InviteLinks, invite_links_id(expert_id))
+        links: InviteLinks | None = self.find(InviteLinks, invite_links_id(expert_id))
         if links is None or links.kind_of(link_id) is None:
             raise NotFound(
                 "invite_link_invalid",
@@ -650,7 +641,7 @@ def _uuid(value: str, field_name: str) -> UUID:
 
 
 def _card(app: CallsApplication, expert_id: UUID) -> ExpertCard:
-    card: ExpertCard | None = app._find(ExpertCard, expert_card_id(expert_id))
+    card: ExpertCard | None = app.find(ExpertCard, expert_card_id(expert_id))
     return card or ExpertCard.create(expert_id)
 
 

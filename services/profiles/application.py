@@ -159,29 +159,19 @@ class ProfilesApplication(ServiceApplication):
         )
 
     def _get(self, kind: type[Any], aggregate_id: UUID, what: str, field_name: str) -> Any:
-        try:
-            aggregate: Any = self.repository.get(aggregate_id)
-        except Exception as error:  # AggregateNotFoundError
-            if type(error).__name__ == "AggregateNotFoundError":
-                raise NotFound(
-                    f"{what.replace(' ', '_')}_not_found", f"No such {what}.", field_name
-                ) from None
-            raise
-        if not isinstance(aggregate, kind):
+        found = self.find(kind, aggregate_id)
+        if found is None:
             raise NotFound(f"{what.replace(' ', '_')}_not_found", f"No such {what}.", field_name)
-        return aggregate
+        return found
 
     def account(self, account_id: UUID) -> Account:
         account: Account = self._get(Account, account_id, "account", "account_id")
         return account
 
     def account_by_email(self, email: str) -> Account | None:
-        try:
-            index: Any = self.repository.get(email_index_id(normalise_email(email)))
-        except Exception as error:
-            if type(error).__name__ == "AggregateNotFoundError":
-                return None
-            raise
+        index = self.find(EmailIndex, email_index_id(normalise_email(email)))
+        if index is None or index.account_id is None:
+            return None
         return self.account(index.account_id)
 
     def _check_role(self, account_id: UUID, role: str) -> Account:
@@ -409,13 +399,7 @@ class ProfilesApplication(ServiceApplication):
     # -- categories and profiles ------------------------------------------------------------
 
     def categories(self) -> CategoryList:
-        try:
-            found: CategoryList = self.repository.get(CATEGORY_LIST_ID)
-            return found
-        except Exception as error:
-            if type(error).__name__ == "AggregateNotFoundError":
-                return CategoryList.create()
-            raise
+        return self.find(CategoryList, CATEGORY_LIST_ID) or CategoryList.create()
 
     def add_category(self, admin_id: UUID | None, slug: str, label: str) -> CategoryList:
         if admin_id is not None:
