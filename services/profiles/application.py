@@ -35,6 +35,7 @@ from headstore.store import ServiceApplication
 from services.profiles.domain import (
     CATEGORY_LIST_ID,
     DEFAULT_LOGIN_THROTTLE,
+    DESCRIPTIVE_FIELDS,
     EMAIL_VERIFICATION_LIFETIME,
     PASSWORD_RESET_LIFETIME,
     REFRESH_TOKEN_LIFETIME,
@@ -428,20 +429,9 @@ class ProfilesApplication(ServiceApplication):
     def update_expert_profile(self, expert_id: UUID, changes: dict[str, Any]) -> ExpertProfile:
         """Apply a partial edit: fields absent from `changes` keep their values."""
         profile = self.expert_profile(expert_id)
-        descriptive = (
-            "name",
-            "photo_url",
-            "job_title",
-            "company",
-            "offering",
-            "description",
-            "categories",
-            "tags",
-            "languages",
-        )
-        if any(key in changes for key in descriptive):
-            current = {key: getattr(profile, key) for key in descriptive}
-            merged = {**current, **{k: v for k, v in changes.items() if k in descriptive}}
+        if any(key in changes for key in DESCRIPTIVE_FIELDS):
+            current = {key: getattr(profile, key) for key in DESCRIPTIVE_FIELDS}
+            merged = {**current, **{k: v for k, v in changes.items() if k in DESCRIPTIVE_FIELDS}}
             profile.update(allowed_categories=self.categories().active_slugs, **merged)
         if any(key in changes for key in ("currency", "rate_per_minute", "free_minutes")):
             currency = changes.get("currency", profile.currency)

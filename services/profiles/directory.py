@@ -20,7 +20,12 @@ from headstore.errors import InvalidInput
 from headstore.money import CURRENCIES
 from headstore.settings import Settings
 from headstore.store import persistence_env
-from services.profiles.domain import AVAILABILITIES, ExpertApplication, ExpertProfile
+from services.profiles.domain import (
+    AVAILABILITIES,
+    DESCRIPTIVE_FIELDS,
+    ExpertApplication,
+    ExpertProfile,
+)
 
 PROJECTION = "profiles_directory"
 EXPERTS = "profiles_directory_experts"
@@ -69,18 +74,6 @@ CREATE TABLE IF NOT EXISTS {APPLICATIONS} (
     status text NOT NULL,
     applied_at timestamptz NOT NULL
 )"""
-
-PROFILE_FIELDS = (
-    "name",
-    "photo_url",
-    "job_title",
-    "company",
-    "offering",
-    "description",
-    "categories",
-    "tags",
-    "languages",
-)
 
 
 class DirectoryView(PostgresTrackingRecorder):
@@ -199,7 +192,7 @@ class DirectoryProjection(Projection[DirectoryView]):
 
     @process_event.register
     def _(self, event: ExpertProfile.ProfileUpdated, tracking: Tracking) -> None:
-        columns = {name: getattr(event, name) for name in PROFILE_FIELDS}
+        columns = {name: getattr(event, name) for name in DESCRIPTIVE_FIELDS}
         self.view.write(*_update(event.originator_id, columns), tracking)
 
     @process_event.register

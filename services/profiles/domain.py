@@ -1019,6 +1019,21 @@ def _unique(items: Any) -> list[str]:
     return list(dict.fromkeys(items))
 
 
+DESCRIPTIVE_FIELDS = (
+    "name",
+    "photo_url",
+    "job_title",
+    "company",
+    "offering",
+    "description",
+    "categories",
+    "tags",
+    "languages",
+)
+"""What the "Edit profile" form sets (ProfileUpdated carries them all); rate and currency are
+apart (RateChanged)."""
+
+
 def profile_id(account_id: UUID) -> UUID:
     """The id of the expert profile of the account `account_id`."""
     return stable_id("expert-profile", account_id)
