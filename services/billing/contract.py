@@ -67,6 +67,7 @@ def translate(event: Any, app: Any = None) -> Message | None:
                 session_id=event.session_id,
                 expert_id=event.expert_id,
                 amount=_money(event.currency, event.amount_minor),
+                commission=_money(event.currency, event.commission_minor),
             )
         case CardOnFile.Saved() | CardOnFile.Replaced():
             return events.CardSaved(

@@ -311,6 +311,8 @@ class Bill(Aggregate):
         expert_id: str
         currency: str
         amount_minor: int
+        # The platform's commission on the same session: ambassadors earn a share of it.
+        commission_minor: int = 0
 
     def __init__(self) -> None:
         self.session_id = ""
@@ -881,6 +883,7 @@ class Bill(Aggregate):
                 expert_id=self.expert_id,
                 currency=self.currency,
                 amount_minor=expert.minor,
+                commission_minor=platform.minor,
             )
 
     def _step(

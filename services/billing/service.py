@@ -162,9 +162,11 @@ class BillingService(HealthCheck):
         # Holds and captures are driven by billing itself and confirmed in the API's answers;
         # webhooks are checked and acknowledged. A disputed charge needs a person: say so.
         if event.type == "charge.dispute.created":
-            log.warning("a charge is disputed: %s", event.data.object.get("id"))
+            log.warning("a charge is disputed: %s", getattr(event.data.object, "id", ""))
         elif event.type.startswith("payment_intent.") and event.type.endswith("_failed"):
-            log.warning("Stripe reports %s for %s", event.type, event.data.object.get("id"))
+            log.warning(
+                "Stripe reports %s for %s", event.type, getattr(event.data.object, "id", "")
+            )
         if not event.type:
             raise PreconditionFailed("invalid_webhook", "The webhook has no event type.", None)
         return api.HandleStripeWebhookResponse(event_type=event.type, handled=True)

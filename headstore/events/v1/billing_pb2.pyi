@@ -73,14 +73,16 @@ class SessionCharged(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., client_id: _Optional[str] = ..., expert_id: _Optional[str] = ..., minutes: _Optional[int] = ..., billed_minutes: _Optional[int] = ..., rate_per_minute: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., total: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., expert_share: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., platform_share: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
 
 class EarningsAccrued(_message.Message):
-    __slots__ = ("session_id", "expert_id", "amount")
+    __slots__ = ("session_id", "expert_id", "amount", "commission")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     EXPERT_ID_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    COMMISSION_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     expert_id: str
     amount: _money_pb2.Money
-    def __init__(self, session_id: _Optional[str] = ..., expert_id: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
+    commission: _money_pb2.Money
+    def __init__(self, session_id: _Optional[str] = ..., expert_id: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., commission: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
 
 class CardSaved(_message.Message):
     __slots__ = ("client_id", "brand", "last4", "country")

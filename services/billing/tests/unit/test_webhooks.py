@@ -60,3 +60,12 @@ def test_an_unsigned_or_forged_webhook_is_refused(service, signature):
             api.HandleStripeWebhookRequest(payload=payload, signature=forged), None
         )
     assert json.loads(refused.value.message)["code"] == "invalid_webhook"
+
+
+@pytest.mark.parametrize("kind", ["charge.dispute.created", "payment_intent.payment_failed"])
+def test_webhooks_that_need_a_person_are_acknowledged_and_logged(service, kind, caplog):
+    payload = event(kind)
+    answer = service.HandleStripeWebhook(
+        api.HandleStripeWebhookRequest(payload=payload, signature=signed(payload)), None
+    )
+    assert answer.handled and "pi_1" in caplog.text
