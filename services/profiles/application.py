@@ -1,6 +1,6 @@
 """The profiles application: commands and queries over accounts, expert applications, expert
-profiles and categories. Passwords are hashed (argon2) and tokens made here; the domain stays
-pure and stores only digests.
+profiles, categories, and ambassadors with their referrals. Passwords are hashed (argon2) and
+tokens and referral codes made here; the domain stays pure and stores only digests.
 
 Tokens of mailed links are derived from the event that carries their digest
 (HMAC(token secret, kind:aggregate:version)), so the outbox relay can put the link into the
@@ -9,13 +9,15 @@ public event for the notifications service without the store ever holding the to
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import functools
 import hashlib
 import hmac
 import json
 import os
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,6 +36,7 @@ from headstore.settings import Settings, env_int
 from headstore.store import ServiceApplication
 from services.profiles.domain import (
     CATEGORY_LIST_ID,
+    DEFAULT_AMBASSADOR_SHARE_BASIS_POINTS,
     DEFAULT_LOGIN_THROTTLE,
     DESCRIPTIVE_FIELDS,
     EMAIL_VERIFICATION_LIFETIME,
@@ -41,14 +44,20 @@ from services.profiles.domain import (
     REFRESH_TOKEN_LIFETIME,
     SIGNUP_LINK_LIFETIME,
     Account,
+    Ambassador,
     CategoryList,
     EmailIndex,
     ExpertApplication,
     ExpertProfile,
+    ReferralCodeIndex,
+    ambassador_id,
     check_new_password,
+    check_referral_code,
+    check_share_basis_points,
     email_index_id,
     normalise_email,
     profile_id,
+    referral_code_index_id,
 )
 
 DEFAULT_QUESTIONS = (
@@ -86,6 +95,8 @@ class ProfilesConfig:
     reset_lifetime: timedelta = PASSWORD_RESET_LIFETIME
     refresh_lifetime: timedelta = REFRESH_TOKEN_LIFETIME
     signup_lifetime: timedelta = SIGNUP_LINK_LIFETIME
+    ambassador_share_basis_points: int = DEFAULT_AMBASSADOR_SHARE_BASIS_POINTS
+    """An ambassador's share of the platform's commission unless the admin sets another."""
     argon2: dict[str, int] = field(default_factory=dict)
 
     @classmethod
@@ -94,6 +105,12 @@ class ProfilesConfig:
         raw = os.environ.get("ASSESSMENT_QUESTIONS")
         if raw:
             questions = tuple((str(q["id"]), str(q["text"])) for q in json.loads(raw))
+        share = env_int("PROFILES_AMBASSADOR_SHARE_BASIS_POINTS", cls.ambassador_share_basis_points)
+        if not 1 <= share <= 10_000:
+            raise ValueError(
+                "PROFILES_AMBASSADOR_SHARE_BASIS_POINTS must be 1..10000 (1000 is 10%), "
+                f"not {share}"
+            )
         return cls(
             questions=questions,
             quorum=env_int("TRUSTEE_QUORUM", cls.quorum),
@@ -104,6 +121,7 @@ class ProfilesConfig:
             reset_lifetime=timedelta(
                 seconds=env_int("RESET_LINK_SECONDS", int(PASSWORD_RESET_LIFETIME.total_seconds()))
             ),
+            ambassador_share_basis_points=share,
             # Tests lower argon2's cost; production keeps the library's defaults.
             argon2={
                 "time_cost": env_int("ARGON2_TIME_COST", 3),
@@ -121,6 +139,16 @@ def link_token(secret: str, kind: str, aggregate_id: UUID, version: int) -> str:
     starts with the aggregate's id so the link finds its aggregate without an index."""
     mac = hmac.new(secret.encode(), f"{kind}:{aggregate_id}:{version}".encode(), hashlib.sha256)
     return f"{aggregate_id.hex}.{mac.hexdigest()}"
+
+
+def new_referral_code() -> str:
+    """A fresh referral code: "HS-" and 8 random base32 characters (40 bits), upper-case so it
+    reads well in a link and survives being typed in any case."""
+    return "HS-" + base64.b32encode(secrets.token_bytes(5)).decode()
+
+
+RETRIES = 3
+"""Attempts of a command whose save may lose a race with another writer."""
 
 
 def token_owner(token: str, field_name: str = "token") -> UUID:
@@ -180,6 +208,17 @@ class ProfilesApplication(ServiceApplication):
         if not account.has_role(role):
             raise Forbidden("forbidden", f"Only a {role} may do this.", None)
         return account
+
+    def _retrying(self, command: Callable[[], Any]) -> Any:
+        """Run `command` again, reading afresh, when its save lost a race with another writer
+        (IntegrityError); the last attempt's IntegrityError is raised."""
+        for attempt in range(RETRIES):
+            try:
+                return command()
+            except IntegrityError:
+                if attempt == RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     def _save_new_account(self, *aggregates: Any) -> None:
         try:
@@ -333,6 +372,7 @@ class ProfilesApplication(ServiceApplication):
     def apply_as_expert(
         self, email: str, name: str, answers: Sequence[dict[str, str]], referral_code: str | None
     ) -> UUID:
+        """A referral code, if given, must be one an ambassador holds (in any case)."""
         application = ExpertApplication.submit(
             email=email,
             name=name,
@@ -340,8 +380,19 @@ class ProfilesApplication(ServiceApplication):
             questions=[question_id for question_id, _ in self.config.questions],
             referral_code=referral_code or None,
         )
+        if application.referral_code is not None:
+            self._check_known_referral_code(application.referral_code)
         self.save(application)
         return application.id
+
+    def _check_known_referral_code(self, referral_code: str) -> None:
+        if self.find(ReferralCodeIndex, referral_code_index_id(referral_code)) is None:
+            raise InvalidInput(
+                "unknown_referral_code",
+                f"No ambassador has the referral code {referral_code!r}. Check the code or the "
+                "link you were given, or apply without a code.",
+                "referral_code",
+            )
 
     def application(self, application_id: UUID) -> ExpertApplication:
         found: ExpertApplication = self._get(
@@ -369,33 +420,133 @@ class ProfilesApplication(ServiceApplication):
 
     def complete_expert_signup(self, signup_token: str, password: str) -> dict[str, Any]:
         """The accepted applicant follows the mailed link: an expert account (or the expert
-        role on their existing account) and an empty profile, in one transaction."""
+        role on their existing account), an empty profile and, if they applied with an
+        ambassador's code, the referral, in one transaction. A save that lost a race (say with
+        another referral by the same ambassador) is tried again on fresh state."""
         now = clock.now()
-        application = self.application(token_owner(signup_token, "signup_token"))
-        application.check_signup_token(digest(signup_token), now)
-        existing = self.account_by_email(application.email)
-        new: list[Any] = []
-        if existing is None:
-            account = Account.register(
-                application.email, application.name, self._hash(password), email_verified=True
-            )
-            new.append(EmailIndex.claim(account.email, account.id))
-        else:
-            account = existing
-            if not self._password_matches(account.password_hash, password):
-                raise Unauthenticated(
-                    "wrong_password",
-                    "An account with this e-mail exists: enter its password to add the expert "
-                    "role to it.",
-                    "password",
+        new_password_hash = functools.cache(lambda: self._hash(password))
+
+        def attempt() -> dict[str, Any]:
+            application = self.application(token_owner(signup_token, "signup_token"))
+            application.check_signup_token(digest(signup_token), now)
+            existing = self.account_by_email(application.email)
+            new: list[Any] = []
+            if existing is None:
+                account = Account.register(
+                    application.email, application.name, new_password_hash(), email_verified=True
                 )
-        if not account.has_role("expert"):
-            account.grant_role("expert")
-        application.redeem_signup(digest(signup_token), now, account.id)
-        profile = ExpertProfile.create(account.id, application.name)
-        tokens = self._tokens(account, now)
-        self._save_new_account(account, application, profile, *new)
-        return tokens
+                new.append(EmailIndex.claim(account.email, account.id))
+            else:
+                account = existing
+                if not self._password_matches(account.password_hash, password):
+                    raise Unauthenticated(
+                        "wrong_password",
+                        "An account with this e-mail exists: enter its password to add the "
+                        "expert role to it.",
+                        "password",
+                    )
+                if self.find(ExpertProfile, profile_id(account.id)) is not None:
+                    raise Conflict(
+                        "already_expert",
+                        "This account is already an expert; log in with it instead.",
+                        None,
+                    )
+            if not account.has_role("expert"):
+                account.grant_role("expert")
+            application.redeem_signup(digest(signup_token), now, account.id)
+            # The profile is new (an account gets one only once) and saved with the referral:
+            # so an expert is referred at most once.
+            profile = ExpertProfile.create(account.id, application.name)
+            new.extend(self._referral(application, account.id))
+            tokens = self._tokens(account, now)
+            self.save(account, application, profile, *new)
+            return tokens
+
+        try:
+            result: dict[str, Any] = self._retrying(attempt)
+        except IntegrityError:
+            raise Conflict(
+                "email_taken",
+                "An account with this e-mail address exists; log in instead.",
+                "email",
+            ) from None
+        return result
+
+    def _referral(self, application: ExpertApplication, expert_id: UUID) -> list[Ambassador]:
+        """The ambassador whose code the application carries, with the referral of `expert_id`
+        recorded; nothing without a code or when the ambassador refers their own account."""
+        if application.referral_code is None:
+            return []
+        ambassador = self.ambassador_by_code(application.referral_code)
+        if ambassador is None or not ambassador.refer(expert_id, application.name, application.id):
+            return []
+        return [ambassador]
+
+    # -- ambassadors ------------------------------------------------------------------------
+
+    def appoint_ambassador(
+        self, admin_id: UUID | None, account_id: UUID, share_basis_points: int | None = None
+    ) -> Ambassador:
+        """Make `account_id` an ambassador with a referral code of their own and a share of the
+        platform's commission (the configured default if None). `admin_id` None is the
+        operator's command line. Appointing an ambassador again is a Conflict
+        `already_ambassador`: the code and share stay as they are."""
+        if admin_id is not None:
+            self._check_role(admin_id, "admin")
+        share = check_share_basis_points(
+            self.config.ambassador_share_basis_points
+            if share_basis_points is None
+            else share_basis_points
+        )
+
+        def attempt() -> Ambassador:
+            account = self.account(account_id)
+            existing = self.find(Ambassador, ambassador_id(account.id))
+            if existing is not None:
+                raise Conflict(
+                    "already_ambassador",
+                    f"This account is already an ambassador, with the referral code "
+                    f"{existing.referral_code}.",
+                    "account_id",
+                )
+            if not account.has_role("ambassador"):  # an admin may have granted the role alone
+                account.grant_role("ambassador")
+            # A code drawn twice collides on the index's id: the save fails and is retried
+            # with a new code.
+            code = new_referral_code()
+            ambassador = Ambassador.appoint(account.id, code, share, appointed_by=admin_id)
+            self.save(account, ambassador, ReferralCodeIndex.claim(code, account.id))
+            return ambassador
+
+        appointed: Ambassador = self._retrying(attempt)
+        return appointed
+
+    def ambassador(self, account_id: UUID) -> Ambassador:
+        """The ambassador whose account is `account_id`."""
+        found = self.find(Ambassador, ambassador_id(account_id))
+        if found is None:
+            raise NotFound(
+                "ambassador_not_found",
+                "This account is not an ambassador (an admin appoints ambassadors).",
+                "ambassador_id",
+            )
+        return found
+
+    def ambassador_by_code(self, referral_code: str) -> Ambassador | None:
+        """The ambassador holding the code (in any case), or None."""
+        code = check_referral_code(referral_code)
+        index = self.find(ReferralCodeIndex, referral_code_index_id(code)) if code else None
+        if index is None or index.account_id is None:
+            return None
+        return self.find(Ambassador, ambassador_id(index.account_id))
+
+    def referred_experts(self, ambassador: Ambassador) -> list[dict[str, Any]]:
+        """Whom the ambassador referred, oldest first, each named as their profile is now."""
+        experts = []
+        for entry in ambassador.referred:
+            profile = self.find(ExpertProfile, profile_id(entry["expert_id"]))
+            experts.append({**entry, "name": profile.name if profile else entry["name"]})
+        return experts
 
     # -- categories and profiles ------------------------------------------------------------
 

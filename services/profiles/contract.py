@@ -15,7 +15,7 @@ from headstore.events.v1 import money_pb2
 from headstore.events.v1 import profiles_pb2 as events
 from headstore.settings import Settings
 from services.profiles.application import digest, link_token
-from services.profiles.domain import Account, ExpertApplication, ExpertProfile
+from services.profiles.domain import Account, Ambassador, ExpertApplication, ExpertProfile
 
 AVAILABILITY = {
     "offline": events.AVAILABILITY_OFFLINE,
@@ -133,6 +133,20 @@ def translate(event: Any, app: Any) -> Message | None:
             return events.AvailabilityChanged(
                 expert_id=str(state.account_id), availability=AVAILABILITY[event.availability]
             )
+        case Ambassador.Appointed():
+            return events.AmbassadorAppointed(
+                ambassador_id=str(event.account_id),
+                referral_code=event.referral_code,
+                share_basis_points=event.share_basis_points,
+            )
+        case Ambassador.ExpertReferred():
+            return events.ExpertReferred(
+                expert_id=str(event.expert_id),
+                ambassador_id=str(state.account_id),
+                referral_code=event.referral_code,
+                share_basis_points=event.share_basis_points,
+                application_id=str(event.application_id),
+            )
     return None
 
 
@@ -148,6 +162,7 @@ NEEDS_STATE = (
     ExpertProfile.ProfileUpdated,
     ExpertProfile.RateChanged,
     ExpertProfile.AvailabilityChanged,
+    Ambassador.ExpertReferred,
 )
 
 

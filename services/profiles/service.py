@@ -23,7 +23,7 @@ from headstore.settings import Settings
 from services.profiles.application import ProfilesApplication
 from services.profiles.contract import profile_fields, rate_of
 from services.profiles.directory import SearchQuery, start_directory
-from services.profiles.domain import Account, ExpertApplication, ExpertProfile
+from services.profiles.domain import Account, Ambassador, ExpertApplication, ExpertProfile
 
 grpc = Grpc.implementing(profiles_pb2_grpc.ProfilesServiceStub)
 handled = grpc_method("profiles")
@@ -104,6 +104,22 @@ def application_message(application: ExpertApplication) -> api.Application:
         ],
     )
     message.applied_at.FromDatetime(application.created_on)
+    return message
+
+
+def ambassador_message(
+    ambassador: Ambassador, referred: list[dict[str, Any]] | None = None
+) -> api.Ambassador:
+    """`referred`: the entries of `ambassador.referred` with the experts' current names."""
+    message = api.Ambassador(
+        ambassador_id=str(ambassador.account_id),
+        referral_code=ambassador.referral_code,
+        share_basis_points=ambassador.share_basis_points,
+    )
+    message.appointed_at.FromDatetime(ambassador.created_on)
+    for entry in ambassador.referred if referred is None else referred:
+        expert = message.referred_experts.add(expert_id=str(entry["expert_id"]), name=entry["name"])
+        expert.referred_at.FromDatetime(entry["referred_at"])
     return message
 
 
@@ -347,3 +363,21 @@ class ProfilesService(HealthCheck):
             page=query.page,
             page_size=query.page_size,
         )
+
+    # -- ambassadors ------------------------------------------------------------------------
+
+    @grpc
+    @handled
+    def AppointAmbassador(self, request: Any, context: Any) -> api.Ambassador:  # noqa: N802
+        ambassador = self.store.appoint_ambassador(
+            parse_id(request.admin_id, "admin_id"),
+            parse_id(request.account_id, "account_id"),
+            request.share_basis_points if request.HasField("share_basis_points") else None,
+        )
+        return ambassador_message(ambassador)
+
+    @grpc
+    @handled
+    def GetAmbassador(self, request: Any, context: Any) -> api.Ambassador:  # noqa: N802
+        ambassador = self.store.ambassador(parse_id(request.ambassador_id, "ambassador_id"))
+        return ambassador_message(ambassador, self.store.referred_experts(ambassador))

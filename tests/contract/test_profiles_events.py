@@ -3,6 +3,8 @@ is published by some path: the contract in protos/ is the one the code keeps."""
 
 from __future__ import annotations
 
+from uuid import UUID
+
 import pytest
 from google.protobuf import json_format
 
@@ -54,8 +56,10 @@ def every_public_path(app: ProfilesApplication) -> None:
         link_token(app.settings.token_secret, "reset", client, reset_version),
         "reset client password",
     )
+    ambassador = app.sign_up("amb@example.com", "ambassador password", "Amb")
+    code = app.appoint_ambassador(admin_id, ambassador, 1200).referral_code
     answers = [{"question_id": qid, "answer": "An answer."} for qid, _ in DEFAULT_QUESTIONS]
-    accepted = app.apply_as_expert("exp@example.com", "Exp", answers, "AMB-1")
+    accepted = app.apply_as_expert("exp@example.com", "Exp", answers, code.lower())
     rejected = app.apply_as_expert("rej@example.com", "Rej", answers, None)
     for trustee in trustees:
         app.review_application(trustee, accepted, True, "")
@@ -119,6 +123,31 @@ def test_mailed_links_in_events_are_the_tokens_the_application_accepts(app):
     verification = [e for e in published(app) if e.type == "EmailVerificationRequested"][-1]
     token = verification.parse(profiles_pb2.EmailVerificationRequested).token
     assert app.verify_email(token) == client
+
+
+def test_referral_events_name_expert_and_ambassador_by_account_id(app):
+    every_public_path(app)
+    expert = app.account_by_email("exp@example.com")
+    ambassador = app.account_by_email("amb@example.com")
+    application = app.application(UUID(by_type(app, "ExpertApplied")[0]["applicationId"]))
+    (appointed,) = by_type(app, "AmbassadorAppointed")
+    (referred,) = by_type(app, "ExpertReferred")
+    assert appointed == {
+        "ambassadorId": str(ambassador.id),
+        "referralCode": application.referral_code,
+        "shareBasisPoints": 1200,
+    }
+    assert referred == {
+        "expertId": str(expert.id),
+        "ambassadorId": str(ambassador.id),
+        "referralCode": application.referral_code,
+        "shareBasisPoints": 1200,
+        "applicationId": str(application.id),
+    }
+
+
+def by_type(app: ProfilesApplication, event_type: str) -> list[dict]:
+    return [e.payload for e in published(app) if e.type == event_type]
 
 
 def test_profile_events_name_the_expert_by_account_id(app):

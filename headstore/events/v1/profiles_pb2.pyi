@@ -197,3 +197,27 @@ class AvailabilityChanged(_message.Message):
     expert_id: str
     availability: Availability
     def __init__(self, expert_id: _Optional[str] = ..., availability: _Optional[_Union[Availability, str]] = ...) -> None: ...
+
+class AmbassadorAppointed(_message.Message):
+    __slots__ = ("ambassador_id", "referral_code", "share_basis_points")
+    AMBASSADOR_ID_FIELD_NUMBER: _ClassVar[int]
+    REFERRAL_CODE_FIELD_NUMBER: _ClassVar[int]
+    SHARE_BASIS_POINTS_FIELD_NUMBER: _ClassVar[int]
+    ambassador_id: str
+    referral_code: str
+    share_basis_points: int
+    def __init__(self, ambassador_id: _Optional[str] = ..., referral_code: _Optional[str] = ..., share_basis_points: _Optional[int] = ...) -> None: ...
+
+class ExpertReferred(_message.Message):
+    __slots__ = ("expert_id", "ambassador_id", "referral_code", "share_basis_points", "application_id")
+    EXPERT_ID_FIELD_NUMBER: _ClassVar[int]
+    AMBASSADOR_ID_FIELD_NUMBER: _ClassVar[int]
+    REFERRAL_CODE_FIELD_NUMBER: _ClassVar[int]
+    SHARE_BASIS_POINTS_FIELD_NUMBER: _ClassVar[int]
+    APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
+    expert_id: str
+    ambassador_id: str
+    referral_code: str
+    share_basis_points: int
+    application_id: str
+    def __init__(self, expert_id: _Optional[str] = ..., ambassador_id: _Optional[str] = ..., referral_code: _Optional[str] = ..., share_basis_points: _Optional[int] = ..., application_id: _Optional[str] = ...) -> None: ...

@@ -405,3 +405,43 @@ class SearchExpertsResponse(_message.Message):
     page: int
     page_size: int
     def __init__(self, experts: _Optional[_Iterable[_Union[ExpertProfile, _Mapping]]] = ..., total: _Optional[int] = ..., page: _Optional[int] = ..., page_size: _Optional[int] = ...) -> None: ...
+
+class AppointAmbassadorRequest(_message.Message):
+    __slots__ = ("admin_id", "account_id", "share_basis_points")
+    ADMIN_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    SHARE_BASIS_POINTS_FIELD_NUMBER: _ClassVar[int]
+    admin_id: str
+    account_id: str
+    share_basis_points: int
+    def __init__(self, admin_id: _Optional[str] = ..., account_id: _Optional[str] = ..., share_basis_points: _Optional[int] = ...) -> None: ...
+
+class GetAmbassadorRequest(_message.Message):
+    __slots__ = ("ambassador_id",)
+    AMBASSADOR_ID_FIELD_NUMBER: _ClassVar[int]
+    ambassador_id: str
+    def __init__(self, ambassador_id: _Optional[str] = ...) -> None: ...
+
+class ReferredExpert(_message.Message):
+    __slots__ = ("expert_id", "name", "referred_at")
+    EXPERT_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    REFERRED_AT_FIELD_NUMBER: _ClassVar[int]
+    expert_id: str
+    name: str
+    referred_at: _timestamp_pb2.Timestamp
+    def __init__(self, expert_id: _Optional[str] = ..., name: _Optional[str] = ..., referred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class Ambassador(_message.Message):
+    __slots__ = ("ambassador_id", "referral_code", "share_basis_points", "referred_experts", "appointed_at")
+    AMBASSADOR_ID_FIELD_NUMBER: _ClassVar[int]
+    REFERRAL_CODE_FIELD_NUMBER: _ClassVar[int]
+    SHARE_BASIS_POINTS_FIELD_NUMBER: _ClassVar[int]
+    REFERRED_EXPERTS_FIELD_NUMBER: _ClassVar[int]
+    APPOINTED_AT_FIELD_NUMBER: _ClassVar[int]
+    ambassador_id: str
+    referral_code: str
+    share_basis_points: int
+    referred_experts: _containers.RepeatedCompositeFieldContainer[ReferredExpert]
+    appointed_at: _timestamp_pb2.Timestamp
+    def __init__(self, ambassador_id: _Optional[str] = ..., referral_code: _Optional[str] = ..., share_basis_points: _Optional[int] = ..., referred_experts: _Optional[_Iterable[_Union[ReferredExpert, _Mapping]]] = ..., appointed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

@@ -146,6 +146,16 @@ class ProfilesServiceStub:
                 request_serializer=headstore_dot_profiles_dot_v1_dot_profiles__pb2.SearchExpertsRequest.SerializeToString,
                 response_deserializer=headstore_dot_profiles_dot_v1_dot_profiles__pb2.SearchExpertsResponse.FromString,
                 _registered_method=True)
+        self.AppointAmbassador = channel.unary_unary(
+                '/headstore.profiles.v1.ProfilesService/AppointAmbassador',
+                request_serializer=headstore_dot_profiles_dot_v1_dot_profiles__pb2.AppointAmbassadorRequest.SerializeToString,
+                response_deserializer=headstore_dot_profiles_dot_v1_dot_profiles__pb2.Ambassador.FromString,
+                _registered_method=True)
+        self.GetAmbassador = channel.unary_unary(
+                '/headstore.profiles.v1.ProfilesService/GetAmbassador',
+                request_serializer=headstore_dot_profiles_dot_v1_dot_profiles__pb2.GetAmbassadorRequest.SerializeToString,
+                response_deserializer=headstore_dot_profiles_dot_v1_dot_profiles__pb2.Ambassador.FromString,
+                _registered_method=True)
 
 
 class ProfilesServiceServicer:
@@ -288,6 +298,19 @@ class ProfilesServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AppointAmbassador(self, request, context):
+        """Ambassadors and their referrals. An ambassador's id is their account id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAmbassador(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ProfilesServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -400,6 +423,16 @@ def add_ProfilesServiceServicer_to_server(servicer, server):
                     servicer.SearchExperts,
                     request_deserializer=headstore_dot_profiles_dot_v1_dot_profiles__pb2.SearchExpertsRequest.FromString,
                     response_serializer=headstore_dot_profiles_dot_v1_dot_profiles__pb2.SearchExpertsResponse.SerializeToString,
+            ),
+            'AppointAmbassador': grpc.unary_unary_rpc_method_handler(
+                    servicer.AppointAmbassador,
+                    request_deserializer=headstore_dot_profiles_dot_v1_dot_profiles__pb2.AppointAmbassadorRequest.FromString,
+                    response_serializer=headstore_dot_profiles_dot_v1_dot_profiles__pb2.Ambassador.SerializeToString,
+            ),
+            'GetAmbassador': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAmbassador,
+                    request_deserializer=headstore_dot_profiles_dot_v1_dot_profiles__pb2.GetAmbassadorRequest.FromString,
+                    response_serializer=headstore_dot_profiles_dot_v1_dot_profiles__pb2.Ambassador.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -998,6 +1031,60 @@ class ProfilesService:
             '/headstore.profiles.v1.ProfilesService/SearchExperts',
             headstore_dot_profiles_dot_v1_dot_profiles__pb2.SearchExpertsRequest.SerializeToString,
             headstore_dot_profiles_dot_v1_dot_profiles__pb2.SearchExpertsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AppointAmbassador(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/headstore.profiles.v1.ProfilesService/AppointAmbassador',
+            headstore_dot_profiles_dot_v1_dot_profiles__pb2.AppointAmbassadorRequest.SerializeToString,
+            headstore_dot_profiles_dot_v1_dot_profiles__pb2.Ambassador.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAmbassador(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/headstore.profiles.v1.ProfilesService/GetAmbassador',
+            headstore_dot_profiles_dot_v1_dot_profiles__pb2.GetAmbassadorRequest.SerializeToString,
+            headstore_dot_profiles_dot_v1_dot_profiles__pb2.Ambassador.FromString,
             options,
             channel_credentials,
             insecure,

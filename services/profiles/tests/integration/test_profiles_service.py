@@ -10,6 +10,7 @@ import grpc
 import psycopg
 import pytest
 
+from headstore.cli import grant_role
 from headstore.profiles.v1 import profiles_pb2 as api
 
 pytestmark = pytest.mark.integration
@@ -50,6 +51,49 @@ def test_wrong_password_is_refused_without_saying_which_part_was_wrong(profiles)
         )
         assert code == grpc.StatusCode.UNAUTHENTICATED
         assert body["code"] == "invalid_credentials"
+
+
+def test_an_admin_appoints_an_ambassador_whose_code_applicants_can_use(profiles, settings):
+    admin = profiles.SignUp(
+        api.SignUpRequest(email="ad@example.com", password="long enough", name="Ad")
+    ).account_id
+    grant_role(settings, "ad@example.com", "admin")
+    account = profiles.SignUp(
+        api.SignUpRequest(email="am@example.com", password="long enough", name="Am")
+    ).account_id
+    appointed = profiles.AppointAmbassador(
+        api.AppointAmbassadorRequest(admin_id=admin, account_id=account, share_basis_points=1250)
+    )
+    assert (appointed.ambassador_id, appointed.share_basis_points) == (account, 1250)
+    read = profiles.GetAmbassador(api.GetAmbassadorRequest(ambassador_id=account))
+    assert read.referral_code == appointed.referral_code and not read.referred_experts
+    code, body = error_of(
+        lambda: profiles.AppointAmbassador(
+            api.AppointAmbassadorRequest(admin_id=admin, account_id=account)
+        )
+    )
+    assert (code, body["code"]) == (grpc.StatusCode.ALREADY_EXISTS, "already_ambassador")
+    answers = [
+        api.Answer(question_id=q.question_id, answer="An answer.")
+        for q in profiles.GetAssessment(api.GetAssessmentRequest()).questions
+    ]
+    applied = profiles.ApplyAsExpert(
+        api.ApplyAsExpertRequest(
+            email="gr@example.com",
+            name="Gr",
+            answers=answers,
+            referral_code=appointed.referral_code.lower(),
+        )
+    )
+    assert applied.application_id
+    code, body = error_of(
+        lambda: profiles.ApplyAsExpert(
+            api.ApplyAsExpertRequest(
+                email="gr2@example.com", name="Gr", answers=answers, referral_code="HS-NOBODY00"
+            )
+        )
+    )
+    assert (code, body["code"]) == (grpc.StatusCode.INVALID_ARGUMENT, "unknown_referral_code")
 
 
 def test_search_finds_nothing_before_any_expert_completes_a_profile(profiles):
