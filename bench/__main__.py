@@ -11,12 +11,13 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from bench import baseline, metering, outbox
+from bench import baseline, metering, outbox, replay
 
 BENCHMARKS: dict[str, Callable[[], dict[str, Any]]] = {
     "baseline": baseline.run,
     "outbox": outbox.run,
     "metering": metering.run,
+    "replay": replay.run,
 }
 
 SUMMARY = {
@@ -41,6 +42,7 @@ SUMMARY = {
         "stripe_calls_per_session",
         "ratio_to_pg_commits",
     ),
+    "replay": ("events", "events_per_s", "raw_read_per_s", "ratio", "seconds", "sessions"),
 }
 
 

@@ -119,10 +119,12 @@ def main(argv: list[str] | None = None) -> int:
     gateway = commands.add_parser("gateway", help="run the HTTP gateway")
     gateway.add_argument("--host", default="127.0.0.1")
     gateway.add_argument("--port", type=int, default=8000)
-    stripe = commands.add_parser(
-        "stripe", help="run the local Stripe-compatible server (development and tests)"
+    commands.add_parser(
+        "stripe",
+        help="run the local Stripe-compatible server (development and tests); "
+        "`headstore stripe --help` lists its options",
+        add_help=False,
     )
-    stripe.add_argument("--port", type=int, default=12111)
     commands.add_parser("janus", help="run Janus (the SFU) for a single-machine run")
     grant = commands.add_parser("grant-role", help="give an account a role (operators)")
     grant.add_argument("email")
@@ -134,6 +136,16 @@ def main(argv: list[str] | None = None) -> int:
     mail.add_argument("--smtp-port", type=int, default=None)
     mail.add_argument("--web-port", type=int, default=8025)
     mail.add_argument("--host", default="127.0.0.1")
+    from finance.cli import add_commands as add_finance_commands
+
+    add_finance_commands(
+        commands.add_parser("finance", help="replay billing and payouts; reconcile with Stripe")
+    )
+    arguments = sys.argv[1:] if argv is None else argv
+    if arguments[:1] == ["stripe"]:
+        from headstore.stripe_server import main as stripe_main
+
+        return stripe_main(arguments[1:])  # its own options: port, webhooks
     args = parser.parse_args(argv)
 
     settings = Settings.from_env()
@@ -154,10 +166,6 @@ def main(argv: list[str] | None = None) -> int:
             port=args.port,
             log_level="warning",
         )
-    elif args.command == "stripe":
-        from headstore.stripe_server import serve as serve_stripe
-
-        serve_stripe("127.0.0.1", args.port)
     elif args.command == "janus":
         run_janus(settings)
     elif args.command == "grant-role":
@@ -170,6 +178,10 @@ def main(argv: list[str] | None = None) -> int:
         from headstore.mailbox import serve
 
         serve(settings, args.smtp_port or settings.smtp_port, args.web_port, args.host)
+    elif args.command == "finance":
+        from finance.cli import run as run_finance
+
+        return run_finance(args, settings)
     return 0
 
 

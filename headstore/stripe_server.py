@@ -17,7 +17,10 @@ what Headstore needs on top of it, before serving its aiohttp app on the loopbac
 `docs/stripe-stand-in.md` says what is faithful and what is simplified. Everything is in memory:
 localstripe's pickle file under /tmp is never read nor written.
 
-Run it with `headstore stripe --port N` or `python -m headstore.stripe_server --port N`.
+Run it with `headstore stripe --port N` or `python -m headstore.stripe_server --port N`;
+`--webhook URL` and `--connect-webhook URL` (repeatable) register endpoints for every event at
+start-up, as configuring them in Stripe's dashboard does, signed with `STRIPE_WEBHOOK_SECRET` and
+`STRIPE_CONNECT_WEBHOOK_SECRET`.
 """
 
 from __future__ import annotations
@@ -29,12 +32,13 @@ import hmac
 import ipaddress
 import json
 import logging
+import os
 import secrets
 import signal
 import sys
 import time
 import warnings
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -54,6 +58,8 @@ log = logging.getLogger("headstore.stripe_server")
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 12111
+DEFAULT_WEBHOOK_SECRET = "whsec_headstore_dev"
+DEFAULT_CONNECT_WEBHOOK_SECRET = "whsec_headstore_connect_dev"
 IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60
 ACCOUNT_LINK_TTL_SECONDS = 300
 WEBHOOK_DELAY_SECONDS = 0.2
@@ -1314,6 +1320,26 @@ class WebhookEndpoint(ls.StripeObject):
         return _Exported(exported)
 
     @classmethod
+    def _configure(cls, url: str, secret: str, *, connect: bool = False) -> WebhookEndpoint:
+        """An endpoint for every event (`*`) signed with a known `secret`: what adding an
+        endpoint in Stripe's dashboard and copying its signing secret does. A `connect` one
+        gets the events of connected accounts only, the others the platform's own. (Private:
+        localstripe exports every public attribute of an object, methods included.)"""
+        if not (isinstance(secret, str) and secret):
+            raise UserError(400, "A webhook signing secret is required.", {"param": "secret"})
+        endpoint = cls(
+            url=url,
+            enabled_events=["*"],
+            connect=connect,
+            description="configured at start-up (--connect-webhook)"
+            if connect
+            else "configured at start-up (--webhook)",
+        )
+        endpoint._secret = secret
+        endpoint._register()
+        return endpoint
+
+    @classmethod
     def _api_delete(cls, id: str) -> Any:
         ls_webhooks._webhooks.pop(id, None)
         return super()._api_delete(id)
@@ -1431,7 +1457,20 @@ def install() -> web.Application:
     middlewares.insert(auth + 1, stripe_errors_middleware)
     middlewares.insert(auth + 2, idempotency_middleware)
     middlewares.insert(auth, onboarding_page_middleware)
+    middlewares.insert(0, transfer_delay_middleware)
     return app
+
+
+TRANSFER_DELAY_SECONDS = 0.0
+"""Tests only (`--transfer-delay`): how long the stand-in takes to answer each transfer, so a
+test can interrupt a payout run half-way. Stripe itself answers in a fraction of a second."""
+
+
+@web.middleware
+async def transfer_delay_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if TRANSFER_DELAY_SECONDS and request.method == "POST" and request.path == "/v1/transfers":
+        await asyncio.sleep(TRANSFER_DELAY_SECONDS)
+    return await handler(request)
 
 
 def _check_loopback(host: str) -> None:
@@ -1443,16 +1482,48 @@ def _check_loopback(host: str) -> None:
         raise ValueError(f"the Stripe stand-in serves the loopback interface only, not {host!r}")
 
 
+def webhook_secret(connect: bool = False) -> str:
+    """The signing secret of endpoints configured at start-up, from the environment (the
+    variables the services verify deliveries with)."""
+    if connect:
+        return os.environ.get("STRIPE_CONNECT_WEBHOOK_SECRET", DEFAULT_CONNECT_WEBHOOK_SECRET)
+    return os.environ.get("STRIPE_WEBHOOK_SECRET", DEFAULT_WEBHOOK_SECRET)
+
+
+def configure_webhooks(
+    webhooks: Sequence[str] = (), connect_webhooks: Sequence[str] = ()
+) -> list[WebhookEndpoint]:
+    """Register the endpoints given at start-up (`--webhook`, `--connect-webhook`)."""
+    install()
+    endpoints = []
+    for urls, connect in ((webhooks, False), (connect_webhooks, True)):
+        for url in urls:
+            endpoint = WebhookEndpoint._configure(url, webhook_secret(connect), connect=connect)
+            log.info(
+                "webhook endpoint %s: %s (%s events)",
+                endpoint.id,
+                url,
+                "Connect" if connect else "platform",
+            )
+            endpoints.append(endpoint)
+    return endpoints
+
+
 async def run(
     host: str = DEFAULT_HOST,
     port: int = DEFAULT_PORT,
     *,
     stop: asyncio.Event | None = None,
     on_ready: Callable[[str], None] | None = None,
+    webhooks: Sequence[str] = (),
+    connect_webhooks: Sequence[str] = (),
 ) -> None:
-    """Serve until `stop` is set (or SIGTERM/SIGINT arrives, when `stop` is not given)."""
+    """Serve until `stop` is set (or SIGTERM/SIGINT arrives, when `stop` is not given), with
+    webhook endpoints for every event at `webhooks` and for Connect events at
+    `connect_webhooks` (see `configure_webhooks`)."""
     _check_loopback(host)
     app = install()
+    configure_webhooks(webhooks, connect_webhooks)
     runner = web.AppRunner(app, access_log=logging.getLogger("aiohttp.access"))
     await runner.setup()
     try:
@@ -1473,13 +1544,20 @@ async def run(
         await runner.cleanup()
 
 
-def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
+def serve(
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    webhooks: Sequence[str] = (),
+    connect_webhooks: Sequence[str] = (),
+) -> None:
     """Run the stand-in in this (main) thread until SIGTERM or SIGINT."""
 
     def ready(url: str) -> None:
         print(f"Stripe stand-in listening on {url}", flush=True)
 
-    asyncio.run(run(host, port, on_ready=ready))
+    asyncio.run(
+        run(host, port, on_ready=ready, webhooks=webhooks, connect_webhooks=connect_webhooks)
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1490,12 +1568,41 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--port", type=int, default=DEFAULT_PORT, help="0 picks a free port (printed)"
     )
+    parser.add_argument(
+        "--webhook",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="send every platform event to URL, signed with STRIPE_WEBHOOK_SECRET "
+        f"(default {DEFAULT_WEBHOOK_SECRET}); repeatable",
+    )
+    parser.add_argument(
+        "--connect-webhook",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="send every Connect event (of connected accounts) to URL, signed with "
+        f"STRIPE_CONNECT_WEBHOOK_SECRET (default {DEFAULT_CONNECT_WEBHOOK_SECRET}); repeatable",
+    )
+    parser.add_argument(
+        "--transfer-delay",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="tests only: answer each transfer after SECONDS (to interrupt a payout run)",
+    )
     args = parser.parse_args(argv)
+    global TRANSFER_DELAY_SECONDS
+    TRANSFER_DELAY_SECONDS = max(0.0, args.transfer_delay)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(message)s")
     try:
-        serve(args.host, args.port)
+        _check_loopback(args.host)
+        configure_webhooks(args.webhook, args.connect_webhook)
     except ValueError as e:
         parser.error(str(e))
+    except UserError as e:
+        parser.error(f"webhook: {e.body['error']['message']}")
+    serve(args.host, args.port)
     return 0
 
 

@@ -548,3 +548,155 @@ def test_an_off_session_hold_keeps_its_description(client):
     assert client.v1.payment_intents.retrieve(intent.id).description == (
         "session s-1, minutes 1-10"
     )
+
+
+def test_each_captured_payment_intent_books_one_charge_transaction(
+    client: stripe.StripeClient,
+) -> None:
+    # What finance reconciles: a captured PaymentIntent's `latest_charge` names a charge with
+    # one balance transaction (type charge, the captured amount, source = the charge); a hold
+    # that is cancelled books nothing.
+    captured = [hold(client, 5000), hold(client, 3000)]
+    client.v1.payment_intents.capture(captured[0].id, {"amount_to_capture": 4100})
+    client.v1.payment_intents.capture(captured[1].id)
+    cancelled = hold(client, 7000)
+    client.v1.payment_intents.cancel(cancelled.id)
+
+    booked: dict[str, list[Any]] = {}
+    listing = client.v1.balance_transactions.list({"type": "charge", "limit": 2})
+    for txn in listing.auto_paging_iter():
+        booked.setdefault(str(txn.source), []).append(txn)
+    for intent, amount in ((captured[0], 4100), (captured[1], 3000)):
+        charge_id: Any = client.v1.payment_intents.retrieve(intent.id).latest_charge
+        charge = client.v1.charges.retrieve(charge_id)
+        assert charge.payment_intent == intent.id
+        assert [(t.amount, t.currency, t.id) for t in booked[charge_id]] == [
+            (amount, "usd", charge.balance_transaction)
+        ]
+    cancelled_charge: Any = client.v1.payment_intents.retrieve(cancelled.id).latest_charge
+    assert cancelled_charge not in booked
+
+
+# --- Webhook endpoints configured at start-up -------------------------------------------------
+
+
+def start_server(log_path: Path, *args: str, env: dict[str, str]) -> tuple[Any, str]:
+    """A stand-in subprocess with `args`; (process, url)."""
+    log = open(log_path, "wb")  # noqa: SIM115 - closed when the process is stopped
+    process = subprocess.Popen(
+        [sys.executable, "-m", "headstore.stripe_server", "--port", "0", *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=log,
+        start_new_session=True,
+    )
+    log.close()
+    lines: list[bytes] = []
+    reader = threading.Thread(target=lambda: lines.append(process.stdout.readline()))  # type: ignore[union-attr]
+    reader.start()
+    reader.join(timeout=30)
+    if not (lines and lines[0].startswith(b"Stripe stand-in listening on http://127.0.0.1:")):
+        os.killpg(process.pid, signal.SIGKILL)
+        raise AssertionError(f"the stand-in did not start: {lines} {log_path.read_text()}")
+    return process, lines[0].decode().rsplit(" ", 1)[1].strip()
+
+
+def receiver() -> tuple[ThreadingHTTPServer, str, list[tuple[bytes, str]]]:
+    received: list[tuple[bytes, str]] = []
+    handler = type("Receiver", (_Receiver,), {"received": received})
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd, f"http://127.0.0.1:{httpd.server_address[1]}/stripe/webhook", received
+
+
+def event_types(received: list[tuple[bytes, str]], secret: str) -> list[str]:
+    """The types of the deliveries, each verified with `secret` by the SDK."""
+    return [
+        stripe.Webhook.construct_event(payload.decode(), signature, secret).type
+        for payload, signature in list(received)
+    ]
+
+
+def test_webhooks_given_at_start_up_get_platform_or_connect_events(tmp_path: Path) -> None:
+    from headstore.testing import wait_until
+
+    secrets = {
+        "STRIPE_WEBHOOK_SECRET": f"whsec_platform_{uuid.uuid4().hex}",
+        "STRIPE_CONNECT_WEBHOOK_SECRET": f"whsec_connect_{uuid.uuid4().hex}",
+    }
+    platform_httpd, platform_url, platform = receiver()
+    connect_httpd, connect_url, connect = receiver()
+    process, url = start_server(
+        tmp_path / "stripe.log",
+        "--webhook",
+        platform_url,
+        "--connect-webhook",
+        connect_url,
+        env=secrets,
+    )
+    try:
+        client = stripe.StripeClient(
+            api_key="sk_test_x", base_addresses={"api": url}, max_network_retries=0
+        )
+        endpoints = client.v1.webhook_endpoints.list().data
+        assert sorted((e.url, e.enabled_events) for e in endpoints) == sorted(
+            [(platform_url, ["*"]), (connect_url, ["*"])]
+        )
+        account = client.v1.accounts.create({"type": "express", "country": "DE"})
+        client.raw_request("post", f"/_dev/accounts/{account.id}/complete_onboarding")
+        wait_until(
+            lambda: (
+                "account.updated" in event_types(connect, secrets["STRIPE_CONNECT_WEBHOOK_SECRET"])
+            ),
+            timeout=15,
+            what="account.updated at the connect endpoint",
+        )
+        client.v1.customers.create({"email": "platform@example.com"})
+        wait_until(
+            lambda: "customer.created" in event_types(platform, secrets["STRIPE_WEBHOOK_SECRET"]),
+            timeout=15,
+            what="customer.created at the platform endpoint",
+        )
+        # Deliveries of one event go to the endpoints in the order they were given, so the
+        # platform endpoint would have had account.updated before the connect one did.
+        assert "account.updated" not in event_types(platform, secrets["STRIPE_WEBHOOK_SECRET"])
+        assert "customer.created" not in event_types(
+            connect, secrets["STRIPE_CONNECT_WEBHOOK_SECRET"]
+        )
+        payload, signature = connect[0]
+        with pytest.raises(stripe.SignatureVerificationError):
+            stripe.Webhook.construct_event(
+                payload.decode(), signature, secrets["STRIPE_WEBHOOK_SECRET"]
+            )
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+        for httpd in (platform_httpd, connect_httpd):
+            httpd.shutdown()
+            httpd.server_close()
+
+
+def test_webhook_secrets_default_to_the_services_dev_secrets() -> None:
+    from headstore import stripe_server
+
+    saved = {
+        k: os.environ.pop(k, None)
+        for k in ("STRIPE_WEBHOOK_SECRET", "STRIPE_CONNECT_WEBHOOK_SECRET")
+    }
+    try:
+        assert stripe_server.webhook_secret() == "whsec_headstore_dev"
+        assert stripe_server.webhook_secret(connect=True) == "whsec_headstore_connect_dev"
+    finally:
+        os.environ.update({k: v for k, v in saved.items() if v is not None})
+
+
+def test_a_bad_webhook_url_is_refused_at_start_up() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "headstore.stripe_server", "--port", "0", "--webhook", "nope"],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert b"webhook: Invalid URL" in done.stderr

@@ -1,0 +1,143 @@
+"""The ledgers folded from events the real aggregates stored (in memory)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventsourcing.utils import get_topic
+
+from finance.ledger import CAPTURES, COLUMNS, CURRENCIES, EXPERT_WEEKS, SESSIONS, TRANSFERS, Ledger
+from finance.replay import fold
+from finance.source import RecorderStore
+from finance.tests.scenario import WEEKS, Books
+from services.billing.domain import Bill
+
+
+def tables(books: Books, page_size: int | None = None) -> dict[str, list[dict[str, Any]]]:
+    sources = [
+        RecorderStore(books.billing.recorder, "billing"),
+        RecorderStore(books.payouts.recorder, "payouts"),
+    ]
+    if page_size is not None:
+        ledger = Ledger()
+        for source in sources:
+            for page in source.pages(source.head(), page_size=page_size):
+                ledger.fold(page)
+    else:
+        ledger, _ = fold(sources)
+    return {
+        name: [dict(zip(COLUMNS[name], row, strict=True)) for row in rows]
+        for name, rows in ledger.tables().items()
+    }
+
+
+def by(rows: list[dict[str, Any]], **match: Any) -> list[dict[str, Any]]:
+    return [row for row in rows if all(row[k] == v for k, v in match.items())]
+
+
+def test_the_faq_example_is_one_session_row(books: Books) -> None:
+    books.session("s-faq", seconds=30 * 60)  # 30 minutes at 3.00 USD
+    (row,) = tables(books)[SESSIONS]
+    assert row["total_minor"] == row["captured_minor"] == 9000
+    assert (row["expert_share_minor"], row["commission_minor"]) == (8100, 900)
+    assert (row["minutes"], row["billed_minutes"], row["rate_minor"]) == (30, 30, 300)
+    assert row["ambassador_id"] == "" and row["ambassador_share_minor"] == 0
+    assert row["platform_net_minor"] == 900
+    assert row["payment_intents"].count(";") == 2  # three 10-minute holds, each captured
+    assert row["charged_at"].endswith("+00:00")
+
+
+def test_the_minute_billed_after_the_end_is_not_charged(books: Books) -> None:
+    bill = books.session("s-race", seconds=8 * 60 + 59, race=True)
+    billed = [
+        n
+        for n in books.billing.recorder.select_notifications(1, 1000)
+        if n.topic.endswith("Bill.MinuteBilled")
+    ]
+    assert len(billed) == 10 and bill.used_minutes == 9
+    (row,) = tables(books)[SESSIONS]
+    assert (row["minutes"], row["billed_minutes"], row["total_minor"]) == (9, 9, 2700)
+    assert row["captured_minor"] == 2700
+
+
+def test_free_minutes_are_not_charged(books: Books) -> None:
+    books.session("s-free", currency="EUR", free_minutes=3, seconds=7 * 60)
+    (row,) = tables(books)[SESSIONS]
+    assert (row["currency"], row["minutes"], row["billed_minutes"]) == ("EUR", 7, 4)
+    assert row["total_minor"] == row["captured_minor"] == 1200
+
+
+def test_a_session_still_settling_has_captures_but_no_row(books: Books) -> None:
+    bill = books.session("s-open", seconds=24 * 60, settle=False)
+    books.settle(bill, steps=1)
+    found = tables(books)
+    assert found[SESSIONS] == []
+    (capture,) = found[CAPTURES]
+    assert (capture["session_id"], capture["block"], capture["amount_minor"]) == ("s-open", 1, 3000)
+    assert found[CURRENCIES] == []
+
+
+def test_the_ambassador_gets_a_share_of_the_commission_and_the_platform_the_rest(
+    books: Books,
+) -> None:
+    books.refer("expert-2", "ambassador-1", 1500)
+    bill = books.session("s-ref", expert_id="expert-2", rate=250, currency="EUR", seconds=754)
+    books.credit(bill)
+    found = tables(books)
+    (row,) = found[SESSIONS]
+    assert row["commission_minor"] == 325
+    assert (row["ambassador_id"], row["ambassador_share_minor"]) == ("ambassador-1", 49)
+    assert row["platform_net_minor"] == 325 - 49
+    (currency,) = found[CURRENCIES]
+    assert currency["ambassador_shares_minor"] == 49
+    assert currency["unpaid_minor"] == 2925 + 49  # credited, nothing transferred yet
+    weeks = {(w["payee_id"], w["week"]): w for w in found[EXPERT_WEEKS]}
+    week = WEEKS.week_of(books.clock.now())
+    assert weeks[("expert-2", week)]["earnings_minor"] == 2925
+    assert weeks[("ambassador-1", week)]["ambassador_shares_minor"] == 49
+
+
+def test_transfers_by_payee_week_and_currency(standard: Books) -> None:
+    found = tables(standard)
+    sent = by(found[TRANSFERS], payee_id="expert-2", status="sent")
+    failed = by(found[TRANSFERS], payee_id="expert-2", status="failed")
+    assert [(t["week"], t["amount_minor"]) for t in sent] == [(0, 4005), (2, 8100)]
+    assert [(t["week"], t["amount_minor"], t["reason"]) for t in failed] == [
+        (1, 8100, "account restricted")
+    ]
+    assert sent[0]["transfer_group"] == "payouts-week-0"
+    weeks = by(found[EXPERT_WEEKS], payee_id="expert-2")
+    assert [
+        (w["week"], w["earnings_minor"], w["transferred_minor"], w["failed_minor"]) for w in weeks
+    ] == [(0, 4005, 4005, 0), (1, 8100, 0, 8100), (2, 0, 8100, 0)]
+    assert weeks[2]["transfer_ids"] == "tr_expert-2_2_EUR"
+    assert [w["week_start"] for w in weeks] == [
+        "2026-01-05T00:00:00.000000+00:00",
+        "2026-01-12T00:00:00.000000+00:00",
+        "2026-01-19T00:00:00.000000+00:00",
+    ]
+    usd, eur = sorted(found[CURRENCIES], key=lambda c: c["currency"], reverse=True)
+    assert (usd["currency"], usd["sessions"], usd["transferred_minor"]) == ("USD", 2, 10530)
+    assert eur["transferred_minor"] == 67 + 135 + 4005 + 8100 and eur["unpaid_minor"] == 0
+
+
+def test_week_starts_follow_from_two_known_weeks() -> None:
+    ledger = Ledger()
+    ledger.week_starts = {3: WEEKS.start(3), 5: WEEKS.start(5)}
+    assert ledger.week_start(9) == WEEKS.start(9).isoformat(timespec="microseconds")
+    assert Ledger().week_start(9) == ""
+
+
+def test_other_topics_are_skipped_unread(books: Books) -> None:
+    ledger = Ledger()
+    ledger.fold(
+        [
+            (1, "c0ffee00-0000-0000-0000-000000000000", "services.calls.domain:X.Y", b"not json"),
+            (2, "c0ffee00-0000-0000-0000-000000000000", get_topic(Bill.MinuteBilled), None),
+        ]
+    )
+    assert (ledger.events, ledger.used) == (2, 0)
+
+
+def test_small_pages_fold_to_the_same_tables(standard: Books) -> None:
+    assert tables(standard, page_size=7) == tables(standard)
