@@ -45,6 +45,12 @@ SERVICES: dict[str, ServiceParts] = {
             "services.billing.contract:translate",
         ),
         ServiceParts(
+            "payouts",
+            "services.payouts.service:PayoutsService",
+            "services.payouts.application:PayoutsApplication",
+            "services.payouts.contract:translate",
+        ),
+        ServiceParts(
             "notifications",
             "services.notifications.service:NotificationsService",
             "services.notifications.application:NotificationsApplication",

@@ -6,9 +6,27 @@ import os
 from dataclasses import dataclass, field
 
 # Default ports of each service on one machine; `<SERVICE>_GRPC_PORT` and so on override them.
-GRPC_PORTS = {"profiles": 50051, "notifications": 50052, "calls": 50053, "billing": 50054}
-METRICS_PORTS = {"profiles": 9101, "notifications": 9102, "calls": 9103, "billing": 9104}
-RELAY_METRICS_PORTS = {"profiles": 9111, "notifications": 9112, "calls": 9113, "billing": 9114}
+GRPC_PORTS = {
+    "profiles": 50051,
+    "notifications": 50052,
+    "calls": 50053,
+    "billing": 50054,
+    "payouts": 50055,
+}
+METRICS_PORTS = {
+    "profiles": 9101,
+    "notifications": 9102,
+    "calls": 9103,
+    "billing": 9104,
+    "payouts": 9105,
+}
+RELAY_METRICS_PORTS = {
+    "profiles": 9111,
+    "notifications": 9112,
+    "calls": 9113,
+    "billing": 9114,
+    "payouts": 9115,
+}
 
 
 def env(name: str, default: str) -> str:

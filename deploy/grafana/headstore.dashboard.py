@@ -232,6 +232,64 @@ def bills(svc):
     ]
 
 
+def payout_panels(svc):
+    return [
+        panel(
+            f"{svc}: transferred per day by currency",
+            [
+                (
+                    f"sum by (currency) (increase({svc}_transferred_minor_total[1d])) / 100",
+                    "{{currency}}",
+                )
+            ],
+            unit="short",
+            description="Weekly-run transfers to experts and ambassadors in major units (the "
+            "counter is in minor units), over the last day: a spike once a week.",
+        ),
+        panel(
+            f"{svc}: transfers by outcome (last day)",
+            [
+                (
+                    f"sum by (outcome, currency) (increase({svc}_transfers_total[1d]))",
+                    "{{outcome}} {{currency}}",
+                )
+            ],
+            unit="short",
+            description="Failed transfers stay unpaid and are tried again by the next run; the "
+            "payee's statement says why.",
+        ),
+        panel(
+            f"{svc}: credited per hour by currency and kind",
+            [
+                (
+                    f"sum by (currency, entry) (increase({svc}_credited_minor_total[1h])) / 100",
+                    "{{entry}} {{currency}}",
+                )
+            ],
+            unit="short",
+            description="Session earnings and ambassador shares credited to payees, in major "
+            "units. Earnings should follow billing's captured revenue less the commission.",
+        ),
+        panel(
+            f"{svc}: newest week fully paid",
+            [(f"max({svc}_last_run_week)", "week")],
+            unit="short",
+            description="The payout week of the last finished run (weeks counted from "
+            "PAYOUTS_WEEK_ANCHOR); it steps up once a week.",
+        ),
+        panel(
+            f"{svc}: Stripe calls/s by operation and outcome",
+            [
+                (
+                    f"sum by (operation, outcome) (rate({svc}_stripe_calls_total{RATE}))",
+                    "{{operation}} {{outcome}}",
+                )
+            ],
+            unit="reqps",
+        ),
+    ]
+
+
 def gateway_panels(svc="gateway"):
     http = f"{svc}_http_request_seconds"
     return [
@@ -279,6 +337,7 @@ SERVICES = {
     "notifications": [emails],
     "calls": [live_sessions],
     "billing": [bills],
+    "payouts": [payout_panels],
 }
 
 

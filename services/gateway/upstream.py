@@ -17,6 +17,7 @@ from headstore import metrics
 from headstore.billing.v1 import billing_pb2_grpc
 from headstore.calls.v1 import calls_pb2_grpc
 from headstore.context import CORRELATION_HEADER
+from headstore.payouts.v1 import payouts_pb2_grpc
 from headstore.profiles.v1 import profiles_pb2_grpc
 from services.gateway.errors import from_rpc_error
 
@@ -27,6 +28,7 @@ STUBS: dict[str, Any] = {
     "profiles": profiles_pb2_grpc.ProfilesServiceStub,
     "calls": calls_pb2_grpc.CallsServiceStub,
     "billing": billing_pb2_grpc.BillingServiceStub,
+    "payouts": payouts_pb2_grpc.PayoutsServiceStub,
 }
 """Every service the gateway calls."""
 
@@ -138,3 +140,8 @@ def calls(request: Request) -> Upstream:
 def billing(request: Request) -> Upstream:
     """FastAPI dependency: the billing service (cards, bills, Stripe webhooks), for this request."""
     return _upstream(request, "billing")
+
+
+def payouts(request: Request) -> Upstream:
+    """FastAPI dependency: the payouts service (payout accounts, statistics, Connect webhooks)."""
+    return _upstream(request, "payouts")

@@ -18,7 +18,7 @@ from headstore.consumers import consumes
 from headstore.dependencies import Leadership, MetricsServer, Store
 from headstore.envelope import Envelope
 from headstore.errors import InvalidInput
-from headstore.events.v1 import billing_pb2, profiles_pb2
+from headstore.events.v1 import billing_pb2, payouts_pb2, profiles_pb2
 from headstore.grpc import grpc_method
 from headstore.health import HealthCheck
 from headstore.notifications.v1 import notifications_pb2, notifications_pb2_grpc
@@ -217,6 +217,38 @@ class NotificationsService(HealthCheck):
                 rendered=rendered,
                 cause_event_id=envelope.event_id,
             )
+
+    @consumes("payouts", "PayoutStatementIssued")
+    def on_payout_statement(
+        self, app: NotificationsApplication, envelope: Envelope, processing: Processing
+    ) -> None:
+        """The weekly payout statement to the expert or ambassador."""
+        event = envelope.parse(payouts_pb2.PayoutStatementIssued)
+        payee = app.addressee(event.account_id)
+        lines = [
+            templates.StatementLine(
+                currency=line.amount.currency or line.earnings.currency,
+                earnings_minor=line.earnings.minor,
+                ambassador_shares_minor=line.ambassador_shares.minor,
+                amount_minor=line.amount.minor,
+                status=line.status,
+                reason=line.reason,
+                balance_minor=line.balance.minor,
+            )
+            for line in event.lines
+        ]
+        app.queue_email(
+            processing,
+            to=payee.email,
+            template=templates.PAYOUT_STATEMENT,
+            rendered=templates.payout_statement(
+                payee.name,
+                period_start=event.period_start.ToDatetime(tzinfo=UTC),
+                period_end=event.period_end.ToDatetime(tzinfo=UTC),
+                lines=lines,
+            ),
+            cause_event_id=envelope.event_id,
+        )
 
     # --- the sender -----------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 EMAIL_VERIFICATION = "email_verification"
@@ -219,3 +219,54 @@ def session_receipt(
         name,
         [intro, "\n".join(lines), outro],
     )
+
+
+PAYOUT_STATEMENT = "payout_statement"
+
+
+@dataclass(frozen=True)
+class StatementLine:
+    currency: str
+    earnings_minor: int
+    ambassador_shares_minor: int
+    amount_minor: int
+    status: str  # "sent" or "failed"
+    reason: str
+    balance_minor: int
+
+
+def payout_statement(
+    name: str, *, period_start: datetime, period_end: datetime, lines: list[StatementLine]
+) -> Rendered:
+    """The weekly statement after the payout run: per currency, what was earned in the week,
+    what was transferred (or why not) and what is still unpaid."""
+    start, end = period_start.astimezone(UTC), period_end.astimezone(UTC)
+    if end - start >= timedelta(days=1):
+        last_day = (end - timedelta(microseconds=1)).date()
+        period = f"{start:%d %B %Y} to {last_day:%d %B %Y}"
+    else:  # a test calendar with short weeks
+        period = f"{start:%Y-%m-%d %H:%M:%S} to {end:%Y-%m-%d %H:%M:%S} UTC"
+    blocks: list[Block] = [f"Here is your Headstore payout statement for {period}."]
+    for line in lines:
+        items = [f"Earned from sessions this week: {_amount(line.earnings_minor, line.currency)}"]
+        if line.ambassador_shares_minor:
+            items.append(
+                f"Ambassador shares this week: "
+                f"{_amount(line.ambassador_shares_minor, line.currency)}"
+            )
+        if line.status == "sent":
+            items.append(
+                f"Transferred to your Stripe account: {_amount(line.amount_minor, line.currency)}"
+            )
+        else:
+            items.append(
+                f"Not transferred: {_amount(line.amount_minor, line.currency)} "
+                f"({line.reason or 'refused by Stripe'}); we try again with the next payout."
+            )
+        items.append(f"Still unpaid: {_amount(line.balance_minor, line.currency)}")
+        blocks += [line.currency, Bullets(tuple(items))]
+    blocks.append("Stripe pays transfers out to your bank account on its usual schedule.")
+    total = ", ".join(
+        _amount(line.amount_minor, line.currency) for line in lines if line.status == "sent"
+    )
+    return _render(f"Your Headstore payout: {total or 'nothing transferred'}", name, blocks)

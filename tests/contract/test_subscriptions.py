@@ -11,7 +11,7 @@ import pytest
 from headstore.consume import OrderedEventHandler
 from headstore.registry import SERVICES, load
 
-PRODUCERS = {"profiles", "calls", "billing", "notifications"}
+PRODUCERS = {"profiles", "calls", "billing", "payouts", "notifications"}
 
 
 def subscriptions() -> list[tuple[str, str, str, str]]:
@@ -30,7 +30,7 @@ def subscriptions() -> list[tuple[str, str, str, str]]:
 
 def test_services_consume_something():
     consumers = {consumer for consumer, *_ in subscriptions()}
-    assert {"profiles", "calls", "billing", "notifications"} <= consumers
+    assert {"profiles", "calls", "billing", "payouts", "notifications"} <= consumers
 
 
 @pytest.mark.parametrize(("consumer", "handler", "producer", "event_type"), subscriptions())

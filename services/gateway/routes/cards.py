@@ -10,29 +10,26 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 
 from headstore.billing.v1 import billing_pb2
-from headstore.errors import DomainError, InvalidInput
 from services.gateway.auth import Caller, current_caller
 from services.gateway.schemas import (
     Card,
-    ErrorBody,
     SaveCard,
     SetupIntent,
     WebhookReceived,
     error_responses,
 )
 from services.gateway.upstream import Upstream, billing
+from services.gateway.webhooks import (
+    WEBHOOK_REQUEST,
+    WEBHOOK_RESPONSES,
+    forward_webhook,
+    read_webhook,
+)
 
 router = APIRouter(tags=["payments"], responses=error_responses(503))
 
 Billing = Annotated[Upstream, Depends(billing)]
 SignedIn = Annotated[Caller, Depends(current_caller)]
-
-MAX_WEBHOOK_BYTES = 1024 * 1024
-"""Stripe's event payloads are far smaller; anything bigger is not from Stripe."""
-
-
-class PayloadTooLarge(DomainError):
-    http_status = 413
 
 
 @router.post(
@@ -75,66 +72,17 @@ async def get_card(caller: SignedIn, service: Billing) -> Card:
     return Card.from_proto(answer)
 
 
-# Documented by hand: the route reads the raw body and the header itself, so that nothing
-# parses (or re-encodes) what Stripe signed.
-WEBHOOK_REQUEST = {
-    "parameters": [
-        {
-            "name": "Stripe-Signature",
-            "in": "header",
-            "required": True,
-            "description": "Stripe's signature of the body",
-            "schema": {"type": "string"},
-        }
-    ],
-    "requestBody": {
-        "required": True,
-        "description": "The event exactly as Stripe sent it; its signature covers these bytes.",
-        "content": {"application/json": {"schema": {"type": "object"}}},
-    },
-}
-
-
 @router.post(
     "/v1/stripe/webhooks",
     response_model=WebhookReceived,
-    responses={
-        400: {
-            "model": ErrorBody,
-            "description": "The signature is missing or does not match the body",
-        },
-        413: {"model": ErrorBody, "description": "Too big to be a Stripe event"},
-    },
+    responses=WEBHOOK_RESPONSES,
     openapi_extra=WEBHOOK_REQUEST,
     summary="For Stripe: events about payments, forwarded unchanged to billing",
 )
 async def stripe_webhook(request: Request, service: Billing) -> WebhookReceived:
-    stripe_signature = request.headers.get("stripe-signature")
-    if not stripe_signature:
-        raise DomainError(
-            "invalid_webhook", "The Stripe-Signature header is missing.", "Stripe-Signature"
-        )
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_WEBHOOK_BYTES:
-        raise _too_large()
-    payload = await request.body()
-    if len(payload) > MAX_WEBHOOK_BYTES:
-        raise _too_large()
-    try:
-        await service.call(
-            "HandleStripeWebhook",
-            billing_pb2.HandleStripeWebhookRequest(payload=payload, signature=stripe_signature),
-        )
-    except DomainError as error:
-        if isinstance(error, InvalidInput):
-            # Billing refused the event (a bad signature, or not an event): for Stripe that is
-            # a 400, not the 422 of a form a person filled in.
-            raise DomainError(error.code, error.message, error.field) from error
-        raise
-    return WebhookReceived()
-
-
-def _too_large() -> PayloadTooLarge:
-    return PayloadTooLarge(
-        "payload_too_large", f"A webhook can be at most {MAX_WEBHOOK_BYTES} bytes.", None
+    payload, signature = await read_webhook(request)
+    await forward_webhook(
+        service,
+        billing_pb2.HandleStripeWebhookRequest(payload=payload, signature=signature),
     )
+    return WebhookReceived()

@@ -38,9 +38,12 @@ PAGES = {
     "/reset-password": "reset-password.html",
     "/expert-signup": "expert-signup.html",
     "/invite": "invite.html",
+    "/apply": "apply.html",
+    "/payout/return": "payout-return.html",
+    "/payout/refresh": "payout-refresh.html",
 }
 
-ASSETS = {"app.js": "text/javascript", "style.css": "text/css"}
+ASSETS = {"app.js": "text/javascript", "apply.js": "text/javascript", "style.css": "text/css"}
 
 router = APIRouter(include_in_schema=False)
 

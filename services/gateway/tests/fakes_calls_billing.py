@@ -19,6 +19,7 @@ from headstore.billing.v1 import billing_pb2, billing_pb2_grpc
 from headstore.calls.v1 import calls_pb2, calls_pb2_grpc
 from headstore.events.v1 import calls_pb2 as call_events
 from headstore.events.v1 import money_pb2
+from headstore.payouts.v1 import payouts_pb2, payouts_pb2_grpc
 from headstore.settings import Settings
 from services.gateway.app import create_app
 from services.gateway.tests.conftest import DEADLINE_SECONDS, SECRET, Call, free_port
@@ -110,6 +111,48 @@ def billing_canned() -> dict[str, Any]:
     }
 
 
+def payouts_canned() -> dict[str, Any]:
+    account = payouts_pb2.PayoutAccount(
+        account_id="acc-77",
+        status="pending",
+        country="DE",
+        stripe_account_id="acct_1",
+        onboarding_url="https://connect.stripe.test/setup/acct_1",
+    )
+    eur = money_pb2.Money(currency="EUR", minor=0)
+    return {
+        "ActivatePayout": account,
+        "GetPayoutAccount": account,
+        "GetPayoutStatistics": payouts_pb2.PayoutStatistics(
+            weeks=[
+                payouts_pb2.WeekEarnings(
+                    week=3,
+                    week_start="2026-01-26T00:00:00+00:00",
+                    week_end="2026-02-02T00:00:00+00:00",
+                    earnings=usd(8100),
+                    ambassador_shares=usd(0),
+                    sessions=1,
+                    minutes=30,
+                )
+            ],
+            balances=[
+                payouts_pb2.CurrencyBalance(earned=usd(8100), paid=usd(8100), balance=usd(0))
+            ],
+            transfers=[
+                payouts_pb2.Transfer(week=3, amount=usd(8100), status="sent", transfer_id="tr_1"),
+                payouts_pb2.Transfer(week=3, amount=eur, status="failed", reason="No balance."),
+            ],
+            sessions=1,
+            minutes=30,
+            ratings=3,
+            average_rating_hundredths=467,
+        ),
+        "HandleStripeWebhook": payouts_pb2.HandleStripeWebhookResponse(
+            event_type="account.updated", handled=True
+        ),
+    }
+
+
 @dataclass
 class FakeService:
     """Answers every method of one gRPC service from `canned` (a message, or a function of the
@@ -162,6 +205,7 @@ def servicer(fake: FakeService, base: type, descriptor: Any) -> Any:
 class Fakes:
     calls: FakeService
     billing: FakeService
+    payouts: FakeService
     app: FastAPI
     client: httpx.AsyncClient
 
@@ -190,23 +234,37 @@ async def running_gateway(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Fake
         ),
         billing_server,
     )
+    fake_payouts = FakeService("payouts", payouts_canned())
+    payouts_pb2_grpc.add_PayoutsServiceServicer_to_server(
+        servicer(
+            fake_payouts,
+            payouts_pb2_grpc.PayoutsServiceServicer,
+            payouts_pb2.DESCRIPTOR.services_by_name["PayoutsService"],
+        ),
+        billing_server,  # one server can serve both
+    )
     calls_port = server.add_insecure_port("127.0.0.1:0")
     billing_port = billing_server.add_insecure_port("127.0.0.1:0")
     await server.start()
     await billing_server.start()
-    for name in ("PROFILES_GRPC", "CALLS_GRPC", "BILLING_GRPC"):
+    for name in ("PROFILES_GRPC", "CALLS_GRPC", "BILLING_GRPC", "PAYOUTS_GRPC"):
         monkeypatch.delenv(name, raising=False)
     settings = Settings(
         jwt_secret=SECRET,
         public_url=PUBLIC_URL,
-        grpc_ports={"profiles": free_port(), "calls": calls_port, "billing": billing_port},
+        grpc_ports={
+            "profiles": free_port(),
+            "calls": calls_port,
+            "billing": billing_port,
+            "payouts": billing_port,
+        },
     )
     app = create_app(settings, deadline_seconds=DEADLINE_SECONDS, live_events=False)
     try:
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-                yield Fakes(fake_calls, fake_billing, app, http)
+                yield Fakes(fake_calls, fake_billing, fake_payouts, app, http)
     finally:
         await server.stop(None)
         await billing_server.stop(None)

@@ -9,9 +9,9 @@ import grpc
 import pytest
 
 from headstore.billing.v1 import billing_pb2
-from services.gateway.routes.cards import MAX_WEBHOOK_BYTES
 from services.gateway.tests.conftest import bearer
 from services.gateway.tests.fakes_calls_billing import CLIENT_ID, Fakes, running_gateway
+from services.gateway.webhooks import MAX_WEBHOOK_BYTES
 
 pytestmark = pytest.mark.anyio
 

@@ -12,11 +12,13 @@ from grpc_health.v1 import health_pb2
 from services.gateway.routes import (
     accounts,
     admin,
+    ambassadors,
     applications,
     cards,
     experts,
     invites,
     ops,
+    payouts,
     sessions,
     tokens,
 )
@@ -141,10 +143,12 @@ async def test_the_openapi_document_lists_every_route(client: httpx.AsyncClient)
             applications,
             experts,
             admin,
+            ambassadors,
             ops,
             sessions,
             invites,
             cards,
+            payouts,
         )
         for route in module.router.routes
         if isinstance(route, APIRoute) and route.include_in_schema

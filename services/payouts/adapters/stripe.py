@@ -1,0 +1,152 @@
+"""Stripe Connect through the official SDK only: Express connected accounts, onboarding links,
+transfers (separate charges and transfers, grouped by payout week), Connect webhooks. Every
+call that changes something carries an idempotency key. Development and tests point
+STRIPE_API_BASE at the local Stripe-compatible server (`headstore stripe`)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import stripe
+
+from headstore import metrics
+from headstore.errors import InvalidInput
+from headstore.settings import env
+from services.payouts.application import ConnectedAccountState, TransferResult
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ConnectSettings:
+    api_key: str
+    api_base: str
+    webhook_secret: str
+
+    @classmethod
+    def from_env(cls) -> ConnectSettings:
+        return cls(
+            api_key=env("STRIPE_API_KEY", "sk_test_headstore_dev"),
+            api_base=env("STRIPE_API_BASE", "http://127.0.0.1:12111"),
+            # Connect events come to their own endpoint, with its own signing secret.
+            webhook_secret=env("STRIPE_CONNECT_WEBHOOK_SECRET", "whsec_headstore_connect_dev"),
+        )
+
+
+def stripe_calls(operation: str, outcome: str) -> None:
+    metrics.counter(
+        "payouts_stripe_calls",
+        "Calls to Stripe, by operation and outcome",
+        ("operation", "outcome"),
+    ).labels(operation, outcome).inc()
+
+
+def account_state(account: Any) -> ConnectedAccountState:
+    """What payouts needs of a Stripe Account object (or its webhook JSON)."""
+    capabilities = account.get("capabilities") or {}
+    requirements = account.get("requirements") or {}
+    enabled = capabilities.get("transfers") == "active"
+    due = requirements.get("currently_due") or []
+    return ConnectedAccountState(
+        stripe_account_id=account["id"],
+        account_id=(account.get("metadata") or {}).get("account_id", ""),
+        transfers_enabled=bool(enabled),
+        reason="" if enabled else (requirements.get("disabled_reason") or ", ".join(due)),
+    )
+
+
+class ConnectGateway:
+    """The payouts application's ConnectProvider."""
+
+    def __init__(self, settings: ConnectSettings | None = None) -> None:
+        self.settings = settings or ConnectSettings.from_env()
+        base = {"api": self.settings.api_base} if self.settings.api_base else None
+        self.client = stripe.StripeClient(
+            api_key=self.settings.api_key,
+            base_addresses=base,  # type: ignore[arg-type]
+            max_network_retries=2,
+        )
+
+    def create_account(
+        self, idempotency_key: str, account_id: str, email: str, country: str
+    ) -> str:
+        try:
+            account = self.client.v1.accounts.create(
+                params={
+                    "type": "express",
+                    "country": country,
+                    "email": email or None,  # type: ignore[typeddict-item]
+                    "capabilities": {"transfers": {"requested": True}},
+                    "metadata": {"account_id": account_id},
+                },
+                options={"idempotency_key": idempotency_key},
+            )
+        except stripe.InvalidRequestError as error:
+            stripe_calls("create_account", "refused")
+            raise InvalidInput(
+                "payout_account_refused",
+                error.user_message or "Stripe refused to open the payout account.",
+                "country",
+            ) from None
+        stripe_calls("create_account", "ok")
+        return str(account.id)
+
+    def onboarding_link(self, stripe_account_id: str, return_url: str, refresh_url: str) -> str:
+        link = self.client.v1.account_links.create(
+            params={
+                "account": stripe_account_id,
+                "refresh_url": refresh_url,
+                "return_url": return_url,
+                "type": "account_onboarding",
+            }
+        )
+        stripe_calls("account_link", "ok")
+        return str(link.url)
+
+    def account_state(self, stripe_account_id: str) -> ConnectedAccountState:
+        account = self.client.v1.accounts.retrieve(stripe_account_id)
+        return account_state(account.to_dict())
+
+    def transfer(
+        self,
+        idempotency_key: str,
+        *,
+        amount: int,
+        currency: str,
+        destination: str,
+        transfer_group: str,
+        metadata: dict[str, str],
+    ) -> TransferResult:
+        try:
+            transfer = self.client.v1.transfers.create(
+                params={
+                    "amount": amount,
+                    "currency": currency,
+                    "destination": destination,
+                    "transfer_group": transfer_group,
+                    "metadata": metadata,
+                },
+                options={"idempotency_key": idempotency_key},
+            )
+        except (stripe.InvalidRequestError, stripe.PermissionError) as error:
+            # Refused for good this week (account not able to receive, balance too low): the
+            # balance stays unpaid and the next run tries again. Network errors propagate.
+            stripe_calls("transfer", "refused")
+            reason = error.user_message or str(error)
+            log.warning("transfer %s refused: %s", idempotency_key, reason)
+            return TransferResult(refused_reason=reason)
+        stripe_calls("transfer", "ok")
+        return TransferResult(transfer_id=str(transfer.id))
+
+    def webhook_event(self, payload: bytes, signature: str) -> Any:
+        """The event Stripe sent, once its signature is checked."""
+        try:
+            return stripe.Webhook.construct_event(
+                payload.decode(), signature, self.settings.webhook_secret
+            )
+        except (ValueError, stripe.SignatureVerificationError):
+            raise InvalidInput(
+                "invalid_webhook", "The webhook's signature does not match.", "signature"
+            ) from None

@@ -1,0 +1,619 @@
+"""The payouts Application: credits what billing says experts earned (and the shares of their
+ambassadors), keeps each payee's Stripe connected account, and runs the weekly transfers.
+
+A weekly run is made in two halves, as billing's payments are: the run's plan (payee,
+currency, amount) is recorded first, then each transfer is made with an idempotency key per
+payee, week and currency and its result recorded on the payee. A run killed half-way resumes
+the same plan; Stripe replays the answer of a transfer already made, so none is sent twice. A
+run is finished before the next week's is planned, so nothing is planned twice either.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+from uuid import UUID
+
+from eventsourcing.application import ProcessingEvent
+from eventsourcing.persistence import IntegrityError
+from eventsourcing.utils import get_topic
+
+from headstore import metrics
+from headstore.envelope import Envelope
+from headstore.errors import InvalidInput, NotFound, PreconditionFailed
+from headstore.events.v1 import billing_pb2, calls_pb2, profiles_pb2
+from headstore.money import check_currency
+from headstore.settings import Settings, env, env_int
+from headstore.store import ServiceApplication
+from services.payouts.domain import (
+    AMBASSADOR_SHARE,
+    EARNINGS,
+    FAILED,
+    SENT,
+    ExpertStatistics,
+    Payee,
+    PayoutAccount,
+    PayoutRun,
+    PayoutWeeks,
+    Referral,
+    check_country,
+    payee_id,
+    payout_account_id,
+    referral_id,
+    run_id,
+    statistics_id,
+    transfer_group,
+    transfer_key,
+)
+
+log = logging.getLogger(__name__)
+
+Processing = ProcessingEvent[UUID]
+
+DEFAULT_WEEK_ANCHOR = "2024-01-01T00:00:00+00:00"  # a Monday, midnight UTC
+SAVE_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class PayoutsConfig:
+    """The payout calendar, from the environment: `PAYOUTS_WEEK_SECONDS` (a week by default)
+    and `PAYOUTS_WEEK_ANCHOR` (when week 0 starts, ISO 8601 with a time zone)."""
+
+    weeks: PayoutWeeks = field(
+        default_factory=lambda: PayoutWeeks(
+            datetime.fromisoformat(DEFAULT_WEEK_ANCHOR), timedelta(days=7)
+        )
+    )
+
+    @classmethod
+    def from_env(cls) -> PayoutsConfig:
+        seconds = env_int("PAYOUTS_WEEK_SECONDS", 7 * 24 * 3600)
+        raw_anchor = env("PAYOUTS_WEEK_ANCHOR", DEFAULT_WEEK_ANCHOR)
+        try:
+            anchor = datetime.fromisoformat(raw_anchor)
+        except ValueError as exc:
+            raise ValueError(
+                f"PAYOUTS_WEEK_ANCHOR is not an ISO 8601 time: {raw_anchor!r}"
+            ) from exc
+        if seconds < 1:
+            raise ValueError("PAYOUTS_WEEK_SECONDS must be at least 1")
+        return cls(weeks=PayoutWeeks(anchor, timedelta(seconds=seconds)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Stripe Connect, as payouts needs it
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TransferResult:
+    transfer_id: str = ""
+    refused_reason: str = ""
+
+    def __post_init__(self) -> None:
+        if bool(self.transfer_id) == bool(self.refused_reason):
+            raise ValueError("a transfer is either made (transfer_id) or refused (reason)")
+
+
+@dataclass(frozen=True)
+class ConnectedAccountState:
+    stripe_account_id: str
+    account_id: str  # ours, from the account's metadata
+    transfers_enabled: bool
+    reason: str = ""
+
+
+class ConnectProvider(Protocol):
+    """Stripe Connect. Every call that changes something carries an idempotency key; errors
+    other than a refusal (network, provider down) are raised and the step is retried."""
+
+    def create_account(
+        self, idempotency_key: str, account_id: str, email: str, country: str
+    ) -> str: ...
+
+    def onboarding_link(self, stripe_account_id: str, return_url: str, refresh_url: str) -> str: ...
+
+    def account_state(self, stripe_account_id: str) -> ConnectedAccountState: ...
+
+    def transfer(
+        self,
+        idempotency_key: str,
+        *,
+        amount: int,
+        currency: str,
+        destination: str,
+        transfer_group: str,
+        metadata: dict[str, str],
+    ) -> TransferResult: ...
+
+
+@dataclass
+class RunReport:
+    week: int | None = None
+    sent: int = 0
+    failed: int = 0
+    statements: int = 0
+
+
+def _time(message: Any, name: str) -> datetime | None:
+    return getattr(message, name).ToDatetime(tzinfo=UTC) if message.HasField(name) else None
+
+
+class PayoutsApplication(ServiceApplication):
+    service = "payouts"
+    name = "payouts"
+
+    def __init__(
+        self,
+        settings: Settings,
+        create_table: bool = False,
+        config: PayoutsConfig | None = None,
+    ) -> None:
+        super().__init__(settings, create_table)
+        self.config = config or PayoutsConfig.from_env()
+        self._payees: set[str] = set()  # account ids with a Payee, kept up to date from the log
+        self._payees_position = 0
+        self._run_lock = threading.Lock()
+        self._finished_runs: set[int] = set()
+
+    @property
+    def weeks(self) -> PayoutWeeks:
+        return self.config.weeks
+
+    # -- metrics --------------------------------------------------------------------------------
+
+    def observe(self, domain_event: Any) -> None:
+        if isinstance(domain_event, Payee.TransferSent):
+            metrics.counter(
+                "payouts_transfers", "Transfers by currency and outcome", ("currency", "outcome")
+            ).labels(domain_event.currency, SENT).inc()
+            metrics.counter(
+                "payouts_transferred_minor",
+                "Amounts transferred to payees, in minor units",
+                ("currency",),
+            ).labels(domain_event.currency).inc(domain_event.amount_minor)
+        elif isinstance(domain_event, Payee.TransferFailed):
+            metrics.counter(
+                "payouts_transfers", "Transfers by currency and outcome", ("currency", "outcome")
+            ).labels(domain_event.currency, FAILED).inc()
+        elif isinstance(domain_event, Payee.Credited):
+            metrics.counter(
+                "payouts_credited_minor",
+                "Earnings and ambassador shares credited, in minor units",
+                ("currency", "entry"),
+            ).labels(domain_event.currency, domain_event.entry).inc(domain_event.amount_minor)
+        elif isinstance(domain_event, PayoutAccount.Activated):
+            metrics.counter("payouts_accounts_activated", "Connected accounts activated").inc()
+        elif isinstance(domain_event, PayoutRun.Finished):
+            metrics.gauge("payouts_last_run_week", "The newest payout week fully run").set(
+                domain_event.week
+            )
+
+    # -- lookups --------------------------------------------------------------------------------
+
+    def payout_account(self, account_id: str) -> PayoutAccount | None:
+        return self.find(PayoutAccount, payout_account_id(account_id))
+
+    def payee(self, account_id: str) -> Payee | None:
+        return self.find(Payee, payee_id(account_id))
+
+    def _payee_or_new(self, account_id: str) -> Payee:
+        return self.payee(account_id) or Payee.open(account_id)
+
+    def _statistics_or_new(self, expert_id: str) -> ExpertStatistics:
+        return self.find(ExpertStatistics, statistics_id(expert_id)) or ExpertStatistics.open(
+            expert_id
+        )
+
+    def payee_ids(self) -> list[str]:
+        """Every account with a balance record, caught up with the store."""
+        topic = get_topic(Payee.Opened)
+        for notification in self.notifications_after(self._payees_position, topics=(topic,)):
+            self._payees.add(self.mapper.to_domain_event(notification).account_id)
+            self._payees_position = notification.id
+        return sorted(self._payees)
+
+    # -- connected accounts ---------------------------------------------------------------------
+
+    def activate_payout(
+        self,
+        connect: ConnectProvider,
+        *,
+        account_id: str,
+        email: str,
+        country: str,
+        return_url: str,
+        refresh_url: str,
+    ) -> tuple[PayoutAccount, str]:
+        """The payee's connected account (opened at Stripe once) and, while onboarding is
+        unfinished, a fresh onboarding link."""
+        account = self.payout_account(account_id)
+        if account is None:
+            code = check_country(country)
+            stripe_account_id = connect.create_account(
+                f"payout-account:{account_id}", account_id, email, code
+            )
+            account = PayoutAccount.open(account_id, code, stripe_account_id)
+            try:
+                self.save(account)
+            except IntegrityError:  # a concurrent first activation saved it: use that one
+                account = self.payout_account(account_id)
+                if account is None:
+                    raise
+        elif country and check_country(country) != account.country:
+            raise PreconditionFailed(
+                "payout_country_fixed",
+                f"Your payout account is in {account.country}; its country cannot change.",
+                "country",
+            )
+        if account.active:
+            return account, ""
+        return account, connect.onboarding_link(account.stripe_account_id, return_url, refresh_url)
+
+    def refresh_payout_account(self, connect: ConnectProvider, account_id: str) -> PayoutAccount:
+        account = self.payout_account(account_id)
+        if account is None:
+            raise NotFound("payout_not_activated", "Payout is not activated yet.", None)
+        state = connect.account_state(account.stripe_account_id)
+        return self.account_updated(state) or account
+
+    def account_updated(self, state: ConnectedAccountState) -> PayoutAccount | None:
+        """Stripe's word on a connected account (webhook or asked): activates or restricts."""
+        account = self.payout_account(state.account_id) if state.account_id else None
+        if account is None or account.stripe_account_id != state.stripe_account_id:
+            log.warning("account.updated for an unknown account %s", state.stripe_account_id)
+            return None
+        if account.update_from_stripe(state.transfers_enabled, state.reason):
+            self.save(account)
+        return account
+
+    # -- consumed events ------------------------------------------------------------------------
+
+    def credit_earnings(
+        self,
+        processing: Processing,
+        *,
+        session_id: str,
+        expert_id: str,
+        currency: str,
+        amount_minor: int,
+        commission_minor: int,
+        earned_at: datetime,
+    ) -> None:
+        """The expert's earnings of a session and, for a referred expert, the ambassador's
+        share of the commission, credited once each."""
+        week = self.weeks.week_of(earned_at)
+        payee = self._payee_or_new(expert_id)
+        payee.credit(
+            entry=EARNINGS,
+            session_id=session_id,
+            expert_id=expert_id,
+            currency=check_currency(currency),
+            amount_minor=amount_minor,
+            commission_minor=commission_minor,
+            earned_at=earned_at,
+            week=week,
+        )
+        changed: list[Any] = [payee]
+        referral = self.find(Referral, referral_id(expert_id))
+        if referral is not None:
+            changed.extend(self._credit_share(referral, payee))
+        processing.collect_events(*changed)
+
+    def _credit_share(self, referral: Referral, expert: Payee) -> list[Any]:
+        """The ambassador's share of every session of the expert not yet shared."""
+        ambassador = self._payee_or_new(referral.ambassador_id)
+        for credit in expert.earnings_credits():
+            share = referral.share(credit["commission"])
+            if share <= 0 or ambassador.has_credit(AMBASSADOR_SHARE, credit["session_id"]):
+                continue
+            earned_at = self.weeks.start(credit["week"])  # the share falls in the same week
+            ambassador.credit(
+                entry=AMBASSADOR_SHARE,
+                session_id=credit["session_id"],
+                expert_id=referral.expert_id,
+                currency=credit["currency"],
+                amount_minor=share,
+                commission_minor=credit["commission"],
+                earned_at=earned_at,
+                week=credit["week"],
+            )
+        return [ambassador]
+
+    def record_referral(
+        self, processing: Processing, *, expert_id: str, ambassador_id: str, share_basis_points: int
+    ) -> None:
+        """An expert an ambassador brought; sessions credited before the news arrived are
+        shared now (events of different services may arrive in any order)."""
+        if self.find(Referral, referral_id(expert_id)) is not None:
+            return
+        referral = Referral.record(expert_id, ambassador_id, share_basis_points)
+        changed: list[Any] = [referral]
+        expert = self.payee(expert_id)
+        if expert is not None:
+            changed.extend(self._credit_share(referral, expert))
+        processing.collect_events(*changed)
+
+    def count_session(
+        self,
+        processing: Processing,
+        *,
+        expert_id: str,
+        session_id: str,
+        currency: str,
+        minutes: int,
+        charged_at: datetime,
+    ) -> None:
+        stats = self._statistics_or_new(expert_id)
+        stats.count_session(session_id, currency, minutes, self.weeks.week_of(charged_at))
+        processing.collect_events(stats)
+
+    def count_rating(
+        self, processing: Processing, *, expert_id: str, session_id: str, stars: int
+    ) -> None:
+        stats = self._statistics_or_new(expert_id)
+        stats.count_rating(session_id, stars)
+        processing.collect_events(stats)
+
+    # -- the weekly run -------------------------------------------------------------------------
+
+    def run_due(self, now: datetime, connect: ConnectProvider) -> RunReport:
+        """Finish any run left unfinished, then run the newest finished week if it has not
+        run. One caller at a time (the timer holds the lease; the lock guards tests)."""
+        with self._run_lock:
+            week = self.weeks.last_finished(now)
+            report = RunReport()
+            if week < 0:
+                return report
+            for unfinished in self._unfinished_runs(before=week):
+                self._execute(unfinished, connect, report)
+            if week in self._finished_runs:
+                return report
+            run = self.find(PayoutRun, run_id(week))
+            if run is None:
+                run = self._plan(week)
+            if not run.finished:
+                self._execute(run, connect, report)
+            return report
+
+    def _unfinished_runs(self, before: int) -> Iterator[PayoutRun]:
+        started = get_topic(PayoutRun.Started)
+        weeks = sorted(
+            self.mapper.to_domain_event(n).week
+            for n in self.notifications_after(0, topics=(started,))
+        )
+        for week in weeks:
+            if week < before and week not in self._finished_runs:
+                run = self.find(PayoutRun, run_id(week))
+                if run is not None and not run.finished:
+                    yield run
+                elif run is not None:
+                    self._finished_runs.add(week)
+
+    def _plan(self, week: int) -> PayoutRun:
+        planned: list[dict[str, Any]] = []
+        for account_id in self.payee_ids():
+            account = self.payout_account(account_id)
+            payee = self.payee(account_id)
+            if account is None or not account.active or payee is None:
+                continue  # the balance waits until payout is activated
+            for currency in payee.currencies():
+                amount = payee.due(currency, week)
+                if amount > 0:
+                    planned.append(
+                        {
+                            "account_id": account_id,
+                            "currency": currency,
+                            "amount": amount,
+                            "destination": account.stripe_account_id,
+                        }
+                    )
+        run = PayoutRun.start(week, self.weeks.end(week), planned)
+        try:
+            self.save(run)
+        except IntegrityError:  # another replica planned it first: follow its plan
+            found = self.find(PayoutRun, run_id(week))
+            if found is None:
+                raise
+            return found
+        log.info("payout run for week %d planned: %d transfers", week, len(planned))
+        return run
+
+    def _execute(self, run: PayoutRun, connect: ConnectProvider, report: RunReport) -> None:
+        report.week = run.week
+        for account_id in run.payees():
+            items = [item for item in run.planned if item["account_id"] == account_id]
+            for item in items:
+                self._settle(run.week, item, connect, report)
+            currencies = [item["currency"] for item in items]
+            if self._with_payee(
+                account_id,
+                lambda payee, currencies=currencies: payee.issue_statement(
+                    run.week, self.weeks, currencies
+                ),
+            ):
+                report.statements += 1
+        outcomes = []
+        for item in run.planned:
+            payee = self.payee(item["account_id"])
+            outcomes.append(payee.outcome(run.week, item["currency"]) if payee else None)
+        sent = sum(1 for outcome in outcomes if outcome and outcome["status"] == SENT)
+        run.finish(sent, len(outcomes) - sent)
+        self.save(run)
+        self._finished_runs.add(run.week)
+        log.info(
+            "payout run for week %d finished: %d sent, %d failed",
+            run.week,
+            sent,
+            len(outcomes) - sent,
+        )
+
+    def _settle(
+        self, week: int, item: dict[str, Any], connect: ConnectProvider, report: RunReport
+    ) -> None:
+        account_id, currency, amount = item["account_id"], item["currency"], item["amount"]
+        payee = self.payee(account_id)
+        if payee is None or payee.outcome(week, currency) is not None:
+            return
+        payee.check_transfer(week, currency, amount)  # before any money moves
+        result = connect.transfer(
+            transfer_key(account_id, week, currency),
+            amount=amount,
+            currency=currency.lower(),
+            destination=item["destination"],
+            transfer_group=transfer_group(week),
+            metadata={"account_id": account_id, "week": str(week)},
+        )
+
+        def record(payee: Payee) -> bool:
+            if payee.outcome(week, currency) is not None:
+                return False
+            if result.transfer_id:
+                payee.record_transfer_sent(
+                    week=week,
+                    currency=currency,
+                    amount_minor=amount,
+                    transfer_id=result.transfer_id,
+                    transfer_group=transfer_group(week),
+                    destination=item["destination"],
+                )
+            else:
+                payee.record_transfer_failed(
+                    week=week, currency=currency, amount_minor=amount, reason=result.refused_reason
+                )
+            return True
+
+        if self._with_payee(account_id, record):
+            if result.transfer_id:
+                report.sent += 1
+            else:
+                report.failed += 1
+
+    def _with_payee(self, account_id: str, change: Callable[[Payee], bool]) -> bool:
+        """Apply `change` to the payee and save it, reloading when a consumer wrote the same
+        payee meanwhile (a credit arriving during the run); True if something was saved."""
+        for _ in range(SAVE_ATTEMPTS):
+            payee = self.payee(account_id)
+            if payee is None or not change(payee):
+                return False
+            try:
+                self.save(payee)
+            except IntegrityError:
+                continue
+            return True
+        raise RuntimeError(f"payee {account_id} kept changing; the run resumes on the next tick")
+
+    # -- statistics -----------------------------------------------------------------------------
+
+    def statistics(self, account_id: str) -> dict[str, Any]:
+        account = self.payout_account(account_id)
+        if account is None or not account.active:
+            raise PreconditionFailed(
+                "payout_not_activated",
+                "Activate payout to see your statistics.",
+                None,
+            )
+        payee = self.payee(account_id)
+        stats = self.find(ExpertStatistics, statistics_id(account_id))
+        weeks: dict[tuple[int, str], dict[str, int]] = {}
+
+        def week_row(week: int, currency: str) -> dict[str, int]:
+            return weeks.setdefault(
+                (week, currency),
+                {"earnings": 0, "ambassador_shares": 0, "sessions": 0, "minutes": 0},
+            )
+
+        if payee is not None:
+            for credit in payee.credits.values():
+                row = week_row(credit["week"], credit["currency"])
+                key = "earnings" if credit["entry"] == EARNINGS else "ambassador_shares"
+                row[key] += credit["amount"]
+        if stats is not None:
+            for session in stats.sessions.values():
+                row = week_row(session["week"], session["currency"])
+                row["sessions"] += 1
+                row["minutes"] += session["minutes"]
+        balances = []
+        transfers = []
+        if payee is not None:
+            for currency in payee.currencies():
+                earned = sum(payee.credited[currency].values())
+                paid = payee.paid.get(currency, 0)
+                balances.append(
+                    {"currency": currency, "earned": earned, "paid": paid, "balance": earned - paid}
+                )
+            for key, outcome in sorted(
+                payee.outcomes.items(), key=lambda kv: int(kv[0].split(":")[0])
+            ):
+                week, currency = key.split(":")
+                transfers.append({"week": int(week), "currency": currency, **outcome})
+        sessions = stats.sessions.values() if stats is not None else []
+        return {
+            "weeks": [
+                {"week": week, "currency": currency, **row}
+                for (week, currency), row in sorted(weeks.items())
+            ],
+            "balances": balances,
+            "transfers": transfers,
+            "sessions": len(sessions),
+            "minutes": sum(session["minutes"] for session in sessions),
+            "ratings": len(stats.ratings) if stats is not None else 0,
+            "average_rating_hundredths": stats.average_rating_hundredths if stats else 0,
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# Other services' events
+# ---------------------------------------------------------------------------------------------
+
+
+def on_earnings_accrued(
+    app: PayoutsApplication, envelope: Envelope, processing: Processing
+) -> None:
+    event = envelope.parse(billing_pb2.EarningsAccrued)
+    if event.amount.minor <= 0:
+        return
+    app.credit_earnings(
+        processing,
+        session_id=event.session_id,
+        expert_id=event.expert_id,
+        currency=event.amount.currency,
+        amount_minor=event.amount.minor,
+        commission_minor=event.commission.minor if event.HasField("commission") else 0,
+        earned_at=envelope.occurred_at,
+    )
+
+
+def on_session_charged(app: PayoutsApplication, envelope: Envelope, processing: Processing) -> None:
+    event = envelope.parse(billing_pb2.SessionCharged)
+    app.count_session(
+        processing,
+        expert_id=event.expert_id,
+        session_id=event.session_id,
+        currency=event.total.currency,
+        minutes=event.minutes,
+        charged_at=envelope.occurred_at,
+    )
+
+
+def on_rating_given(app: PayoutsApplication, envelope: Envelope, processing: Processing) -> None:
+    event = envelope.parse(calls_pb2.RatingGiven)
+    app.count_rating(
+        processing, expert_id=event.expert_id, session_id=event.session_id, stars=event.stars
+    )
+
+
+def on_expert_referred(app: PayoutsApplication, envelope: Envelope, processing: Processing) -> None:
+    event = envelope.parse(profiles_pb2.ExpertReferred)
+    if not event.expert_id or not event.ambassador_id:
+        raise InvalidInput("invalid_referral", "A referral names an expert and an ambassador.")
+    app.record_referral(
+        processing,
+        expert_id=event.expert_id,
+        ambassador_id=event.ambassador_id,
+        share_basis_points=event.share_basis_points,
+    )

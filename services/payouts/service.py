@@ -1,0 +1,174 @@
+"""The payouts nameko service: billing's earnings and profiles' referrals credit payees; a
+timer runs the weekly transfers (one replica at a time); gRPC for payout activation,
+statistics and Stripe's Connect webhooks."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from nameko.extensions import DependencyProvider
+from nameko.timer import timer
+from nameko_grpc.entrypoint import Grpc
+
+from headstore import clock
+from headstore.consumers import consumes
+from headstore.dependencies import Leadership, MetricsServer, Store
+from headstore.envelope import Envelope
+from headstore.events.v1 import money_pb2
+from headstore.grpc import grpc_method
+from headstore.health import HealthCheck
+from headstore.payouts.v1 import payouts_pb2 as api
+from headstore.payouts.v1 import payouts_pb2_grpc
+from headstore.runtime import OffHub
+from headstore.settings import env_float
+from services.payouts import application as policies
+from services.payouts.adapters.stripe import ConnectGateway, account_state
+from services.payouts.application import PayoutsApplication
+from services.payouts.domain import PayoutAccount
+
+log = logging.getLogger(__name__)
+
+grpc = Grpc.implementing(payouts_pb2_grpc.PayoutsServiceStub)
+handled = grpc_method("payouts")
+TICK_SECONDS = env_float("PAYOUTS_TICK_SECONDS", 1.0)
+
+
+class Connect(DependencyProvider):
+    """Stripe Connect (official SDK), its network calls made off the eventlet hub."""
+
+    def setup(self) -> None:
+        self.gateway = ConnectGateway()
+
+    def get_dependency(self, worker_ctx: Any) -> Any:
+        return OffHub(self.gateway)
+
+
+def money(currency: str, minor: int) -> money_pb2.Money:
+    return money_pb2.Money(currency=currency, minor=minor)
+
+
+def account_message(account: PayoutAccount, onboarding_url: str = "") -> api.PayoutAccount:
+    return api.PayoutAccount(
+        account_id=account.account_id,
+        status=account.status,
+        country=account.country,
+        stripe_account_id=account.stripe_account_id,
+        onboarding_url=onboarding_url,
+    )
+
+
+class PayoutsService(HealthCheck):
+    name = "payouts"
+    store: Any = Store(PayoutsApplication)
+    connect: Any = Connect()
+    timer_lease: Any = Leadership("timer")
+    metrics = MetricsServer(lambda settings: settings.metrics_ports["payouts"])
+
+    # -- other services' events (handler names name the tracking streams) ----------------------
+
+    @consumes("billing", "EarningsAccrued")
+    def on_earnings_accrued(self, app: Any, envelope: Envelope, processing: Any) -> None:
+        policies.on_earnings_accrued(app, envelope, processing)
+
+    @consumes("billing", "SessionCharged")
+    def on_session_charged(self, app: Any, envelope: Envelope, processing: Any) -> None:
+        policies.on_session_charged(app, envelope, processing)
+
+    @consumes("calls", "RatingGiven")
+    def on_rating_given(self, app: Any, envelope: Envelope, processing: Any) -> None:
+        policies.on_rating_given(app, envelope, processing)
+
+    @consumes("profiles", "ExpertReferred")
+    def on_expert_referred(self, app: Any, envelope: Envelope, processing: Any) -> None:
+        policies.on_expert_referred(app, envelope, processing)
+
+    # -- the weekly run -------------------------------------------------------------------------
+
+    @timer(interval=TICK_SECONDS)
+    def tick(self) -> int:
+        """Run the week that just ended, once (one replica at a time); returns transfers made."""
+        if not self.timer_lease.held():
+            return 0
+        report = self.store.run_due(clock.now(), self.connect)
+        return int(report.sent + report.failed)
+
+    # -- payout accounts ------------------------------------------------------------------------
+
+    @grpc
+    @handled
+    def ActivatePayout(self, request: Any, context: Any) -> api.PayoutAccount:  # noqa: N802
+        account, url = self.store.activate_payout(
+            self.connect,
+            account_id=request.account_id,
+            email=request.email,
+            country=request.country,
+            return_url=request.return_url,
+            refresh_url=request.refresh_url,
+        )
+        return account_message(account, url)
+
+    @grpc
+    @handled
+    def GetPayoutAccount(self, request: Any, context: Any) -> api.PayoutAccount:  # noqa: N802
+        if request.refresh:
+            account = self.store.refresh_payout_account(self.connect, request.account_id)
+        else:
+            account = self.store.payout_account(request.account_id)
+        if account is None:
+            return api.PayoutAccount(account_id=request.account_id, status="not_activated")
+        return account_message(account)
+
+    @grpc
+    @handled
+    def GetPayoutStatistics(self, request: Any, context: Any) -> api.PayoutStatistics:  # noqa: N802
+        stats = self.store.statistics(request.account_id)
+        weeks = self.store.weeks
+        return api.PayoutStatistics(
+            weeks=[
+                api.WeekEarnings(
+                    week=row["week"],
+                    week_start=weeks.start(row["week"]).isoformat(),
+                    week_end=weeks.end(row["week"]).isoformat(),
+                    earnings=money(row["currency"], row["earnings"]),
+                    ambassador_shares=money(row["currency"], row["ambassador_shares"]),
+                    sessions=row["sessions"],
+                    minutes=row["minutes"],
+                )
+                for row in stats["weeks"]
+            ],
+            balances=[
+                api.CurrencyBalance(
+                    earned=money(row["currency"], row["earned"]),
+                    paid=money(row["currency"], row["paid"]),
+                    balance=money(row["currency"], row["balance"]),
+                )
+                for row in stats["balances"]
+            ],
+            transfers=[
+                api.Transfer(
+                    week=row["week"],
+                    amount=money(row["currency"], row["amount"]),
+                    status=row["status"],
+                    transfer_id=row["transfer_id"],
+                    reason=row["reason"],
+                )
+                for row in stats["transfers"]
+            ],
+            sessions=stats["sessions"],
+            minutes=stats["minutes"],
+            ratings=stats["ratings"],
+            average_rating_hundredths=stats["average_rating_hundredths"],
+        )
+
+    @grpc
+    @handled
+    def HandleStripeWebhook(self, request: Any, context: Any) -> Any:  # noqa: N802
+        event = self.connect.webhook_event(request.payload, request.signature)
+        handled_it = False
+        if event.type == "account.updated":
+            self.store.account_updated(account_state(event.data.object.to_dict()))
+            handled_it = True
+        elif event.type.startswith("transfer."):
+            log.info("Stripe reports %s for %s", event.type, getattr(event.data.object, "id", ""))
+        return api.HandleStripeWebhookResponse(event_type=event.type, handled=handled_it)

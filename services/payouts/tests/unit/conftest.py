@@ -1,0 +1,226 @@
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import uuid4
+
+import pytest
+from google.protobuf.message import Message
+
+from headstore import clock as headstore_clock
+from headstore.clock import FakeClock
+from headstore.envelope import Envelope
+from headstore.events.v1 import billing_pb2, calls_pb2, money_pb2, profiles_pb2
+from headstore.settings import Settings
+from services.payouts.application import (
+    ConnectedAccountState,
+    PayoutsApplication,
+    PayoutsConfig,
+    TransferResult,
+    on_earnings_accrued,
+    on_expert_referred,
+    on_rating_given,
+    on_session_charged,
+)
+from services.payouts.domain import PayoutWeeks
+
+ANCHOR = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday
+WEEK = timedelta(days=7)
+CONFIG = PayoutsConfig(weeks=PayoutWeeks(ANCHOR, WEEK))
+
+
+class Crash(BaseException):
+    """The process dies: not an Exception, so nothing on the way up handles it."""
+
+
+class FakeConnect:
+    """Stands in for Stripe Connect (outside payouts) as Stripe behaves: an idempotency key
+    repeated replays the first answer and moves no money.
+
+    `refuse` are reasons for the next transfers to be refused; `crash_after` is the idempotency
+    key of a transfer after which the process "dies", before payouts hears the answer."""
+
+    def __init__(self) -> None:
+        self.accounts: dict[str, dict[str, Any]] = {}
+        self.answers: dict[str, Any] = {}
+        self.transfers: dict[str, dict[str, Any]] = {}
+        self.refuse: list[str] = []
+        self.crash_after: str | None = None
+        self.calls: list[str] = []
+
+    def create_account(
+        self, idempotency_key: str, account_id: str, email: str, country: str
+    ) -> str:
+        if idempotency_key not in self.answers:
+            stripe_id = f"acct_{len(self.accounts) + 1}"
+            self.accounts[stripe_id] = {"account_id": account_id, "country": country, "on": False}
+            self.answers[idempotency_key] = stripe_id
+        return str(self.answers[idempotency_key])
+
+    def onboarding_link(self, stripe_account_id: str, return_url: str, refresh_url: str) -> str:
+        return f"https://connect.example/setup/{stripe_account_id}"
+
+    def account_state(self, stripe_account_id: str) -> ConnectedAccountState:
+        account = self.accounts[stripe_account_id]
+        return ConnectedAccountState(stripe_account_id, account["account_id"], account["on"])
+
+    def finish_onboarding(self, stripe_account_id: str) -> ConnectedAccountState:
+        self.accounts[stripe_account_id]["on"] = True
+        return self.account_state(stripe_account_id)
+
+    def transfer(
+        self,
+        idempotency_key: str,
+        *,
+        amount: int,
+        currency: str,
+        destination: str,
+        transfer_group: str,
+        metadata: dict[str, str],
+    ) -> TransferResult:
+        self.calls.append(idempotency_key)
+        if idempotency_key in self.answers:
+            return self.answers[idempotency_key]  # type: ignore[no-any-return]
+        assert amount > 0 and currency == currency.lower() and transfer_group
+        if self.refuse:
+            result = TransferResult(refused_reason=self.refuse.pop(0))
+        else:
+            transfer_id = f"tr_{len(self.transfers) + 1}"
+            self.transfers[transfer_id] = {
+                "amount": amount,
+                "currency": currency,
+                "destination": destination,
+                "transfer_group": transfer_group,
+            }
+            result = TransferResult(transfer_id=transfer_id)
+        self.answers[idempotency_key] = result
+        if self.crash_after == idempotency_key:
+            raise Crash(idempotency_key)
+        return result
+
+    def sent_to(self, destination: str) -> list[tuple[int, str]]:
+        return sorted(
+            (t["amount"], t["currency"])
+            for t in self.transfers.values()
+            if t["destination"] == destination
+        )
+
+
+def money(minor: int, currency: str = "USD") -> money_pb2.Money:
+    return money_pb2.Money(currency=currency, minor=minor)
+
+
+class Upstream:
+    """Delivers other services' events to payouts as the consumer does: an envelope through
+    JSON, consumed exactly once per upstream position."""
+
+    _positions = itertools.count(1)
+
+    def __init__(self, app: PayoutsApplication) -> None:
+        self.app = app
+
+    def deliver(
+        self, producer: str, message: Message, policy: Any, position: int | None = None
+    ) -> str:
+        envelope = Envelope.wrap(
+            message,
+            event_id=str(uuid4()),
+            occurred_at=headstore_clock.now(),
+            producer=producer,
+            position=position or next(Upstream._positions),
+            correlation_id="test",
+        )
+        envelope = Envelope.from_json(envelope.dumps())
+        upstream = f"{producer}.{envelope.type}.{policy.__name__}"
+        return self.app.consume(
+            envelope, upstream, lambda app, processing: policy(app, envelope, processing)
+        )
+
+    def earnings(
+        self, session_id: str, expert_id: str, amount: int, commission: int, currency: str = "USD"
+    ) -> str:
+        return self.deliver(
+            "billing",
+            billing_pb2.EarningsAccrued(
+                session_id=session_id,
+                expert_id=expert_id,
+                amount=money(amount, currency),
+                commission=money(commission, currency),
+            ),
+            on_earnings_accrued,
+        )
+
+    def charged(self, session_id: str, expert_id: str, minutes: int, total: int) -> str:
+        return self.deliver(
+            "billing",
+            billing_pb2.SessionCharged(
+                session_id=session_id,
+                client_id="client-1",
+                expert_id=expert_id,
+                minutes=minutes,
+                billed_minutes=minutes,
+                total=money(total),
+            ),
+            on_session_charged,
+        )
+
+    def rating(self, session_id: str, expert_id: str, stars: int) -> str:
+        return self.deliver(
+            "calls",
+            calls_pb2.RatingGiven(
+                session_id=session_id, client_id="client-1", expert_id=expert_id, stars=stars
+            ),
+            on_rating_given,
+        )
+
+    def referred(self, expert_id: str, ambassador_id: str, share_basis_points: int = 1000) -> str:
+        return self.deliver(
+            "profiles",
+            profiles_pb2.ExpertReferred(
+                expert_id=expert_id,
+                ambassador_id=ambassador_id,
+                referral_code="AMB123",
+                share_basis_points=share_basis_points,
+            ),
+            on_expert_referred,
+        )
+
+
+@pytest.fixture
+def clock() -> Iterator[FakeClock]:
+    fake = FakeClock(ANCHOR + timedelta(days=1))
+    previous = headstore_clock.use(fake)
+    yield fake
+    headstore_clock.use(previous)
+
+
+@pytest.fixture
+def app(clock: FakeClock) -> Iterator[PayoutsApplication]:
+    application = PayoutsApplication(Settings(persistence="memory"), config=CONFIG)
+    yield application
+    application.close()
+
+
+@pytest.fixture
+def connect() -> FakeConnect:
+    return FakeConnect()
+
+
+@pytest.fixture
+def upstream(app: PayoutsApplication) -> Upstream:
+    return Upstream(app)
+
+
+def activate(app: PayoutsApplication, connect: FakeConnect, account_id: str, country: str = "US"):
+    account, _ = app.activate_payout(
+        connect,
+        account_id=account_id,
+        email=f"{account_id}@example.com",
+        country=country,
+        return_url="https://headstore.example/payout/return",
+        refresh_url="https://headstore.example/payout/refresh",
+    )
+    app.account_updated(connect.finish_onboarding(account.stripe_account_id))
+    return app.payout_account(account_id)

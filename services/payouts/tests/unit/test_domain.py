@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from headstore.errors import Conflict, InvalidInput, PreconditionFailed
+from services.payouts.domain import (
+    EARNINGS,
+    PAYOUT_COUNTRIES,
+    ExpertStatistics,
+    Payee,
+    PayoutWeeks,
+    Referral,
+    check_country,
+    share_of,
+)
+
+ANCHOR = datetime(2026, 1, 5, tzinfo=UTC)
+WEEKS = PayoutWeeks(ANCHOR, timedelta(days=7))
+
+
+def credited_payee(*amounts_by_week: tuple[int, int], currency: str = "USD") -> Payee:
+    payee = Payee.open("expert-1")
+    for index, (week, amount) in enumerate(amounts_by_week):
+        payee.credit(
+            entry=EARNINGS,
+            session_id=f"s{index}",
+            expert_id="expert-1",
+            currency=currency,
+            amount_minor=amount,
+            commission_minor=amount // 9,
+            earned_at=WEEKS.start(week),
+            week=week,
+        )
+    return payee
+
+
+def test_the_faqs_23_payout_countries_are_accepted_and_others_refused():
+    assert len(PAYOUT_COUNTRIES) == 23
+    for code in PAYOUT_COUNTRIES:
+        assert check_country(code.lower()) == code
+    with pytest.raises(InvalidInput) as refused:
+        check_country("IN")
+    assert refused.value.code == "unsupported_payout_country"
+    assert "Switzerland" in refused.value.message
+
+
+def test_weeks_count_from_the_anchor():
+    assert WEEKS.week_of(ANCHOR) == 0
+    assert WEEKS.week_of(ANCHOR + timedelta(days=6, hours=23)) == 0
+    assert WEEKS.week_of(ANCHOR + timedelta(days=7)) == 1
+    assert WEEKS.week_of(ANCHOR - timedelta(seconds=1)) == -1
+    assert WEEKS.last_finished(ANCHOR + timedelta(days=7, seconds=1)) == 0
+    assert WEEKS.end(0) == WEEKS.start(1) == ANCHOR + timedelta(days=7)
+
+
+def test_a_share_rounds_half_up_in_integers():
+    assert share_of(900, 1000) == 90
+    assert share_of(15, 1000) == 2  # 1.5 → 2
+    assert share_of(14, 1000) == 1
+    assert share_of(0, 1000) == 0
+
+
+def test_a_session_is_credited_once():
+    payee = credited_payee((0, 8100))
+    again = payee.credit(
+        entry=EARNINGS,
+        session_id="s0",
+        expert_id="expert-1",
+        currency="USD",
+        amount_minor=8100,
+        commission_minor=900,
+        earned_at=ANCHOR,
+        week=0,
+    )
+    assert again is False and payee.balance("USD") == 8100
+
+
+def test_only_earnings_up_to_the_week_are_due():
+    payee = credited_payee((0, 1000), (1, 500))
+    assert payee.due("USD", 0) == 1000
+    assert payee.due("USD", 1) == 1500
+
+
+def test_a_transfer_above_the_due_balance_is_refused_so_balances_never_go_negative():
+    payee = credited_payee((0, 1000), (1, 500))
+    with pytest.raises(PreconditionFailed) as refused:
+        payee.record_transfer_sent(
+            week=0,
+            currency="USD",
+            amount_minor=1500,
+            transfer_id="tr_1",
+            transfer_group="g",
+            destination="acct_1",
+        )
+    assert refused.value.code == "transfer_exceeds_balance"
+    payee.record_transfer_sent(
+        week=0, currency="USD", amount_minor=1000, transfer_id="tr_1", transfer_group="g",
+        destination="acct_1",
+    )  # fmt: skip
+    assert payee.balance("USD") == 500 and payee.due("USD", 0) == 0
+    with pytest.raises(Conflict):
+        payee.record_transfer_failed(week=0, currency="USD", amount_minor=1, reason="x")
+
+
+def test_a_failed_transfer_leaves_the_balance_due():
+    payee = credited_payee((0, 1000))
+    payee.record_transfer_failed(week=0, currency="USD", amount_minor=1000, reason="no")
+    assert payee.due("USD", 1) == 1000
+
+
+def test_a_referral_names_someone_else_and_a_share_within_100_percent():
+    with pytest.raises(InvalidInput):
+        Referral.record("expert-1", "expert-1", 1000)
+    with pytest.raises(InvalidInput):
+        Referral.record("expert-1", "amb-1", 0)
+    assert Referral.record("expert-1", "amb-1", 1000).share(900) == 90
+
+
+def test_average_rating_is_kept_in_hundredths():
+    stats = ExpertStatistics.open("expert-1")
+    for session, stars in (("a", 5), ("b", 4), ("c", 4), ("a", 1)):
+        stats.count_rating(session, stars)
+    assert stats.average_rating_hundredths == 433  # (5+4+4)/3, the repeat ignored
