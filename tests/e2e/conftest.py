@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -79,6 +80,20 @@ def minute_seconds(request: pytest.FixtureRequest) -> int:
     return int(marker.args[0]) if marker else MINUTE_SECONDS
 
 
+def payout_week_seconds(request: pytest.FixtureRequest) -> int:
+    """A test marked `payout_week_seconds(n)` gets n-second payout weeks, the first starting as
+    the platform starts; others get a week of a day, so no run happens while they run."""
+    marker = request.node.get_closest_marker("payout_week_seconds")
+    return int(marker.args[0]) if marker else 24 * 3600
+
+
+def transfer_delay_seconds(request: pytest.FixtureRequest) -> float:
+    """A test marked `stripe_transfer_delay(s)` gets a Stripe stand-in that answers each transfer
+    after s seconds, so it can interrupt a payout run half-way."""
+    marker = request.node.get_closest_marker("stripe_transfer_delay")
+    return float(marker.args[0]) if marker else 0.0
+
+
 @pytest.fixture
 def media_network() -> Any:
     reason = media_unavailable_reason()
@@ -118,6 +133,9 @@ def platform(request, settings, processes, media_network) -> Any:
         ARGON2_MEMORY_KIB="8192",
         NOTIFICATIONS_SEND_INTERVAL_SECONDS="0.2",
         MINUTE_SECONDS=str(minute_seconds(request)),
+        PAYOUTS_WEEK_SECONDS=str(payout_week_seconds(request)),
+        PAYOUTS_WEEK_ANCHOR=datetime.now(UTC).isoformat(),
+        PAYOUTS_TICK_SECONDS="0.2",
         STRIPE_API_BASE=f"http://127.0.0.1:{ports['stripe']}",
         STRIPE_API_KEY="sk_test_headstore_e2e",
         JANUS_URL=janus.api_url,
@@ -143,7 +161,20 @@ def platform(request, settings, processes, media_network) -> Any:
         "--web-port",
         str(ports["mail_web"]),
     )
-    processes.start("stripe", *cli, "stripe", "--port", str(ports["stripe"]))
+    gateway_url = f"http://127.0.0.1:{ports['gateway']}"
+    processes.start(
+        "stripe",
+        *cli,
+        "stripe",
+        "--port",
+        str(ports["stripe"]),
+        "--webhook",
+        f"{gateway_url}/v1/stripe/webhooks",
+        "--connect-webhook",
+        f"{gateway_url}/v1/stripe/connect-webhooks",
+        "--transfer-delay",
+        str(transfer_delay_seconds(request)),
+    )
     for name in SERVICES:
         processes.start(name, *cli, "run", name)
         processes.start(f"{name}-relay", *cli, "relay", name)

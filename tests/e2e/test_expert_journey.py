@@ -46,13 +46,17 @@ def staff(platform, email: str, role: str) -> dict:
     return answer.json()
 
 
-def accepted_expert(platform, email: str = "ada@example.com") -> dict:
-    """An applicant approved by two trustees who signs up through the mailed link."""
+def accepted_expert(
+    platform, email: str = "ada@example.com", referral_code: str | None = None
+) -> dict:
+    """An applicant (brought by an ambassador, with `referral_code`) approved by two trustees
+    who signs up through the mailed link."""
     api = platform.api
     trustees = [staff(platform, f"trustee{n}-{email}", "trustee") for n in (1, 2)]
-    applied = api.post(
-        "/v1/expert-applications", json={"email": email, "name": "Ada Lovelace", "answers": ANSWERS}
-    )
+    application = {"email": email, "name": "Ada Lovelace", "answers": ANSWERS}
+    if referral_code:
+        application["referral_code"] = referral_code
+    applied = api.post("/v1/expert-applications", json=application)
     assert applied.status_code == 201, applied.text
     application_id = applied.json()["application_id"]
 
