@@ -92,6 +92,7 @@ END_WAVE = 1_000  # sessions ended per wave: about 2,000 payment calls, a few se
 END_MODE = os.environ.get("BENCH_METERING_END", "paced")  # or "burst": every SessionEnded at once
 
 MINUTE_TOPIC = get_topic(Bill.MinuteBilled)
+REVERSED_TOPIC = get_topic(Bill.MinuteBillingReversed)
 CHARGED_TOPIC = get_topic(Bill.Charged)
 
 
@@ -367,17 +368,18 @@ class Billed:
     minutes: Multiset[tuple[str, int]]  # (session, minute) -> times billed
     stamps: dict[tuple[str, int], datetime]  # first MinuteBilled's stored timestamp
     charged: dict[str, Bill.Charged]
+    reversed: set[tuple[str, int]]  # billed after the end, then taken back
 
 
 def read_back(app: BillingApplication) -> tuple[Billed, float]:
     watch = Stopwatch()
-    billed = Billed(Multiset(), {}, {})
+    billed = Billed(Multiset(), {}, {}, set())
     position = 0
     while True:
         page = app.recorder.select_notifications(
             start=position,
             limit=10_000,
-            topics=(MINUTE_TOPIC, CHARGED_TOPIC),
+            topics=(MINUTE_TOPIC, REVERSED_TOPIC, CHARGED_TOPIC),
             inclusive_of_start=False,
         )
         for notification in page:
@@ -386,6 +388,8 @@ def read_back(app: BillingApplication) -> tuple[Billed, float]:
                 key = (event.session_id, event.minute)
                 billed.minutes[key] += 1
                 billed.stamps.setdefault(key, event.timestamp)
+            elif isinstance(event, Bill.MinuteBillingReversed):
+                billed.reversed.add((event.session_id, event.minute))
             elif isinstance(event, Bill.Charged):
                 billed.charged[event.session_id] = event
         if len(page) < 10_000:
@@ -659,10 +663,12 @@ def summarise(
         elif charge.billed_minutes != used or charge.total_minor != used * session.rate_minor:
             wrong_charge.append(session.id)
     duplicated = sorted(key for key, n in billed.minutes.items() if n > 1)
+    # A minute billed after the end counts only if billing did not take it back.
     unexpected = sorted(
         (s, k)
         for (s, k) in billed.minutes
-        if s not in by_id or not 1 <= k <= by_id[s].minutes_used(minute)
+        if (s not in by_id or not 1 <= k <= by_id[s].minutes_used(minute))
+        and (s, k) not in billed.reversed
     )
     charged_total = sum(c.total_minor for c in billed.charged.values())
 

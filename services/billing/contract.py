@@ -48,6 +48,15 @@ def translate(event: Any, app: Any = None) -> Message | None:
                 cost_so_far=_money(event.currency, event.cost_so_far_minor),
                 earnings_so_far=_money(event.currency, event.earnings_so_far_minor),
             )
+        case Bill.MinuteBillingReversed():
+            return events.MinuteBillingReversed(
+                session_id=event.session_id,
+                client_id=event.client_id,
+                expert_id=event.expert_id,
+                minute=event.minute,
+                amount=_money(event.currency, event.amount_minor),
+                cost_so_far=_money(event.currency, event.cost_so_far_minor),
+            )
         case Bill.Charged():
             if event.minutes == 0:
                 return None  # the session never started: no receipt for nothing

@@ -248,6 +248,23 @@ class Bill(Aggregate):
             bill.billed_minutes += 1
             bill.cost_minor = self.cost_so_far_minor
 
+    class MinuteBillingReversed(Aggregate.Event):
+        """A minute the timer billed after the session had ended (it heard of the end only
+        afterwards) is taken back: the charge leaves it out, and so must anyone summing
+        minutes."""
+
+        session_id: str
+        client_id: str
+        expert_id: str
+        minute: int
+        currency: str
+        amount_minor: int
+        cost_so_far_minor: int
+
+        def apply(self, bill: Bill) -> None:
+            bill.billed_minutes -= 1
+            bill.cost_minor = self.cost_so_far_minor
+
     class Ended(Aggregate.Event):
         ended_at: datetime
         reason: str
@@ -781,6 +798,7 @@ class Bill(Aggregate):
                 break
             if self.pending_hold() is not None:
                 return  # settled when the card answers: record_hold_placed / _declined
+        self._reverse_minutes_after_the_end()
         charged_minutes = 0
         if not self.free_session and self.last_billed_minute:
             charged_minutes = max(
@@ -815,6 +833,22 @@ class Bill(Aggregate):
             total_minor=total,
         )
         self._charge_if_done()
+
+    def _reverse_minutes_after_the_end(self) -> None:
+        if self.free_session:
+            return
+        first = max(self.used_minutes, self.free_minutes) + 1
+        for minute in range(self.last_billed_minute, first - 1, -1):
+            self.trigger_event(
+                self.MinuteBillingReversed,
+                session_id=self.session_id,
+                client_id=self.client_id,
+                expert_id=self.expert_id,
+                minute=minute,
+                currency=self.currency,
+                amount_minor=self.rate_minor,
+                cost_so_far_minor=self.cost_minor - self.rate_minor,
+            )
 
     def _request_late_hold(self) -> bool:
         """At the end, request the hold for the first started minute no placed hold covers,

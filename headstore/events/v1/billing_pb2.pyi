@@ -50,6 +50,22 @@ class MinuteBilled(_message.Message):
     earnings_so_far: _money_pb2.Money
     def __init__(self, session_id: _Optional[str] = ..., client_id: _Optional[str] = ..., expert_id: _Optional[str] = ..., minute: _Optional[int] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., cost_so_far: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., earnings_so_far: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
 
+class MinuteBillingReversed(_message.Message):
+    __slots__ = ("session_id", "client_id", "expert_id", "minute", "amount", "cost_so_far")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPERT_ID_FIELD_NUMBER: _ClassVar[int]
+    MINUTE_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    COST_SO_FAR_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    client_id: str
+    expert_id: str
+    minute: int
+    amount: _money_pb2.Money
+    cost_so_far: _money_pb2.Money
+    def __init__(self, session_id: _Optional[str] = ..., client_id: _Optional[str] = ..., expert_id: _Optional[str] = ..., minute: _Optional[int] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., cost_so_far: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
+
 class SessionCharged(_message.Message):
     __slots__ = ("session_id", "client_id", "expert_id", "minutes", "billed_minutes", "rate_per_minute", "total", "expert_share", "platform_share")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]

@@ -476,3 +476,30 @@ def test_minutes_revenue_and_lateness_are_measured(app, calls, gateway, clock):
     assert metric("billing_minutes_billed_total", currency="USD") - minutes_before == 5
     assert metric("billing_revenue_minor_total", currency="USD") - revenue_before == 1500
     assert metric("billing_minute_lateness_seconds_count") - late_before == 5
+
+
+def test_a_minute_billed_after_the_end_is_reversed_and_not_charged(app, calls, gateway, clock):
+    begin(app, calls, gateway, clock)
+    # The timer bills minute 5 at 4:10; the session had ended at 3:50, which billing hears next.
+    run_until(app, gateway, clock, START + 4 * MINUTE + timedelta(seconds=10))
+    assert [e.minute for e in stored_events(app, Bill.MinuteBilled)] == [1, 2, 3, 4, 5]
+    calls.ended(START + 3 * MINUTE + timedelta(seconds=50))
+    app.execute_payments(gateway)
+    [reversed_minute] = stored_events(app, Bill.MinuteBillingReversed)
+    assert (reversed_minute.minute, reversed_minute.amount_minor) == (5, 300)
+    assert reversed_minute.cost_so_far_minor == 1200
+    charged = the_charge(app)
+    assert (charged.minutes, charged.billed_minutes, charged.total_minor) == (4, 4, 1200)
+    billed = sum(e.amount_minor for e in stored_events(app, Bill.MinuteBilled))
+    taken_back = sum(e.amount_minor for e in stored_events(app, Bill.MinuteBillingReversed))
+    assert billed - taken_back == charged.total_minor
+    assert app.bill("session-1").billed_minutes == 4
+
+
+def test_no_minute_is_reversed_when_billing_heard_of_the_end_in_time(app, calls, gateway, clock):
+    begin(app, calls, gateway, clock)
+    run_until(app, gateway, clock, START + 3 * MINUTE + timedelta(seconds=50))
+    calls.ended(clock.now())
+    app.execute_payments(gateway)
+    assert stored_events(app, Bill.MinuteBillingReversed) == []
+    assert the_charge(app).total_minor == 1200

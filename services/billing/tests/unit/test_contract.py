@@ -45,8 +45,9 @@ def everything_billing_publishes(app, calls, gateway, clock) -> list:
     clock.advance(START - clock.now())
     calls.started(START)
     gateway.declines = ["Your card was declined."]
-    run_until(app, gateway, clock, START + 11 * MINUTE + timedelta(seconds=50))
-    calls.ended(clock.now() + timedelta(seconds=5))
+    # The timer bills minute 13 before billing hears the session ended in minute 12.
+    run_until(app, gateway, clock, START + 12 * MINUTE + timedelta(seconds=10))
+    calls.ended(START + 11 * MINUTE + timedelta(seconds=55))
     app.execute_payments(gateway)
     return published(app)
 
@@ -75,18 +76,28 @@ def test_the_public_events_carry_the_sessions_facts(app, calls, gateway, clock):
         False,
         "Your card was declined.",
     )
-    minute = by_type["MinuteBilled"][-1]
+    minute = by_type["MinuteBilled"][-2]
     assert (minute.minute, minute.cost_so_far.minor, minute.earnings_so_far.minor) == (
         12,
         3600,
         3240,
+    )
+    [taken_back] = by_type["MinuteBillingReversed"]
+    assert (taken_back.minute, taken_back.amount.minor, taken_back.cost_so_far.minor) == (
+        13,
+        300,
+        3600,
     )
     [charged] = by_type["SessionCharged"]
     assert (charged.minutes, charged.billed_minutes, charged.total.minor) == (12, 12, 3600)
     assert (charged.expert_share.minor, charged.platform_share.minor) == (3240, 360)
     assert charged.rate_per_minute.minor == 300
     [earned] = by_type["EarningsAccrued"]
-    assert (earned.expert_id, earned.amount.minor) == ("expert-1", 3240)
+    assert (earned.expert_id, earned.amount.minor, earned.commission.minor) == (
+        "expert-1",
+        3240,
+        360,
+    )
     assert [c.brand for c in by_type["CardSaved"]] == ["visa", "amex", "visa"]
 
 
