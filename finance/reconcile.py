@@ -320,9 +320,11 @@ def _check_payees(ledger: LedgerFiles, report: Report) -> None:
 
 
 def stripe_client() -> stripe.StripeClient:
+    # STRIPE_API_BASE set but empty means Stripe itself (as for billing and payouts).
+    base = os.environ.get("STRIPE_API_BASE", DEFAULT_API_BASE)
     return stripe.StripeClient(
         api_key=os.environ.get("STRIPE_API_KEY", DEFAULT_API_KEY),
-        base_addresses={"api": os.environ.get("STRIPE_API_BASE", DEFAULT_API_BASE)},
+        base_addresses={"api": base} if base else None,  # type: ignore[arg-type]
         max_network_retries=2,
     )
 
