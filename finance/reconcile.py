@@ -324,7 +324,7 @@ def stripe_client() -> stripe.StripeClient:
     base = os.environ.get("STRIPE_API_BASE", DEFAULT_API_BASE)
     return stripe.StripeClient(
         api_key=os.environ.get("STRIPE_API_KEY", DEFAULT_API_KEY),
-        base_addresses={"api": base} if base else None,  # type: ignore[arg-type]
+        base_addresses={"api": base} if base else None,
         max_network_retries=2,
     )
 
