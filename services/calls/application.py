@@ -14,6 +14,7 @@ implements it, unit tests use an in-memory fake.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -49,12 +50,14 @@ from services.calls.domain import (
     ExpertRating,
     Invite,
     InviteLinks,
+    MediaHandle,
     Session,
     SessionRules,
     average_tenths,
     expert_card_id,
     expert_rating_id,
     invite_links_id,
+    media_handle_id,
 )
 
 log = logging.getLogger(__name__)
@@ -434,6 +437,18 @@ class CallsApplication(ServiceApplication):
         return summary
 
     # -- what Janus reports -------------------------------------------------------------------
+
+    def remember_publisher(self, handle_id: int, session_id: UUID, role: str) -> None:
+        """Whose media a Janus handle carries, for whichever replica hears of it next."""
+        # IntegrityError: remembered already (a repeated event, or another replica was first).
+        with contextlib.suppress(IntegrityError):
+            self.save(MediaHandle.joined(handle_id, session_id, role))
+
+    def publisher(self, handle_id: int) -> tuple[UUID, str] | None:
+        handle = self.find(MediaHandle, media_handle_id(handle_id))
+        if handle is None or handle.session_id is None:
+            return None
+        return handle.session_id, handle.role
 
     def participant_connected(self, session_id: UUID, role: str, at: datetime) -> Session:
         """The participant's media is up (webrtcup, or receiving again)."""

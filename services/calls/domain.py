@@ -469,6 +469,43 @@ class ExpertRating(Aggregate):
         self.trigger_event(self.RatingRecorded, session_id=session_id, stars=check_stars(stars))
 
 
+def media_handle_id(handle_id: int) -> UUID:
+    return stable_id("janus-handle", handle_id)
+
+
+class MediaHandle(Aggregate):
+    """A participant's publishing handle in Janus, from its VideoRoom `joined` event. Janus'
+    later events about the handle (media up, gone) name only the handle: kept in the store, the
+    handle tells any replica of calls, or a restarted one, whose media they are about."""
+
+    class Joined(Aggregate.Created):
+        handle_id: int
+        session_id: UUID
+        role: str
+
+        def apply(self, handle: MediaHandle) -> None:
+            handle.handle_id = self.handle_id
+            handle.session_id = self.session_id
+            handle.role = self.role
+
+    def __init__(self) -> None:
+        self.handle_id = 0
+        self.session_id: UUID | None = None
+        self.role = ""
+
+    @classmethod
+    def joined(cls, handle_id: int, session_id: UUID, role: str) -> MediaHandle:
+        if role not in (CLIENT, EXPERT):
+            raise InvalidInput("invalid_role", f"{role!r} is not a participant's role.", "role")
+        return cls._create(
+            cls.Joined,
+            id=media_handle_id(handle_id),
+            handle_id=handle_id,
+            session_id=session_id,
+            role=role,
+        )
+
+
 def average_tenths(count: int, stars_sum: int) -> int:
     """The average in tenths of a star, rounded half up (4.45 → 45); 0 when there is none."""
     if count <= 0:

@@ -14,6 +14,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 from uuid import UUID
 
 from headstore.settings import Settings, env
@@ -91,35 +92,59 @@ class PresenceChange:
     at: datetime
 
 
+class Publishers(Protocol):
+    """Where a publisher handle's owner is kept (the calls store), so that any replica, or a
+    restarted one, knows whose media Janus' events name."""
+
+    def remember_publisher(self, handle_id: int, session_id: UUID, role: str) -> None: ...
+
+    def publisher(self, handle_id: int) -> tuple[UUID, str] | None: ...
+
+
 class Presence:
     """Turns Janus' events into "this participant's media is up / gone" for their session.
 
     Only publisher handles count (each participant publishes once); their identity comes from
-    the VideoRoom `joined` event, whose display name is `<role>/<session id>`."""
+    the VideoRoom `joined` event, whose display name is `<role>/<session id>`. Janus posts its
+    events to any replica of calls, and a handle's events may reach different ones: the owner
+    is stored on `joined` and looked up when this replica has not seen it."""
 
     def __init__(self) -> None:
         self.publishers: dict[int, tuple[UUID, str]] = {}  # handle id → (session, role)
         self.lock = threading.Lock()
 
-    def observe(self, event: JanusEvent) -> PresenceChange | None:
+    def observe(self, event: JanusEvent, known: Publishers) -> PresenceChange | None:
         at = datetime.fromtimestamp(event.timestamp_us / 1_000_000, UTC)
+        handle = event.handle_id
+        if handle is None:
+            return None
+        if event.name == "joined":
+            who = _parse_display(event.plugin_data.get("display"))
+            if who is not None and event.room == room_id_of(who[0]):
+                known.remember_publisher(handle, *who)
+                with self.lock:
+                    self.publishers[handle] = who
+            return None
+        gone = event.is_hangup or (event.type == 2 and event.name == "detached")
+        audio = event.receiving is not None and event.media == "audio"
+        if not (event.is_webrtc_up or gone or audio):
+            return None  # nothing about presence: no need to know whose handle it is
         with self.lock:
-            if event.name == "joined" and event.handle_id is not None:
-                who = _parse_display(event.plugin_data.get("display"))
-                if who is not None and event.room == room_id_of(who[0]):
-                    self.publishers[event.handle_id] = who
-                return None
-            who = self.publishers.get(event.handle_id) if event.handle_id is not None else None
+            who = self.publishers.get(handle)
+        if who is None:
+            who = known.publisher(handle)  # joined on another replica, or before a restart
             if who is None:
-                return None
-            if event.is_webrtc_up:
-                return PresenceChange(who[0], who[1], True, at)
-            if event.is_hangup or (event.type == 2 and event.name == "detached"):
-                self.publishers.pop(event.handle_id or 0, None)
-                return PresenceChange(who[0], who[1], False, at)
-            if event.receiving is not None and event.media == "audio":
-                return PresenceChange(who[0], who[1], event.receiving, at)
-        return None
+                return None  # a subscriber's handle, or not a participant's
+        with self.lock:
+            if gone:
+                self.publishers.pop(handle, None)
+            else:
+                self.publishers[handle] = who
+        if event.is_webrtc_up:
+            return PresenceChange(who[0], who[1], True, at)
+        if gone:
+            return PresenceChange(who[0], who[1], False, at)
+        return PresenceChange(who[0], who[1], bool(event.receiving), at)
 
 
 def _parse_display(display: object) -> tuple[UUID, str] | None:

@@ -272,7 +272,7 @@ class CallsService(HealthCheck):
             return 400, "not Janus events"
         for event in received:
             janus_events(event.name or str(event.type))
-            change = self.presence.observe(event)
+            change = self.presence.observe(event, self.store)
             if change is None:
                 continue
             try:
