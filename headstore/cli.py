@@ -95,7 +95,7 @@ def run_janus(settings: Settings) -> None:
 
 
 def grant_role(settings: Settings, email: str, role: str) -> None:
-    """The operator's way to appoint the first admin and trustees."""
+    """The operator's way to appoint the first admin and trustees (and ambassadors)."""
     from services.profiles.application import ProfilesApplication
 
     app = ProfilesApplication(settings)
@@ -105,6 +105,9 @@ def grant_role(settings: Settings, email: str, role: str) -> None:
             raise SystemExit(f"no account with the e-mail address {email}")
         app.grant_role(None, account.id, role)
         print(f"{account.email} is now {role}")
+        if role == "ambassador":
+            code = app.ambassador(account.id).referral_code
+            print(f"referral link: {settings.public_url}/apply?ref={code}")
     finally:
         app.close()
 

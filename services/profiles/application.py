@@ -359,9 +359,13 @@ class ProfilesApplication(ServiceApplication):
         self.save(account)
 
     def grant_role(self, admin_id: UUID | None, account_id: UUID, role: str) -> Account:
-        """`admin_id` None is the operator's command line."""
+        """`admin_id` None is the operator's command line. The ambassador role comes with a
+        referral code: granting it appoints the ambassador (with the default share)."""
         if admin_id is not None:
             self._check_role(admin_id, "admin")
+        if role == "ambassador" and self.find(Ambassador, ambassador_id(account_id)) is None:
+            self.appoint_ambassador(admin_id, account_id)
+            return self.account(account_id)
         account = self.account(account_id)
         account.grant_role(role)
         self.save(account)

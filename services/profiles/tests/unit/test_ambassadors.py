@@ -312,13 +312,14 @@ def test_appointing_an_ambassador_again_is_a_conflict_that_changes_nothing(app, 
     assert app.ambassador(ambassador.account_id).share_basis_points == 1200
 
 
-def test_an_account_granted_the_role_alone_is_appointed_without_granting_it_twice(
-    app, admin
-) -> None:
+def test_granting_the_ambassador_role_appoints_the_ambassador_with_a_code(app, admin) -> None:
     account = app.sign_up("amb@example.com", "ambassador password", "Amb")
     app.grant_role(admin, account, "ambassador")
-    ambassador = app.appoint_ambassador(admin, account)
     assert app.account(account).roles == ["client", "ambassador"]
+    ambassador = app.ambassador(account)
+    assert ambassador.referral_code and ambassador.share_basis_points == 1000
+    with pytest.raises(Conflict):  # again: refused as any role granted twice, nothing changes
+        app.grant_role(admin, account, "ambassador")
     assert app.ambassador(account).referral_code == ambassador.referral_code
 
 
