@@ -172,5 +172,6 @@ class ServiceApplication(EventSourcedProjection[UUID]):
                 f"{envelope.type} {envelope.event_id} raced with another write; retrying"
             ) from None
         self._stored(recordings)
+        self._take_snapshots(processing)  # for applications with snapshotting intervals
         self._notify(recordings)
         return outcome

@@ -56,6 +56,7 @@ Processing = ProcessingEvent[UUID]
 
 DEFAULT_WEEK_ANCHOR = "2024-01-01T00:00:00+00:00"  # a Monday, midnight UTC
 SAVE_ATTEMPTS = 5
+SNAPSHOT_INTERVAL = 50
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,9 @@ def _time(message: Any, name: str) -> datetime | None:
 class PayoutsApplication(ServiceApplication):
     service = "payouts"
     name = "payouts"
+    # A payee's and an expert's records grow with every session: snapshots keep loading them
+    # from the store short.
+    snapshotting_intervals = {Payee: SNAPSHOT_INTERVAL, ExpertStatistics: SNAPSHOT_INTERVAL}
 
     def __init__(
         self,

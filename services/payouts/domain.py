@@ -215,7 +215,8 @@ class Payee(Aggregate):
                 "week": self.week,
             }
             weeks = payee.credited.setdefault(self.currency, {})
-            weeks[self.week] = weeks.get(self.week, 0) + self.amount_minor
+            week = str(self.week)  # string keys: the state is also stored as JSON (snapshots)
+            weeks[week] = weeks.get(week, 0) + self.amount_minor
 
     class TransferSent(Aggregate.Event):
         week: int
@@ -263,7 +264,7 @@ class Payee(Aggregate):
     def __init__(self) -> None:
         self.account_id = ""
         self.credits: dict[str, dict[str, Any]] = {}
-        self.credited: dict[str, dict[int, int]] = {}  # currency -> week -> minor
+        self.credited: dict[str, dict[str, int]] = {}  # currency -> str(week) -> minor
         self.paid: dict[str, int] = {}  # currency -> minor sent
         self.outcomes: dict[str, dict[str, Any]] = {}  # "week:currency" -> outcome
         self.statements: list[int] = []
@@ -281,7 +282,9 @@ class Payee(Aggregate):
         return [credit for credit in self.credits.values() if credit["entry"] == EARNINGS]
 
     def credited_through(self, currency: str, week: int) -> int:
-        return sum(amount for w, amount in self.credited.get(currency, {}).items() if w <= week)
+        return sum(
+            amount for w, amount in self.credited.get(currency, {}).items() if int(w) <= week
+        )
 
     def due(self, currency: str, through_week: int) -> int:
         """What may be transferred now for earnings up to the end of `through_week`."""

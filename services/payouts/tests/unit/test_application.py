@@ -218,3 +218,25 @@ def test_statistics_show_earnings_by_week_sessions_minutes_and_rating(
         450,
     )
     assert stats["balances"] == [{"currency": "USD", "earned": 9360, "paid": 0, "balance": 9360}]
+
+
+def test_a_long_record_is_snapshotted_and_loads_the_same(app, connect, upstream, clock):
+    """A payee's record grows with every session; a snapshot (JSON, like the events) must
+    load with the same balances, weeks above 9 included."""
+    account = activate(app, connect, "e1")
+    for n in range(120):
+        if n % 10 == 0 and n:
+            clock.advance(WEEK)
+            app.run_due(clock.now(), connect)
+        upstream.earnings(f"s{n}", "e1", 100 + n, 10)
+    payee_key = app.payee("e1").id
+    assert app.snapshots is not None and list(app.snapshots.get(payee_key))
+    loaded = app.payee("e1")
+    week = (clock.now() - ANCHOR) // WEEK
+    assert loaded.credited_through("USD", week) == sum(100 + n for n in range(120))
+    assert loaded.due("USD", week) == sum(100 + n for n in range(110, 120))
+    assert loaded.due("USD", week - 1) == 0
+    paid = sum(t["amount"] for t in connect.transfers.values())
+    assert paid == sum(100 + n for n in range(110))
+    assert loaded.balance("USD") == sum(100 + n for n in range(110, 120))
+    assert len(connect.sent_to(account.stripe_account_id)) == 11  # one per week run
