@@ -256,6 +256,9 @@ class OpenSessions:
 class CallsApplication(ServiceApplication):
     service = "calls"
     name = "calls"
+    # An expert's card, ratings and links grow with every profile change, rating and link:
+    # snapshots keep loading them short.
+    snapshotting_intervals = {ExpertCard: 100, ExpertRating: 100, InviteLinks: 100}
 
     def __init__(
         self,

@@ -164,6 +164,9 @@ def token_owner(token: str, field_name: str = "token") -> UUID:
 class ProfilesApplication(ServiceApplication):
     service = "profiles"
     name = "profiles"
+    # An expert's profile changes with every session (busy, then free again) and an
+    # ambassador's record with every referral: snapshots keep loading them short.
+    snapshotting_intervals = {ExpertProfile: 100, Ambassador: 100}
 
     def __init__(
         self,

@@ -694,3 +694,10 @@ def test_session_and_links_round_trip_through_a_snapshot():
     links = InviteLinks.create(uuid4())
     links.redeem(links.create_free_link(uuid4()), uuid4())
     round_trips(links)
+
+
+def test_expert_rating_round_trips_through_a_snapshot():
+    rating = ExpertRating.create(uuid4())
+    for stars in (5, 4, 3):
+        rating.record(uuid4(), stars)
+    round_trips(rating)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from eventsourcing.application import Application
 
 from headstore.errors import Conflict, InvalidInput, PreconditionFailed
 from services.payouts.domain import (
@@ -123,3 +124,26 @@ def test_average_rating_is_kept_in_hundredths():
     for session, stars in (("a", 5), ("b", 4), ("c", 4), ("a", 1)):
         stats.count_rating(session, stars)
     assert stats.average_rating_hundredths == 433  # (5+4+4)/3, the repeat ignored
+
+
+def round_trips(aggregate) -> None:
+    """Saved, read back and read back from a snapshot (JSON), the state is the same."""
+    app = Application(env={"IS_SNAPSHOTTING_ENABLED": "y"})
+    app.save(aggregate)
+    assert vars(app.repository.get(aggregate.id)) == vars(aggregate)
+    app.take_snapshot(aggregate.id)
+    assert vars(app.repository.get(aggregate.id)) == vars(aggregate)
+
+
+def test_payee_and_statistics_round_trip_through_a_snapshot():
+    payee = credited_payee((0, 1000), (11, 500))
+    payee.record_transfer_sent(
+        week=11, currency="USD", amount_minor=1500, transfer_id="tr_1", transfer_group="g",
+        destination="acct_1",
+    )  # fmt: skip
+    payee.issue_statement(11, WEEKS, ["USD"])
+    round_trips(payee)
+    stats = ExpertStatistics.open("expert-1")
+    stats.count_session("s1", "USD", 30, 3)
+    stats.count_rating("s1", 5)
+    round_trips(stats)
