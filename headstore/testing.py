@@ -77,11 +77,38 @@ class Processes:
         return (self.log_dir / f"{name}.log").read_text(errors="replace")
 
 
+_handed_out: set[int] = set()
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    """A TCP port that nothing listens on right now, below the kernel's ephemeral range.
+
+    A port the kernel picks for `bind(0)` comes from the ephemeral range, where it may be given
+    to some outgoing connection (a database client, a broker client) before the process meant
+    to listen on it has started; that process then fails with "address already in use". Ports
+    below the range are never handed out that way."""
+    import random
     import socket
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
+    low, _ = _ephemeral_range()
+    candidates = range(10_000, max(low, 10_001))
+    for _ in range(200):
+        port = random.choice(candidates)
+        if port in _handed_out:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("0.0.0.0", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
         return port
+    raise RuntimeError("no free port below the ephemeral range")
