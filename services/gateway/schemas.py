@@ -96,6 +96,10 @@ class Account(BaseModel):
     name: str = Field(examples=["Ada Lovelace"])
     roles: list[str] = Field(examples=[["client"]])
     email_verified: bool
+    payout_active: bool = Field(
+        default=False,
+        description='Whether payout is active; until it is, apps show "Activate payout".',
+    )
 
     @classmethod
     def from_proto(cls, account: pb.Account) -> Account:
@@ -105,6 +109,7 @@ class Account(BaseModel):
             name=account.name,
             roles=list(account.roles),
             email_verified=account.email_verified,
+            payout_active=account.payout_active,
         )
 
 

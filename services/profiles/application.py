@@ -164,9 +164,10 @@ def token_owner(token: str, field_name: str = "token") -> UUID:
 class ProfilesApplication(ServiceApplication):
     service = "profiles"
     name = "profiles"
-    # An expert's profile changes with every session (busy, then free again) and an
-    # ambassador's record with every referral: snapshots keep loading them short.
-    snapshotting_intervals = {ExpertProfile: 100, Ambassador: 100}
+    # An account changes with every log-in, an expert's profile with every session (busy, then
+    # free again) and an ambassador's record with every referral: snapshots keep loading them
+    # short.
+    snapshotting_intervals = {Account: 100, ExpertProfile: 100, Ambassador: 100}
 
     def __init__(
         self,
@@ -610,6 +611,12 @@ class ProfilesApplication(ServiceApplication):
             )
         self.save(profile)
         return profile
+
+    def payout_activated(self, processing: ProcessingEvent[UUID], account_id: UUID) -> None:
+        """Payouts' PayoutAccountActivated: the account's payout is active."""
+        account = self.account(account_id)
+        if account.activate_payout():
+            processing.collect_events(account)
 
     def mark_in_session(
         self, processing: ProcessingEvent[UUID], expert_id: UUID, in_session: bool

@@ -315,7 +315,15 @@ class Account(Aggregate):
                 if digest != self.token_digest
             }
 
+    class PayoutActivated(Aggregate.Event):
+        """Payouts reports the account's Stripe connected account can receive transfers: the
+        apps stop showing "Activate payout" and show the statistics instead."""
+
+        def apply(self, account: Account) -> None:
+            account.payout_active = True
+
     def __init__(self) -> None:
+        self.payout_active = False
         self.email = ""
         self.display_name = ""
         self.password_hash = ""
@@ -469,6 +477,13 @@ class Account(Aggregate):
         self.trigger_event(self.LoggedIn, at=now)
 
     # -- roles ------------------------------------------------------------------------------
+
+    def activate_payout(self) -> bool:
+        """Record that payout is active, once; False if it was already."""
+        if self.payout_active:
+            return False
+        self.trigger_event(self.PayoutActivated)
+        return True
 
     def grant_role(self, role: str) -> None:
         name = check_role(role)

@@ -13,7 +13,7 @@ from headstore.consumers import consumes
 from headstore.dependencies import MetricsServer, Store
 from headstore.envelope import Envelope
 from headstore.errors import InvalidInput, parse_id
-from headstore.events.v1 import calls_pb2
+from headstore.events.v1 import calls_pb2, payouts_pb2
 from headstore.grpc import grpc_method
 from headstore.health import HealthCheck
 from headstore.profiles.v1 import profiles_pb2 as api
@@ -68,6 +68,7 @@ def account_message(account: Account) -> api.Account:
         name=account.display_name,
         roles=list(account.roles),
         email_verified=account.email_verified,
+        payout_active=account.payout_active,
     )
 
 
@@ -153,6 +154,11 @@ class ProfilesService(HealthCheck):
     metrics = MetricsServer(lambda settings: settings.metrics_ports["profiles"])
 
     # -- sessions (from calls) ------------------------------------------------------------
+
+    @consumes("payouts", "PayoutAccountActivated")
+    def on_payout_account_activated(self, app: Any, envelope: Envelope, processing: Any) -> None:
+        activated = envelope.parse(payouts_pb2.PayoutAccountActivated)
+        app.payout_activated(processing, parse_id(activated.account_id, "account_id"))
 
     @consumes("calls", "SessionStarted")
     def on_session_started(self, app: Any, envelope: Envelope, processing: Any) -> None:

@@ -81,6 +81,11 @@ def activate_payout(platform: Any, payee: dict[str, Any], country: str) -> None:
         timeout=STEP_TIMEOUT,
         what="the account.updated webhook to activate payout",
     )
+    wait_until(
+        lambda: api.get("/v1/me", headers=bearer(payee)).json()["payout_active"],
+        timeout=STEP_TIMEOUT,
+        what="profiles to hear that payout is active",
+    )
 
 
 def accepted_at_rate(platform: Any, client: dict, expert: dict, currency: str) -> str:

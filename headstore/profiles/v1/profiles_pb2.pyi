@@ -137,18 +137,20 @@ class GrantRoleRequest(_message.Message):
     def __init__(self, admin_id: _Optional[str] = ..., account_id: _Optional[str] = ..., role: _Optional[str] = ...) -> None: ...
 
 class Account(_message.Message):
-    __slots__ = ("account_id", "email", "name", "roles", "email_verified")
+    __slots__ = ("account_id", "email", "name", "roles", "email_verified", "payout_active")
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     EMAIL_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     ROLES_FIELD_NUMBER: _ClassVar[int]
     EMAIL_VERIFIED_FIELD_NUMBER: _ClassVar[int]
+    PAYOUT_ACTIVE_FIELD_NUMBER: _ClassVar[int]
     account_id: str
     email: str
     name: str
     roles: _containers.RepeatedScalarFieldContainer[str]
     email_verified: bool
-    def __init__(self, account_id: _Optional[str] = ..., email: _Optional[str] = ..., name: _Optional[str] = ..., roles: _Optional[_Iterable[str]] = ..., email_verified: _Optional[bool] = ...) -> None: ...
+    payout_active: bool
+    def __init__(self, account_id: _Optional[str] = ..., email: _Optional[str] = ..., name: _Optional[str] = ..., roles: _Optional[_Iterable[str]] = ..., email_verified: _Optional[bool] = ..., payout_active: _Optional[bool] = ...) -> None: ...
 
 class GetAssessmentRequest(_message.Message):
     __slots__ = ()

@@ -65,6 +65,7 @@ async def test_login_answers_the_tokens_and_the_account(
             "name": "Ada Lovelace",
             "roles": ["client"],
             "email_verified": True,
+            "payout_active": False,
         },
     }
 
