@@ -19,7 +19,6 @@ Against Stripe (the official SDK, `STRIPE_API_KEY`, `STRIPE_API_BASE`):
 
 from __future__ import annotations
 
-import os
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -40,9 +39,8 @@ from finance.ledger import (
     SESSIONS,
     TRANSFERS,
 )
+from headstore.stripe_api import StripeSettings
 
-DEFAULT_API_KEY = "sk_test_headstore_dev"
-DEFAULT_API_BASE = "http://127.0.0.1:12111"
 CHARGE_TYPES = ("charge", "payment")
 
 INT_COLUMNS = {
@@ -319,16 +317,6 @@ def _check_payees(ledger: LedgerFiles, report: Report) -> None:
 # --- against Stripe ------------------------------------------------------------------------------
 
 
-def stripe_client() -> stripe.StripeClient:
-    # STRIPE_API_BASE set but empty means Stripe itself (as for billing and payouts).
-    base = os.environ.get("STRIPE_API_BASE", DEFAULT_API_BASE)
-    return stripe.StripeClient(
-        api_key=os.environ.get("STRIPE_API_KEY", DEFAULT_API_KEY),
-        base_addresses={"api": base} if base else None,
-        max_network_retries=2,
-    )
-
-
 def _in_window(moment: datetime | None, since: datetime | None, until: datetime | None) -> bool:
     if moment is None:
         return since is None and until is None
@@ -455,5 +443,5 @@ def reconcile(
     ledger = load(directory, report)
     check_ledger(ledger, report)
     if with_stripe:
-        check_stripe(ledger, report, client or stripe_client(), since, until)
+        check_stripe(ledger, report, client or StripeSettings.from_env().client(), since, until)
     return report

@@ -46,6 +46,8 @@ from urllib.parse import parse_qsl
 import aiohttp
 from aiohttp import web
 
+from headstore.stripe_api import DEFAULT_CONNECT_WEBHOOK_SECRET, DEFAULT_WEBHOOK_SECRET
+
 with warnings.catch_warnings():
     # localstripe registers plain functions as handlers, which aiohttp deprecates.
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -58,8 +60,6 @@ log = logging.getLogger("headstore.stripe_server")
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 12111
-DEFAULT_WEBHOOK_SECRET = "whsec_headstore_dev"
-DEFAULT_CONNECT_WEBHOOK_SECRET = "whsec_headstore_connect_dev"
 IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60
 ACCOUNT_LINK_TTL_SECONDS = 300
 WEBHOOK_DELAY_SECONDS = 0.2

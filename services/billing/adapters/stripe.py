@@ -13,27 +13,12 @@ import stripe
 
 from headstore import metrics
 from headstore.errors import InvalidInput
-from headstore.settings import env
+from headstore.stripe_api import StripeSettings
 from services.billing.application import HoldResult
 
 log = logging.getLogger(__name__)
 
 DECLINED = "Your card was declined. Use another card or contact your bank."
-
-
-@dataclass(frozen=True)
-class StripeSettings:
-    api_key: str
-    api_base: str
-    webhook_secret: str
-
-    @classmethod
-    def from_env(cls) -> StripeSettings:
-        return cls(
-            api_key=env("STRIPE_API_KEY", "sk_test_headstore_dev"),
-            api_base=env("STRIPE_API_BASE", "http://127.0.0.1:12111"),
-            webhook_secret=env("STRIPE_WEBHOOK_SECRET", "whsec_headstore_dev"),
-        )
 
 
 @dataclass(frozen=True)
@@ -59,12 +44,7 @@ class StripeGateway:
 
     def __init__(self, settings: StripeSettings | None = None) -> None:
         self.settings = settings or StripeSettings.from_env()
-        base = {"api": self.settings.api_base} if self.settings.api_base else None
-        self.client = stripe.StripeClient(
-            api_key=self.settings.api_key,
-            base_addresses=base,  # type: ignore[arg-type]
-            max_network_retries=2,
-        )
+        self.client = self.settings.client()
 
     # -- holds ----------------------------------------------------------------------------------
 
@@ -168,12 +148,4 @@ class StripeGateway:
     # -- webhooks -------------------------------------------------------------------------------
 
     def webhook_event(self, payload: bytes, signature: str) -> Any:
-        """The event Stripe sent, once its signature is checked."""
-        try:
-            return stripe.Webhook.construct_event(
-                payload.decode(), signature, self.settings.webhook_secret
-            )
-        except (ValueError, stripe.SignatureVerificationError):
-            raise InvalidInput(
-                "invalid_webhook", "The webhook's signature does not match.", "signature"
-            ) from None
+        return self.settings.webhook_event(payload, signature)

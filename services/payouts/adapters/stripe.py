@@ -6,33 +6,16 @@ STRIPE_API_BASE at the local Stripe-compatible server (`headstore stripe`)."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 import stripe
 
 from headstore import metrics
 from headstore.errors import InvalidInput
-from headstore.settings import env
+from headstore.stripe_api import StripeSettings
 from services.payouts.application import ConnectedAccountState, TransferResult
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ConnectSettings:
-    api_key: str
-    api_base: str
-    webhook_secret: str
-
-    @classmethod
-    def from_env(cls) -> ConnectSettings:
-        return cls(
-            api_key=env("STRIPE_API_KEY", "sk_test_headstore_dev"),
-            api_base=env("STRIPE_API_BASE", "http://127.0.0.1:12111"),
-            # Connect events come to their own endpoint, with its own signing secret.
-            webhook_secret=env("STRIPE_CONNECT_WEBHOOK_SECRET", "whsec_headstore_connect_dev"),
-        )
 
 
 def stripe_calls(operation: str, outcome: str) -> None:
@@ -60,14 +43,9 @@ def account_state(account: Any) -> ConnectedAccountState:
 class ConnectGateway:
     """The payouts application's ConnectProvider."""
 
-    def __init__(self, settings: ConnectSettings | None = None) -> None:
-        self.settings = settings or ConnectSettings.from_env()
-        base = {"api": self.settings.api_base} if self.settings.api_base else None
-        self.client = stripe.StripeClient(
-            api_key=self.settings.api_key,
-            base_addresses=base,  # type: ignore[arg-type]
-            max_network_retries=2,
-        )
+    def __init__(self, settings: StripeSettings | None = None) -> None:
+        self.settings = settings or StripeSettings.from_env(connect=True)
+        self.client = self.settings.client()
 
     def create_account(
         self, idempotency_key: str, account_id: str, email: str, country: str
@@ -141,12 +119,4 @@ class ConnectGateway:
         return TransferResult(transfer_id=str(transfer.id))
 
     def webhook_event(self, payload: bytes, signature: str) -> Any:
-        """The event Stripe sent, once its signature is checked."""
-        try:
-            return stripe.Webhook.construct_event(
-                payload.decode(), signature, self.settings.webhook_secret
-            )
-        except (ValueError, stripe.SignatureVerificationError):
-            raise InvalidInput(
-                "invalid_webhook", "The webhook's signature does not match.", "signature"
-            ) from None
+        return self.settings.webhook_event(payload, signature)

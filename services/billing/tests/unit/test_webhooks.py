@@ -12,7 +12,8 @@ from nameko.testing.services import worker_factory
 from nameko_grpc.errors import GrpcError
 
 from headstore.billing.v1 import billing_pb2 as api
-from services.billing.adapters.stripe import StripeGateway, StripeSettings
+from headstore.stripe_api import StripeSettings
+from services.billing.adapters.stripe import StripeGateway
 from services.billing.service import BillingService
 
 SECRET = "whsec_test_billing"

@@ -13,7 +13,8 @@ from nameko.testing.services import worker_factory
 from nameko_grpc.errors import GrpcError
 
 from headstore.payouts.v1 import payouts_pb2 as api
-from services.payouts.adapters.stripe import ConnectGateway, ConnectSettings
+from headstore.stripe_api import StripeSettings
+from services.payouts.adapters.stripe import ConnectGateway
 from services.payouts.service import PayoutsService
 
 from .conftest import FakeConnect
@@ -50,7 +51,7 @@ def account_updated(stripe_account_id: str, account_id: str, transfers: str) -> 
 @pytest.fixture
 def service(app, connect: FakeConnect):
     gateway = ConnectGateway(
-        ConnectSettings(api_key="sk_test_x", api_base="http://127.0.0.1:9", webhook_secret=SECRET)
+        StripeSettings(api_key="sk_test_x", api_base="http://127.0.0.1:9", webhook_secret=SECRET)
     )
     worker = worker_factory(PayoutsService, store=app, connect=gateway)
     # Stripe's calls (opening accounts) go to the fake; webhooks are checked by the real adapter.

@@ -1,0 +1,53 @@
+"""Stripe through the official SDK, as every part of Headstore reaches it: the key and the API
+address from the environment (development and tests point STRIPE_API_BASE at the local stand-in,
+`headstore stripe`; empty means Stripe itself), and webhooks believed only when signed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import stripe
+
+from headstore.errors import InvalidInput
+from headstore.settings import env
+
+DEFAULT_API_KEY = "sk_test_headstore_dev"
+DEFAULT_API_BASE = "http://127.0.0.1:12111"
+DEFAULT_WEBHOOK_SECRET = "whsec_headstore_dev"
+DEFAULT_CONNECT_WEBHOOK_SECRET = "whsec_headstore_connect_dev"
+
+
+@dataclass(frozen=True)
+class StripeSettings:
+    api_key: str
+    api_base: str
+    webhook_secret: str
+
+    @classmethod
+    def from_env(cls, connect: bool = False) -> StripeSettings:
+        """Payment webhooks are signed with STRIPE_WEBHOOK_SECRET; Connect events (of connected
+        accounts) come to their own endpoint, signed with STRIPE_CONNECT_WEBHOOK_SECRET."""
+        return cls(
+            api_key=env("STRIPE_API_KEY", DEFAULT_API_KEY),
+            api_base=env("STRIPE_API_BASE", DEFAULT_API_BASE),
+            webhook_secret=env("STRIPE_CONNECT_WEBHOOK_SECRET", DEFAULT_CONNECT_WEBHOOK_SECRET)
+            if connect
+            else env("STRIPE_WEBHOOK_SECRET", DEFAULT_WEBHOOK_SECRET),
+        )
+
+    def client(self) -> stripe.StripeClient:
+        return stripe.StripeClient(
+            api_key=self.api_key,
+            base_addresses={"api": self.api_base} if self.api_base else None,
+            max_network_retries=2,
+        )
+
+    def webhook_event(self, payload: bytes, signature: str) -> Any:
+        """The event Stripe sent, once its signature is checked."""
+        try:
+            return stripe.Webhook.construct_event(payload.decode(), signature, self.webhook_secret)
+        except (ValueError, stripe.SignatureVerificationError):
+            raise InvalidInput(
+                "invalid_webhook", "The webhook's signature does not match.", "signature"
+            ) from None
