@@ -7,8 +7,10 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -112,3 +114,33 @@ def free_port() -> int:
         _handed_out.add(port)
         return port
     raise RuntimeError("no free port below the ephemeral range")
+
+
+@contextmanager
+def stripe_stand_in(log_path: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """The Stripe stand-in (`python -m headstore.stripe_server --port 0`, with `args`) in a
+    subprocess: yields its URL once it listens; stops it with SIGTERM after, and checks that it
+    stopped cleanly."""
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "headstore.stripe_server", "--port", "0", *args],
+            cwd=ROOT,
+            env={**os.environ, **(env or {})},
+            stdout=subprocess.PIPE,
+            stderr=log,
+            start_new_session=True,
+        )
+    assert process.stdout is not None
+    stdout = process.stdout
+    lines: list[bytes] = []
+    reader = threading.Thread(target=lambda: lines.append(stdout.readline()))
+    reader.start()
+    reader.join(timeout=30)
+    if not (lines and lines[0].startswith(b"Stripe stand-in listening on http://127.0.0.1:")):
+        os.killpg(process.pid, signal.SIGKILL)
+        raise AssertionError(f"the stand-in did not start: {lines} {log_path.read_text()}")
+    try:
+        yield lines[0].decode().rsplit(" ", 1)[1].strip()
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        assert process.wait(timeout=15) == 0  # stops cleanly on SIGTERM

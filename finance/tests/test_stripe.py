@@ -4,11 +4,6 @@ SDK while the real aggregates record them."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,30 +19,13 @@ from finance.tests.scenario import Books, standard_books
 from finance.tests.test_reconcile import alter
 from finance.tests.test_replay import sources
 from headstore.settings import Settings
-from headstore.testing import ROOT
+from headstore.testing import stripe_stand_in
 
 
 @pytest.fixture
 def stand_in(tmp_path: Path) -> Iterator[str]:
-    log = open(tmp_path / "stripe.log", "wb")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(
-        [sys.executable, "-m", "headstore.stripe_server", "--port", "0"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=log,
-        start_new_session=True,
-    )
-    lines: list[bytes] = []
-    reader = threading.Thread(target=lambda: lines.append(process.stdout.readline()))  # type: ignore[union-attr]
-    reader.start()
-    reader.join(timeout=30)
-    try:
-        assert lines and lines[0].startswith(b"Stripe stand-in listening on http://127.0.0.1:")
-        yield lines[0].decode().rsplit(" ", 1)[1].strip()
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=15)
-        log.close()
+    with stripe_stand_in(tmp_path / "stripe.log") as url:
+        yield url
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -24,32 +23,13 @@ import pytest
 import stripe
 
 from headstore.stripe_server import IdempotencyCache, SavedResponse, card_details, luhn_valid
-
-ROOT = Path(__file__).resolve().parents[3]
+from headstore.testing import ROOT, stripe_stand_in
 
 
 @pytest.fixture(scope="module")
 def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    log = open(tmp_path_factory.mktemp("stripe") / "server.log", "wb")  # noqa: SIM115
-    process = subprocess.Popen(
-        [sys.executable, "-m", "headstore.stripe_server", "--port", "0"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=log,
-        start_new_session=True,
-    )
-    lines: list[bytes] = []
-    reader = threading.Thread(target=lambda: lines.append(process.stdout.readline()))  # type: ignore[union-attr]
-    reader.start()
-    reader.join(timeout=30)
-    assert lines and lines[0].startswith(b"Stripe stand-in listening on http://127.0.0.1:"), lines
-    url = lines[0].decode().rsplit(" ", 1)[1].strip()
-    try:
+    with stripe_stand_in(tmp_path_factory.mktemp("stripe") / "server.log") as url:
         yield url
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        assert process.wait(timeout=15) == 0  # stops cleanly on SIGTERM
-        log.close()
 
 
 @pytest.fixture
@@ -580,28 +560,6 @@ def test_each_captured_payment_intent_books_one_charge_transaction(
 # --- Webhook endpoints configured at start-up -------------------------------------------------
 
 
-def start_server(log_path: Path, *args: str, env: dict[str, str]) -> tuple[Any, str]:
-    """A stand-in subprocess with `args`; (process, url)."""
-    log = open(log_path, "wb")  # noqa: SIM115 - closed when the process is stopped
-    process = subprocess.Popen(
-        [sys.executable, "-m", "headstore.stripe_server", "--port", "0", *args],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        stdout=subprocess.PIPE,
-        stderr=log,
-        start_new_session=True,
-    )
-    log.close()
-    lines: list[bytes] = []
-    reader = threading.Thread(target=lambda: lines.append(process.stdout.readline()))  # type: ignore[union-attr]
-    reader.start()
-    reader.join(timeout=30)
-    if not (lines and lines[0].startswith(b"Stripe stand-in listening on http://127.0.0.1:")):
-        os.killpg(process.pid, signal.SIGKILL)
-        raise AssertionError(f"the stand-in did not start: {lines} {log_path.read_text()}")
-    return process, lines[0].decode().rsplit(" ", 1)[1].strip()
-
-
 def receiver() -> tuple[ThreadingHTTPServer, str, list[tuple[bytes, str]]]:
     received: list[tuple[bytes, str]] = []
     handler = type("Receiver", (_Receiver,), {"received": received})
@@ -627,51 +585,47 @@ def test_webhooks_given_at_start_up_get_platform_or_connect_events(tmp_path: Pat
     }
     platform_httpd, platform_url, platform = receiver()
     connect_httpd, connect_url, connect = receiver()
-    process, url = start_server(
-        tmp_path / "stripe.log",
-        "--webhook",
-        platform_url,
-        "--connect-webhook",
-        connect_url,
-        env=secrets,
-    )
     try:
-        client = stripe.StripeClient(
-            api_key="sk_test_x", base_addresses={"api": url}, max_network_retries=0
-        )
-        endpoints = client.v1.webhook_endpoints.list().data
-        assert sorted((e.url, e.enabled_events) for e in endpoints) == sorted(
-            [(platform_url, ["*"]), (connect_url, ["*"])]
-        )
-        account = client.v1.accounts.create({"type": "express", "country": "DE"})
-        client.raw_request("post", f"/_dev/accounts/{account.id}/complete_onboarding")
-        wait_until(
-            lambda: (
-                "account.updated" in event_types(connect, secrets["STRIPE_CONNECT_WEBHOOK_SECRET"])
-            ),
-            timeout=15,
-            what="account.updated at the connect endpoint",
-        )
-        client.v1.customers.create({"email": "platform@example.com"})
-        wait_until(
-            lambda: "customer.created" in event_types(platform, secrets["STRIPE_WEBHOOK_SECRET"]),
-            timeout=15,
-            what="customer.created at the platform endpoint",
-        )
-        # Deliveries of one event go to the endpoints in the order they were given, so the
-        # platform endpoint would have had account.updated before the connect one did.
-        assert "account.updated" not in event_types(platform, secrets["STRIPE_WEBHOOK_SECRET"])
-        assert "customer.created" not in event_types(
-            connect, secrets["STRIPE_CONNECT_WEBHOOK_SECRET"]
-        )
-        payload, signature = connect[0]
-        with pytest.raises(stripe.SignatureVerificationError):
-            stripe.Webhook.construct_event(
-                payload.decode(), signature, secrets["STRIPE_WEBHOOK_SECRET"]
+        with stripe_stand_in(
+            tmp_path / "stripe.log",
+            "--webhook",
+            platform_url,
+            "--connect-webhook",
+            connect_url,
+            env=secrets,
+        ) as url:
+            client = stripe.StripeClient(
+                api_key="sk_test_x", base_addresses={"api": url}, max_network_retries=0
             )
+            endpoints = client.v1.webhook_endpoints.list().data
+            assert sorted((e.url, e.enabled_events) for e in endpoints) == sorted(
+                [(platform_url, ["*"]), (connect_url, ["*"])]
+            )
+            account = client.v1.accounts.create({"type": "express", "country": "DE"})
+            client.raw_request("post", f"/_dev/accounts/{account.id}/complete_onboarding")
+            connect_secret = secrets["STRIPE_CONNECT_WEBHOOK_SECRET"]
+            platform_secret = secrets["STRIPE_WEBHOOK_SECRET"]
+            wait_until(
+                lambda: "account.updated" in event_types(connect, connect_secret),
+                timeout=15,
+                what="account.updated at the connect endpoint",
+            )
+            client.v1.customers.create({"email": "platform@example.com"})
+            wait_until(
+                lambda: (
+                    "customer.created" in event_types(platform, secrets["STRIPE_WEBHOOK_SECRET"])
+                ),
+                timeout=15,
+                what="customer.created at the platform endpoint",
+            )
+            # Deliveries of one event go to the endpoints in the order they were given, so the
+            # platform endpoint would have had account.updated before the connect one did.
+            assert "account.updated" not in event_types(platform, platform_secret)
+            assert "customer.created" not in event_types(connect, connect_secret)
+            payload, signature = connect[0]
+            with pytest.raises(stripe.SignatureVerificationError):
+                stripe.Webhook.construct_event(payload.decode(), signature, platform_secret)
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        assert process.wait(timeout=15) == 0
         for httpd in (platform_httpd, connect_httpd):
             httpd.shutdown()
             httpd.server_close()
