@@ -161,6 +161,12 @@ def token_owner(token: str, field_name: str = "token") -> UUID:
         ) from None
 
 
+def email_taken() -> Conflict:
+    return Conflict(
+        "email_taken", "An account with this e-mail address exists; log in instead.", "email"
+    )
+
+
 class ProfilesApplication(ServiceApplication):
     service = "profiles"
     name = "profiles"
@@ -228,11 +234,7 @@ class ProfilesApplication(ServiceApplication):
         try:
             self.save(*aggregates)
         except IntegrityError:
-            raise Conflict(
-                "email_taken",
-                "An account with this e-mail address exists; log in instead.",
-                "email",
-            ) from None
+            raise email_taken() from None
 
     def _hash(self, password: str, field_name: str = "password") -> str:
         return self.hasher.hash(check_new_password(password, field_name))
@@ -473,11 +475,7 @@ class ProfilesApplication(ServiceApplication):
         try:
             result: dict[str, Any] = self._retrying(attempt)
         except IntegrityError:
-            raise Conflict(
-                "email_taken",
-                "An account with this e-mail address exists; log in instead.",
-                "email",
-            ) from None
+            raise email_taken() from None
         return result
 
     def _referral(self, application: ExpertApplication, expert_id: UUID) -> list[Ambassador]:
