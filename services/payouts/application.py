@@ -26,7 +26,6 @@ from headstore import metrics
 from headstore.envelope import Envelope
 from headstore.errors import InvalidInput, NotFound, PreconditionFailed
 from headstore.events.v1 import billing_pb2, calls_pb2, profiles_pb2
-from headstore.money import check_currency
 from headstore.settings import Settings, env, env_int
 from headstore.store import ServiceApplication
 from services.payouts.domain import (
@@ -296,7 +295,7 @@ class PayoutsApplication(ServiceApplication):
             entry=EARNINGS,
             session_id=session_id,
             expert_id=expert_id,
-            currency=check_currency(currency),
+            currency=currency,  # checked by the payee
             amount_minor=amount_minor,
             commission_minor=commission_minor,
             earned_at=earned_at,
