@@ -370,12 +370,12 @@ class PayoutsApplication(ServiceApplication):
         with self._run_lock:
             week = self.weeks.last_finished(now)
             report = RunReport()
-            if week < 0:
+            if week < 0 or week in self._finished_runs:
+                # A week's run is planned only once the older ones are finished: with it
+                # finished there is nothing left to do, and no need to read the log each tick.
                 return report
             for unfinished in self._unfinished_runs(before=week):
                 self._execute(unfinished, connect, report)
-            if week in self._finished_runs:
-                return report
             run = self.find(PayoutRun, run_id(week))
             if run is None:
                 run = self._plan(week)
