@@ -48,12 +48,13 @@ from eventsourcing.utils import get_topic
 
 from bench.baseline import Stopwatch, isolated, machine, now_iso, write_result
 from finance.replay import replay
-from finance.source import PAGE_SIZE, PostgresStore, connect
+from finance.source import PAGE_SIZE, PostgresStore
 from headstore import clock
 from headstore.cli import migrate
 from headstore.clock import FakeClock
 from headstore.money import Money
 from headstore.registry import SERVICES
+from headstore.store import connect
 from services.billing.application import BillingApplication
 from services.billing.domain import Bill, CardOnFile, bill_id
 

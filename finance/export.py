@@ -5,7 +5,6 @@ from the same CSV bytes in one transaction)."""
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import os
@@ -13,12 +12,11 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-import psycopg
 from psycopg import sql
 
 from finance.ledger import CAPTURES, COLUMNS, CURRENCIES, EXPERT_WEEKS, SESSIONS, TRANSFERS, Row
-from finance.source import connect, database_exists
 from headstore.settings import Settings
+from headstore.store import connect, create_database
 
 # Column types of the projection; text columns never hold NULL (blank is ''), other blanks
 # (a week start that the events do not tell) are NULL.
@@ -143,12 +141,7 @@ def load_projection(settings: Settings, csvs: dict[str, bytes]) -> str:
     transaction (readers see the old tables until the new ones are complete). Returns the
     database name; the database is created if missing."""
     dbname = settings.database("finance")
-    if not database_exists(settings, dbname):
-        with (
-            connect(settings, "postgres", autocommit=True) as admin,
-            contextlib.suppress(psycopg.errors.DuplicateDatabase),  # another replay made it
-        ):
-            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+    create_database("finance", settings)
     with connect(settings, dbname) as conn, conn.transaction(), conn.cursor() as cursor:
         for name in COLUMNS:
             cursor.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(name)))

@@ -18,29 +18,11 @@ import psycopg
 from psycopg import sql
 
 from headstore.settings import Settings
+from headstore.store import connect, database_exists
 
 PAGE_SIZE = 50_000
 
 Page = list[tuple[Any, ...]]
-
-
-def connect(settings: Settings, dbname: str, **kwargs: Any) -> psycopg.Connection[Any]:
-    return psycopg.connect(
-        host=settings.postgres_host,
-        port=settings.postgres_port,
-        user=settings.postgres_user,
-        password=settings.postgres_password,
-        dbname=dbname,
-        **kwargs,
-    )
-
-
-def database_exists(settings: Settings, dbname: str) -> bool:
-    with connect(settings, "postgres", autocommit=True) as conn:
-        return (
-            conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
-            is not None
-        )
 
 
 @dataclass(frozen=True)

@@ -44,32 +44,42 @@ def persistence_env(service: str, settings: Settings, create_table: bool = False
     }
 
 
-def _server_connection(settings: Settings) -> psycopg.Connection[Any]:
-    """A connection to the server's maintenance database, for creating and dropping others."""
+def connect(settings: Settings, dbname: str = "postgres", **kwargs: Any) -> psycopg.Connection[Any]:
+    """A plain connection to `dbname` (by default the server's maintenance database, for
+    creating and dropping others)."""
     return psycopg.connect(
         host=settings.postgres_host,
         port=settings.postgres_port,
         user=settings.postgres_user,
         password=settings.postgres_password,
-        dbname="postgres",
-        autocommit=True,
+        dbname=dbname,
+        **kwargs,
     )
 
 
+def database_exists(settings: Settings, dbname: str) -> bool:
+    with connect(settings, autocommit=True) as conn:
+        found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,))
+        return found.fetchone() is not None
+
+
 def create_database(service: str, settings: Settings) -> bool:
-    """Create the service's database if it is missing; True if it was created."""
+    """Create the service's database if it is missing; True if it was created (False too when
+    another process created it at the same moment)."""
     name = settings.database(service)
-    with _server_connection(settings) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
-        if exists:
+    if database_exists(settings, name):
+        return False
+    with connect(settings, autocommit=True) as conn:
+        try:
+            conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))
+        except psycopg.errors.DuplicateDatabase:
             return False
-        conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))
         return True
 
 
 def drop_database(service: str, settings: Settings) -> None:
     name = settings.database(service)
-    with _server_connection(settings) as conn:
+    with connect(settings, autocommit=True) as conn:
         conn.execute(
             psycopg.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
                 psycopg.sql.Identifier(name)

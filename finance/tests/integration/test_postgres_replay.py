@@ -14,10 +14,10 @@ import pytest
 from finance.export import projection_counts
 from finance.ledger import COLUMNS
 from finance.replay import fold, replay
-from finance.source import PostgresStore, RecorderStore, connect
+from finance.source import PostgresStore, RecorderStore
 from finance.tests.scenario import Books, standard_books
 from headstore.settings import Settings
-from headstore.store import ServiceApplication, create_database, drop_database
+from headstore.store import ServiceApplication, connect, create_database, drop_database
 from headstore.testing import ROOT, wait_until
 from services.billing.application import BillingApplication
 
