@@ -26,7 +26,7 @@ from headstore.media_testing import only_ice_addresses
 from headstore.settings import Settings
 from headstore.testing import ROOT, wait_until
 from services.payouts.application import PayoutsApplication
-from tests.e2e.test_expert_journey import PROFILE, accepted_expert, bearer, staff
+from tests.e2e.test_expert_journey import PROFILE, bearer, staff
 from tests.e2e.test_paid_session import STEP_TIMEOUT, join_details, request_session
 from tests.e2e.test_session_faults import restart
 from tests.e2e.test_session_money import (
@@ -34,6 +34,7 @@ from tests.e2e.test_session_money import (
     accepted,
     charge,
     client_with_card,
+    expert_at,
     hang_up_at_minute,
 )
 
@@ -51,20 +52,6 @@ pytestmark = [
 
 
 # -- steps of the week ---------------------------------------------------------------------------
-
-
-def expert_charging(
-    platform: Any, email: str, currency: str, rate: str, referral_code: str | None = None
-) -> dict[str, Any]:
-    expert = accepted_expert(platform, email, referral_code)
-    profile = {**PROFILE, "currency": currency, "rate_per_minute": rate, "free_minutes": 0}
-    answer = platform.api.patch("/v1/experts/me/profile", json=profile, headers=bearer(expert))
-    assert answer.status_code == 200, answer.text
-    online = platform.api.put(
-        "/v1/experts/me/availability", json={"online": True}, headers=bearer(expert)
-    )
-    assert online.status_code == 200, online.text
-    return expert
 
 
 def activate_payout(platform: Any, payee: dict[str, Any], country: str) -> None:
@@ -204,9 +191,9 @@ def test_a_week_of_sessions_is_paid_out_once_exactly_and_reconciles(platform, se
     ambassador = staff(platform, "amy@example.com", "client")  # logs in again, now ambassador
     code = api.get("/v1/ambassadors/me", headers=bearer(ambassador)).json()["referral_code"]
 
-    ada = expert_charging(platform, "ada@example.com", "USD", "3.00")
-    bruno = expert_charging(platform, "bruno@example.com", "EUR", "2.00")
-    chloe = expert_charging(platform, "chloe@example.com", "USD", "1.55", referral_code=code)
+    ada = expert_at(platform, "ada@example.com", "3.00", 0, "USD")
+    bruno = expert_at(platform, "bruno@example.com", "2.00", 0, "EUR")
+    chloe = expert_at(platform, "chloe@example.com", "1.55", 0, "USD", referral_code=code)
     referred = api.get("/v1/ambassadors/me", headers=bearer(ambassador)).json()
     assert [e["expert_id"] for e in referred["referred_experts"]] == [
         chloe["account"]["account_id"]

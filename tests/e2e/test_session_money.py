@@ -32,9 +32,22 @@ pytestmark = [pytest.mark.e2e, pytest.mark.media]
 Talk = Callable[[LiveView, Any], Awaitable[None]]
 
 
-def expert_at(platform: Any, email: str, rate: str, free_minutes: int) -> dict[str, Any]:
-    expert = accepted_expert(platform, email)
-    profile = {**PROFILE, "rate_per_minute": rate, "free_minutes": free_minutes}
+def expert_at(
+    platform: Any,
+    email: str,
+    rate: str,
+    free_minutes: int,
+    currency: str = "USD",
+    referral_code: str | None = None,
+) -> dict[str, Any]:
+    """An accepted expert (brought by an ambassador, with `referral_code`), online at `rate`."""
+    expert = accepted_expert(platform, email, referral_code)
+    profile = {
+        **PROFILE,
+        "currency": currency,
+        "rate_per_minute": rate,
+        "free_minutes": free_minutes,
+    }
     answer = platform.api.patch("/v1/experts/me/profile", json=profile, headers=bearer(expert))
     assert answer.status_code == 200, answer.text
     online = platform.api.put(
