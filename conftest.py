@@ -20,6 +20,9 @@ import pytest
 from headstore.settings import Settings
 from headstore.testing import Processes
 
+# `make test` fails when any test was skipped (headstore/no_skips.py).
+pytest_plugins = ["headstore.no_skips"]
+
 
 def _admin_connection(settings: Settings) -> psycopg.Connection:
     return psycopg.connect(

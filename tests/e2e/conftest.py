@@ -18,7 +18,7 @@ from kombu import Connection
 
 from headstore.cli import migrate
 from headstore.consume import handler_queues
-from headstore.media_testing import JanusProcess, MediaNetwork, media_unavailable_reason
+from headstore.media_testing import JanusProcess, MediaNetwork, require_media
 from headstore.registry import SERVICES, load
 from headstore.store import drop_database
 from headstore.testing import ROOT, Processes, free_port, wait_until
@@ -96,9 +96,7 @@ def transfer_delay_seconds(request: pytest.FixtureRequest) -> float:
 
 @pytest.fixture
 def media_network() -> Any:
-    reason = media_unavailable_reason()
-    if reason:
-        pytest.skip(reason)
+    require_media()
     with MediaNetwork("hs") as network:
         yield network
 

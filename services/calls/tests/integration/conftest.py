@@ -14,8 +14,7 @@ import pytest
 from headstore.media_testing import (
     JanusProcess,
     MediaNetwork,
-    janus_binary,
-    media_unavailable_reason,
+    require_media,
     tail,
 )
 from services.calls.adapters.janus import JanusClient, JanusEvent
@@ -29,11 +28,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture
 def media_network() -> Iterator[MediaNetwork]:
-    reason = media_unavailable_reason()
-    if reason:
-        pytest.skip(reason)
-    if janus_binary() is None:
-        pytest.skip("janus is not installed: run `bash scripts/janus.sh`")
+    require_media()
     with MediaNetwork("hs") as network:
         yield network
 
