@@ -76,7 +76,7 @@ def run_janus(settings: Settings) -> None:
     from pathlib import Path
 
     from headstore.janus_config import write_janus_config
-    from services.calls.rooms import JanusSettings
+    from services.calls.rooms import EVENTS_USER, JanusSettings
 
     janus = shutil.which("janus") or "/usr/bin/janus"
     conf = Path("var/janus").resolve()
@@ -88,8 +88,11 @@ def run_janus(settings: Settings) -> None:
         http_port=8088,
         admin_port=7088,
         admin_secret=secrets.admin_secret,
+        api_secret=secrets.api_secret,
         admin_key=secrets.room_admin_key,
         event_backend=f"http://127.0.0.1:{settings.janus_events_port}/janus/events",
+        event_backend_user=EVENTS_USER,
+        event_backend_password=secrets.events_password,
     )
     os.execv(janus, [janus, "-F", str(conf), "-o"])
 

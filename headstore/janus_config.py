@@ -1,7 +1,8 @@
 """Janus' configuration for Headstore: only the VideoRoom plugin and the HTTP transport, the
-admin API behind a secret, rooms creatable only with the admin key, and the sample event
-handler posting every event to the calls service. Used by the test harness (inside a network
-namespace) and by `headstore janus` for a single-machine run."""
+admin API behind a secret, the Janus API behind the API secret (calls) or a token that calls
+added for one participant (`token_auth`), rooms creatable only with the admin key, and the
+sample event handler posting every event to the calls service with HTTP basic auth. Used by the
+test harness (inside a network namespace) and by `headstore janus` for a single-machine run."""
 
 from __future__ import annotations
 
@@ -26,13 +27,27 @@ def write_janus_config(
     http_port: int,
     admin_port: int,
     admin_secret: str,
+    api_secret: str,
     admin_key: str,
     event_backend: str | None,
+    event_backend_user: str = "janus",
+    event_backend_password: str = "",
     ice_enforce_list: str | None = None,
     debug_level: int = 4,
     server_name: str = "headstore",
 ) -> None:
-    """Write a private configuration into `conf` (a copy of `source`, Debian's /etc/janus)."""
+    """Write a private configuration into `conf` (a copy of `source`, Debian's /etc/janus).
+
+    `api_secret` authenticates calls on the Janus API; participants use tokens that calls adds
+    through the admin API (stored-token authentication). The event handler posts to
+    `event_backend` as `event_backend_user` with `event_backend_password` (basic auth)."""
+    for name, value in {
+        "admin_secret": admin_secret,
+        "api_secret": api_secret,
+        "event_backend_password": event_backend_password if event_backend else "-",
+    }.items():
+        if not value or '"' in value or "\\" in value:
+            raise JanusConfigError(f"{name} must be a non-empty string without quotes")
     shutil.copytree(source, conf, dirs_exist_ok=True)
     original = (source / "janus.jcfg").read_text()
 
@@ -55,6 +70,8 @@ def write_janus_config(
 	loggers_folder = "{loggers}"
 	debug_level = {debug_level}
 	admin_secret = "{admin_secret}"
+	api_secret = "{api_secret}"
+	token_auth = true
 	server_name = "{server_name}"
 	session_timeout = 60
 }}
@@ -116,6 +133,8 @@ cors: {{
 	grouping = false
 	json = "compact"
 	backend = "{event_backend or "http://127.0.0.1:9/unused"}"
+	backend_user = "{event_backend_user}"
+	backend_pwd = "{event_backend_password}"
 }}
 """
     )

@@ -1,12 +1,12 @@
 """WebRTC participants of a Janus VideoRoom for tests, with synthetic audio and video.
 
 A `RoomParticipant` is what a client's browser or app does in a paid session, in-process with
-aiortc: it joins a VideoRoom room as a publisher (room id, pin and display name from the
-session's join details), publishes a tone and moving bars, subscribes to the other
+aiortc: it joins a VideoRoom room as a publisher (room id, its own token and display name from
+the session's join details), publishes a tone and moving bars, subscribes to the other
 participants' feeds, and counts the frames it receives from each of them::
 
     with only_ice_addresses(network.outer_address):  # the network rule, see media_testing
-        async with RoomParticipant(janus_url, room_id, pin, "client/…", video=True) as peer:
+        async with RoomParticipant(janus_url, room_id, token, "client/…", video=True) as peer:
             await peer.publish()
             await peer.subscribe_to_others(count=1)
             await peer.wait_for_frames(("audio", "video"))
@@ -26,7 +26,8 @@ Every wait has a deadline (`step_timeout`, 15 s by default) and fails with `Time
 naming what it waited for; nothing sleeps to synchronise. Peers use no STUN or TURN server
 (`RTCConfiguration(iceServers=[])`); which host candidates aiortc offers is decided by the
 caller, with `headstore.media_testing.only_ice_addresses` in tests. Janus refusing a request
-raises `JanusRequestError` with Janus' code (433: wrong pin, 426: no such room…).
+raises `JanusRequestError` with Janus' code (403: no valid token for the Janus API, 433: a token
+the room does not allow, 426: no such room…).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSes
 from aiortc.mediastreams import AUDIO_PTIME, AudioStreamTrack, MediaStreamError, VideoStreamTrack
 
 VIDEOROOM = "janus.plugin.videoroom"
+UNAUTHORIZED = 403
 NO_SUCH_SESSION = 458
 VIDEOROOM_NO_SUCH_ROOM = 426
 VIDEOROOM_UNAUTHORIZED = 433
@@ -196,16 +198,20 @@ EventCallback = Callable[[dict[str, Any]], None]
 
 
 class JanusSession:
-    """One participant's Janus session over the HTTP API (`api_url` ends in `/janus`).
+    """One participant's Janus session over the HTTP API (`api_url` ends in `/janus`), with
+    the participant's `token` on every request (Janus runs with token authentication).
 
-    A long-poll task receives asynchronous replies (matched to their request by transaction)
-    and events; events not tied to a pending request are kept in `events`, passed to callbacks
-    registered per handle with `on_event`, and announced on `changes`. When Janus forgets the
-    session (destroyed, expired), `gone` says why and pending requests fail at once.
+        A long-poll task receives asynchronous replies (matched to their request by transaction)
+        and events; events not tied to a pending request are kept in `events`, passed to callbacks
+        registered per handle with `on_event`, and announced on `changes`. When Janus forgets the
+        session (destroyed, expired), `gone` says why and pending requests fail at once.
     """
 
-    def __init__(self, api_url: str, *, step_timeout: float = STEP_TIMEOUT) -> None:
+    def __init__(
+        self, api_url: str, token: str | None = None, *, step_timeout: float = STEP_TIMEOUT
+    ) -> None:
         self.api_url = api_url.rstrip("/")
+        self.token = token
         self.step_timeout = step_timeout
         self.http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, read=40.0))
         self.session_id = 0
@@ -240,6 +246,8 @@ class JanusSession:
 
     async def _post(self, url: str, body: dict[str, Any]) -> dict[str, Any]:
         body = {"transaction": secrets.token_hex(8), **body}
+        if self.token is not None:
+            body["token"] = self.token
         try:
             reply: dict[str, Any] = (await self.http.post(url, json=body)).json()
         except (httpx.HTTPError, ValueError) as error:
@@ -251,7 +259,10 @@ class JanusSession:
         failures = 0
         while self.gone is None:
             try:
-                response = await self.http.get(self.session_url, params={"maxev": 10})
+                params: dict[str, Any] = {"maxev": 10}
+                if self.token is not None:
+                    params["token"] = self.token
+                response = await self.http.get(self.session_url, params=params)
                 data = response.json()
             except (httpx.HTTPError, ValueError) as error:
                 failures += 1
@@ -430,7 +441,9 @@ class RoomParticipant:
     """One participant of a VideoRoom room: a publisher PeerConnection with a tone (and, with
     `video=True`, moving bars) and one subscriber PeerConnection per remote feed.
 
-    `janus_url`, `room_id`, `pin` and `display` are the join details a session hands out.
+    `janus_url`, `room_id`, `token` (the participant's own) and `display` are the join details
+    a session hands out. The token authenticates every Janus request and the room's join;
+    subscriptions present the `private_id` our own join gave us (rooms require it).
     Use as `async with` (or `start()` / `close()`); every step waits with a deadline of
     `step_timeout` seconds.
     """
@@ -439,7 +452,7 @@ class RoomParticipant:
         self,
         janus_url: str,
         room_id: int | str,
-        pin: str,
+        token: str,
         display: str,
         *,
         audio: bool = True,
@@ -449,13 +462,13 @@ class RoomParticipant:
     ) -> None:
         self.janus_url = janus_url
         self.room_id = room_id
-        self.pin = pin
+        self.token = token
         self.display = display
         self.audio = audio
         self.video = video
         self.shade = shade if shade is not None else 40 + secrets.randbelow(160)
         self.step_timeout = step_timeout
-        self.janus = JanusSession(janus_url, step_timeout=step_timeout)
+        self.janus = JanusSession(janus_url, token, step_timeout=step_timeout)
         self.changes = Changes()
         self.feed = 0  # our publisher id in the room, once joined
         self.private_id: int | None = None
@@ -511,7 +524,8 @@ class RoomParticipant:
     # -- publishing --------------------------------------------------------------------------
     async def join(self) -> int:
         """Join the room as a publisher (not yet sending); returns our feed id. Janus refuses
-        a wrong pin with `JanusRequestError` code 433, a missing room with 426."""
+        a token the room does not allow with `JanusRequestError` code 433, a missing room
+        with 426."""
         if self.feed:
             return self.feed
         self.publisher_handle = await self.janus.attach()
@@ -522,7 +536,7 @@ class RoomParticipant:
                 "request": "join",
                 "ptype": "publisher",
                 "room": self.room_id,
-                "pin": self.pin,
+                "token": self.token,
                 "display": self.display,
             },
         )
@@ -599,7 +613,6 @@ class RoomParticipant:
             "request": "join",
             "ptype": "subscriber",
             "room": self.room_id,
-            "pin": self.pin,
             "streams": [{"feed": feed}],
         }
         if self.private_id is not None:

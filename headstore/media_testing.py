@@ -187,9 +187,11 @@ class JanusProcess:
     """Janus inside a `MediaNetwork`, with a private copy of /etc/janus.
 
     Only the VideoRoom plugin and the HTTP transport are loaded; ICE uses the namespace's veth
-    only (no STUN, no mDNS); the admin API is on with a random `admin_secret`; VideoRoom rooms
-    can be created only with the random `admin_key`. With `event_backend`, the `sampleevh`
-    event handler POSTs every event (one JSON object per request) to that URL.
+    only (no STUN, no mDNS); the admin API is on with a random `admin_secret`; the Janus API
+    wants the random `api_secret` or a token added through the admin API; VideoRoom rooms can
+    be created only with the random `admin_key`. With `event_backend`, the `sampleevh` event
+    handler POSTs every event (one JSON object per request) to that URL, as user `janus` with
+    the random `events_password` (basic auth).
     """
 
     HTTP_PORT = 8088
@@ -214,7 +216,10 @@ class JanusProcess:
         self.stop_timeout = stop_timeout
         self.source_config = source_config
         self.admin_secret = secrets.token_urlsafe(24)
+        self.api_secret = secrets.token_urlsafe(24)
         self.admin_key = secrets.token_urlsafe(24)
+        self.events_user = "janus"
+        self.events_password = secrets.token_urlsafe(24)
         self.folder: Path | None = None
         self.process: subprocess.Popen[bytes] | None = None
         self.log = ""
@@ -242,8 +247,11 @@ class JanusProcess:
             http_port=self.HTTP_PORT,
             admin_port=self.ADMIN_PORT,
             admin_secret=self.admin_secret,
+            api_secret=self.api_secret,
             admin_key=self.admin_key,
             event_backend=self.event_backend,
+            event_backend_user=self.events_user,
+            event_backend_password=self.events_password,
             ice_enforce_list=self.network.inner_interface,
             debug_level=self.debug_level,
             server_name=f"headstore-test-{self.network.namespace}",

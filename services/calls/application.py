@@ -110,8 +110,9 @@ class CallsConfig:
 @dataclass(frozen=True)
 class RoomInfo:
     room_id: str
-    client_pin: str
-    expert_pin: str
+    client_token: str
+    """What the client, and only the client, joins the room with."""
+    expert_token: str
     server_url: str = ""
     """Where the participants' apps reach the SFU (empty: the app's configured default)."""
 
@@ -122,8 +123,9 @@ class Rooms(Protocol):
         asks again for the same session."""
         ...
 
-    def close(self, room_id: str) -> None:
-        """Destroy the room and hang up everyone still in it; a room already gone is fine."""
+    def close(self, session_id: UUID, room_id: str) -> None:
+        """Destroy the room, hang up everyone still in it and revoke the participants'
+        credentials; a room already gone is fine."""
         ...
 
 
@@ -454,7 +456,8 @@ class CallsApplication(ServiceApplication):
         return handle.session_id, handle.role
 
     def participant_connected(self, session_id: UUID, role: str, at: datetime) -> Session:
-        """The participant's media is up (webrtcup, or receiving again)."""
+        """The participant's media is up (webrtcup, or receiving again), as Janus reported it
+        about a handle that joined with this participant's token."""
         return self._change_session(session_id, lambda s: s.participant_connected(role, at))
 
     def participant_disconnected(self, session_id: UUID, role: str, at: datetime) -> Session:
@@ -592,11 +595,11 @@ class CallsApplication(ServiceApplication):
         session = self._change_session(
             session_id,
             lambda s: s.room_opened(
-                info.room_id, info.client_pin, info.expert_pin, info.server_url
+                info.room_id, info.client_token, info.expert_token, info.server_url
             ),
         )
         if session.is_final and (session.room or {}).get("room_id") != info.room_id:
-            self._close_room_quietly(info.room_id)  # ended while the room was being opened
+            self._close_room_quietly(session_id, info.room_id)  # ended while it was opening
             return False
         return True
 
@@ -604,7 +607,7 @@ class CallsApplication(ServiceApplication):
         session = self.session(session_id)
         if not session.room_needs_closing or session.room is None or self.rooms is None:
             return False
-        if not self._close_room_quietly(session.room["room_id"]):
+        if not self._close_room_quietly(session_id, session.room["room_id"]):
             return False
         try:
             self._retrying(lambda: self._record_room_closed(session_id))
@@ -617,10 +620,10 @@ class CallsApplication(ServiceApplication):
         if session.room_has_closed():
             self.save(session)
 
-    def _close_room_quietly(self, room_id: str) -> bool:
+    def _close_room_quietly(self, session_id: UUID, room_id: str) -> bool:
         assert self.rooms is not None
         try:
-            self.rooms.close(room_id)
+            self.rooms.close(session_id, room_id)
         except Exception:
             log.exception("closing room %s failed; will retry", room_id)
             return False
@@ -720,7 +723,7 @@ def on_payment_authorized(
         except Exception:
             log.exception("opening the room of session %s failed; will retry", session.id)
         else:
-            session.room_opened(info.room_id, info.client_pin, info.expert_pin, info.server_url)
+            session.room_opened(info.room_id, info.client_token, info.expert_token, info.server_url)
     processing.collect_events(session)
 
 

@@ -600,17 +600,26 @@ class Session(Aggregate):
                 session.status = AUTHORIZED
 
     class RoomOpened(Aggregate.Event):
+        """Each participant joins the room with a credential (a Janus token) of their own."""
+
+        class_version = 2
         room_id: str
-        client_pin: str
-        expert_pin: str
+        client_token: str
+        expert_token: str
         server_url: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """Version 1 had one PIN for both (stored twice): it joins no room any more."""
+            state["client_token"] = state.pop("client_pin")
+            state["expert_token"] = state.pop("expert_pin")
 
         def apply(self, session: Session) -> None:
             session.status = ROOM_OPEN
             session.room = {
                 "room_id": self.room_id,
-                "client_pin": self.client_pin,
-                "expert_pin": self.expert_pin,
+                "client_token": self.client_token,
+                "expert_token": self.expert_token,
                 "server_url": self.server_url,
             }
 
@@ -816,12 +825,12 @@ class Session(Aggregate):
         assert participant is not None
         return participant
 
-    def pin_for(self, participant_id: UUID) -> str | None:
-        """The room PIN the participant joins with (None until the room is open)."""
+    def token_for(self, participant_id: UUID) -> str | None:
+        """The participant's own credential for the room (None until the room is open)."""
         role = self.role_of(participant_id)
         if self.room is None or role is None or self.is_final:
             return None
-        return self.room[f"{role}_pin"]
+        return self.room[f"{role}_token"]
 
     def minutes_used(self) -> int:
         """Started minutes so far (or in all, once ended), at most the maximum."""
@@ -913,7 +922,7 @@ class Session(Aggregate):
         return True
 
     def room_opened(
-        self, room_id: str, client_pin: str, expert_pin: str, server_url: str = ""
+        self, room_id: str, client_token: str, expert_token: str, server_url: str = ""
     ) -> bool:
         if self.room is not None or self.is_final:
             return False
@@ -921,13 +930,17 @@ class Session(Aggregate):
             raise PreconditionFailed(
                 "payment_not_authorized", "The client's card is not authorized yet.", None
             )
-        if not room_id or not client_pin or not expert_pin:
-            raise InvalidInput("invalid_room", "A room needs an id and two PINs.", "room_id")
+        if not room_id or not client_token or not expert_token:
+            raise InvalidInput("invalid_room", "A room needs an id and two tokens.", "room_id")
+        if client_token == expert_token:
+            raise InvalidInput(
+                "invalid_room", "Each participant joins with a token of their own.", "room_id"
+            )
         self.trigger_event(
             self.RoomOpened,
             room_id=str(room_id),
-            client_pin=client_pin,
-            expert_pin=expert_pin,
+            client_token=client_token,
+            expert_token=expert_token,
             server_url=server_url,
         )
         return True

@@ -28,6 +28,7 @@ from headstore.settings import Settings, env_float
 from services.calls import application as policies
 from services.calls.adapters.janus import JanusEvent
 from services.calls.application import CallsApplication
+from services.calls.dependencies import JanusEvents
 from services.calls.domain import (
     ACCEPTED,
     AUTHORIZED,
@@ -40,7 +41,7 @@ from services.calls.domain import (
     VOICE,
     Session,
 )
-from services.calls.rooms import JanusRooms, Presence, display_of
+from services.calls.rooms import JanusRooms, display_of
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ MODE_NAMES: dict[int, str] = {value: key for key, value in MODES.items()}
 
 
 def calls_application(settings: Settings) -> CallsApplication:
-    return CallsApplication(settings, rooms=JanusRooms(settings))
+    return CallsApplication(settings, rooms=JanusRooms())
 
 
 def mode_name(mode: int) -> str:
@@ -98,7 +99,7 @@ def session_message(session: Session, participant_id: UUID | None = None) -> api
             api.JoinDetails(
                 janus_url=session.room.get("server_url", ""),
                 room_id=int(session.room["room_id"]),
-                pin=session.pin_for(participant_id) or "",
+                token=session.token_for(participant_id) or "",
                 display=display_of(role, session.id),
             )
         )
@@ -126,7 +127,7 @@ class CallsService(HealthCheck):
     store: Any = Store(calls_application)
     timer_lease: Any = Leadership("timer")
     metrics = MetricsServer(lambda settings: settings.metrics_ports["calls"])
-    presence = Presence()
+    janus: Any = JanusEvents()
 
     # -- sessions -----------------------------------------------------------------------------
 
@@ -264,15 +265,20 @@ class CallsService(HealthCheck):
     # -- Janus ----------------------------------------------------------------------------------
 
     @http("POST", "/janus/events")
-    def janus_events(self, request: Any) -> tuple[int, str]:
-        """Janus' event handler posts here: participants' media up or gone."""
+    def janus_events(self, request: Any) -> tuple[int, str] | tuple[int, dict[str, str], str]:
+        """Janus' event handler posts here (HTTP basic auth): participants' media up or gone,
+        as of when the events arrive."""
+        if not self.janus.admits(request.authorization):
+            janus_events("refused")
+            return 401, {"WWW-Authenticate": 'Basic realm="janus-events"'}, "unauthorized"
+        received_at = clock.now()
         try:
             received = JanusEvent.parse_body(request.get_data())
-        except (ValueError, json.JSONDecodeError):
+        except (ValueError, TypeError, json.JSONDecodeError):
             return 400, "not Janus events"
         for event in received:
             janus_events(event.name or str(event.type))
-            change = self.presence.observe(event, self.store)
+            change = self.janus.presence.observe(event, self.store, received_at)
             if change is None:
                 continue
             try:

@@ -495,8 +495,16 @@ class JoinDetails(BaseModel):
 
     janus_url: str = Field(examples=["wss://media.headstore.example/janus"])
     room_id: int = Field(examples=[1234567890])
-    pin: str
-    display: str = Field(examples=["client/4f1c2b8e-3d7a-4c1e-9b0f-2a6d5e8c7b91"])
+    token: str = Field(
+        examples=["4f1c2b8e3d7a4c1e9b0f2a6d5e8c7b91.client.9a0c41d27e5b8f36c2d1e0a4b7f9c358"],
+        description="This participant's own credential: send it as `token` with every Janus "
+        "API request and in the VideoRoom `join`. It tells the platform who is in the room; "
+        "never share it.",
+    )
+    display: str = Field(
+        examples=["client/4f1c2b8e-3d7a-4c1e-9b0f-2a6d5e8c7b91"],
+        description="The name to show the other participant (it identifies nobody).",
+    )
 
 
 class Session(BaseModel):
@@ -538,7 +546,10 @@ class Session(BaseModel):
         if session.HasField("join"):
             join = session.join
             fields["join"] = JoinDetails(
-                janus_url=join.janus_url, room_id=join.room_id, pin=join.pin, display=join.display
+                janus_url=join.janus_url,
+                room_id=join.room_id,
+                token=join.token,
+                display=join.display,
             )
         return cls(**fields)
 

@@ -140,7 +140,9 @@ def platform(request, settings, processes, media_network) -> Any:
         JANUS_PUBLIC_URL=janus.api_url,
         JANUS_ADMIN_URL=janus.admin_url,
         JANUS_ADMIN_SECRET=janus.admin_secret,
+        JANUS_API_SECRET=janus.api_secret,
         JANUS_ROOM_ADMIN_KEY=janus.admin_key,
+        CALLS_JANUS_EVENTS_PASSWORD=janus.events_password,
         CALLS_JANUS_EVENTS_HOST=media_network.outer_address,
         CALLS_JANUS_EVENTS_PORT=str(ports["janus_events"]),
     )

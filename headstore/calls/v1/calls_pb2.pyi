@@ -103,16 +103,16 @@ class InviteLink(_message.Message):
     def __init__(self, link_id: _Optional[str] = ..., expert_id: _Optional[str] = ..., kind: _Optional[_Union[_calls_pb2.InviteLinkKind, str]] = ..., token: _Optional[str] = ..., redeemed: _Optional[bool] = ...) -> None: ...
 
 class JoinDetails(_message.Message):
-    __slots__ = ("janus_url", "room_id", "pin", "display")
+    __slots__ = ("janus_url", "room_id", "token", "display")
     JANUS_URL_FIELD_NUMBER: _ClassVar[int]
     ROOM_ID_FIELD_NUMBER: _ClassVar[int]
-    PIN_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_FIELD_NUMBER: _ClassVar[int]
     janus_url: str
     room_id: int
-    pin: str
+    token: str
     display: str
-    def __init__(self, janus_url: _Optional[str] = ..., room_id: _Optional[int] = ..., pin: _Optional[str] = ..., display: _Optional[str] = ...) -> None: ...
+    def __init__(self, janus_url: _Optional[str] = ..., room_id: _Optional[int] = ..., token: _Optional[str] = ..., display: _Optional[str] = ...) -> None: ...
 
 class Session(_message.Message):
     __slots__ = ("session_id", "client_id", "expert_id", "mode", "state", "rate_per_minute", "free_minutes", "free_session", "started_at", "ended_at", "end_reason", "join")

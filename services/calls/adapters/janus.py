@@ -3,9 +3,14 @@ handle clean-up over the admin API, and the parser for the event handler's POST 
 
 Synchronous (httpx), so it runs the same inside a nameko worker and in a script.
 
+- Janus runs with `token_auth` and an `api_secret`: this client authenticates with the API
+  secret; each participant with a token of their own, which `add_token` makes valid (for the
+  VideoRoom plugin only) and `remove_token` revokes.
 - Rooms are created with the VideoRoom `admin_key` (only the calls service can create them),
-  a `pin` participants need to join, and a room `secret` derived from `room_secret_key` and the
-  room id (HMAC), so destroying or kicking later needs no stored secret.
+  an `allowed` list holding the participants' tokens (only they can publish, and VideoRoom's
+  `joined` event names the token each publisher joined with), `require_pvtid` (only a
+  publisher of the room can subscribe), and a room `secret` derived from `room_secret_key` and
+  the room id (HMAC), so destroying or kicking later needs no stored secret.
 - VideoRoom requests travel through one control session and handle that the client keeps; an
   idle session expires in Janus after 60 s, so `keepalive()` exists for callers that want to
   keep it, and an expired session is re-created transparently (one retry).
@@ -22,7 +27,7 @@ import json
 import secrets
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +36,8 @@ import httpx
 VIDEOROOM = "janus.plugin.videoroom"
 
 # Janus core error codes (janus/apierror.h) the client handles itself.
+UNAUTHORIZED = 403
+UNKNOWN_ERROR = 490  # e.g. `remove_token` of a token Janus does not hold
 NO_SUCH_SESSION = 458
 NO_SUCH_HANDLE = 459
 # VideoRoom error codes (janus_videoroom.c).
@@ -55,7 +62,8 @@ class JanusError(Exception):
 @dataclass(frozen=True)
 class Room:
     room_id: int
-    pin: str
+    tokens: tuple[str, ...]
+    """The only tokens that can publish in the room (its `allowed` list)."""
     secret: str
     audio: bool
     video: bool
@@ -98,6 +106,7 @@ class JanusClient:
         *,
         admin_secret: str,
         admin_key: str,
+        api_secret: str | None = None,
         room_secret_key: str | None = None,
         timeout: float = 5.0,
         http: httpx.Client | None = None,
@@ -106,6 +115,7 @@ class JanusClient:
         self.admin_url = admin_url.rstrip("/")
         self.admin_secret = admin_secret
         self.admin_key = admin_key
+        self.api_secret = api_secret
         self._room_secret_key = (room_secret_key or admin_key).encode()
         self._http = http or httpx.Client(timeout=timeout)
         self._owns_http = http is None
@@ -147,8 +157,14 @@ class JanusClient:
             raise JanusError(err.get("code"), str(err.get("reason", "unknown")), request=request)
         return reply
 
+    def _api(self, url: str, body: dict[str, Any], request: str) -> dict[str, Any]:
+        """A Janus API request, with the API secret when Janus wants one."""
+        if self.api_secret is not None:
+            body = {**body, "apisecret": self.api_secret}
+        return self._post(url, body, request=request)
+
     def _janus(self, url: str, body: dict[str, Any]) -> dict[str, Any]:
-        return self._post(url, body, request=str(body.get("janus")))
+        return self._api(url, body, request=str(body.get("janus")))
 
     def _admin(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         return self._post(
@@ -198,7 +214,7 @@ class JanusClient:
         for attempt in (1, 2):
             session, handle = self._control_handle()
             try:
-                reply = self._post(
+                reply = self._api(
                     f"{self.api_url}/{session}/{handle}",
                     {"janus": "message", "body": request},
                     request=f"videoroom {name}",
@@ -226,13 +242,14 @@ class JanusClient:
         self,
         room_id: int,
         *,
+        tokens: Sequence[str],
         audio: bool = True,
         video: bool = True,
         description: str = "",
-        pin: str | None = None,
         publishers: int = 2,
     ) -> Room:
-        """Create a private room for one paid session. Returns the pin participants join with.
+        """Create a private room for one paid session, where only `tokens` can publish and only
+        publishers can subscribe (with the `private_id` their join gave them).
 
         VideoRoom has no per-room switch for media kinds: `audio` must be True (a session always
         has a voice), and a voice-only room (`video=False`) caps publishers' video bitrate
@@ -241,14 +258,16 @@ class JanusClient:
         """
         if not audio:
             raise ValueError("a session room always carries audio")
-        pin = pin or secrets.token_urlsafe(12)
+        if not tokens or not all(tokens):
+            raise ValueError("a room without tokens would let anyone who knows its id publish")
         request: dict[str, Any] = {
             "request": "create",
             "admin_key": self.admin_key,
             "room": int(room_id),
             "description": description or f"session {room_id}",
             "secret": self.room_secret(room_id),
-            "pin": pin,
+            "allowed": list(tokens),
+            "require_pvtid": True,
             "is_private": True,
             "publishers": publishers,
             "permanent": False,
@@ -261,7 +280,7 @@ class JanusClient:
         data = self.videoroom(request)
         return Room(
             room_id=int(data.get("room", room_id)),
-            pin=pin,
+            tokens=tuple(tokens),
             secret=request["secret"],
             audio=audio,
             video=video,
@@ -307,6 +326,25 @@ class JanusClient:
         )
 
     # -- admin API -----------------------------------------------------------------------------
+    def add_token(self, token: str) -> None:
+        """Make `token` valid for Janus' API, for the VideoRoom plugin only (Janus' stored-token
+        authentication). Adding a token Janus holds already changes nothing."""
+        self._admin("", {"janus": "add_token", "token": token, "plugins": [VIDEOROOM]})
+
+    def remove_token(self, token: str) -> bool:
+        """Revoke `token`; False if Janus did not hold it (restarted, or removed before)."""
+        try:
+            self._admin("", {"janus": "remove_token", "token": token})
+        except JanusError as error:
+            if error.code == UNKNOWN_ERROR:
+                return False
+            raise
+        return True
+
+    def list_tokens(self) -> list[str]:
+        reply = self._admin("", {"janus": "list_tokens"})
+        return [str(t.get("token")) for t in (reply.get("data") or {}).get("tokens", [])]
+
     def list_sessions(self) -> list[int]:
         return [int(s) for s in self._admin("", {"janus": "list_sessions"}).get("sessions", [])]
 
@@ -517,6 +555,12 @@ class JanusEvent:
         subscriber ones."""
         data = self.plugin_data
         return _as_int(data.get("id", data.get("feed")))
+
+    @property
+    def token(self) -> str | None:
+        """On VideoRoom's `joined`, in a room with an `allowed` list: the token the publisher
+        joined with, which Janus checked against that list."""
+        return _str(self.plugin_data.get("token"))
 
 
 def _str(value: Any) -> str | None:

@@ -49,11 +49,14 @@ def session(**changes: Any) -> calls_pb2.Session:
     return calls_pb2.Session(**fields)
 
 
+CLIENT_JANUS_TOKEN = "c1d2.client.0123456789abcdef0123456789abcdef"
+
+
 def join_details() -> calls_pb2.JoinDetails:
     return calls_pb2.JoinDetails(
         janus_url="wss://media.headstore.example/janus",
         room_id=4_503_599_627_370_495,  # the largest room id calls hands out is below 2**52
-        pin="731904",
+        token=CLIENT_JANUS_TOKEN,
         display=f"client/{SESSION_ID}",
     )
 

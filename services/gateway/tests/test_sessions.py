@@ -16,6 +16,7 @@ from headstore.events.v1 import calls_pb2 as call_events
 from services.gateway.tests.conftest import bearer
 from services.gateway.tests.fakes_calls_billing import (
     CLIENT_ID,
+    CLIENT_JANUS_TOKEN,
     EXPERT_ID,
     PUBLIC_URL,
     SESSION_ID,
@@ -183,7 +184,7 @@ async def test_a_participant_gets_their_join_details_once_the_room_is_open(
     assert response.json()["join"] == {
         "janus_url": "wss://media.headstore.example/janus",
         "room_id": 4_503_599_627_370_495,
-        "pin": "731904",
+        "token": CLIENT_JANUS_TOKEN,
         "display": f"client/{SESSION_ID}",
     }
     assert gateway.calls.last("GetSession").request == calls_pb2.GetSessionRequest(

@@ -1,8 +1,11 @@
 """Fixtures for the calls service's media tests: a network namespace the test makes, Janus in
-it, an event-handler backend Janus posts to, and the calls service's Janus client."""
+it, an event-handler backend Janus posts to (with HTTP basic auth), and the calls service's
+Janus client."""
 
 from __future__ import annotations
 
+import base64
+import hmac
 import json
 import threading
 import time
@@ -34,11 +37,17 @@ def media_network() -> Iterator[MediaNetwork]:
 
 
 class EventSink:
-    """A tiny HTTP server that Janus' sampleevh event handler POSTs to."""
+    """A tiny HTTP server that Janus' sampleevh event handler POSTs to. Once `credentials`
+    are set, a POST without them (HTTP basic auth) is answered 401 and counted in `refused`.
+    `forward`, when set, is given each accepted POST's headers and body and answers it (the
+    calls service's own endpoint, in tests that run it)."""
 
     def __init__(self, host: str) -> None:
         self.events: list[tuple[float, JanusEvent]] = []  # (monotonic arrival, event)
         self.errors: list[str] = []
+        self.refused = 0
+        self.credentials: tuple[str, str] | None = None
+        self.forward: Callable[[dict[str, str], bytes], int] | None = None
         self._lock = threading.Lock()
         sink = self
 
@@ -46,6 +55,11 @@ class EventSink:
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 arrived = time.monotonic()
+                if not sink.admits(self.headers.get("Authorization")):
+                    with sink._lock:
+                        sink.refused += 1
+                    self.answer(401)
+                    return
                 try:
                     parsed = JanusEvent.parse_body(body)
                 except (ValueError, json.JSONDecodeError) as error:
@@ -54,7 +68,11 @@ class EventSink:
                     parsed = []
                 with sink._lock:
                     sink.events.extend((arrived, event) for event in parsed)
-                self.send_response(200)
+                forward = sink.forward
+                self.answer(forward(dict(self.headers), body) if forward else 200)
+
+            def answer(self, status: int) -> None:
+                self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -65,6 +83,12 @@ class EventSink:
         self.server.daemon_threads = True
         self.url = f"http://{host}:{self.server.server_port}/janus-events"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def admits(self, authorization: str | None) -> bool:
+        if self.credentials is None:
+            return True
+        expected = base64.b64encode(":".join(self.credentials).encode()).decode()
+        return hmac.compare_digest(f"Basic {expected}", authorization or "")
 
     def start(self) -> EventSink:
         self._thread.start()
@@ -92,6 +116,7 @@ def event_sink(media_network: MediaNetwork) -> Iterator[EventSink]:
 @pytest.fixture
 def janus(media_network: MediaNetwork, event_sink: EventSink) -> Iterator[JanusProcess]:
     process = JanusProcess(media_network, event_backend=event_sink.url)
+    event_sink.credentials = (process.events_user, process.events_password)
     with process:
         yield process
     # Shown by pytest only when the test failed.
@@ -104,6 +129,7 @@ def janus_client(janus: JanusProcess) -> Iterator[JanusClient]:
         janus.api_url,
         janus.admin_url,
         admin_secret=janus.admin_secret,
+        api_secret=janus.api_secret,
         admin_key=janus.admin_key,
     ) as client:
         yield client

@@ -18,8 +18,10 @@ from typing import Any
 import pytest
 
 from headstore.media_peers import (
+    UNAUTHORIZED,
     VIDEOROOM_UNAUTHORIZED,
     JanusRequestError,
+    JanusSession,
     RoomParticipant,
     wait_until_async,
 )
@@ -53,12 +55,23 @@ def test_two_peers_exchange_media_and_the_room_ends_for_everyone(
     event_sink: EventSink,
 ) -> None:
     room_id = secrets.randbelow(2**31) + 1
-    room = janus_client.create_room(room_id, audio=True, video=True, description="test session")
+    tokens = {name: secrets.token_urlsafe(24) for name in ("alice", "bob", "stranger")}
+    for token in tokens.values():
+        janus_client.add_token(token)
+    assert set(tokens.values()) <= set(janus_client.list_tokens())
+    room = janus_client.create_room(
+        room_id,
+        tokens=[tokens["alice"], tokens["bob"]],  # the stranger's is valid, not for this room
+        audio=True,
+        video=True,
+        description="test session",
+    )
     assert janus_client.room_exists(room_id)
     with only_ice_addresses(media_network.outer_address):
         measured = asyncio.run(
-            _exchange_media(media_network, janus, janus_client, event_sink, room.room_id, room.pin)
+            _exchange_media(media_network, janus, janus_client, event_sink, room.room_id, tokens)
         )
+    assert event_sink.refused == 0 and not event_sink.admits(None)  # Janus posted as itself
     print(f"\nmedia through Janus: {measured}")
 
 
@@ -68,22 +81,33 @@ async def _exchange_media(
     client: JanusClient,
     sink: EventSink,
     room: int,
-    pin: str,
+    tokens: dict[str, str],
 ) -> dict[str, Any]:
-    def participant(display: str, pin: str = pin, shade: int | None = None) -> RoomParticipant:
+    def participant(display: str, shade: int | None = None) -> RoomParticipant:
         return RoomParticipant(
-            janus.api_url, room, pin, display, shade=shade, step_timeout=STEP_TIMEOUT
+            janus.api_url, room, tokens[display], display, shade=shade, step_timeout=STEP_TIMEOUT
         )
 
-    # A wrong pin is refused.
-    async with participant("intruder", pin="wrong") as intruder:
+    # Without a token Janus holds, nobody even gets a Janus session.
+    for token in (None, "", secrets.token_urlsafe(24)):
         with pytest.raises(JanusRequestError) as refused:
-            await intruder.join()
+            await JanusSession(janus.api_url, token, step_timeout=STEP_TIMEOUT).start()
+        assert refused.value.code == UNAUTHORIZED, (token, refused.value)
+
+    # A token valid in Janus but not in the room's `allowed` list cannot publish there.
+    async with participant("stranger") as stranger:
+        with pytest.raises(JanusRequestError) as refused:
+            await stranger.join()
         assert refused.value.code == VIDEOROOM_UNAUTHORIZED, refused.value
 
     async with participant("alice", shade=60) as alice, participant("bob", shade=180) as bob:
         t0 = time.monotonic()
         await asyncio.gather(alice.publish(), bob.publish())
+        # Nor can it subscribe: subscriptions need the private_id of a publisher of the room.
+        async with participant("stranger") as stranger:
+            with pytest.raises(JanusRequestError) as refused:
+                await stranger.subscribe(alice.feed)
+            assert refused.value.code == VIDEOROOM_UNAUTHORIZED, refused.value
         participants = await asyncio.to_thread(client.list_participants, room)
         assert {p.id for p in participants if p.publisher} == {alice.feed, bob.feed}
         await asyncio.gather(alice.subscribe_to_others(1), bob.subscribe_to_others(1))
@@ -127,6 +151,11 @@ async def _exchange_media(
         )
         joined = sink.matching(lambda e: e.name == "joined" and e.room == room)
         assert {e.feed for _, e in joined} >= {alice.feed, bob.feed}, joined
+        # Each publisher's `joined` names the token it joined with (what calls binds it by).
+        assert {(e.handle_id, e.token) for _, e in joined} == {
+            (alice.publisher_handle, tokens["alice"]),
+            (bob.publisher_handle, tokens["bob"]),
+        }, joined
 
         # Alice leaves: Janus reports a hang-up or that it stopped receiving her media, and
         # Bob learns that her feed is gone.
@@ -176,25 +205,49 @@ def test_kick_and_room_errors(
     media_network: MediaNetwork, janus: JanusProcess, janus_client: JanusClient
 ) -> None:
     room_id = secrets.randbelow(2**31) + 1
-    room = janus_client.create_room(room_id, audio=True, video=False)
+    carol_token = secrets.token_urlsafe(24)
+    janus_client.add_token(carol_token)
+    janus_client.add_token(carol_token)  # adding it again changes nothing
+    with pytest.raises(ValueError):
+        janus_client.create_room(room_id, tokens=[], audio=True, video=False)
+    janus_client.create_room(room_id, tokens=[carol_token], audio=True, video=False)
     with pytest.raises(JanusError) as duplicate:
-        janus_client.create_room(room_id, audio=True, video=False)
+        janus_client.create_room(room_id, tokens=[carol_token], audio=True, video=False)
     assert duplicate.value.code == 427, duplicate.value
     wrong_key = JanusClient(
-        janus.api_url, janus.admin_url, admin_secret=janus.admin_secret, admin_key="guess"
+        janus.api_url,
+        janus.admin_url,
+        admin_secret=janus.admin_secret,
+        api_secret=janus.api_secret,
+        admin_key="guess",
     )
     with wrong_key, pytest.raises(JanusError) as unauthorized:
-        wrong_key.create_room(room_id + 1)
+        wrong_key.create_room(room_id + 1, tokens=[carol_token])
     assert unauthorized.value.code is not None
     bad_admin = JanusClient(
-        janus.api_url, janus.admin_url, admin_secret="guess", admin_key=janus.admin_key
+        janus.api_url,
+        janus.admin_url,
+        admin_secret="guess",
+        api_secret=janus.api_secret,
+        admin_key=janus.admin_key,
     )
     with bad_admin, pytest.raises(JanusError):
         bad_admin.list_sessions()
+    for api_secret in (None, "guess"):
+        bad_api = JanusClient(
+            janus.api_url,
+            janus.admin_url,
+            admin_secret=janus.admin_secret,
+            api_secret=api_secret,
+            admin_key=janus.admin_key,
+        )
+        with bad_api, pytest.raises(JanusError) as refused:
+            bad_api.room_exists(room_id)
+        assert refused.value.code == 403, refused.value
 
     async def kicked() -> float:
         async with RoomParticipant(
-            janus.api_url, room_id, room.pin, "carol", video=False, step_timeout=STEP_TIMEOUT
+            janus.api_url, room_id, carol_token, "carol", video=False, step_timeout=STEP_TIMEOUT
         ) as carol:
             await carol.publish()
             listed = await asyncio.to_thread(janus_client.list_participants, room_id)
@@ -211,6 +264,9 @@ def test_kick_and_room_errors(
     with pytest.raises(JanusError) as missing:
         janus_client.destroy_room(room_id)
     assert missing.value.code == 426
+    assert janus_client.remove_token(carol_token)
+    assert not janus_client.remove_token(carol_token)
+    assert carol_token not in janus_client.list_tokens()
     print(f"\nkick closed the publisher in {kick_seconds:.3f}s")
 
 

@@ -18,7 +18,8 @@ from headstore.envelope import Envelope
 from headstore.events.v1 import billing_pb2, money_pb2, profiles_pb2
 from headstore.settings import Settings
 from services.calls.application import CallsApplication, CallsConfig, RoomInfo
-from services.calls.domain import SessionRules
+from services.calls.domain import CLIENT, EXPERT, SessionRules
+from services.calls.rooms import participant_token
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 MINUTE = 1
@@ -32,8 +33,13 @@ RULES = SessionRules(
 )
 
 
+JANUS_TOKEN_KEY = "test-janus-api-secret"
+"""Keys the participants' tokens FakeRooms hands out, as JANUS_API_SECRET does for Janus'."""
+
+
 class FakeRooms:
-    """Stands in for Janus: remembers open rooms; fails while `failing` is set."""
+    """Stands in for Janus: remembers open rooms and hands out each participant's own token (as
+    JanusRooms does); fails while `failing` is set."""
 
     def __init__(self) -> None:
         self.open_rooms: dict[str, UUID] = {}
@@ -44,16 +50,20 @@ class FakeRooms:
     def open(self, session_id: UUID, mode: str) -> RoomInfo:
         if self.failing:
             raise ConnectionError("Janus is not answering")
+        client, expert = (
+            participant_token(JANUS_TOKEN_KEY, session_id, role) for role in (CLIENT, EXPERT)
+        )
         for room_id, owner in self.open_rooms.items():
             if owner == session_id:
-                return RoomInfo(room_id, f"c-{room_id}", f"e-{room_id}")
+                return RoomInfo(room_id, client, expert)
         room_id = str(next(self._numbers))
         self.open_rooms[room_id] = session_id
-        return RoomInfo(room_id, f"c-{room_id}", f"e-{room_id}", "wss://sfu.test")
+        return RoomInfo(room_id, client, expert, "wss://sfu.test")
 
-    def close(self, room_id: str) -> None:
+    def close(self, session_id: UUID, room_id: str) -> None:
         if self.failing:
             raise ConnectionError("Janus is not answering")
+        assert self.open_rooms.get(room_id, session_id) == session_id, "another session's room"
         self.open_rooms.pop(room_id, None)
         self.closed.append(room_id)
 

@@ -208,7 +208,8 @@ def test_accept_payment_room_both_connected_start(
     session = app.session(session.id)
     assert session.status == "room_open"
     assert rooms.open_rooms == {session.room["room_id"]: session.id}
-    assert session.pin_for(client_id) and session.pin_for(expert_id)
+    client_token, expert_token = session.token_for(client_id), session.token_for(expert_id)
+    assert client_token and expert_token and client_token != expert_token
     app.participant_connected(session.id, "expert", clock.now())
     clock.advance(3 * SECOND)
     session = app.participant_connected(session.id, "client", clock.now())
@@ -560,6 +561,7 @@ def test_the_rating_is_saved_with_the_sessions_rated_event(
 
 
 def test_a_fake_rooms_stands_in_for_janus(rooms: FakeRooms):
-    info = rooms.open(uuid4(), "video")
-    rooms.close(info.room_id)
+    session_id = uuid4()
+    info = rooms.open(session_id, "video")
+    rooms.close(session_id, info.room_id)
     assert rooms.open_rooms == {}

@@ -94,7 +94,7 @@ def room_open(at: Any = NOW) -> Session:
     session = requested()
     session.accept(session.expert_id, at)
     session.payment_authorized(1)
-    session.room_opened("1234", "client-pin", "expert-pin")
+    session.room_opened("1234", "client-token", "expert-token")
     session.collect_events()
     return session
 
@@ -338,8 +338,8 @@ def test_accept_payment_room_and_both_connected_start_the_session_at_the_later_c
     assert session.status == "authorized"
     assert session.due_actions(NOW + SECOND) == [Due(OPEN_ROOM)]
     session.room_opened("77", "1111", "2222", "wss://sfu")
-    assert session.pin_for(session.client_id) == "1111"
-    assert session.pin_for(session.expert_id) == "2222"
+    assert session.token_for(session.client_id) == "1111"
+    assert session.token_for(session.expert_id) == "2222"
     session.participant_connected("expert", NOW + 4 * SECOND)
     assert session.status == "room_open"
     session.participant_connected("client", NOW + 9 * SECOND)
@@ -374,6 +374,38 @@ def test_room_before_payment_is_refused():
     refused(
         PreconditionFailed, "payment_not_authorized", session, session.room_opened, "1", "a", "b"
     )
+
+
+def test_a_room_with_one_credential_for_both_participants_is_refused():
+    session = requested()
+    session.accept(session.expert_id, NOW)
+    session.payment_authorized(1)
+    session.collect_events()
+    refused(InvalidInput, "invalid_room", session, session.room_opened, "1", "same", "same")
+
+
+def test_a_room_opened_before_per_participant_tokens_still_loads():
+    """Version 1 of RoomOpened stored one PIN as both `client_pin` and `expert_pin`."""
+    app = Application()
+    session = requested()
+    session.accept(session.expert_id, NOW)
+    session.payment_authorized(1)
+    session.room_opened("77", "c", "e")
+    app.save(session)
+    stored = app.recorder.select_events(session.id)[-1]
+    assert stored.topic.endswith("Session.RoomOpened"), stored.topic
+    old = app.mapper.transcoder.decode(stored.state)
+    old["client_pin"], old["expert_pin"] = old.pop("client_token"), old.pop("expert_token")
+    old.pop("class_version", None)
+    event = app.mapper.to_domain_event(
+        type(stored)(
+            originator_id=stored.originator_id,
+            originator_version=stored.originator_version,
+            topic=stored.topic,
+            state=app.mapper.transcoder.encode(old),
+        )
+    )
+    assert (event.client_token, event.expert_token) == ("c", "e")
 
 
 def test_a_participant_cannot_connect_before_the_room_is_open():
