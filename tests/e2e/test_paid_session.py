@@ -164,8 +164,63 @@ class LiveView:
 
 def participant(join: dict[str, Any]) -> RoomParticipant:
     return RoomParticipant(
-        join["janus_url"], join["room_id"], join["pin"], join["display"], video=True
+        join["janus_url"], join["room_id"], join["token"], join["display"], video=True
     )
+
+
+def forged_janus_events_change_nothing(
+    platform: Any, session_id: str, tokens: dict[str, dict[str, Any]], joins: dict[str, Any]
+) -> None:
+    """Posts to calls' Janus event endpoint that do not come from Janus, or name handles no
+    participant joined with their own token, neither start the session nor bill anything."""
+    room_id = joins["client"]["room_id"]
+    expert_as_client = joins["expert"]["token"].replace(".expert.", ".client.")
+
+    def joined(handle: int, token: str) -> dict[str, Any]:
+        data = {"event": "joined", "room": room_id, "id": handle, "private_id": 1, "token": token}
+        return {
+            "type": 64,
+            "timestamp": 1,
+            "session_id": 1,
+            "handle_id": handle,
+            "event": {"plugin": "janus.plugin.videoroom", "data": data},
+        }
+
+    def up(handle: int) -> dict[str, Any]:
+        return {
+            "type": 16,
+            "subtype": 6,
+            "timestamp": 1,
+            "session_id": 1,
+            "handle_id": handle,
+            "event": {"connection": "webrtcup"},
+        }
+
+    genuine = [joined(11, joins["client"]["token"]), up(11)]
+    genuine += [joined(12, joins["expert"]["token"]), up(12)]
+    janus = platform.janus
+    url = janus.event_backend
+    with httpx.Client(timeout=10) as http:
+        for auth in (None, (janus.events_user, "guess"), ("admin", janus.events_password)):
+            for event in genuine:
+                answer = http.post(url, json=event, auth=auth)
+                assert answer.status_code == 401, (auth, event, answer.status_code)
+        right = (janus.events_user, janus.events_password)
+        for event in [
+            up(21),
+            up(22),
+            joined(23, expert_as_client),
+            up(23),
+            joined(24, "x"),
+            up(24),
+        ]:
+            answer = http.post(url, json=event, auth=right)
+            assert answer.status_code == 200, (event, answer.text)
+    for role, who in tokens.items():
+        seen = platform.api.get(f"/v1/sessions/{session_id}", headers=bearer(who)).json()
+        assert seen["state"] == "ready" and seen["started_at"] is None, (role, seen)
+    bill = platform.api.get(f"/v1/sessions/{session_id}/bill", headers=bearer(tokens["client"]))
+    assert bill.status_code == 404 or not bill.json().get("billed_minutes"), bill.text
 
 
 async def run_session(
@@ -297,6 +352,8 @@ def test_a_paid_video_session_is_billed_by_the_minute_and_charged_once(platform)
         }
         assert joins["client"]["room_id"] == joins["expert"]["room_id"]
         assert joins["client"]["display"] != joins["expert"]["display"]
+        assert joins["client"]["token"] != joins["expert"]["token"]
+        forged_janus_events_change_nothing(platform, session_id, tokens, joins)
 
         with only_ice_addresses(platform.network.outer_address):
             seen = asyncio.run(run_session(platform, session_id, tokens, joins))

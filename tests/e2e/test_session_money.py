@@ -93,7 +93,7 @@ async def _talk(
             RoomParticipant(
                 joins[r]["janus_url"],
                 joins[r]["room_id"],
-                joins[r]["pin"],
+                joins[r]["token"],
                 joins[r]["display"],
                 video=False,
             )
