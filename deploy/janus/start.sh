@@ -2,7 +2,8 @@
 # headstore-janus-start: copies Janus' configuration from $JANUS_TEMPLATES (the ConfigMap `janus`,
 # read-only) to $JANUS_CONFIG_DIR (an in-memory emptyDir), fills in the @JANUS_...@ placeholders
 # from the environment, and runs janus in the foreground (as PID 1: SIGTERM stops it).
-#   required: JANUS_ADMIN_SECRET, JANUS_ROOM_ADMIN_KEY (Secret headstore-secrets)
+#   required: JANUS_ADMIN_SECRET, JANUS_ROOM_ADMIN_KEY, JANUS_API_SECRET, JANUS_EVENTS_PASSWORD
+#             (Secret headstore-secrets; the last is its CALLS_JANUS_EVENTS_PASSWORD)
 #   optional: JANUS_NAT_1_1_MAPPING, JANUS_ADMIN_ACL (ConfigMap headstore-config); a line whose
 #             placeholder is empty is left out, so Janus uses its default.
 # Extra arguments go to janus (e.g. --debug-level=5).
@@ -10,7 +11,7 @@ set -eu
 
 src="${JANUS_TEMPLATES:-/etc/headstore-janus}"
 dst="${JANUS_CONFIG_DIR:-/run/janus}"
-REQUIRED="JANUS_ADMIN_SECRET JANUS_ROOM_ADMIN_KEY"
+REQUIRED="JANUS_ADMIN_SECRET JANUS_ROOM_ADMIN_KEY JANUS_API_SECRET JANUS_EVENTS_PASSWORD"
 OPTIONAL="JANUS_NAT_1_1_MAPPING JANUS_ADMIN_ACL"
 
 fail() { echo "headstore-janus-start: $*" >&2; exit 64; }
