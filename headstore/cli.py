@@ -34,19 +34,22 @@ def migrate(settings: Settings, services: list[ServiceParts]) -> None:
 
 
 def run_service(settings: Settings, parts: ServiceParts) -> None:
-    from headstore.runtime import patch_eventlet
+    from headstore.runtime import WORKERS, patch_eventlet
     from headstore.runtime import run_service as run
 
     # Before the service's modules import kombu, amqp and friends: names they bind at import
     # time must be the green ones, or a broker outage blocks the whole process.
     patch_eventlet()
+    from headstore.grpc import AUTH_TOKEN_CONFIG
+
     run(
         load(parts.service_class),
         {
             "AMQP_URI": settings.amqp_uri,
             "GRPC_BIND_HOST": "0.0.0.0",
             "GRPC_BIND_PORT": settings.grpc_ports[parts.name],
-            "max_workers": 10,
+            "max_workers": WORKERS,
+            AUTH_TOKEN_CONFIG: settings.grpc_auth_token,
             # nameko's HTTP entrypoints (calls takes Janus' events there).
             "WEB_SERVER_ADDRESS": f"{settings.janus_events_host}:{settings.janus_events_port}",
         },

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from nameko_grpc.entrypoint import Grpc
+
+from headstore.grpc import Grpc
 
 health_grpc = Grpc.implementing(health_pb2_grpc.HealthStub)
 

@@ -14,6 +14,10 @@ from typing import Any
 
 _patched = False
 
+WORKERS = 10
+"""nameko's max_workers for every service: at most this many calls and events run at once in a
+process (profiles' memory limit in deploy/k8s allows this many argon2 hashes at a time)."""
+
 
 def patch_eventlet() -> None:
     global _patched

@@ -70,6 +70,9 @@ class Settings:
     # only digests while the relay can still put the link into the public event for the mail.
     token_secret: str = "dev-only-token-secret-change-me-in-production-42"
     persistence: str = "postgres"  # "postgres" or "memory" (unit tests)
+    # The bearer token the gateway presents on every gRPC call and services require (health
+    # checks excepted); empty: services ask for none (one machine, tests).
+    grpc_auth_token: str = ""
     # Where calls listens for the events Janus posts (its event handler's backend).
     janus_events_host: str = "0.0.0.0"
     janus_events_port: int = 8071
@@ -98,6 +101,7 @@ class Settings:
             jwt_secret=env("JWT_SECRET", cls.jwt_secret),
             token_secret=env("TOKEN_SECRET", cls.token_secret),
             persistence=env("PERSISTENCE", cls.persistence),
+            grpc_auth_token=env("GRPC_AUTH_TOKEN", cls.grpc_auth_token),
             janus_events_host=env("CALLS_JANUS_EVENTS_HOST", cls.janus_events_host),
             janus_events_port=env_int("CALLS_JANUS_EVENTS_PORT", cls.janus_events_port),
             grpc_ports=ports("GRPC_PORT", GRPC_PORTS),

@@ -9,7 +9,6 @@ from typing import Any
 
 from nameko.extensions import DependencyProvider
 from nameko.timer import timer
-from nameko_grpc.entrypoint import Grpc
 
 from headstore import clock, metrics
 from headstore.billing.v1 import billing_pb2 as api
@@ -19,7 +18,7 @@ from headstore.dependencies import Leadership, MetricsServer, Store
 from headstore.envelope import Envelope
 from headstore.errors import NotFound, PreconditionFailed
 from headstore.events.v1 import money_pb2
-from headstore.grpc import grpc_method
+from headstore.grpc import Grpc, grpc_method
 from headstore.health import HealthCheck
 from headstore.runtime import OffHub
 from headstore.settings import env_float

@@ -11,7 +11,6 @@ from uuid import UUID
 
 from nameko.timer import timer
 from nameko.web.handlers import http
-from nameko_grpc.entrypoint import Grpc
 
 from headstore import clock, metrics
 from headstore.calls.v1 import calls_pb2 as api
@@ -22,7 +21,7 @@ from headstore.envelope import Envelope
 from headstore.errors import InvalidInput, parse_id
 from headstore.events.v1 import calls_pb2 as events
 from headstore.events.v1 import money_pb2
-from headstore.grpc import grpc_method
+from headstore.grpc import Grpc, grpc_method
 from headstore.health import HealthCheck
 from headstore.settings import Settings, env_float
 from services.calls import application as policies

@@ -103,7 +103,10 @@ def create_app(
             yield
             return
         opened = Upstreams(
-            open_channels({name: settings.grpc_address(name) for name in STUBS}), deadline
+            open_channels(
+                {name: settings.grpc_address(name) for name in STUBS}, settings.grpc_auth_token
+            ),
+            deadline,
         )
         app.state.upstreams = opened
         try:

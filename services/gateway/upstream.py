@@ -1,5 +1,6 @@
-"""gRPC clients of the services: one grpc.aio channel per service, and per HTTP request an
-`Upstream` that puts the caller's correlation id and a deadline on every call."""
+"""gRPC clients of the services: one grpc.aio channel per service, presenting the platform's gRPC
+token (GRPC_AUTH_TOKEN) on every call, and per HTTP request an `Upstream` that puts the caller's
+correlation id and a deadline on every call."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
+import grpc.aio
 from fastapi import Request
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -17,6 +19,7 @@ from headstore import metrics
 from headstore.billing.v1 import billing_pb2_grpc
 from headstore.calls.v1 import calls_pb2_grpc
 from headstore.context import CORRELATION_HEADER
+from headstore.grpc_auth import bearer_metadata
 from headstore.payouts.v1 import payouts_pb2_grpc
 from headstore.profiles.v1 import profiles_pb2_grpc
 from services.gateway.errors import from_rpc_error
@@ -38,9 +41,25 @@ CHANNEL_OPTIONS = (
 )
 
 
-def open_channels(addresses: Mapping[str, str]) -> dict[str, grpc.aio.Channel]:
+class BearerToken(grpc.aio.UnaryUnaryClientInterceptor):
+    """Adds `authorization: Bearer <token>` to every call of a channel, so no call site (the
+    health check included) can forget it."""
+
+    def __init__(self, token: str) -> None:
+        self.metadata = bearer_metadata(token)
+
+    async def intercept_unary_unary(
+        self, continuation: Any, client_call_details: grpc.aio.ClientCallDetails, request: Any
+    ) -> Any:
+        metadata = grpc.aio.Metadata(*(client_call_details.metadata or ()), *self.metadata)
+        return await continuation(client_call_details._replace(metadata=metadata), request)
+
+
+def open_channels(addresses: Mapping[str, str], token: str = "") -> dict[str, grpc.aio.Channel]:
+    """A channel per service; with a `token`, every call on it presents that token."""
+    interceptors = [BearerToken(token)] if token else None
     return {
-        name: grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
+        name: grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS, interceptors=interceptors)
         for name, address in addresses.items()
     }
 

@@ -11,7 +11,6 @@ from uuid import UUID
 from eventsourcing.application import ProcessingEvent
 from google.protobuf.timestamp_pb2 import Timestamp
 from nameko.timer import timer
-from nameko_grpc.entrypoint import Grpc
 
 from headstore import metrics
 from headstore.consumers import consumes
@@ -19,7 +18,7 @@ from headstore.dependencies import Leadership, MetricsServer, Store
 from headstore.envelope import Envelope
 from headstore.errors import InvalidInput
 from headstore.events.v1 import billing_pb2, payouts_pb2, profiles_pb2
-from headstore.grpc import grpc_method
+from headstore.grpc import Grpc, grpc_method
 from headstore.health import HealthCheck
 from headstore.notifications.v1 import notifications_pb2, notifications_pb2_grpc
 from headstore.settings import env_float, env_int

@@ -9,14 +9,13 @@ from typing import Any
 
 from nameko.extensions import DependencyProvider
 from nameko.timer import timer
-from nameko_grpc.entrypoint import Grpc
 
 from headstore import clock
 from headstore.consumers import consumes
 from headstore.dependencies import Leadership, MetricsServer, Store
 from headstore.envelope import Envelope
 from headstore.events.v1 import money_pb2
-from headstore.grpc import grpc_method
+from headstore.grpc import Grpc, grpc_method
 from headstore.health import HealthCheck
 from headstore.payouts.v1 import payouts_pb2 as api
 from headstore.payouts.v1 import payouts_pb2_grpc

@@ -7,14 +7,13 @@ from typing import Any
 from uuid import UUID
 
 from nameko.extensions import DependencyProvider
-from nameko_grpc.entrypoint import Grpc
 
 from headstore.consumers import consumes
 from headstore.dependencies import MetricsServer, Store
 from headstore.envelope import Envelope
 from headstore.errors import InvalidInput, parse_id
 from headstore.events.v1 import calls_pb2, payouts_pb2
-from headstore.grpc import grpc_method
+from headstore.grpc import Grpc, grpc_method
 from headstore.health import HealthCheck
 from headstore.profiles.v1 import profiles_pb2 as api
 from headstore.profiles.v1 import profiles_pb2_grpc
