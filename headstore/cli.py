@@ -168,6 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "gateway":
         import uvicorn
 
+        from services.gateway.app import metrics_port
+
+        metrics.serve(metrics_port())
         uvicorn.run(
             "services.gateway.app:create_app",
             factory=True,

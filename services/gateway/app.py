@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 import grpc
 from fastapi import FastAPI
 
-from headstore.settings import Settings, env_float
+from headstore.settings import Settings, env, env_float, env_int
 from services.gateway import errors
 from services.gateway.live import LiveConsumer, LiveHub
 from services.gateway.middleware import RequestContext
@@ -34,6 +34,22 @@ from services.gateway.routes import (
 from services.gateway.upstream import STUBS, Upstreams, open_channels
 
 DEFAULT_DEADLINE_SECONDS = 10.0
+
+DEFAULT_METRICS_PORT = 9100
+"""Where `headstore gateway` serves Prometheus' /metrics (GATEWAY_METRICS_PORT; 0: nowhere):
+not the public HTTP port, so the internet cannot read it."""
+
+
+def docs_enabled() -> bool:
+    """GATEWAY_DOCS=1 serves the interactive API documentation (/docs, /redoc): on in
+    development, off unless asked for in production. /openapi.json is always served: it is the
+    public contract of the API (the landing page links it, clients generate code from it)."""
+    return env("GATEWAY_DOCS", "0") == "1"
+
+
+def metrics_port() -> int:
+    return env_int("GATEWAY_METRICS_PORT", DEFAULT_METRICS_PORT)
+
 
 DESCRIPTION = """\
 Paid expert advice: accounts, expert applications and profiles, the expert directory, paid
@@ -59,7 +75,7 @@ TAGS = [
     {"name": "invite links", "description": "Experts' links for paid and free sessions"},
     {"name": "payments", "description": "The card on file (Stripe) and Stripe's webhooks"},
     {"name": "admin", "description": "For admins only"},
-    {"name": "operations", "description": "Health, readiness, metrics"},
+    {"name": "operations", "description": "Health and readiness"},
 ]
 
 
@@ -69,10 +85,12 @@ def create_app(
     *,
     deadline_seconds: float | None = None,
     live_events: bool | None = None,
+    docs: bool | None = None,
 ) -> FastAPI:
     """The gateway app. Without `channels` it opens a grpc.aio channel to each service it
     calls (`Settings.grpc_address`) on startup and closes them on shutdown; channels given
-    here are used as they are and left open."""
+    here are used as they are and left open. `docs` (default: GATEWAY_DOCS) serves /docs and
+    /redoc."""
     settings = settings or Settings.from_env()
     deadline = (
         deadline_seconds
@@ -114,12 +132,15 @@ def create_app(
         finally:
             await opened.close()
 
+    serve_docs = docs_enabled() if docs is None else docs
     app = FastAPI(
         title="Headstore API",
         version="1.0.0",
         description=DESCRIPTION,
         openapi_tags=TAGS,
         lifespan=lifespan,
+        docs_url="/docs" if serve_docs else None,
+        redoc_url="/redoc" if serve_docs else None,
     )
     app.state.settings = settings
     errors.install(app)

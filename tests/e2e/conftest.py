@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -145,6 +146,9 @@ def platform(request, settings, processes, media_network) -> Any:
         CALLS_JANUS_EVENTS_PASSWORD=janus.events_password,
         CALLS_JANUS_EVENTS_HOST=media_network.outer_address,
         CALLS_JANUS_EVENTS_PORT=str(ports["janus_events"]),
+        # Services require it and the gateway presents it, as in production.
+        GRPC_AUTH_TOKEN=secrets.token_hex(32),
+        GATEWAY_METRICS_PORT="0",
     )
     for name in SERVICES:
         processes.env[f"{name.upper()}_GRPC_PORT"] = str(ports[name])

@@ -1,10 +1,10 @@
-"""For operators and Kubernetes: liveness, readiness, Prometheus metrics."""
+"""For operators and Kubernetes: liveness and readiness. Prometheus' metrics are not here: the
+gateway serves them on a port of their own (GATEWAY_METRICS_PORT), off the public one."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from services.gateway.errors import body
 from services.gateway.schemas import Health, Readiness, error_responses
@@ -34,13 +34,3 @@ async def readyz(request: Request) -> Readiness | JSONResponse:
         answer = body("service_unavailable", f"Not ready: {named}.")
         return JSONResponse({**answer, "services": services}, status_code=503)
     return Readiness(services=services)
-
-
-@router.get(
-    "/metrics",
-    response_class=Response,
-    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
-    summary="Prometheus metrics",
-)
-async def prometheus_metrics() -> Response:
-    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

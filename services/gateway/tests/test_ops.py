@@ -1,14 +1,19 @@
-"""Liveness, readiness from the services' gRPC health, metrics by route template, OpenAPI."""
+"""Liveness, readiness from the services' gRPC health, metrics by route template (served off the
+public port), OpenAPI, the interactive docs only when asked for."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from grpc_health.v1 import health_pb2
+from prometheus_client import REGISTRY, generate_latest
 
+from services.gateway.app import create_app, docs_enabled, metrics_port
 from services.gateway.routes import (
     accounts,
     admin,
@@ -22,7 +27,7 @@ from services.gateway.routes import (
     sessions,
     tokens,
 )
-from services.gateway.tests.conftest import FakeProfiles, bearer
+from services.gateway.tests.conftest import FakeProfiles, bearer, settings_for
 
 pytestmark = pytest.mark.anyio
 
@@ -59,13 +64,31 @@ async def test_readyz_is_503_within_a_second_or_so_when_nothing_listens(
     assert time.monotonic() - started < 2.0
 
 
+def metrics_text() -> str:
+    """What the gateway's metrics port serves (`headstore gateway` serves this registry there)."""
+    return generate_latest(REGISTRY).decode()
+
+
+async def test_metrics_are_not_on_the_public_port(client: httpx.AsyncClient) -> None:
+    response = await client.get("/metrics")
+    assert response.status_code == 404
+    assert "gateway_http_request_seconds" not in response.text
+
+
+def test_metrics_have_a_port_of_their_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GATEWAY_METRICS_PORT", raising=False)
+    assert metrics_port() == 9100
+    monkeypatch.setenv("GATEWAY_METRICS_PORT", "9200")
+    assert metrics_port() == 9200
+
+
 async def test_metrics_label_requests_by_route_template_not_raw_path(
     client: httpx.AsyncClient,
 ) -> None:
     await client.get("/v1/experts/exp-secret-id-123")
     await client.get("/v1/experts/exp-other-id-456")
     await client.get("/v1/no/such/path/789")
-    text = (await client.get("/metrics")).text
+    text = metrics_text()
     assert (
         'gateway_http_request_seconds_count{method="GET",route="/v1/experts/{expert_id}",'
         'status="200"}'
@@ -77,7 +100,7 @@ async def test_metrics_label_requests_by_route_template_not_raw_path(
 
 async def test_the_pages_assets_are_labelled_by_template(client: httpx.AsyncClient) -> None:
     await client.get("/assets/app.js")
-    text = (await client.get("/metrics")).text
+    text = metrics_text()
     assert 'route="/assets/{name}",status="200"' in text
 
 
@@ -86,7 +109,7 @@ async def test_metrics_count_refused_requests_with_their_status(
 ) -> None:
     await client.get("/v1/me")
     await client.get("/v1/expert-applications", headers=bearer("client"))
-    text = (await client.get("/metrics")).text
+    text = metrics_text()
     assert 'method="GET",route="/v1/me",status="401"' in text
     assert 'method="GET",route="/v1/expert-applications",status="403"' in text
 
@@ -117,7 +140,6 @@ EXPECTED_ROUTES = {
     ("GET", "/v1/experts"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),
-    ("GET", "/metrics"),
 }
 
 
@@ -175,7 +197,39 @@ async def test_documented_errors_have_the_error_shape(client: httpx.AsyncClient)
     assert "HTTPValidationError" not in document["components"]["schemas"]
 
 
-async def test_the_docs_page_is_served(client: httpx.AsyncClient) -> None:
-    response = await client.get("/docs")
+async def get(app: FastAPI, path: str) -> httpx.Response:
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            return await http.get(path)
+
+
+async def test_the_docs_pages_are_off_unless_asked_for(
+    monkeypatch: pytest.MonkeyPatch, fake: tuple[FakeProfiles, int]
+) -> None:
+    monkeypatch.delenv("GATEWAY_DOCS", raising=False)
+    assert not docs_enabled()
+    app = create_app(settings_for(fake[1]), live_events=False)
+    for path in ("/docs", "/redoc"):
+        assert (await get(app, path)).status_code == 404
+    # The API's document itself stays public.
+    assert (await get(app, "/openapi.json")).status_code == 200
+
+
+async def test_the_docs_page_is_served_with_gateway_docs(
+    monkeypatch: pytest.MonkeyPatch, fake: tuple[FakeProfiles, int]
+) -> None:
+    monkeypatch.setenv("GATEWAY_DOCS", "1")
+    response = await get(create_app(settings_for(fake[1]), live_events=False), "/docs")
     assert response.status_code == 200
     assert "/openapi.json" in response.text
+
+
+async def test_the_gateway_presents_the_grpc_token_on_every_call(
+    fake: tuple[FakeProfiles, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PROFILES_GRPC", raising=False)
+    profiles, port = fake
+    settings = dataclasses.replace(settings_for(port), grpc_auth_token="the-platform-token")
+    assert (await get(create_app(settings, live_events=False), "/v1/categories")).status_code == 200
+    assert profiles.last("ListCategories").metadata["authorization"] == "Bearer the-platform-token"

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.anyio
         ),
         ("/expert-signup?token=abc", ['autocomplete="new-password"', 'data-field="password"']),
         ("/invite?token=abc", ['data-page="invite"', 'id="details"']),
-        ("/", ['href="/docs"']),
+        ("/", ['href="/openapi.json"']),
     ],
 )
 async def test_each_page_is_served_as_html(
