@@ -135,6 +135,12 @@ def main(argv: list[str] | None = None) -> int:
         add_help=False,
     )
     commands.add_parser("janus", help="run Janus (the SFU) for a single-machine run")
+    commands.add_parser(
+        "amqp-definitions",
+        help="write the RabbitMQ definitions (a user per service, relay, gateway, migrate) "
+        "from the *_AMQP_URI variables; `headstore amqp-definitions --help` lists its options",
+        add_help=False,
+    )
     grant = commands.add_parser("grant-role", help="give an account a role (operators)")
     grant.add_argument("email")
     grant.add_argument("role")
@@ -155,6 +161,10 @@ def main(argv: list[str] | None = None) -> int:
         from headstore.stripe_server import main as stripe_main
 
         return stripe_main(arguments[1:])  # its own options: port, webhooks
+    if arguments[:1] == ["amqp-definitions"]:
+        from headstore.amqp_users import main as amqp_definitions_main
+
+        return amqp_definitions_main(arguments[1:])
     args = parser.parse_args(argv)
 
     settings = Settings.from_env()
@@ -168,9 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "gateway":
         import uvicorn
 
-        from services.gateway.app import metrics_port
+        from headstore.settings import gateway_metrics_port
 
-        metrics.serve(metrics_port())
+        metrics.serve(gateway_metrics_port())
         uvicorn.run(
             "services.gateway.app:create_app",
             factory=True,

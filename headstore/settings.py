@@ -28,6 +28,9 @@ RELAY_METRICS_PORTS = {
     "payouts": 9115,
 }
 
+GATEWAY_METRICS_PORT = 9100
+"""The gateway's Prometheus port: never its public HTTP port, so the internet cannot read it."""
+
 
 def env(name: str, default: str) -> str:
     return os.environ.get(name, default)
@@ -116,3 +119,8 @@ class Settings:
         """Where the gateway finds a service: `<SERVICE>_GRPC`, else this machine."""
         port = self.grpc_ports.get(service, GRPC_PORTS[service])
         return env(f"{service.upper()}_GRPC", f"127.0.0.1:{port}")
+
+
+def gateway_metrics_port() -> int:
+    """Where `headstore gateway` serves /metrics (GATEWAY_METRICS_PORT; 0: nowhere)."""
+    return env_int("GATEWAY_METRICS_PORT", GATEWAY_METRICS_PORT)

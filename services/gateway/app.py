@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 import grpc
 from fastapi import FastAPI
 
-from headstore.settings import Settings, env, env_float, env_int
+from headstore.settings import Settings, env, env_float
 from services.gateway import errors
 from services.gateway.live import LiveConsumer, LiveHub
 from services.gateway.middleware import RequestContext
@@ -35,20 +35,12 @@ from services.gateway.upstream import STUBS, Upstreams, open_channels
 
 DEFAULT_DEADLINE_SECONDS = 10.0
 
-DEFAULT_METRICS_PORT = 9100
-"""Where `headstore gateway` serves Prometheus' /metrics (GATEWAY_METRICS_PORT; 0: nowhere):
-not the public HTTP port, so the internet cannot read it."""
-
 
 def docs_enabled() -> bool:
     """GATEWAY_DOCS=1 serves the interactive API documentation (/docs, /redoc): on in
     development, off unless asked for in production. /openapi.json is always served: it is the
     public contract of the API (the landing page links it, clients generate code from it)."""
     return env("GATEWAY_DOCS", "0") == "1"
-
-
-def metrics_port() -> int:
-    return env_int("GATEWAY_METRICS_PORT", DEFAULT_METRICS_PORT)
 
 
 DESCRIPTION = """\

@@ -13,7 +13,8 @@ from fastapi.routing import APIRoute
 from grpc_health.v1 import health_pb2
 from prometheus_client import REGISTRY, generate_latest
 
-from services.gateway.app import create_app, docs_enabled, metrics_port
+from headstore.settings import gateway_metrics_port
+from services.gateway.app import create_app, docs_enabled
 from services.gateway.routes import (
     accounts,
     admin,
@@ -77,9 +78,9 @@ async def test_metrics_are_not_on_the_public_port(client: httpx.AsyncClient) -> 
 
 def test_metrics_have_a_port_of_their_own(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GATEWAY_METRICS_PORT", raising=False)
-    assert metrics_port() == 9100
+    assert gateway_metrics_port() == 9100
     monkeypatch.setenv("GATEWAY_METRICS_PORT", "9200")
-    assert metrics_port() == 9200
+    assert gateway_metrics_port() == 9200
 
 
 async def test_metrics_label_requests_by_route_template_not_raw_path(
