@@ -172,6 +172,8 @@ def test_every_container_is_locked_down_and_sized(overlay: str) -> None:
             assert context["capabilities"]["drop"] == ["ALL"], where
             assert "add" not in context["capabilities"], where
             assert not context.get("privileged"), where
+            names = [env["name"] for env in container.get("env", [])]
+            assert len(names) == len(set(names)), f"{where} sets a variable twice: {names}"
             resources = container["resources"]
             for kind in ("requests", "limits"):
                 assert {"cpu", "memory"} <= set(resources.get(kind, {})), (where, kind)
