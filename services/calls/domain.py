@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
+from headstore.contact_details import check_no_contact_details
 from headstore.domain import Aggregate, stable_id
 from headstore.errors import Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed
 from headstore.money import check_currency
@@ -106,6 +107,7 @@ def check_stars(stars: int) -> int:
 
 
 def check_review(review: str | None) -> str:
+    """At most MAX_REVIEW_LENGTH characters, and no contact details: reviews are public."""
     text = (review or "").strip() if isinstance(review, str | None) else None
     if text is None:
         raise InvalidInput("invalid_review", "A review must be text.", "review")
@@ -115,7 +117,9 @@ def check_review(review: str | None) -> str:
             f"A review can be at most {MAX_REVIEW_LENGTH} characters; it has {len(text)}.",
             "review",
         )
-    return text
+    return check_no_contact_details(
+        text, "review", "The review", because="experts are reached through Headstore."
+    )
 
 
 @dataclass(frozen=True)

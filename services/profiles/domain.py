@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID, uuid4
 
+from headstore.contact_details import check_no_contact_details
 from headstore.domain import Aggregate, stable_id
 from headstore.errors import (
     Conflict,
@@ -29,7 +30,6 @@ from headstore.errors import (
     Unauthenticated,
 )
 from headstore.money import check_currency
-from services.profiles.contact_details import describe, scan_contact_details
 
 # ---------------------------------------------------------------------------------------------
 # Shared checks
@@ -353,7 +353,12 @@ class Account(Aggregate):
         """A new client. `password_hash` may be "" only for a social sign-up, whose provider
         has verified the address (`email_verified=True`)."""
         normalised = check_email(email)
-        name = check_text(display_name, "display_name", "Display name", min_length=1, max_length=80)
+        name = check_no_contact_details(
+            check_text(display_name, "display_name", "Display name", min_length=1, max_length=80),
+            "display_name",
+            "Display name",
+            because="people reach each other through Headstore.",
+        )
         if not isinstance(password_hash, str) or (not password_hash and not email_verified):
             raise InvalidInput(
                 "password_required", "Choose a password to sign up with e-mail.", "password"
@@ -673,7 +678,9 @@ def check_answers(
                 f"characters; it has {len(text)}.",
                 "answers",
             )
-        by_question[question_id] = text
+        by_question[question_id] = check_no_contact_details(
+            text, "answers", f"The answer to question {question_id!r}"
+        )
     missing = [question for question in questions if question not in by_question]
     if missing:
         raise InvalidInput(
@@ -770,7 +777,7 @@ class ExpertApplication(Aggregate):
             cls.Applied,
             id=application_id or uuid4(),
             email=check_email(email),
-            name=check_text(name, "name", "Name", min_length=1, max_length=80),
+            name=check_public_text(name, "name", "Name", min_length=1, max_length=80),
             answers=check_answers(answers, list(questions)),
             referral_code=check_referral_code(referral_code),
         )
@@ -917,26 +924,31 @@ MAX_COMPANY_LENGTH = 80
 MAX_PHOTO_URL_LENGTH = 2000
 
 
-def check_no_contact_details(text: str, field: str, label: str) -> str:
-    details = scan_contact_details(text)
-    if details:
-        raise InvalidInput(
-            "contact_details_not_allowed",
-            f"{label} contains contact details ({describe(details)}); "
-            "clients contact you through Headstore.",
-            field,
-        )
-    return text
+def check_public_text(
+    value: str, field: str, label: str, *, min_length: int = 0, max_length: int
+) -> str:
+    """`check_text`, and no contact details: for every text other people read."""
+    text = check_text(value, field, label, min_length=min_length, max_length=max_length)
+    return check_no_contact_details(text, field, label)
 
 
 def check_photo_url(photo_url: str | None) -> str | None:
+    """An https address, without contact details hidden in it.
+
+    The photo's address is a web address by nature, so its host is allowed: refusing every
+    host would refuse every photo. What is refused is what turns it into a way around
+    Headstore: http (the browser would warn, and it invites self-hosting), a user name before
+    the host (`https://bob@…`), a messenger link (`https://t.me/…`), and an e-mail address,
+    web address, messenger handle or international phone number in its path or query
+    (`https://cdn.example.com/call-me-+44-20-7946-0958.jpg`). A host that is itself the
+    expert's own domain remains possible until photos are uploaded to Headstore."""
     if photo_url is None or not photo_url.strip():
         return None
     url = photo_url.strip()
     parts = urlsplit(url)
     if (
         len(url) > MAX_PHOTO_URL_LENGTH
-        or parts.scheme.lower() not in ("http", "https")
+        or parts.scheme.lower() != "https"
         or not parts.hostname
         or any(char.isspace() for char in url)
     ):
@@ -945,7 +957,7 @@ def check_photo_url(photo_url: str | None) -> str | None:
             "The photo must be a web address starting with https://.",
             "photo_url",
         )
-    return url
+    return check_no_contact_details(url, "photo_url", "The photo's address", address=True)
 
 
 def check_categories(categories: Sequence[str], allowed: Collection[str]) -> list[str]:
@@ -973,6 +985,7 @@ def check_tags(tags: Sequence[str]) -> list[str]:
             raise InvalidInput(
                 "invalid_tag", f"A tag has 1–{MAX_TAG_LENGTH} characters: {tag!r}.", "tags"
             )
+        check_no_contact_details(tag, "tags", f"The tag {tag!r}")
     if len(chosen) > MAX_TAGS:
         raise InvalidInput("too_many_tags", f"Add at most {MAX_TAGS} tags.", "tags")
     return chosen
@@ -1130,7 +1143,7 @@ class ExpertProfile(Aggregate):
             cls.ProfileCreated,
             id=profile_id(account_id),
             account_id=account_id,
-            name=check_text(name, "name", "Name", min_length=1, max_length=MAX_NAME_LENGTH),
+            name=check_public_text(name, "name", "Name", min_length=1, max_length=MAX_NAME_LENGTH),
         )
 
     # -- queries ----------------------------------------------------------------------------
@@ -1238,22 +1251,20 @@ class ExpertProfile(Aggregate):
     ) -> dict[str, Any]:
         return {
             "photo_url": check_photo_url(photo_url),
-            "name": check_text(name, "name", "Name", min_length=1, max_length=MAX_NAME_LENGTH),
-            "job_title": check_text(
+            "name": check_public_text(
+                name, "name", "Name", min_length=1, max_length=MAX_NAME_LENGTH
+            ),
+            "job_title": check_public_text(
                 job_title, "job_title", "Job title", max_length=MAX_JOB_TITLE_LENGTH
             ),
-            "company": check_text(company, "company", "Company", max_length=MAX_COMPANY_LENGTH),
-            "offering": check_no_contact_details(
-                check_text(offering, "offering", "Offering", max_length=MAX_OFFERING_LENGTH),
-                "offering",
-                "Offering",
+            "company": check_public_text(
+                company, "company", "Company", max_length=MAX_COMPANY_LENGTH
             ),
-            "description": check_no_contact_details(
-                check_text(
-                    description, "description", "Description", max_length=MAX_DESCRIPTION_LENGTH
-                ),
-                "description",
-                "Description",
+            "offering": check_public_text(
+                offering, "offering", "Offering", max_length=MAX_OFFERING_LENGTH
+            ),
+            "description": check_public_text(
+                description, "description", "Description", max_length=MAX_DESCRIPTION_LENGTH
             ),
             "categories": check_categories(categories, allowed_categories),
             "tags": check_tags(tags),

@@ -1,6 +1,6 @@
 import pytest
 
-from services.profiles.contact_details import (
+from headstore.contact_details import (
     EMAIL,
     MESSENGER,
     PHONE,
