@@ -142,7 +142,7 @@ def scan_address(url: str) -> list[ContactDetail]:
         found.append(ContactDetail(MESSENGER, url[start:], start, len(url)))
     rest_start = url.find(parts.netloc, authority_start) + len(parts.netloc) if parts.netloc else 0
     rest = unquote(url[rest_start:])
-    readable = re.sub(r"[/?&=#_+]", " ", rest).replace("-", " - ")
+    readable = re.sub(r"[/?&=#_]", " ", rest)
     for detail in scan_contact_details(readable):
         if detail.kind == PHONE and not re.match(r"\s*(?:\+|00)", detail.text):
             continue
@@ -166,6 +166,8 @@ def _without_overlaps(text: str, candidates: Iterable[tuple[str, int, int]]) -> 
     found: list[ContactDetail] = []
     for kind, raw_start, raw_end in candidates:
         start, end = _trimmed(text, raw_start, raw_end)
+        while end < len(text) and unicodedata.category(text[end]) in ("Mn", "Me", "Cf"):
+            end += 1  # the marks of the last character: "m̲"
         if end <= start or any(start < other.end and other.start < end for other in found):
             continue
         found.append(ContactDetail(kind, text[start:end], start, end))
@@ -348,7 +350,7 @@ _SPELLED_DOT_ANY_CASE = re.compile(_SPELLED_DOT.pattern, re.IGNORECASE)
 _SPACED_DOT = re.compile(r"(?<=\w)\s+\.\s*(?=\w)|(?<=\w)[.,]\s+(?=(?:com|net|org|io)\b)")
 _COMMA_DOT = re.compile(r"(?<=\w),(?=(?:com|net|org|io|de|co)\b)", re.IGNORECASE)
 _SPACED_AT = re.compile(r"(?<=[\w.+-])\s*@+\s*(?=\w)")
-_SPELLED_AT = re.compile(r"(?<=\w)\s+(?:at|at sign|arroba|chez|bei)\s+(?=\w)", re.IGNORECASE)
+_SPELLED_AT = re.compile(r"(?<=\w)\s+(?:at sign|at|arroba|chez|bei)\s+(?=\w)", re.IGNORECASE)
 _OBFUSCATED_SCHEME = re.compile(r"\bh(?:xx|tt)p(s?)\s*:\s*/\s*/\s*", re.IGNORECASE)
 _ZERO_IN_SUFFIX = re.compile(r"(?<=\.)c0m\b|(?<=\.)0rg\b", re.IGNORECASE)
 _WORD_BEFORE = re.compile(r"([\w+-]+)\W*$")

@@ -642,6 +642,39 @@ def test_a_review_has_at_most_1000_characters():
     refused(InvalidInput, "review_too_long", other, other.rate, other.client_id, 5, "x" * 1001)
 
 
+@pytest.mark.parametrize(
+    "review",
+    [
+        "Great! Book him directly: +44 20 7946 0958",
+        "Five stars, write to her at anna dot keller at gmx dot de",
+        "Helpful. His site is keller-tax.de",
+        "Ask for his telegram @kenji_t",
+    ],
+)
+def test_a_review_with_contact_details_is_refused_and_changes_nothing(review: str):
+    session = ended()
+    error = refused(
+        InvalidInput,
+        "contact_details_not_allowed",
+        session,
+        session.rate,
+        session.client_id,
+        5,
+        review,
+    )
+    assert error.field == "review" and "The review contains contact details" in error.message
+    assert session.rating is None
+
+
+def test_an_ordinary_review_is_accepted():
+    session = ended()
+    session.rate(session.client_id, 5, "Clear advice on IFRS 16 and ASC 606; worth USD 3.00/min.")
+    assert session.rating == {
+        "stars": 5,
+        "review": "Clear advice on IFRS 16 and ASC 606; worth USD 3.00/min.",
+    }
+
+
 def test_a_session_that_never_started_cannot_be_rated():
     session = requested()
     session.cancel(session.client_id, NOW)

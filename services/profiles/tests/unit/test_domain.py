@@ -69,6 +69,18 @@ def assert_round_trips(aggregate: Any) -> None:
     assert vars(app.repository.get(aggregate.id)) == vars(aggregate)
 
 
+def test_a_display_name_with_contact_details_is_refused() -> None:
+    error = raises(
+        InvalidInput,
+        "contact_details_not_allowed",
+        Account.register,
+        "b@x.io",
+        "Bob @bobsmith",
+        "hash",
+    )
+    assert error.field == "display_name" and "messenger handle: @bobsmith" in error.message
+
+
 def new_account(**kwargs: Any) -> Account:
     account = Account.register("Bob@Example.com ", "Bob", "argon2-hash", **kwargs)
     account.collect_events()
@@ -509,6 +521,32 @@ def answers(**overrides: str) -> list[dict[str, str]]:
     return [{"question_id": question, "answer": text} for question, text in texts.items()]
 
 
+def test_contact_details_in_an_answer_are_refused() -> None:
+    error = raises(
+        InvalidInput,
+        "contact_details_not_allowed",
+        ExpertApplication.submit,
+        email="ann@example.com",
+        name="Ann",
+        answers=answers(motivation="Call me first: zero one seven six one two three four five"),
+        questions=QUESTIONS,
+    )
+    assert error.field == "answers" and "'motivation'" in error.message
+
+
+def test_contact_details_in_the_applicant_name_are_refused() -> None:
+    error = raises(
+        InvalidInput,
+        "contact_details_not_allowed",
+        ExpertApplication.submit,
+        email="ann@example.com",
+        name="Ann (t.me/annlee)",
+        answers=answers(),
+        questions=QUESTIONS,
+    )
+    assert error.field == "name"
+
+
 def new_application(**kwargs: Any) -> ExpertApplication:
     application = ExpertApplication.submit(
         email="Ann@Example.com",
@@ -870,9 +908,102 @@ def test_contact_details_in_the_description_are_refused() -> None:
     assert "web address: www.ann.io" in error.message and error.field == "description"
 
 
-def test_photo_url_must_be_http_or_https() -> None:
+@pytest.mark.parametrize(
+    ("field", "text", "found"),
+    [
+        ("name", "Ann Lee (ann@lee-tax.de)", "e-mail address: ann@lee-tax.de"),
+        ("job_title", "Tax adviser, +49 151 23456789", "phone number: +49 151 23456789"),
+        ("company", "Lee Tax – lee-tax.de", "web address: lee-tax.de"),
+        (
+            "offering",
+            "Tax advice; ｌｅｅ＠ｇｍａｉｌ．ｃｏｍ",
+            "e-mail address: ｌｅｅ＠ｇｍａｉｌ．ｃｏｍ",
+        ),
+        ("description", "Skype: ann.lee.tax", "messenger handle: Skype: ann.lee.tax"),
+        ("description", "ring four one five five five five zero one three two", "phone number"),
+    ],
+)
+def test_contact_details_in_any_public_field_are_refused_and_change_nothing(
+    field: str, text: str, found: str
+) -> None:
+    profile = complete_profile()
+    before = vars(profile).copy()
+    error = raises(
+        InvalidInput, "contact_details_not_allowed", profile.update, **form(**{field: text})
+    )
+    assert found in error.message and error.field == field
+    assert vars(profile) == before and profile.collect_events() == []
+
+
+def test_contact_details_in_a_tag_are_refused() -> None:
+    profile = complete_profile()
+    error = raises(
+        InvalidInput,
+        "contact_details_not_allowed",
+        profile.update,
+        **form(tags=["tax", "telegram @annlee"]),
+    )
+    assert "messenger handle: telegram @annlee" in error.message and error.field == "tags"
+    assert profile.tags == ["tax", "freelance"]
+
+
+def test_contact_details_in_the_name_are_refused_when_the_profile_is_created() -> None:
+    error = raises(
+        InvalidInput, "contact_details_not_allowed", ExpertProfile.create, uuid4(), "Ann lee.io"
+    )
+    assert error.field == "name"
+
+
+def test_ordinary_professional_text_is_accepted_in_every_field() -> None:
+    profile = complete_profile()
+    assert profile.update(
+        **form(
+            name="Dr. Ann Lee, Ph.D.",
+            job_title="Senior ASP.NET developer @ Lee & Co",
+            company="Ex-Booking.com",
+            offering="USD 3.00 per minute; 10-15 years; ISO 9001:2015.",
+            description="Python 3.11.2, Node.js and Vue.js since 2015-2023.",
+            tags=["c#", "node.js", "ifrs 16"],
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("photo_url", "found"),
+    [
+        ("https://ann@cdn.example.com/ann.jpg", "e-mail address"),
+        ("https://cdn.example.com/ann.lee@gmail.com.jpg", "e-mail address: ann.lee@gmail.com"),
+        ("https://cdn.example.com/ann.jpg?call=%2B44%2020%207946%200958", "phone number"),
+        ("https://t.me/annlee", "messenger handle"),
+    ],
+)
+def test_contact_details_hidden_in_the_photo_address_are_refused(
+    photo_url: str, found: str
+) -> None:
+    profile = complete_profile()
+    error = raises(
+        InvalidInput, "contact_details_not_allowed", profile.update, **form(photo_url=photo_url)
+    )
+    assert found in error.message and error.field == "photo_url"
+    assert profile.photo_url == "https://cdn.example.com/ann.jpg"
+
+
+def test_an_image_on_any_https_host_is_a_photo() -> None:
+    profile = complete_profile()
+    url = "https://images.unsplash.com/photo-1503023345310-bd7c1de61c7d?w=400"
+    profile.update(**form(photo_url=url))
+    assert profile.photo_url == url
+
+
+def test_photo_url_must_be_https() -> None:
     raises(
         InvalidInput, "invalid_photo_url", new_profile().update, **form(photo_url="ftp://x.io/a")
+    )
+    raises(
+        InvalidInput,
+        "invalid_photo_url",
+        new_profile().update,
+        **form(photo_url="http://cdn.example.com/ann.jpg"),
     )
 
 
