@@ -11,13 +11,14 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from bench import baseline, metering, outbox, replay
+from bench import baseline, contact_details, metering, outbox, replay
 
 BENCHMARKS: dict[str, Callable[[], dict[str, Any]]] = {
     "baseline": baseline.run,
     "outbox": outbox.run,
     "metering": metering.run,
     "replay": replay.run,
+    "contact_details": contact_details.run,
 }
 
 SUMMARY = {
@@ -43,6 +44,15 @@ SUMMARY = {
         "ratio_to_pg_commits",
     ),
     "replay": ("events", "events_per_s", "raw_read_per_s", "ratio", "seconds", "sessions"),
+    "contact_details": (
+        "evasions",
+        "refused",
+        "recall",
+        "legitimate",
+        "false_refusals",
+        "false_refusal_rate",
+        "texts_per_s",
+    ),
 }
 
 

@@ -226,7 +226,9 @@ def _git_dirty() -> bool | None:
     return None
 
 
-def machine(settings: Settings | None = None) -> dict[str, Any]:
+def machine(settings: Settings | None = None, *, servers: bool = True) -> dict[str, Any]:
+    """The machine and versions; `servers=False` leaves out PostgreSQL and RabbitMQ (for
+    benchmarks that use neither)."""
     info: dict[str, Any] = {
         "cores": os.cpu_count(),
         "cpu": _cpu_model(),
@@ -240,6 +242,8 @@ def machine(settings: Settings | None = None) -> dict[str, Any]:
         "git_commit": _git_commit(),
         "git_dirty": _git_dirty(),
     }
+    if not servers:
+        return info
     with (
         contextlib.suppress(Exception),
         admin_connection(settings or Settings.from_env()) as conn,

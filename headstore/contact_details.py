@@ -229,7 +229,7 @@ class _View:
         done = 0
         for match in pattern.finditer(self.text):
             replacement = read(match)
-            if replacement is None:
+            if replacement is None or replacement == match.group():
                 continue
             text.append(self.text[done : match.start()])
             starts += self.starts[done : match.start()]
@@ -724,9 +724,11 @@ def _handles(view: _View, original: str) -> list[tuple[int, int]]:
 # Phone numbers
 # ---------------------------------------------------------------------------------------------
 
-# Regions whose national formats the matcher is asked to read; numbers written with "+" or an
-# international prefix are found whatever the region.
-_REGIONS = ("US", "GB", "DE", "FR", "IN", "BR", "CN", "RU", "AU", "ES")
+# Regions whose national formats the matcher is asked to read: North America's fixed lengths,
+# and three plans with many possible lengths (Germany's alone finds every national number of
+# the corpus). Numbers written with "+" or an international prefix are found whatever the
+# region. Each region is one more pass over the text.
+_REGIONS = ("US", "GB", "DE", "IN")
 
 _YEAR = re.compile(r"^(?:19|20)\d\d$")
 _DATE = re.compile(r"^(?:\d{1,2}[./-]\d{1,2}[./-](?:\d{2}|\d{4})|\d{4}[./-]\d{1,2}[./-]\d{1,2})$")

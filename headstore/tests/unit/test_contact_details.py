@@ -393,7 +393,7 @@ def test_the_public_suffix_list_is_read_without_the_network(monkeypatch, tmp_pat
     assert list(tmp_path.iterdir()) == []
 
 
-# --- messengers ------------------------------------------------------------------------------------
+# --- messengers ----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
