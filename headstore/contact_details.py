@@ -7,10 +7,10 @@ reviews, application answers, and later questions, answers and messages):
 `check_no_contact_details` is the one guard they call.
 
 The text is first normalised, so that what a person reads is what is searched:
-- Unicode compatibility forms are folded (NFKD: fullwidth `ｂｏｂ＠ｅｘａｍｐｌｅ．ｃｏｍ`,
-  mathematical letters, circled digits), combining marks, zero-width and control characters are
-  removed, every kind of space becomes a space and every decimal digit (Arabic-Indic, Devanagari…)
-  its ASCII digit;
+- Unicode compatibility forms are folded as NFKC folds them (fullwidth `ｂｏｂ＠ｅｘａｍｐｌｅ`,
+  mathematical letters, circled digits; done as NFKD so that the combining marks it separates
+  can be dropped too), zero-width and control characters are removed, every kind of space
+  becomes a space and every digit (Arabic-Indic, Devanagari, ➌…) its ASCII digit;
 - letters that look like Latin ones are mapped to them (`confusable-homoglyphs`, Unicode's
   confusables table: Cyrillic `о`, Greek `ο`…);
 - spelled-out separators are read as such: `bob [at] example (dot) com`, `bob at example dot
@@ -222,22 +222,20 @@ class _View:
 
     def sub(self, pattern: re.Pattern[str], read: Callable[[re.Match[str]], str | None]) -> _View:
         """Each match replaced by what `read` makes of it (None leaves it as it is). The new
-        characters span the whole matched original text."""
+        characters span the whole matched original text, so a detail found in the view is
+        reported as it was written."""
         text: list[str] = []
         starts: list[int] = []
         ends: list[int] = []
         done = 0
         for match in pattern.finditer(self.text):
-            replacement = read(match)
+            replacement = read(match) if match.end() > match.start() else None
             if replacement is None or replacement == match.group():
                 continue
             text.append(self.text[done : match.start()])
             starts += self.starts[done : match.start()]
             ends += self.ends[done : match.start()]
-            if match.end() > match.start():
-                first, last = self.starts[match.start()], self.ends[match.end() - 1]
-            else:
-                first = last = self.starts[match.start()] if match.start() < len(self.text) else 0
+            first, last = self.starts[match.start()], self.ends[match.end() - 1]
             text.append(replacement)
             starts += [first] * len(replacement)
             ends += [last] * len(replacement)
@@ -308,7 +306,7 @@ def _homoglyphs() -> dict[str, str]:
         if targets:
             table[char] = targets[0]
     table.update(dict.fromkeys(_DOTS, "."))
-    table.update(dict.fromkeys("\u0040\ufe6b\uff20", "@"))
+    table.update(dict.fromkeys("\ufe6b\uff20", "@"))
     return table
 
 
@@ -344,9 +342,8 @@ _BRACKETED_DOT = re.compile(
 )
 _JOINED_SEPARATOR = re.compile(r"(?<=[^\W_])\s*[-_](at|dot)[-_]\s*(?=[^\W_])", re.IGNORECASE)
 _SPELLED_DOT = re.compile(
-    r"(?<=\w)\s+(?:dot|d0t|punkt|punto|point)\s*(?=\w)|(?<=\w)\s*dot(?=com\b)"
+    r"(?<=\w)\s+(?:dot|d0t|punkt|punto|point)\s*(?=\w)|(?<=\w)\s*dot(?=com\b)", re.IGNORECASE
 )
-_SPELLED_DOT_ANY_CASE = re.compile(_SPELLED_DOT.pattern, re.IGNORECASE)
 _SPACED_DOT = re.compile(r"(?<=\w)\s+\.\s*(?=\w)|(?<=\w)[.,]\s+(?=(?:com|net|org|io)\b)")
 _COMMA_DOT = re.compile(r"(?<=\w),(?=(?:com|net|org|io|de|co)\b)", re.IGNORECASE)
 _SPACED_AT = re.compile(r"(?<=[\w.+-])\s*@+\s*(?=\w)")
@@ -363,7 +360,7 @@ def _separators_read(view: _View) -> _View:
     view = view.sub(_BRACKETED_AT, lambda match: "@")
     view = view.sub(_BRACKETED_DOT, lambda match: ".")
     view = view.sub(_JOINED_SEPARATOR, lambda m: "@" if m.group(1).lower() == "at" else ".")
-    view = view.sub(_SPELLED_DOT_ANY_CASE, lambda match: _spelled_dot(view.text, match))
+    view = view.sub(_SPELLED_DOT, lambda match: _spelled_dot(view.text, match))
     view = view.sub(_SPACED_DOT, lambda match: _spaced_dot(view.text, match))
     view = view.sub(_COMMA_DOT, lambda match: ".")
     view = view.sub(_ZERO_IN_SUFFIX, lambda match: match.group().replace("0", "o"))
@@ -512,7 +509,7 @@ _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]*\w@(?P<domain>[\w-]+(?:\.[\w-]+)*)")
 
 # "gmail: felix.braun2", "my gmail is felix.braun2"
 _MAILBOX_ID = re.compile(
-    rf"\b(?:{'|'.join(sorted(_MAIL_PROVIDERS - {'web', 'mail', 'live'}))})\b"
+    rf"\b(?P<provider>{'|'.join(sorted(_MAIL_PROVIDERS - {'web', 'mail', 'live'}))})\b"
     r"(?:\s*(?:[:=-]|\b(?:is|id|address|account|name)\b))+\s*(?P<value>\w[\w.+-]*\w)",
     re.IGNORECASE,
 )
@@ -524,7 +521,7 @@ def _emails(view: _View, original: str) -> list[tuple[int, int]]:
         for match in _MAILBOX_ID.finditer(view.text)
         if _handle_shaped(match.group("value"))
         or (
-            match.group().split(None, 1)[0].strip(":=-").lower() in _MAIL_ONLY_PROVIDERS
+            match.group("provider").lower() in _MAIL_ONLY_PROVIDERS
             and match.group("value").lower() not in _STOPWORDS
         )
     ]
@@ -654,7 +651,9 @@ _MESSENGERS = (
     r"|discord|snapchat|kik|icq|instagram|insta|zalo|kakao\s?talk|kakao|wickr"
     r"|(?:facebook|fb)\s?messenger"
 )
-_AMBIGUOUS_MESSENGERS = r"signal|line|tg|wa|ig|fb|imo|snap|twitter|messenger"
+_AMBIGUOUS_MESSENGERS = (
+    r"signal|line|tg|wa|ig|fb|imo|snap|twitter|messenger|linkedin|facebook|tiktok|youtube|github"
+)
 _ID_WORDS = r"id|number|no|nr|handle|username|user\s?name|user|nick|nickname|account|contact"
 _FILLERS = rf"me|us|at|on|via|to|my|our|is|or|and|add|name|{_ID_WORDS}"
 _MESSENGER_ID = re.compile(
@@ -664,7 +663,7 @@ _MESSENGER_ID = re.compile(
     re.IGNORECASE,
 )
 _HANDLE_ON_MESSENGER = re.compile(
-    r"(?<![\w@.+-])(?P<value>@?\w[\w.-]*\w)\s*(?:\bon\b|\bvia\b|\bat\b|@|\(|-|:)\s*"
+    r"(?<![\w@.+-])(?P<value>@?\w[\w.-]*\w)\s*(?:\bon\b|\bvia\b|\bat\b|@|\()\s*"
     rf"(?P<app>{_MESSENGERS}|{_AMBIGUOUS_MESSENGERS})\b\)?",
     re.IGNORECASE,
 )
