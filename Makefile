@@ -11,10 +11,13 @@ setup:
 	bash scripts/bootstrap.sh
 	bash scripts/janus.sh >/dev/null
 
+# The development profile with fresh random secrets, written once per run into a git-ignored
+# file that honcho loads into every process, so they all share them (headstore/secrets.py).
 run: setup
 	$(VENV)/bin/headstore migrate
+	$(VENV)/bin/headstore dev-env var/run.env
 	@echo "Headstore: API http://127.0.0.1:8000 (docs /docs), mail sent http://127.0.0.1:8025; Ctrl-C stops all"
-	$(VENV)/bin/honcho start -f Procfile
+	$(VENV)/bin/honcho start -f Procfile -e var/run.env
 
 test: setup
 	$(PY) -m pytest -q -p no:cacheprovider

@@ -17,6 +17,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from headstore import secrets
 from headstore.settings import Settings
 from headstore.testing import Processes
 
@@ -37,7 +38,8 @@ def _admin_connection(settings: Settings) -> psycopg.Connection:
 
 @pytest.fixture(scope="session")
 def isolated_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """Environment variables for one test session: own database prefix and AMQP vhost."""
+    """Environment variables for one test session: own database prefix and AMQP vhost, the
+    development profile and one set of random secrets shared by every process it starts."""
     run = uuid.uuid4().hex[:8]
     prefix = f"hs_test_{run}_"
     vhost = f"hs-test-{run}"
@@ -50,6 +52,8 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
         "DATABASE_PREFIX": prefix,
         "AMQP_URI": f"amqp://guest:guest@127.0.0.1:5672/{vhost}",
         "LOG_LEVEL": "INFO",
+        secrets.PROFILE_VARIABLE: secrets.DEVELOPMENT,
+        **secrets.development_values({}),
     }
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)

@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 from headstore import logs, metrics
+from headstore import secrets as secret_registry
 from headstore.registry import SERVICES, ServiceParts, load
 from headstore.settings import Settings
 
@@ -118,6 +119,37 @@ def grant_role(settings: Settings, email: str, role: str) -> None:
         app.close()
 
 
+def write_development_env(path: str) -> None:
+    """One development run's env file: the profile and fresh random secrets (those the
+    environment does not set), readable by the owner only. honcho loads it into every process."""
+    import os
+    from pathlib import Path
+
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as env_file:
+        env_file.write(secret_registry.development_env_file())
+
+
+SECRET_CHECKED = {"run", "gateway", "janus"}
+"""Commands that start a long-running process of the platform, checked for their secrets."""
+
+
+def prepare_secrets(process: str) -> None:
+    """Stop with a message naming each missing secret (production), or make up the missing
+    ones for this process alone (development: a lone process, not `make run`)."""
+    try:
+        generated = secret_registry.prepare(process)
+    except secret_registry.SecretsError as error:
+        raise SystemExit(str(error)) from None
+    if generated:
+        log.warning(
+            "development profile: random %s for this process only (make run shares one set)",
+            ", ".join(generated),
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="headstore", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -147,6 +179,12 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser(
         "rebuild-directory", help="drop the expert directory and rebuild it from the events"
     )
+    dev_env = commands.add_parser(
+        "dev-env",
+        help="write an env file for one development run: HEADSTORE_PROFILE=development and "
+        "random secrets (make run)",
+    )
+    dev_env.add_argument("path")
     mail = commands.add_parser("mail", help="run the local SMTP server that keeps what it gets")
     mail.add_argument("--smtp-port", type=int, default=None)
     mail.add_argument("--web-port", type=int, default=8025)
@@ -167,8 +205,10 @@ def main(argv: list[str] | None = None) -> int:
         return amqp_definitions_main(arguments[1:])
     args = parser.parse_args(argv)
 
-    settings = Settings.from_env()
     logs.configure(getattr(args, "service", None) or args.command)
+    if args.command in SECRET_CHECKED:
+        prepare_secrets(getattr(args, "service", None) or args.command)
+    settings = Settings.from_env()
     if args.command == "migrate":
         migrate(settings, list(SERVICES.values()))
     elif args.command == "run":
@@ -196,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
         from services.profiles.directory import rebuild_directory
 
         rebuild_directory(settings)
+    elif args.command == "dev-env":
+        write_development_env(args.path)
     elif args.command == "mail":
         from headstore.mailbox import serve
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from headstore.secrets import DEVELOPMENT_JWT_SECRET, DEVELOPMENT_TOKEN_SECRET
+
 # Default ports of each service on one machine; `<SERVICE>_GRPC_PORT` and so on override them.
 GRPC_PORTS = {
     "profiles": 50051,
@@ -68,10 +70,16 @@ class Settings:
     smtp_port: int = 1025
     mail_from: str = "Headstore <no-reply@headstore.local>"
     public_url: str = "http://127.0.0.1:8000"
-    jwt_secret: str = "dev-only-secret-change-me-in-production-0123456789"
-    # Derives the single-use tokens of mailed links from their events (HMAC), so events store
-    # only digests while the relay can still put the link into the public event for the mail.
-    token_secret: str = "dev-only-token-secret-change-me-in-production-42"
+    # The development values are what unit tests get; a deployed process refuses them at start
+    # (headstore.secrets, which lists every secret and which process needs it).
+    jwt_secret: str = DEVELOPMENT_JWT_SECRET
+    jwt_issuer: str = "headstore"
+    jwt_audience: str = "headstore-api"
+    # Derives the PIN of each session's room on Janus (calls).
+    token_secret: str = DEVELOPMENT_TOKEN_SECRET
+    # Mailed-link tokens travel sealed with notifications' public key (headstore.links).
+    link_public_key: str = ""
+    link_private_key: str = ""
     persistence: str = "postgres"  # "postgres" or "memory" (unit tests)
     # The bearer token the gateway presents on every gRPC call and services require (health
     # checks excepted); empty: services ask for none (one machine, tests).
@@ -102,7 +110,11 @@ class Settings:
             mail_from=env("MAIL_FROM", cls.mail_from),
             public_url=env("PUBLIC_URL", cls.public_url).rstrip("/"),
             jwt_secret=env("JWT_SECRET", cls.jwt_secret),
+            jwt_issuer=env("JWT_ISSUER", cls.jwt_issuer),
+            jwt_audience=env("JWT_AUDIENCE", cls.jwt_audience),
             token_secret=env("TOKEN_SECRET", cls.token_secret),
+            link_public_key=env("NOTIFICATIONS_LINK_PUBLIC_KEY", cls.link_public_key),
+            link_private_key=env("NOTIFICATIONS_LINK_PRIVATE_KEY", cls.link_private_key),
             persistence=env("PERSISTENCE", cls.persistence),
             grpc_auth_token=env("GRPC_AUTH_TOKEN", cls.grpc_auth_token),
             janus_events_host=env("CALLS_JANUS_EVENTS_HOST", cls.janus_events_host),

@@ -10,12 +10,18 @@ from typing import Any
 import stripe
 
 from headstore.errors import InvalidInput
+from headstore.secrets import (
+    DEVELOPMENT_STRIPE_API_KEY,
+    DEVELOPMENT_STRIPE_CONNECT_WEBHOOK_SECRET,
+    DEVELOPMENT_STRIPE_WEBHOOK_SECRET,
+)
 from headstore.settings import env
 
-DEFAULT_API_KEY = "sk_test_headstore_dev"
+# What unit tests and the stand-in get when nothing is set; a deployed process refuses them.
+DEFAULT_API_KEY = DEVELOPMENT_STRIPE_API_KEY
 DEFAULT_API_BASE = "http://127.0.0.1:12111"
-DEFAULT_WEBHOOK_SECRET = "whsec_headstore_dev"
-DEFAULT_CONNECT_WEBHOOK_SECRET = "whsec_headstore_connect_dev"
+DEFAULT_WEBHOOK_SECRET = DEVELOPMENT_STRIPE_WEBHOOK_SECRET
+DEFAULT_CONNECT_WEBHOOK_SECRET = DEVELOPMENT_STRIPE_CONNECT_WEBHOOK_SECRET
 
 
 @dataclass(frozen=True)

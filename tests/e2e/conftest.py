@@ -136,7 +136,6 @@ def platform(request, settings, processes, media_network) -> Any:
         PAYOUTS_WEEK_ANCHOR=datetime.now(UTC).isoformat(),
         PAYOUTS_TICK_SECONDS="0.2",
         STRIPE_API_BASE=f"http://127.0.0.1:{ports['stripe']}",
-        STRIPE_API_KEY="sk_test_headstore_e2e",
         JANUS_URL=janus.api_url,
         JANUS_PUBLIC_URL=janus.api_url,
         JANUS_ADMIN_URL=janus.admin_url,
@@ -186,7 +185,7 @@ def platform(request, settings, processes, media_network) -> Any:
     api = httpx.Client(base_url=f"http://127.0.0.1:{ports['gateway']}", timeout=15)
     mail = httpx.Client(base_url=f"http://127.0.0.1:{ports['mail_web']}", timeout=5)
     stripe_client = stripe.StripeClient(
-        api_key="sk_test_headstore_e2e",
+        api_key=processes.env["STRIPE_API_KEY"],
         base_addresses={"api": f"http://127.0.0.1:{ports['stripe']}"},  # type: ignore[arg-type]
     )
     try:

@@ -1,0 +1,263 @@
+"""Every secret a Headstore process needs, in one table, and the start-up check that uses it.
+
+A process runs in one of two profiles, named by `HEADSTORE_PROFILE`:
+
+- `production` (the default, so a deployment that forgets to say is safe): the process refuses to
+  start while a secret it needs is missing, still one of the development values this repository
+  ever committed, or malformed; the message names every such variable.
+- `development` (`make run` and the tests set it explicitly): a missing secret gets a random
+  value for this run. `make run` writes them once into a git-ignored env file that honcho hands
+  to every process (`headstore dev-env`), so they all agree; the tests do the same through
+  their fixtures.
+
+Adding a secret is one entry in `SECRETS`; `deploy/` uses the same names.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import secrets as random
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
+from dataclasses import dataclass
+
+PROFILE_VARIABLE = "HEADSTORE_PROFILE"
+DEVELOPMENT = "development"
+PRODUCTION = "production"
+PROFILES = (DEVELOPMENT, PRODUCTION)
+
+# Values that once worked out of the box. They are in the repository, so anyone may know them;
+# outside development they are refused like a missing secret.
+DEVELOPMENT_JWT_SECRET = "dev-only-secret-change-me-in-production-0123456789"
+DEVELOPMENT_TOKEN_SECRET = "dev-only-token-secret-change-me-in-production-42"
+DEVELOPMENT_STRIPE_API_KEY = "sk_test_headstore_dev"
+DEVELOPMENT_STRIPE_WEBHOOK_SECRET = "whsec_headstore_dev"
+DEVELOPMENT_STRIPE_CONNECT_WEBHOOK_SECRET = "whsec_headstore_connect_dev"
+DEVELOPMENT_JANUS_ADMIN_SECRET = "dev-janus-admin-secret"
+DEVELOPMENT_JANUS_ROOM_ADMIN_KEY = "dev-janus-room-key"
+
+_COMMITTED_ELSEWHERE = (
+    # deploy/k8s/overlays/dev and deploy/k8s/base/secret.example.yaml, and the e2e key
+    "dev-only-not-a-secret",
+    "dev-only-janus-rooms",
+    "sk_test_dev",
+    "whsec_dev",
+    "whsec_connect_dev",
+    "sk_test_headstore_e2e",
+    "change-me",
+    "change-me-to-64-random-bytes",
+    "sk_test_change_me",
+    "whsec_change_me",
+    "whsec_change_me_too",
+)
+
+PROFILES_SERVICE = "profiles"
+CALLS = "calls"
+BILLING = "billing"
+PAYOUTS = "payouts"
+NOTIFICATIONS = "notifications"
+GATEWAY = "gateway"
+JANUS = "janus"
+"""Process names as the command line knows them: `headstore run <service>`, `headstore gateway`,
+`headstore janus`. Outbox relays need no secret."""
+
+
+class SecretsError(RuntimeError):
+    """A process may not start: the message says which variables to set, and how."""
+
+
+def _random_text() -> str:
+    return random.token_urlsafe(48)
+
+
+def _link_private_key(_: Mapping[str, str]) -> str:
+    from nacl.public import PrivateKey
+
+    return base64.b64encode(bytes(PrivateKey.generate())).decode()
+
+
+def _link_public_key(generated: Mapping[str, str]) -> str:
+    """The public half of the private key generated (or given) for this run."""
+    from nacl.public import PrivateKey
+
+    private = PrivateKey(base64.b64decode(generated[NOTIFICATIONS_LINK_PRIVATE_KEY]))
+    return base64.b64encode(bytes(private.public_key)).decode()
+
+
+def _check_curve25519_key(value: str) -> str | None:
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return "is not base64"
+    if len(raw) != 32:
+        return f"must be 32 bytes (base64), not {len(raw)}"
+    return None
+
+
+def _check_long_enough(value: str) -> str | None:
+    return None if len(value) >= 32 else "must be at least 32 characters long"
+
+
+@dataclass(frozen=True)
+class Secret:
+    name: str
+    needed_by: frozenset[str]
+    description: str
+    generate: Callable[[Mapping[str, str]], str]
+    """A value for a development run; gets the values generated so far (a key pair's second
+    half is derived from its first)."""
+    development_values: tuple[str, ...] = ()
+    check: Callable[[str], str | None] | None = None
+    """What is wrong with a value (None: nothing)."""
+
+
+NOTIFICATIONS_LINK_PRIVATE_KEY = "NOTIFICATIONS_LINK_PRIVATE_KEY"
+NOTIFICATIONS_LINK_PUBLIC_KEY = "NOTIFICATIONS_LINK_PUBLIC_KEY"
+
+SECRETS: tuple[Secret, ...] = (
+    Secret(
+        "JWT_SECRET",
+        frozenset({PROFILES_SERVICE, GATEWAY}),
+        "signs access tokens (HS256): profiles issues them, the gateway checks them",
+        lambda _: _random_text(),
+        (DEVELOPMENT_JWT_SECRET,),
+        _check_long_enough,
+    ),
+    Secret(
+        "TOKEN_SECRET",
+        frozenset({CALLS}),
+        "derives the PIN of each session's room on Janus",
+        lambda _: _random_text(),
+        (DEVELOPMENT_TOKEN_SECRET,),
+        _check_long_enough,
+    ),
+    Secret(
+        NOTIFICATIONS_LINK_PRIVATE_KEY,
+        frozenset({NOTIFICATIONS}),
+        "opens the mailed-link tokens profiles seals for notifications (Curve25519, base64)",
+        _link_private_key,
+        check=_check_curve25519_key,
+    ),
+    Secret(
+        NOTIFICATIONS_LINK_PUBLIC_KEY,
+        frozenset({PROFILES_SERVICE}),
+        "seals mailed-link tokens so only notifications can read them on AMQP (base64)",
+        _link_public_key,
+        check=_check_curve25519_key,
+    ),
+    Secret(
+        "STRIPE_API_KEY",
+        frozenset({BILLING, PAYOUTS}),
+        "Stripe's secret API key",
+        lambda _: "sk_test_" + random.token_hex(24),
+        (DEVELOPMENT_STRIPE_API_KEY,),
+    ),
+    Secret(
+        "STRIPE_WEBHOOK_SECRET",
+        frozenset({BILLING}),
+        "checks the signature of Stripe's payment webhooks",
+        lambda _: "whsec_" + random.token_hex(24),
+        (DEVELOPMENT_STRIPE_WEBHOOK_SECRET,),
+    ),
+    Secret(
+        "STRIPE_CONNECT_WEBHOOK_SECRET",
+        frozenset({PAYOUTS}),
+        "checks the signature of Stripe's Connect webhooks",
+        lambda _: "whsec_" + random.token_hex(24),
+        (DEVELOPMENT_STRIPE_CONNECT_WEBHOOK_SECRET,),
+    ),
+    Secret(
+        "JANUS_ADMIN_SECRET",
+        frozenset({CALLS, JANUS}),
+        "Janus' admin API secret",
+        lambda _: _random_text(),
+        (DEVELOPMENT_JANUS_ADMIN_SECRET,),
+        _check_long_enough,
+    ),
+    Secret(
+        "JANUS_ROOM_ADMIN_KEY",
+        frozenset({CALLS, JANUS}),
+        "the VideoRoom plugin's admin_key: only calls may create rooms",
+        lambda _: _random_text(),
+        (DEVELOPMENT_JANUS_ROOM_ADMIN_KEY,),
+        _check_long_enough,
+    ),
+)
+
+BY_NAME = {secret.name: secret for secret in SECRETS}
+
+
+def secrets_for(process: str) -> list[Secret]:
+    return [secret for secret in SECRETS if process in secret.needed_by]
+
+
+def profile(environ: Mapping[str, str] | None = None) -> str:
+    """The profile named by HEADSTORE_PROFILE; production when unset."""
+    value = (os.environ if environ is None else environ).get(PROFILE_VARIABLE, "").strip()
+    if not value:
+        return PRODUCTION
+    if value not in PROFILES:
+        raise SecretsError(f"{PROFILE_VARIABLE} must be {' or '.join(PROFILES)}, not {value!r}.")
+    return value
+
+
+def development_values(
+    environ: Mapping[str, str], names: Iterable[str] | None = None
+) -> dict[str, str]:
+    """Random values for the secrets (all, or `names`) that `environ` does not set."""
+    wanted = set(BY_NAME if names is None else names)
+    known = {name: value for name, value in environ.items() if name in BY_NAME and value}
+    generated: dict[str, str] = {}
+    for secret in SECRETS:  # all of them: a wanted half of a key pair needs the other half
+        if secret.name not in known:
+            generated[secret.name] = secret.generate({**known, **generated})
+    return {name: value for name, value in generated.items() if name in wanted}
+
+
+def problems(process: str, environ: Mapping[str, str]) -> list[str]:
+    """What is wrong with the secrets `process` needs, one line per variable."""
+    found = []
+    for secret in secrets_for(process):
+        value = environ.get(secret.name, "")
+        if not value.strip():
+            found.append(f"{secret.name} is not set ({secret.description})")
+        elif value in secret.development_values or value in _COMMITTED_ELSEWHERE:
+            found.append(
+                f"{secret.name} is a development value published in the repository; "
+                "set a secret of your own"
+            )
+        elif secret.check is not None and (wrong := secret.check(value)) is not None:
+            found.append(f"{secret.name} {wrong}")
+    return found
+
+
+def prepare(process: str, environ: MutableMapping[str, str] | None = None) -> list[str]:
+    """Make sure `process` has its secrets before it starts, per the profile.
+
+    Development: sets a random value for each missing one (in `environ`, os.environ by default)
+    and returns their names. Production: SecretsError naming every missing, published or
+    malformed one."""
+    target = os.environ if environ is None else environ
+    if profile(target) == DEVELOPMENT:
+        names = [secret.name for secret in secrets_for(process)]
+        generated = development_values(target, names)
+        target.update(generated)
+        return sorted(generated)
+    wrong = problems(process, target)
+    if wrong:
+        lines = "\n".join(f"  - {line}" for line in wrong)
+        raise SecretsError(
+            f"headstore {process} will not start without its secrets:\n{lines}\n"
+            f"Set them in the environment (deploy/ shows where), or, on a developer's machine, "
+            f"set {PROFILE_VARIABLE}={DEVELOPMENT} to get random ones for this run."
+        )
+    return []
+
+
+def development_env_file(environ: Mapping[str, str] | None = None) -> str:
+    """An env file (KEY=value lines) for one development run of the whole platform: the
+    profile and a random value for every secret the environment does not already set."""
+    values = development_values(os.environ if environ is None else environ)
+    lines = [f"{PROFILE_VARIABLE}={DEVELOPMENT}", *(f"{k}={v}" for k, v in values.items())]
+    return "\n".join(lines) + "\n"

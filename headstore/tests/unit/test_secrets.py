@@ -1,0 +1,131 @@
+"""No process starts without its secrets outside the development profile; in it, missing ones
+are made up for the run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from headstore import secrets
+from headstore.links import open_sealed, seal
+from headstore.registry import SERVICES
+from headstore.testing import ROOT
+
+PROCESSES = [*SERVICES, secrets.GATEWAY, secrets.JANUS]
+
+
+def complete_environment() -> dict[str, str]:
+    return secrets.development_values({})
+
+
+def test_every_secret_is_needed_by_some_process() -> None:
+    for secret in secrets.SECRETS:
+        assert secret.needed_by, secret.name
+        assert secret.needed_by <= set(PROCESSES), secret.name
+
+
+@pytest.mark.parametrize("process", [p for p in PROCESSES if secrets.secrets_for(p)])
+def test_each_process_refuses_to_start_without_each_of_its_secrets(process: str) -> None:
+    for secret in secrets.secrets_for(process):
+        environ = complete_environment()
+        del environ[secret.name]
+        with pytest.raises(secrets.SecretsError) as refused:
+            secrets.prepare(process, environ)
+        assert secret.name in str(refused.value)
+        assert secret.name not in environ  # nothing was made up
+
+
+@pytest.mark.parametrize("process", PROCESSES)
+def test_each_process_starts_with_its_secrets_set(process: str) -> None:
+    environ = complete_environment()
+    assert secrets.prepare(process, environ) == []
+
+
+def test_production_is_the_default_profile() -> None:
+    with pytest.raises(secrets.SecretsError):
+        secrets.prepare(secrets.GATEWAY, {})
+    assert secrets.profile({}) == secrets.PRODUCTION
+
+
+def test_an_unknown_profile_is_refused_by_name() -> None:
+    with pytest.raises(secrets.SecretsError, match="HEADSTORE_PROFILE"):
+        secrets.prepare(secrets.GATEWAY, {"HEADSTORE_PROFILE": "staging"})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("JWT_SECRET", secrets.DEVELOPMENT_JWT_SECRET),
+        ("JWT_SECRET", "dev-only-not-a-secret"),  # the dev overlay's
+        ("STRIPE_WEBHOOK_SECRET", secrets.DEVELOPMENT_STRIPE_WEBHOOK_SECRET),
+        ("STRIPE_API_KEY", secrets.DEVELOPMENT_STRIPE_API_KEY),
+        ("JANUS_ADMIN_SECRET", secrets.DEVELOPMENT_JANUS_ADMIN_SECRET),
+        ("JANUS_ROOM_ADMIN_KEY", secrets.DEVELOPMENT_JANUS_ROOM_ADMIN_KEY),
+        ("TOKEN_SECRET", secrets.DEVELOPMENT_TOKEN_SECRET),
+    ],
+)
+def test_a_published_development_value_is_refused_outside_development(
+    name: str, value: str
+) -> None:
+    process = sorted(secrets.BY_NAME[name].needed_by)[0]
+    environ = {**complete_environment(), name: value}
+    with pytest.raises(secrets.SecretsError, match=name):
+        secrets.prepare(process, environ)
+
+
+def test_a_short_jwt_secret_or_a_malformed_key_is_refused() -> None:
+    environ = {**complete_environment(), "JWT_SECRET": "short"}
+    with pytest.raises(secrets.SecretsError, match="JWT_SECRET must be at least 32"):
+        secrets.prepare(secrets.GATEWAY, environ)
+    environ = {**complete_environment(), "NOTIFICATIONS_LINK_PRIVATE_KEY": "not base64!"}
+    with pytest.raises(secrets.SecretsError, match="NOTIFICATIONS_LINK_PRIVATE_KEY"):
+        secrets.prepare(secrets.NOTIFICATIONS, environ)
+
+
+def test_development_makes_up_missing_secrets_and_keeps_given_ones() -> None:
+    environ = {"HEADSTORE_PROFILE": "development", "JWT_SECRET": "mine-" + "x" * 40}
+    generated = secrets.prepare(secrets.PROFILES_SERVICE, environ)
+    assert generated == ["NOTIFICATIONS_LINK_PUBLIC_KEY"]
+    assert environ["JWT_SECRET"] == "mine-" + "x" * 40
+    assert secrets.problems(secrets.PROFILES_SERVICE, environ) == []
+
+
+def test_development_values_are_random_per_run() -> None:
+    first, second = complete_environment(), complete_environment()
+    assert set(first) == set(secrets.BY_NAME)
+    assert all(first[name] != second[name] for name in first)
+
+
+def test_the_generated_link_keys_are_one_pair() -> None:
+    environ = complete_environment()
+    sealed = seal("a-token", environ["NOTIFICATIONS_LINK_PUBLIC_KEY"])
+    assert open_sealed(sealed, environ["NOTIFICATIONS_LINK_PRIVATE_KEY"]) == "a-token"
+
+
+def test_the_development_env_file_names_the_profile_and_every_missing_secret() -> None:
+    text = secrets.development_env_file({"JWT_SECRET": "given-" + "y" * 40})
+    lines = dict(line.split("=", 1) for line in text.splitlines())
+    assert lines.pop("HEADSTORE_PROFILE") == "development"
+    assert set(lines) == set(secrets.BY_NAME) - {"JWT_SECRET"}
+
+
+def test_a_service_started_without_the_profile_or_jwt_secret_exits_naming_it() -> None:
+    environ = {
+        key: value
+        for key, value in os.environ.items()
+        if key != "HEADSTORE_PROFILE" and key not in secrets.BY_NAME
+    }
+    finished = subprocess.run(
+        [sys.executable, "-m", "headstore.cli", "run", "profiles"],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert finished.returncode != 0
+    assert "JWT_SECRET" in finished.stderr
+    assert "HEADSTORE_PROFILE=development" in finished.stderr
