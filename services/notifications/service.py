@@ -12,7 +12,7 @@ from eventsourcing.application import ProcessingEvent
 from google.protobuf.timestamp_pb2 import Timestamp
 from nameko.timer import timer
 
-from headstore import metrics
+from headstore import links, metrics
 from headstore.consumers import consumes
 from headstore.dependencies import Leadership, MetricsServer, Store
 from headstore.envelope import Envelope
@@ -64,6 +64,12 @@ def expiry(event: Any) -> datetime | None:
     return event.expires_at.ToDatetime(tzinfo=UTC) if event.HasField("expires_at") else None
 
 
+def link_token(app: NotificationsApplication, sealed: bytes) -> str:
+    """The mailed link's token, which profiles sealed for this service alone. One that does
+    not open (keys that do not match) raises links.LinkSealError: no mail with a broken link."""
+    return links.open_sealed(sealed, app.settings.link_private_key)
+
+
 def timestamp(value: datetime | None) -> Timestamp | None:
     if value is None:
         return None
@@ -109,7 +115,10 @@ class NotificationsService(HealthCheck):
             to=event.email,
             template=templates.EMAIL_VERIFICATION,
             rendered=templates.email_verification(
-                app.settings.public_url, event.name, event.token, expiry(event)
+                app.settings.public_url,
+                event.name,
+                link_token(app, event.sealed_token),
+                expiry(event),
             ),
             cause_event_id=envelope.event_id,
         )
@@ -124,7 +133,10 @@ class NotificationsService(HealthCheck):
             to=event.email,
             template=templates.PASSWORD_RESET,
             rendered=templates.password_reset(
-                app.settings.public_url, event.name, event.token, expiry(event)
+                app.settings.public_url,
+                event.name,
+                link_token(app, event.sealed_token),
+                expiry(event),
             ),
             cause_event_id=envelope.event_id,
         )
@@ -152,7 +164,10 @@ class NotificationsService(HealthCheck):
             to=event.email,
             template=templates.EXPERT_ACCEPTED,
             rendered=templates.expert_accepted(
-                app.settings.public_url, event.name, event.signup_token, expiry(event)
+                app.settings.public_url,
+                event.name,
+                link_token(app, event.sealed_signup_token),
+                expiry(event),
             ),
             cause_event_id=envelope.event_id,
         )

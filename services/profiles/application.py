@@ -2,9 +2,11 @@
 profiles, categories, and ambassadors with their referrals. Passwords are hashed (argon2) and
 tokens and referral codes made here; the domain stays pure and stores only digests.
 
-Tokens of mailed links are derived from the event that carries their digest
-(HMAC(token secret, kind:aggregate:version)), so the outbox relay can put the link into the
-public event for the notifications service without the store ever holding the token itself.
+A mailed link's token is random (256 bits after the aggregate's id, which tells the link where
+to look). The event that records it holds its digest, to check it by, and the token sealed with
+the notifications service's public key (headstore.links), which the public event carries: so
+neither the store nor AMQP holds a token anyone but notifications can read, and nothing derives
+one from a secret that could leak.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import base64
 import contextlib
 import functools
 import hashlib
-import hmac
 import json
 import os
 import secrets
@@ -30,7 +31,7 @@ from eventsourcing.application import ProcessingEvent
 from eventsourcing.domain import Aggregate as LibraryAggregate
 from eventsourcing.persistence import IntegrityError
 
-from headstore import clock
+from headstore import clock, links
 from headstore.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from headstore.settings import Settings, env_int
 from headstore.store import ServiceApplication
@@ -117,10 +118,11 @@ class ProfilesConfig:
             min_rate_minor=env_int("RATE_MIN_MINOR", cls.min_rate_minor),
             max_rate_minor=env_int("RATE_MAX_MINOR", cls.max_rate_minor),
             max_free_minutes=env_int("MAX_FREE_MINUTES", cls.max_free_minutes),
-            access_token_seconds=env_int("ACCESS_TOKEN_SECONDS", cls.access_token_seconds),
-            reset_lifetime=timedelta(
-                seconds=env_int("RESET_LINK_SECONDS", int(PASSWORD_RESET_LIFETIME.total_seconds()))
-            ),
+            access_token_seconds=_positive("ACCESS_TOKEN_SECONDS", cls.access_token_seconds),
+            verification_lifetime=_lifetime("VERIFICATION_LINK_SECONDS", cls.verification_lifetime),
+            reset_lifetime=_lifetime("RESET_LINK_SECONDS", cls.reset_lifetime),
+            refresh_lifetime=_lifetime("REFRESH_TOKEN_SECONDS", cls.refresh_lifetime),
+            signup_lifetime=_lifetime("SIGNUP_LINK_SECONDS", cls.signup_lifetime),
             ambassador_share_basis_points=share,
             # Tests lower argon2's cost; production keeps the library's defaults.
             argon2={
@@ -130,15 +132,35 @@ class ProfilesConfig:
         )
 
 
+def _positive(name: str, default: int) -> int:
+    value = env_int(name, default)
+    if value < 1:
+        raise ValueError(f"{name} must be a positive number of seconds, not {value}")
+    return value
+
+
+def _lifetime(name: str, default: timedelta) -> timedelta:
+    return timedelta(seconds=_positive(name, int(default.total_seconds())))
+
+
 def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def link_token(secret: str, kind: str, aggregate_id: UUID, version: int) -> str:
-    """The token of a mailed link, derived from the event that records its digest. The token
-    starts with the aggregate's id so the link finds its aggregate without an index."""
-    mac = hmac.new(secret.encode(), f"{kind}:{aggregate_id}:{version}".encode(), hashlib.sha256)
-    return f"{aggregate_id.hex}.{mac.hexdigest()}"
+@dataclass(frozen=True)
+class NewLink:
+    """A fresh mailed-link token: its digest to store and check by, and the token sealed for
+    notifications. The token itself leaves this object only in tests."""
+
+    token: str
+    digest: str
+    sealed: str
+
+
+def new_token(aggregate_id: UUID) -> str:
+    """A random single-use token that starts with the aggregate's id, so the link finds its
+    aggregate without an index."""
+    return f"{aggregate_id.hex}.{secrets.token_urlsafe(32)}"
 
 
 def new_referral_code() -> str:
@@ -192,10 +214,9 @@ class ProfilesApplication(ServiceApplication):
 
     # -- helpers ------------------------------------------------------------------------------
 
-    def _token(self, kind: str, aggregate: LibraryAggregate, events_ahead: int = 1) -> str:
-        return link_token(
-            self.settings.token_secret, kind, aggregate.id, aggregate.version + events_ahead
-        )
+    def _new_link(self, aggregate: LibraryAggregate) -> NewLink:
+        token = new_token(aggregate.id)
+        return NewLink(token, digest(token), links.seal(token, self.settings.link_public_key))
 
     def _get(self, kind: type[Any], aggregate_id: UUID, what: str, field_name: str) -> Any:
         found = self.find(kind, aggregate_id)
@@ -247,7 +268,7 @@ class ProfilesApplication(ServiceApplication):
 
     def _tokens(self, account: Account, now: datetime) -> dict[str, Any]:
         """Issue an access token and a new refresh token (the caller saves the account)."""
-        refresh = f"{account.id.hex}.{secrets.token_urlsafe(32)}"
+        refresh = new_token(account.id)
         account.issue_refresh_token(digest(refresh), now, self.config.refresh_lifetime)
         return {
             "access_token": self.access_token(account, now),
@@ -272,8 +293,9 @@ class ProfilesApplication(ServiceApplication):
     def sign_up(self, email: str, password: str, name: str) -> UUID:
         now = clock.now()
         account = Account.register(email, name, self._hash(password))
+        link = self._new_link(account)
         account.request_email_verification(
-            digest(self._token("verify", account)), now, self.config.verification_lifetime
+            link.digest, now, self.config.verification_lifetime, sealed_token=link.sealed
         )
         self._save_new_account(account, EmailIndex.claim(account.email, account.id))
         return account.id
@@ -286,8 +308,9 @@ class ProfilesApplication(ServiceApplication):
 
     def resend_verification(self, account_id: UUID) -> None:
         account = self.account(account_id)
+        link = self._new_link(account)
         account.request_email_verification(
-            digest(self._token("verify", account)), clock.now(), self.config.verification_lifetime
+            link.digest, clock.now(), self.config.verification_lifetime, sealed_token=link.sealed
         )
         self.save(account)
 
@@ -310,7 +333,7 @@ class ProfilesApplication(ServiceApplication):
     def refresh_tokens(self, refresh_token: str) -> dict[str, Any]:
         now = clock.now()
         account = self._account_of_refresh_token(refresh_token)
-        new_refresh = f"{account.id.hex}.{secrets.token_urlsafe(32)}"
+        new_refresh = new_token(account.id)
         account.rotate_refresh_token(
             digest(refresh_token), digest(new_refresh), now, self.config.refresh_lifetime
         )
@@ -354,8 +377,9 @@ class ProfilesApplication(ServiceApplication):
             return
         if account is None:
             return
+        link = self._new_link(account)
         account.request_password_reset(
-            digest(self._token("reset", account)), clock.now(), self.config.reset_lifetime
+            link.digest, clock.now(), self.config.reset_lifetime, sealed_token=link.sealed
         )
         self.save(account)
 
@@ -415,13 +439,15 @@ class ProfilesApplication(ServiceApplication):
     ) -> ExpertApplication:
         self._check_role(trustee_id, "trustee")
         application = self.application(application_id)
-        # The review is the next event; acceptance, if this review decides it, the one after.
+        # Used only if this review decides the application.
+        link = self._new_link(application)
         application.review(
             trustee_id,
             approve,
             comment,
             now=clock.now(),
-            signup_token_digest=digest(self._token("signup", application, events_ahead=2)),
+            signup_token_digest=link.digest,
+            sealed_signup_token=link.sealed,
             quorum=self.config.quorum,
             signup_link_lifetime=self.config.signup_lifetime,
         )

@@ -1,20 +1,18 @@
 """The profiles service's public events: which stored events leave the service, and as what.
 
-Events that carry a mailed link get the link's token back here, derived from the event the same
-way the application derived it (see application.link_token); the store holds only digests.
+Events that carry a mailed link carry its token as the stored event holds it: sealed for the
+notifications service (see application.NewLink), never in plain text.
 """
 
 from __future__ import annotations
 
-from functools import cache
+import base64
 from typing import Any
 
 from google.protobuf.message import Message
 
 from headstore.events.v1 import money_pb2
 from headstore.events.v1 import profiles_pb2 as events
-from headstore.settings import Settings
-from services.profiles.application import digest, link_token
 from services.profiles.domain import Account, Ambassador, ExpertApplication, ExpertProfile
 
 AVAILABILITY = {
@@ -24,19 +22,8 @@ AVAILABILITY = {
 }
 
 
-@cache
-def _token_secret() -> str:
-    return Settings.from_env().token_secret
-
-
-def _token(kind: str, event: Any, stored_digest: str) -> str:
-    token = link_token(_token_secret(), kind, event.originator_id, event.originator_version)
-    if digest(token) != stored_digest:
-        raise ValueError(
-            f"{kind} token of {event.originator_id} v{event.originator_version} does not match "
-            "its digest: TOKEN_SECRET differs between the service and its relay"
-        )
-    return token
+def _sealed(sealed: str) -> bytes:
+    return base64.b64decode(sealed)
 
 
 def translate(event: Any, app: Any) -> Message | None:
@@ -63,7 +50,7 @@ def translate(event: Any, app: Any) -> Message | None:
                 account_id=str(event.originator_id),
                 email=state.email,
                 name=state.display_name,
-                token=_token("verify", event, event.token_digest),
+                sealed_token=_sealed(event.sealed_token),
             )
             message.expires_at.FromDatetime(event.expires_at)
             return message
@@ -78,7 +65,7 @@ def translate(event: Any, app: Any) -> Message | None:
                 account_id=str(event.originator_id),
                 email=state.email,
                 name=state.display_name,
-                token=_token("reset", event, event.token_digest),
+                sealed_token=_sealed(event.sealed_token),
             )
             message.expires_at.FromDatetime(event.expires_at)
             return message
@@ -103,7 +90,7 @@ def translate(event: Any, app: Any) -> Message | None:
                 application_id=str(event.originator_id),
                 email=state.email,
                 name=state.name,
-                signup_token=_token("signup", event, event.signup_token_digest),
+                sealed_signup_token=_sealed(event.sealed_signup_token),
                 referral_code=state.referral_code or "",
             )
             message.expires_at.FromDatetime(event.expires_at)

@@ -3,7 +3,8 @@ trustee review, expert profiles, the managed list of categories, and ambassadors
 referral codes and the experts they referred.
 
 Pure: no I/O, no hashing, no token generation and no clock reads. The application passes in
-password hashes, SHA-256 hex digests of tokens, the current time (`now`) and configured limits;
+password hashes, SHA-256 hex digests of tokens (with each mailed-link token sealed for the
+notifications service, which alone can open it), the current time (`now`) and configured limits;
 events take their timestamps from the injected clock through `headstore.domain.Aggregate`.
 Aggregate state holds only str, int, bool, None, UUID, datetime, lists and dicts, so aggregates
 can be snapshotted by the library's JSON transcoder.
@@ -201,6 +202,11 @@ DEFAULT_LOGIN_THROTTLE = LoginThrottle()
 class Account(Aggregate):
     """Someone who can sign in: e-mail, display name, password hash, roles, tokens."""
 
+    credentials_version = 1
+    """Goes up with every password change or reset; access tokens carry the version they were
+    issued at, and the gateway refuses one older than this. (A class attribute as well, so a
+    snapshot taken before the attribute existed still loads.)"""
+
     class Registered(Aggregate.Created):
         email: str
         display_name: str
@@ -218,6 +224,8 @@ class Account(Aggregate):
     class EmailVerificationRequested(Aggregate.Event):
         token_digest: str
         expires_at: datetime
+        sealed_token: str = ""
+        """The token sealed for notifications (headstore.links); "" in events stored before."""
 
         def apply(self, account: Account) -> None:
             if account.verification_token is not None:
@@ -237,12 +245,14 @@ class Account(Aggregate):
             account.verification_token = None
 
     class PasswordChanged(Aggregate.Event):
-        """Also revokes every refresh token and invalidates a pending reset link."""
+        """Also revokes every refresh token and access token, and invalidates a pending reset
+        link."""
 
         password_hash: str
 
         def apply(self, account: Account) -> None:
             account.password_hash = self.password_hash
+            account.credentials_version = account.credentials_version + 1
             account.refresh_tokens = {}
             if account.reset_token is not None:
                 account.spent_reset_tokens[account.reset_token["digest"]] = "superseded"
@@ -253,6 +263,7 @@ class Account(Aggregate):
 
         token_digest: str
         expires_at: datetime
+        sealed_token: str = ""
 
         def apply(self, account: Account) -> None:
             if account.reset_token is not None:
@@ -260,12 +271,14 @@ class Account(Aggregate):
             account.reset_token = {"digest": self.token_digest, "expires_at": self.expires_at}
 
     class PasswordReset(Aggregate.Event):
-        """Uses up the reset link, revokes every refresh token and clears failed log-ins."""
+        """Uses up the reset link, revokes every refresh and access token and clears failed
+        log-ins."""
 
         password_hash: str
 
         def apply(self, account: Account) -> None:
             account.password_hash = self.password_hash
+            account.credentials_version = account.credentials_version + 1
             if account.reset_token is not None:
                 account.spent_reset_tokens[account.reset_token["digest"]] = "used"
             account.reset_token = None
@@ -389,13 +402,21 @@ class Account(Aggregate):
     # -- e-mail verification ----------------------------------------------------------------
 
     def request_email_verification(
-        self, token_digest: str, now: datetime, lifetime: timedelta = EMAIL_VERIFICATION_LIFETIME
+        self,
+        token_digest: str,
+        now: datetime,
+        lifetime: timedelta = EMAIL_VERIFICATION_LIFETIME,
+        *,
+        sealed_token: str = "",
     ) -> None:
         """Sends (in the application) a new verification link; earlier links stop working."""
         self.check_email_not_verified()
         digest, expires_at = _check_new_link(token_digest, now, lifetime)
         self.trigger_event(
-            self.EmailVerificationRequested, token_digest=digest, expires_at=expires_at
+            self.EmailVerificationRequested,
+            token_digest=digest,
+            expires_at=expires_at,
+            sealed_token=sealed_token,
         )
 
     def verify_email(self, token_digest: str, now: datetime) -> None:
@@ -429,11 +450,21 @@ class Account(Aggregate):
         self.trigger_event(self.PasswordChanged, password_hash=_check_hash(password_hash))
 
     def request_password_reset(
-        self, token_digest: str, now: datetime, lifetime: timedelta = PASSWORD_RESET_LIFETIME
+        self,
+        token_digest: str,
+        now: datetime,
+        lifetime: timedelta = PASSWORD_RESET_LIFETIME,
+        *,
+        sealed_token: str = "",
     ) -> None:
         """A new reset link; any earlier one stops working."""
         digest, expires_at = _check_new_link(token_digest, now, lifetime)
-        self.trigger_event(self.PasswordResetRequested, token_digest=digest, expires_at=expires_at)
+        self.trigger_event(
+            self.PasswordResetRequested,
+            token_digest=digest,
+            expires_at=expires_at,
+            sealed_token=sealed_token,
+        )
 
     def reset_password(self, token_digest: str, password_hash: str, now: datetime) -> None:
         """Uses the reset link once. Signs out every session and clears failed log-ins."""
@@ -720,6 +751,8 @@ class ExpertApplication(Aggregate):
     class Accepted(Aggregate.Event):
         signup_token_digest: str
         expires_at: datetime
+        sealed_signup_token: str = ""
+        """The token sealed for notifications (headstore.links); "" in events stored before."""
 
         def apply(self, application: ExpertApplication) -> None:
             application.status = ACCEPTED
@@ -735,6 +768,7 @@ class ExpertApplication(Aggregate):
     class SignupLinkReissued(Aggregate.Event):
         signup_token_digest: str
         expires_at: datetime
+        sealed_signup_token: str = ""
 
         def apply(self, application: ExpertApplication) -> None:
             application.spent_signup_tokens[application.signup_token["digest"]] = "superseded"
@@ -810,6 +844,7 @@ class ExpertApplication(Aggregate):
         *,
         now: datetime,
         signup_token_digest: str,
+        sealed_signup_token: str = "",
         quorum: int = DEFAULT_QUORUM,
         signup_link_lifetime: timedelta = SIGNUP_LINK_LIFETIME,
     ) -> None:
@@ -827,7 +862,12 @@ class ExpertApplication(Aggregate):
             self.Reviewed, trustee_id=trustee_id, approve=bool(approve), comment=text
         )
         if self.approvals >= quorum:
-            self.trigger_event(self.Accepted, signup_token_digest=digest, expires_at=expires_at)
+            self.trigger_event(
+                self.Accepted,
+                signup_token_digest=digest,
+                expires_at=expires_at,
+                sealed_signup_token=sealed_signup_token,
+            )
         elif self.rejections >= quorum:
             self.trigger_event(self.Rejected)
 
@@ -868,7 +908,12 @@ class ExpertApplication(Aggregate):
         self.trigger_event(self.SignupRedeemed, account_id=account_id)
 
     def reissue_signup_link(
-        self, token_digest: str, now: datetime, lifetime: timedelta = SIGNUP_LINK_LIFETIME
+        self,
+        token_digest: str,
+        now: datetime,
+        lifetime: timedelta = SIGNUP_LINK_LIFETIME,
+        *,
+        sealed_token: str = "",
     ) -> None:
         """A new signup link for an accepted expert who has not signed up yet (say the first
         one expired); the earlier link stops working."""
@@ -882,7 +927,10 @@ class ExpertApplication(Aggregate):
         if digest == self.signup_token["digest"] or digest in self.spent_signup_tokens:
             raise Conflict("signup_link_exists", "This signup link was already issued.", "token")
         self.trigger_event(
-            self.SignupLinkReissued, signup_token_digest=digest, expires_at=expires_at
+            self.SignupLinkReissued,
+            signup_token_digest=digest,
+            expires_at=expires_at,
+            sealed_signup_token=sealed_token,
         )
 
 

@@ -235,6 +235,18 @@ class ProfilesService(HealthCheck):
 
     @grpc
     @handled
+    def GetAccessState(self, request: Any, context: Any) -> api.AccessState:  # noqa: N802
+        """What the gateway checks each access token against."""
+        account = self.store.account(parse_id(request.account_id, "account_id"))
+        return api.AccessState(
+            account_id=str(account.id),
+            credentials_version=account.credentials_version,
+            roles=list(account.roles),
+            email_verified=account.email_verified,
+        )
+
+    @grpc
+    @handled
     def GrantRole(self, request: api.GrantRoleRequest, context: Any) -> api.Account:  # noqa: N802
         account = self.store.grant_role(
             parse_id(request.admin_id, "admin_id"),

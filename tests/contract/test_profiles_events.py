@@ -13,14 +13,14 @@ from headstore.clock import FakeClock
 from headstore.domain import event_id
 from headstore.envelope import Envelope
 from headstore.events.v1 import profiles_pb2
-from headstore.settings import Settings
+from headstore.links import open_sealed
 from services.profiles.application import (
     DEFAULT_QUESTIONS,
     ProfilesApplication,
     ProfilesConfig,
-    link_token,
 )
 from services.profiles.contract import translate
+from services.profiles.tests import mailed_links
 
 PROFILE_EVENTS = {name for name in profiles_pb2.DESCRIPTOR.message_types_by_name}
 
@@ -29,7 +29,7 @@ PROFILE_EVENTS = {name for name in profiles_pb2.DESCRIPTOR.message_types_by_name
 def app():
     previous = clock.use(FakeClock())
     application = ProfilesApplication(
-        Settings(persistence="memory"),
+        mailed_links.settings(),
         config=ProfilesConfig(argon2={"time_cost": 1, "memory_cost": 8192}),
     )
     yield application
@@ -46,16 +46,11 @@ def every_public_path(app: ProfilesApplication) -> None:
         app.grant_role(admin_id, trustee, "trustee")
     client = app.sign_up("cli@example.com", "client password", "Cli")
     account = app.account(client)
-    verify = link_token(app.settings.token_secret, "verify", client, 2)
     assert account.version >= 2
-    app.verify_email(verify)
+    app.verify_email(mailed_links.mailed_token(app, client))
     app.change_password(client, "client password", "new client password")
     app.request_password_reset("cli@example.com")
-    reset_version = app.account(client).version
-    app.reset_password(
-        link_token(app.settings.token_secret, "reset", client, reset_version),
-        "reset client password",
-    )
+    app.reset_password(mailed_links.mailed_token(app, client), "reset client password")
     ambassador = app.sign_up("amb@example.com", "ambassador password", "Amb")
     code = app.appoint_ambassador(admin_id, ambassador, 1200).referral_code
     answers = [{"question_id": qid, "answer": "An answer."} for qid, _ in DEFAULT_QUESTIONS]
@@ -64,9 +59,7 @@ def every_public_path(app: ProfilesApplication) -> None:
     for trustee in trustees:
         app.review_application(trustee, accepted, True, "")
         app.review_application(trustee, rejected, False, "Not enough experience.")
-    signup = link_token(
-        app.settings.token_secret, "signup", accepted, app.application(accepted).version
-    )
+    signup = mailed_links.mailed_token(app, accepted)
     expert = app.complete_expert_signup(signup, "expert password")["account"].id
     app.add_category(admin_id, "tax", "Tax")
     app.update_expert_profile(
@@ -121,8 +114,30 @@ def test_every_declared_profiles_event_is_published(app):
 def test_mailed_links_in_events_are_the_tokens_the_application_accepts(app):
     client = app.sign_up("link@example.com", "client password", "Link")
     verification = [e for e in published(app) if e.type == "EmailVerificationRequested"][-1]
-    token = verification.parse(profiles_pb2.EmailVerificationRequested).token
+    sealed = verification.parse(profiles_pb2.EmailVerificationRequested).sealed_token
+    token = open_sealed(sealed, mailed_links.LINK_PRIVATE_KEY)
     assert app.verify_email(token) == client
+
+
+def test_no_published_event_carries_a_mailed_link_token_in_plain_text(app):
+    every_public_path(app)
+    tokens = {
+        open_sealed(sealed, mailed_links.LINK_PRIVATE_KEY)
+        for event in app.recorder.select_notifications(start=1, limit=10_000)
+        for sealed in [
+            getattr(app.mapper.to_domain_event(event), name, "")
+            for name in ("sealed_token", "sealed_signup_token")
+        ]
+        if sealed
+    }
+    assert len(tokens) >= 4  # verification links, a reset link, a signup link
+    wire = [envelope.dumps() for envelope in published(app)]
+    for token in tokens:
+        secret_part = token.partition(".")[2]
+        assert not any(secret_part in message for message in wire)
+    stored = [n.state for n in app.recorder.select_notifications(start=1, limit=10_000)]
+    for token in tokens:
+        assert not any(token.partition(".")[2].encode() in state for state in stored)
 
 
 def test_referral_events_name_expert_and_ambassador_by_account_id(app):

@@ -35,18 +35,18 @@ class AccountRegistered(_message.Message):
     def __init__(self, account_id: _Optional[str] = ..., email: _Optional[str] = ..., name: _Optional[str] = ..., roles: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class EmailVerificationRequested(_message.Message):
-    __slots__ = ("account_id", "email", "name", "token", "expires_at")
+    __slots__ = ("account_id", "email", "name", "expires_at", "sealed_token")
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     EMAIL_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
-    TOKEN_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    SEALED_TOKEN_FIELD_NUMBER: _ClassVar[int]
     account_id: str
     email: str
     name: str
-    token: str
     expires_at: _timestamp_pb2.Timestamp
-    def __init__(self, account_id: _Optional[str] = ..., email: _Optional[str] = ..., name: _Optional[str] = ..., token: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    sealed_token: bytes
+    def __init__(self, account_id: _Optional[str] = ..., email: _Optional[str] = ..., name: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., sealed_token: _Optional[bytes] = ...) -> None: ...
 
 class EmailVerified(_message.Message):
     __slots__ = ("account_id",)
@@ -65,18 +65,18 @@ class PasswordChanged(_message.Message):
     def __init__(self, account_id: _Optional[str] = ..., email: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
 
 class PasswordResetRequested(_message.Message):
-    __slots__ = ("account_id", "email", "name", "token", "expires_at")
+    __slots__ = ("account_id", "email", "name", "expires_at", "sealed_token")
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     EMAIL_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
-    TOKEN_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    SEALED_TOKEN_FIELD_NUMBER: _ClassVar[int]
     account_id: str
     email: str
     name: str
-    token: str
     expires_at: _timestamp_pb2.Timestamp
-    def __init__(self, account_id: _Optional[str] = ..., email: _Optional[str] = ..., name: _Optional[str] = ..., token: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    sealed_token: bytes
+    def __init__(self, account_id: _Optional[str] = ..., email: _Optional[str] = ..., name: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., sealed_token: _Optional[bytes] = ...) -> None: ...
 
 class RoleGranted(_message.Message):
     __slots__ = ("account_id", "role")
@@ -111,20 +111,20 @@ class ExpertApplicationReviewed(_message.Message):
     def __init__(self, application_id: _Optional[str] = ..., trustee_id: _Optional[str] = ..., approved: _Optional[bool] = ..., comment: _Optional[str] = ...) -> None: ...
 
 class ExpertAccepted(_message.Message):
-    __slots__ = ("application_id", "email", "name", "signup_token", "expires_at", "referral_code")
+    __slots__ = ("application_id", "email", "name", "expires_at", "referral_code", "sealed_signup_token")
     APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
     EMAIL_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
-    SIGNUP_TOKEN_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     REFERRAL_CODE_FIELD_NUMBER: _ClassVar[int]
+    SEALED_SIGNUP_TOKEN_FIELD_NUMBER: _ClassVar[int]
     application_id: str
     email: str
     name: str
-    signup_token: str
     expires_at: _timestamp_pb2.Timestamp
     referral_code: str
-    def __init__(self, application_id: _Optional[str] = ..., email: _Optional[str] = ..., name: _Optional[str] = ..., signup_token: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., referral_code: _Optional[str] = ...) -> None: ...
+    sealed_signup_token: bytes
+    def __init__(self, application_id: _Optional[str] = ..., email: _Optional[str] = ..., name: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., referral_code: _Optional[str] = ..., sealed_signup_token: _Optional[bytes] = ...) -> None: ...
 
 class ExpertRejected(_message.Message):
     __slots__ = ("application_id", "email", "name", "comment")

@@ -126,6 +126,24 @@ class GetAccountRequest(_message.Message):
     account_id: str
     def __init__(self, account_id: _Optional[str] = ...) -> None: ...
 
+class GetAccessStateRequest(_message.Message):
+    __slots__ = ("account_id",)
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    def __init__(self, account_id: _Optional[str] = ...) -> None: ...
+
+class AccessState(_message.Message):
+    __slots__ = ("account_id", "credentials_version", "roles", "email_verified")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIALS_VERSION_FIELD_NUMBER: _ClassVar[int]
+    ROLES_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_VERIFIED_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    credentials_version: int
+    roles: _containers.RepeatedScalarFieldContainer[str]
+    email_verified: bool
+    def __init__(self, account_id: _Optional[str] = ..., credentials_version: _Optional[int] = ..., roles: _Optional[_Iterable[str]] = ..., email_verified: _Optional[bool] = ...) -> None: ...
+
 class GrantRoleRequest(_message.Message):
     __slots__ = ("admin_id", "account_id", "role")
     ADMIN_ID_FIELD_NUMBER: _ClassVar[int]

@@ -86,6 +86,11 @@ class ProfilesServiceStub:
                 request_serializer=headstore_dot_profiles_dot_v1_dot_profiles__pb2.GetAccountRequest.SerializeToString,
                 response_deserializer=headstore_dot_profiles_dot_v1_dot_profiles__pb2.Account.FromString,
                 _registered_method=True)
+        self.GetAccessState = channel.unary_unary(
+                '/headstore.profiles.v1.ProfilesService/GetAccessState',
+                request_serializer=headstore_dot_profiles_dot_v1_dot_profiles__pb2.GetAccessStateRequest.SerializeToString,
+                response_deserializer=headstore_dot_profiles_dot_v1_dot_profiles__pb2.AccessState.FromString,
+                _registered_method=True)
         self.GrantRole = channel.unary_unary(
                 '/headstore.profiles.v1.ProfilesService/GrantRole',
                 request_serializer=headstore_dot_profiles_dot_v1_dot_profiles__pb2.GrantRoleRequest.SerializeToString,
@@ -220,6 +225,15 @@ class ProfilesServiceServicer:
 
     def GetAccount(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAccessState(self, request, context):
+        """What the gateway checks an access token against (it caches the answer for a second or two):
+        a token issued before the account's current credentials version is revoked, and the roles
+        and e-mail state that count are these, not the token's.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -363,6 +377,11 @@ def add_ProfilesServiceServicer_to_server(servicer, server):
                     servicer.GetAccount,
                     request_deserializer=headstore_dot_profiles_dot_v1_dot_profiles__pb2.GetAccountRequest.FromString,
                     response_serializer=headstore_dot_profiles_dot_v1_dot_profiles__pb2.Account.SerializeToString,
+            ),
+            'GetAccessState': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAccessState,
+                    request_deserializer=headstore_dot_profiles_dot_v1_dot_profiles__pb2.GetAccessStateRequest.FromString,
+                    response_serializer=headstore_dot_profiles_dot_v1_dot_profiles__pb2.AccessState.SerializeToString,
             ),
             'GrantRole': grpc.unary_unary_rpc_method_handler(
                     servicer.GrantRole,
@@ -707,6 +726,33 @@ class ProfilesService:
             '/headstore.profiles.v1.ProfilesService/GetAccount',
             headstore_dot_profiles_dot_v1_dot_profiles__pb2.GetAccountRequest.SerializeToString,
             headstore_dot_profiles_dot_v1_dot_profiles__pb2.Account.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAccessState(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/headstore.profiles.v1.ProfilesService/GetAccessState',
+            headstore_dot_profiles_dot_v1_dot_profiles__pb2.GetAccessStateRequest.SerializeToString,
+            headstore_dot_profiles_dot_v1_dot_profiles__pb2.AccessState.FromString,
             options,
             channel_credentials,
             insecure,

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -19,6 +21,7 @@ from headstore.cli import migrate
 from headstore.consume import event_exchange, handler_queues
 from headstore.envelope import CONTENT_TYPE, Envelope
 from headstore.events.v1 import profiles_pb2
+from headstore.links import seal
 from headstore.notifications.v1 import notifications_pb2, notifications_pb2_grpc
 from headstore.registry import SERVICES
 from headstore.store import drop_database
@@ -139,8 +142,11 @@ def notifications(settings, processes) -> Iterator[Notifications]:
 
 
 def reset_requested(email: str, position: int, token: str = "reset-token") -> Envelope:
+    """As profiles publishes it: the token sealed with the run's NOTIFICATIONS_LINK_PUBLIC_KEY
+    (the test session's development secrets), which only the service's private key opens."""
+    sealed = seal(token, os.environ["NOTIFICATIONS_LINK_PUBLIC_KEY"])
     event = profiles_pb2.PasswordResetRequested(
-        account_id=str(uuid4()), email=email, name="Ada", token=token
+        account_id=str(uuid4()), email=email, name="Ada", sealed_token=base64.b64decode(sealed)
     )
     event.expires_at.FromDatetime(datetime.now(UTC) + timedelta(hours=1))
     return Envelope.wrap(

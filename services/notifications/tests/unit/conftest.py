@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -9,6 +10,7 @@ from nameko.testing.services import worker_factory
 
 from headstore import clock as headstore_clock
 from headstore.clock import FakeClock
+from headstore.links import new_key_pair, seal
 from headstore.settings import Settings
 from services.notifications.adapters.smtp import DeliveryFailed
 from services.notifications.application import NotificationsApplication
@@ -16,6 +18,14 @@ from services.notifications.domain import RetryPolicy
 from services.notifications.service import NotificationsService
 
 PUBLIC_URL = "https://headstore.test"
+LINK_PRIVATE_KEY, LINK_PUBLIC_KEY = new_key_pair()
+
+
+def sealed(token: str) -> bytes:
+    """`token` as profiles puts it into an event: sealed for this service."""
+    return base64.b64decode(seal(token, LINK_PUBLIC_KEY))
+
+
 POLICY = RetryPolicy(
     max_attempts=4, first_delay=timedelta(seconds=30), max_delay=timedelta(minutes=10)
 )
@@ -54,7 +64,8 @@ def clock() -> Iterator[FakeClock]:
 @pytest.fixture
 def app(clock: FakeClock) -> Iterator[NotificationsApplication]:
     application = NotificationsApplication(
-        Settings(persistence="memory", public_url=PUBLIC_URL), retry_policy=POLICY
+        Settings(persistence="memory", public_url=PUBLIC_URL, link_private_key=LINK_PRIVATE_KEY),
+        retry_policy=POLICY,
     )
     yield application
     application.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
@@ -14,12 +15,14 @@ from nameko_grpc.errors import GrpcError
 from headstore.envelope import Envelope
 from headstore.events.v1 import notifications_pb2 as events_pb2
 from headstore.events.v1 import profiles_pb2
+from headstore.links import LinkSealError, new_key_pair, seal
 from headstore.mailbox import find_links
 from headstore.notifications.v1 import notifications_pb2
 from services.notifications import templates
 from services.notifications.adapters.smtp import DeliveryFailed
 from services.notifications.contract import translate
 from services.notifications.domain import Email, EmailStatus, RetryPolicy, email_id
+from services.notifications.tests.unit.conftest import sealed
 
 EXPIRES = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
 
@@ -37,7 +40,7 @@ def envelope(payload: Message, position: int = 1, event_id: str | None = None) -
 
 def reset_requested(email: str = "ada@example.com") -> profiles_pb2.PasswordResetRequested:
     event = profiles_pb2.PasswordResetRequested(
-        account_id="acc-1", email=email, name="Ada", token="reset-token"
+        account_id="acc-1", email=email, name="Ada", sealed_token=sealed("reset-token")
     )
     event.expires_at.FromDatetime(EXPIRES)
     return event
@@ -57,6 +60,15 @@ def test_a_reset_request_queues_one_mail_with_the_link(service, app):
     assert email.id == email_id("evt-1", templates.PASSWORD_RESET)
     assert email.to == "ada@example.com" and email.status == EmailStatus.QUEUED
     assert find_links(email.text) == ["https://headstore.test/reset-password?token=reset-token"]
+
+
+def test_a_token_sealed_with_another_key_queues_no_mail(service, app):
+    _, stranger = new_key_pair()
+    event = reset_requested()
+    event.sealed_token = base64.b64decode(seal("forged-token", stranger))
+    with pytest.raises(LinkSealError):
+        service.on_password_reset_requested(envelope(event))
+    assert stored_emails(app) == []
 
 
 def test_the_queued_mail_carries_the_causing_correlation_id(service, app):
@@ -90,7 +102,7 @@ def test_an_event_without_an_address_is_rejected_and_changes_nothing(service, ap
         (
             "on_email_verification_requested",
             profiles_pb2.EmailVerificationRequested(
-                account_id="a", email="ada@example.com", name="Ada", token="v1"
+                account_id="a", email="ada@example.com", name="Ada", sealed_token=sealed("v1")
             ),
             templates.EMAIL_VERIFICATION,
             "https://headstore.test/verify-email?token=v1",
@@ -104,7 +116,10 @@ def test_an_event_without_an_address_is_rejected_and_changes_nothing(service, ap
         (
             "on_expert_accepted",
             profiles_pb2.ExpertAccepted(
-                application_id="x", email="ada@example.com", name="Ada", signup_token="s1"
+                application_id="x",
+                email="ada@example.com",
+                name="Ada",
+                sealed_signup_token=sealed("s1"),
             ),
             templates.EXPERT_ACCEPTED,
             "https://headstore.test/expert-signup?token=s1",

@@ -20,13 +20,11 @@ from headstore import clock as headstore_clock
 from headstore.clock import FakeClock
 from headstore.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from headstore.profiles.v1 import profiles_pb2 as api
-from headstore.settings import Settings
 from services.profiles import application as application_module
 from services.profiles.application import (
     DEFAULT_QUESTIONS,
     ProfilesApplication,
     ProfilesConfig,
-    link_token,
     new_referral_code,
 )
 from services.profiles.domain import (
@@ -39,6 +37,7 @@ from services.profiles.domain import (
     referral_code_index_id,
 )
 from services.profiles.service import ProfilesService
+from services.profiles.tests import mailed_links
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
@@ -169,7 +168,7 @@ CODE_FORMAT = re.compile(r"^HS-[A-Z2-7]{8}$")
 
 def make_app(**config: Any) -> ProfilesApplication:
     return ProfilesApplication(
-        Settings(persistence="memory"),
+        mailed_links.settings(),
         config=ProfilesConfig(argon2={"time_cost": 1, "memory_cost": 8192}, **config),
     )
 
@@ -221,9 +220,7 @@ def signed_up_expert(
     application_id = app.apply_as_expert(email, "Grace", ANSWERS, referral_code)
     for trustee in trustees:
         app.review_application(trustee, application_id, True, "")
-    token = link_token(
-        app.settings.token_secret, "signup", application_id, app.application(application_id).version
-    )
+    token = mailed_links.mailed_token(app, application_id)
     expert_id: UUID = app.complete_expert_signup(token, password)["account"].id
     return expert_id
 

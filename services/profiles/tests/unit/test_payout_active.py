@@ -10,16 +10,16 @@ from nameko.testing.services import worker_factory
 
 from headstore.envelope import Envelope
 from headstore.events.v1 import payouts_pb2
-from headstore.settings import Settings
 from services.profiles.application import ProfilesApplication, ProfilesConfig
 from services.profiles.domain import Account
 from services.profiles.service import ProfilesService, account_message
+from services.profiles.tests import mailed_links
 
 
 @pytest.fixture
 def app():
     application = ProfilesApplication(
-        Settings(persistence="memory"),
+        mailed_links.settings(),
         config=ProfilesConfig(argon2={"time_cost": 1, "memory_cost": 8192}),
     )
     yield application

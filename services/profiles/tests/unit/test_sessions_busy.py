@@ -13,10 +13,10 @@ from headstore import clock
 from headstore.clock import FakeClock
 from headstore.envelope import Envelope
 from headstore.events.v1 import calls_pb2
-from headstore.settings import Settings
 from services.profiles.application import ProfilesApplication, ProfilesConfig
 from services.profiles.domain import ExpertProfile
 from services.profiles.service import ProfilesService
+from services.profiles.tests import mailed_links
 
 
 def envelope(payload: Message, position: int) -> str:
@@ -34,7 +34,7 @@ def envelope(payload: Message, position: int) -> str:
 def app():
     previous = clock.use(FakeClock())
     application = ProfilesApplication(
-        Settings(persistence="memory"),
+        mailed_links.settings(),
         config=ProfilesConfig(argon2={"time_cost": 1, "memory_cost": 8192}),
     )
     application.seed_categories()
