@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 from headstore.settings import Settings, env, env_float
 from services.gateway import errors
+from services.gateway.auth import DEFAULT_ACCESS_STATE_SECONDS, AccessStates
 from services.gateway.live import LiveConsumer, LiveHub
 from services.gateway.middleware import RequestContext
 from services.gateway.routes import (
@@ -78,6 +79,7 @@ def create_app(
     deadline_seconds: float | None = None,
     live_events: bool | None = None,
     docs: bool | None = None,
+    access_state_seconds: float | None = None,
 ) -> FastAPI:
     """The gateway app. Without `channels` it opens a grpc.aio channel to each service it
     calls (`Settings.grpc_address`) on startup and closes them on shutdown; channels given
@@ -135,6 +137,11 @@ def create_app(
         redoc_url="/redoc" if serve_docs else None,
     )
     app.state.settings = settings
+    app.state.access_states = AccessStates(
+        access_state_seconds
+        if access_state_seconds is not None
+        else env_float("GATEWAY_ACCESS_STATE_SECONDS", DEFAULT_ACCESS_STATE_SECONDS)
+    )
     errors.install(app)
     app.add_middleware(RequestContext)
     for module in (

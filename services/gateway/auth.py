@@ -1,22 +1,33 @@
-"""Who is calling: the access token (a JWT the profiles service signed with HS256) is checked
-here, without a call, and routes ask for the roles they need.
+"""Who is calling: the access token (a JWT the profiles service signed with HS256, for this
+issuer and audience) is checked here, and then against the account as profiles knows it now
+(`GetAccessState`, cached for a second or two): a token issued before the account's current
+credentials version (a password change or reset since) is revoked, and the roles and e-mail
+state that count are the current ones, so a role granted works without signing in again.
 
 Routes about "me" take the account id from the token, never from the request body.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import jwt
+from cachetools import TTLCache
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from headstore.errors import Forbidden, Unauthenticated
+from headstore.errors import Forbidden, NotFound, Unauthenticated
+from headstore.profiles.v1 import profiles_pb2 as pb
+from headstore.settings import Settings
+from services.gateway.upstream import Upstream, profiles
 
 LEEWAY_SECONDS = 5
 ROLES = ("client", "expert", "ambassador", "trustee", "admin")
+DEFAULT_ACCESS_STATE_SECONDS = 1.0
+"""How long the gateway trusts profiles' last answer about an account: the most a revoked token
+or a role change can lag behind."""
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -32,43 +43,97 @@ class Caller:
     email_verified: bool
 
 
+@dataclass(frozen=True)
+class AccessToken:
+    """What a genuine access token says: whose it is and at which credentials version."""
+
+    account_id: str
+    credentials_version: int
+
+
 def _unauthenticated(message: str) -> Unauthenticated:
     return Unauthenticated("unauthenticated", message)
 
 
-def verify_access_token(token: str, secret: str) -> Caller:
-    """The caller an access token names; Unauthenticated if it is not a valid, current one."""
+def verify_access_token(token: str, settings: Settings) -> AccessToken:
+    """The claims of a valid, unexpired access token; Unauthenticated otherwise."""
     try:
         claims = jwt.decode(
             token,
-            secret,
+            settings.jwt_secret,
             algorithms=["HS256"],
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
             leeway=LEEWAY_SECONDS,
-            options={"require": ["sub", "exp", "iat"]},
+            options={"require": ["sub", "exp", "iat", "iss", "aud", "ver"]},
         )
     except jwt.ExpiredSignatureError:
         raise _unauthenticated("Your sign-in has expired; refresh it or sign in again.") from None
     except jwt.InvalidTokenError:
         raise _unauthenticated("The access token is not valid; sign in again.") from None
-    roles = claims.get("roles", [])
+    version = claims["ver"]
     if (
         claims.get("typ") != "access"
         or not isinstance(claims["sub"], str)
         or not claims["sub"]
-        or not isinstance(roles, list)
-        or not all(isinstance(role, str) for role in roles)
+        or isinstance(version, bool)
+        or not isinstance(version, int)
     ):
         raise _unauthenticated("The access token is not valid; sign in again.")
-    return Caller(claims["sub"], frozenset(roles), bool(claims.get("email_verified", False)))
+    return AccessToken(claims["sub"], version)
+
+
+class AccessStates:
+    """Profiles' answers to GetAccessState, kept for `seconds` per account."""
+
+    def __init__(
+        self, seconds: float, timer: Callable[[], float] = time.monotonic, size: int = 100_000
+    ) -> None:
+        self.cache: TTLCache[str, pb.AccessState] = TTLCache(size, ttl=seconds, timer=timer)
+
+    async def get(self, profiles: Upstream, account_id: str) -> pb.AccessState:
+        state = self.cache.get(account_id)
+        if state is None:
+            try:
+                state = await profiles.call(
+                    "GetAccessState", pb.GetAccessStateRequest(account_id=account_id)
+                )
+            except NotFound:
+                raise _unauthenticated("This account no longer exists.") from None
+            self.cache[account_id] = state
+        return state
+
+
+async def caller_of(
+    token: str, settings: Settings, states: AccessStates, service: Upstream
+) -> Caller:
+    """The caller an access token stands for, with their current roles; Unauthenticated
+    (`token_revoked`) for a token from before a password change or reset."""
+    claims = verify_access_token(token, settings)
+    state = await states.get(service, claims.account_id)
+    if state.credentials_version != claims.credentials_version:
+        raise Unauthenticated(
+            "token_revoked",
+            "Your password was changed or reset since you signed in: sign in again.",
+        )
+    return Caller(claims.account_id, frozenset(state.roles), state.email_verified)
 
 
 async def current_caller(
-    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)
+    request: Request,
+    credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+    service: Upstream = Depends(profiles),
 ) -> Caller:
-    """FastAPI dependency: the signed-in caller; 401 `unauthenticated` without a valid token."""
+    """FastAPI dependency: the signed-in caller; 401 `unauthenticated` without a valid token,
+    401 `token_revoked` for one issued before the account's password changed."""
     if credentials is None:
         raise _unauthenticated("Sign in to do this: send 'Authorization: Bearer <access token>'.")
-    return verify_access_token(credentials.credentials, request.app.state.settings.jwt_secret)
+    return await caller_of(
+        credentials.credentials,
+        request.app.state.settings,
+        request.app.state.access_states,
+        service,
+    )
 
 
 def require_roles(*roles: str) -> Callable[..., Awaitable[Caller]]:

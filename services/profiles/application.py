@@ -278,8 +278,14 @@ class ProfilesApplication(ServiceApplication):
         }
 
     def access_token(self, account: Account, now: datetime) -> str:
+        """A JWT for the gateway. `ver` is the account's credentials version: a password change
+        or reset raises it, and the gateway then refuses every token issued before. The roles
+        and e-mail state here are as at issue; the gateway uses the current ones."""
         claims = {
+            "iss": self.settings.jwt_issuer,
+            "aud": self.settings.jwt_audience,
             "sub": str(account.id),
+            "ver": account.credentials_version,
             "roles": list(account.roles),
             "email_verified": account.email_verified,
             "typ": "access",

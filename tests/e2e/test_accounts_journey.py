@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from headstore.testing import wait_until
 from tests.e2e.conftest import link_token
 
 pytestmark = pytest.mark.e2e
@@ -11,6 +12,16 @@ pytestmark = pytest.mark.e2e
 
 def log_in(platform, email: str, password: str):
     return platform.api.post("/v1/auth/login", json={"email": email, "password": password})
+
+
+def revoked(platform, access_token: str) -> bool:
+    """The gateway refuses the token as revoked (after its short cache of the account)."""
+
+    def refused() -> bool:
+        me = platform.api.get("/v1/me", headers={"Authorization": f"Bearer {access_token}"})
+        return me.status_code == 401 and me.json()["code"] == "token_revoked"
+
+    return bool(wait_until(refused, timeout=5, what="the old access token to be refused"))
 
 
 def test_sign_up_verify_log_in_change_and_reset_password(platform):
@@ -38,7 +49,9 @@ def test_sign_up_verify_log_in_change_and_reset_password(platform):
     )
     assert changed.status_code == 204, changed.text
     assert log_in(platform, "mia@example.com", "first password").status_code == 401
-    assert log_in(platform, "mia@example.com", "second password").status_code == 200
+    assert revoked(platform, tokens["access_token"])  # the token from before the change
+    second = log_in(platform, "mia@example.com", "second password")
+    assert second.status_code == 200
     platform.wait_for_mail("mia@example.com", "password was changed")
 
     assert api.post("/v1/password-resets", json={"email": "mia@example.com"}).status_code == 202
@@ -48,6 +61,7 @@ def test_sign_up_verify_log_in_change_and_reset_password(platform):
         "/v1/password-resets/confirm", json={"token": token, "new_password": "third password"}
     )
     assert reset.status_code == 204, reset.text
+    assert revoked(platform, second.json()["access_token"])
     assert log_in(platform, "mia@example.com", "third password").status_code == 200
 
     reused = api.post(

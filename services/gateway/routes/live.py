@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 from headstore.calls.v1 import calls_pb2
 from headstore.context import new_correlation_id
 from headstore.errors import DomainError
-from services.gateway.auth import verify_access_token
+from services.gateway.auth import caller_of
 from services.gateway.live import CLIENT, EXPERT
 from services.gateway.upstream import Upstream
 
@@ -50,8 +50,14 @@ async def live_session(
     """Messages, as JSON: `started`, `minute` (the client sees `cost_so_far`, the expert
     `earnings_so_far`), `warning` (`minutes_left`), `payment_problem`, `mode`, `ended`
     (`reason`), `charged` (the client's `total`, the expert's `earnings`)."""
+    shared = websocket.app.state.upstreams
+    profiles = Upstream(
+        "profiles", shared.stubs["profiles"], new_correlation_id(), shared.deadline_seconds
+    )
     try:
-        caller = verify_access_token(access_token, websocket.app.state.settings.jwt_secret)
+        caller = await caller_of(
+            access_token, websocket.app.state.settings, websocket.app.state.access_states, profiles
+        )
     except DomainError as error:
         await websocket.close(code=CLOSE_UNAUTHENTICATED, reason=error.message)
         return

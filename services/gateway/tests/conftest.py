@@ -9,6 +9,7 @@ import json
 import socket
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,6 +99,12 @@ CANNED: dict[str, Any] = {
 }
 
 
+ISSUED: dict[str, pb.AccessState] = {}
+"""Each account a test minted an access token for, as profiles would describe it then (the
+newest token's roles and version): FakeProfiles answers GetAccessState from it, unless a test
+sets `access_states` to say the account changed since."""
+
+
 @dataclass
 class Call:
     method: str
@@ -113,6 +120,8 @@ class FakeProfiles:
     failures: dict[str, tuple[grpc.StatusCode, str]] = field(default_factory=dict)
     delays: dict[str, float] = field(default_factory=dict)
     health: int = health_pb2.HealthCheckResponse.SERVING
+    access_states: dict[str, pb.AccessState] = field(default_factory=dict)
+    access_checks: list[Call] = field(default_factory=list)
 
     def fail(self, method: str, status: grpc.StatusCode, details: str | dict[str, Any]) -> None:
         self.failures[method] = (
@@ -130,13 +139,29 @@ class FakeProfiles:
 
     async def answer(self, method: str, request: Any, context: grpc.aio.ServicerContext) -> Any:
         metadata = {key: value for key, value in context.invocation_metadata() or ()}
-        self.calls.append(Call(method, request, metadata))
+        # The gateway's check of each caller's account goes apart from the calls routes make.
+        (self.access_checks if method == "GetAccessState" else self.calls).append(
+            Call(method, request, metadata)
+        )
         if method in self.delays:
             await asyncio.sleep(self.delays[method])
         if method in self.failures:
             status, details = self.failures[method]
             await context.abort(status, details)
+        if method == "GetAccessState":
+            return await self.access_state(request.account_id, context)
         return CANNED[method]
+
+    async def access_state(
+        self, account_id: str, context: grpc.aio.ServicerContext
+    ) -> pb.AccessState:
+        state = self.access_states.get(account_id) or ISSUED.get(account_id)
+        if state is None:
+            await context.abort(
+                grpc.StatusCode.NOT_FOUND,
+                json.dumps({"code": "account_not_found", "message": "No such account."}),
+            )
+        return state
 
 
 def servicer(fake: FakeProfiles) -> profiles_pb2_grpc.ProfilesServiceServicer:
@@ -171,8 +196,9 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[tuple[FakeProfiles, int]]:
+@asynccontextmanager
+async def profiles_server() -> AsyncIterator[tuple[FakeProfiles, int]]:
+    """A FakeProfiles on a real grpc.aio server: the fake and its port."""
     profiles = FakeProfiles()
     server = grpc.aio.server()
     profiles_pb2_grpc.add_ProfilesServiceServicer_to_server(servicer(profiles), server)
@@ -183,6 +209,12 @@ async def fake() -> AsyncIterator[tuple[FakeProfiles, int]]:
         yield profiles, port
     finally:
         await server.stop(None)
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[tuple[FakeProfiles, int]]:
+    async with profiles_server() as running:
+        yield running
 
 
 def settings_for(port: int) -> Settings:
@@ -220,16 +252,31 @@ def access_token(
     expires_in: int = 900,
     typ: str = "access",
     secret: str = SECRET,
+    version: int = 1,
+    issuer: str = Settings.jwt_issuer,
+    audience: str = Settings.jwt_audience,
+    email_verified: bool = True,
 ) -> str:
+    """A token as profiles issues it; the account it names is registered in ISSUED as it
+    is at issue."""
     now = int(time.time())
     claims = {
+        "iss": issuer,
+        "aud": audience,
         "sub": sub,
+        "ver": version,
         "roles": list(roles),
-        "email_verified": True,
+        "email_verified": email_verified,
         "iat": now,
         "exp": now + expires_in,
         "typ": typ,
     }
+    ISSUED[sub] = pb.AccessState(
+        account_id=sub,
+        credentials_version=version,
+        roles=list(roles),
+        email_verified=email_verified,
+    )
     return jwt.encode(claims, secret, algorithm="HS256")
 
 

@@ -22,7 +22,13 @@ from headstore.events.v1 import money_pb2
 from headstore.payouts.v1 import payouts_pb2, payouts_pb2_grpc
 from headstore.settings import Settings
 from services.gateway.app import create_app
-from services.gateway.tests.conftest import DEADLINE_SECONDS, SECRET, Call, free_port
+from services.gateway.tests.conftest import (
+    DEADLINE_SECONDS,
+    SECRET,
+    Call,
+    FakeProfiles,
+    profiles_server,
+)
 
 PUBLIC_URL = "https://headstore.example"
 SESSION_ID = "5e2b9c1a-7f3d-4a8e-b6c2-1d0e9f8a7b6c"
@@ -211,12 +217,14 @@ class Fakes:
     payouts: FakeService
     app: FastAPI
     client: httpx.AsyncClient
+    profiles: FakeProfiles
 
 
 @asynccontextmanager
 async def running_gateway(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Fakes]:
     """Fake calls and billing on their own servers, and the gateway (real lifespan, its own
-    channels) pointed at them; profiles points at a port where nothing listens."""
+    channels) pointed at them; profiles is conftest's FakeProfiles (the gateway asks it about
+    each caller's account)."""
     fake_calls = FakeService("calls", calls_canned())
     fake_billing = FakeService("billing", billing_canned())
     server = grpc.aio.server()
@@ -252,22 +260,25 @@ async def running_gateway(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Fake
     await billing_server.start()
     for name in ("PROFILES_GRPC", "CALLS_GRPC", "BILLING_GRPC", "PAYOUTS_GRPC"):
         monkeypatch.delenv(name, raising=False)
-    settings = Settings(
-        jwt_secret=SECRET,
-        public_url=PUBLIC_URL,
-        grpc_ports={
-            "profiles": free_port(),
-            "calls": calls_port,
-            "billing": billing_port,
-            "payouts": billing_port,
-        },
-    )
-    app = create_app(settings, deadline_seconds=DEADLINE_SECONDS, live_events=False)
     try:
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-                yield Fakes(fake_calls, fake_billing, fake_payouts, app, http)
+        async with profiles_server() as (fake_profiles, profiles_port):
+            settings = Settings(
+                jwt_secret=SECRET,
+                public_url=PUBLIC_URL,
+                grpc_ports={
+                    "profiles": profiles_port,
+                    "calls": calls_port,
+                    "billing": billing_port,
+                    "payouts": billing_port,
+                },
+            )
+            app = create_app(settings, deadline_seconds=DEADLINE_SECONDS, live_events=False)
+            async with app.router.lifespan_context(app):
+                transport = httpx.ASGITransport(app=app)
+                async with httpx.AsyncClient(
+                    transport=transport, base_url="http://testserver"
+                ) as http:
+                    yield Fakes(fake_calls, fake_billing, fake_payouts, app, http, fake_profiles)
     finally:
         await server.stop(None)
         await billing_server.stop(None)

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-import httpx
-import pytest
+import time
 
-from services.gateway.tests.conftest import FakeProfiles, access_token, bearer
+import httpx
+import jwt
+import pytest
+from fastapi import FastAPI
+
+from headstore.profiles.v1 import profiles_pb2 as pb
+from services.gateway.auth import AccessStates
+from services.gateway.tests.conftest import ISSUED, SECRET, FakeProfiles, access_token, bearer
 
 pytestmark = pytest.mark.anyio
 
@@ -28,8 +34,34 @@ async def test_a_me_route_without_a_token_is_401_unauthenticated(
         access_token(secret="another-secret-another-secret-another-secret"),
         access_token(expires_in=-60),
         access_token(typ="refresh"),
+        access_token(audience="another-api"),
+        access_token(issuer="someone-else"),
+        jwt.encode(
+            {"sub": "acc-1", "iat": int(time.time()), "exp": int(time.time()) + 900},
+            SECRET,
+            algorithm="HS256",
+        ),
+        jwt.encode(
+            {
+                **jwt.decode(
+                    access_token(), SECRET, algorithms=["HS256"], options={"verify_aud": False}
+                ),
+                "ver": "1",
+            },
+            SECRET,
+            algorithm="HS256",
+        ),
     ],
-    ids=["garbage", "wrong-secret", "expired", "not-an-access-token"],
+    ids=[
+        "garbage",
+        "wrong-secret",
+        "expired",
+        "not-an-access-token",
+        "another-audience",
+        "another-issuer",
+        "no-issuer-audience-or-version",
+        "version-not-a-number",
+    ],
 )
 async def test_an_invalid_or_expired_token_is_401(client: httpx.AsyncClient, token: str) -> None:
     response = await client.get("/v1/me", headers={"Authorization": f"Bearer {token}"})
@@ -135,3 +167,99 @@ def test_require_roles_refuses_a_role_that_does_not_exist() -> None:
 
     with pytest.raises(ValueError):
         require_roles("superuser")
+
+
+# -- the account as it is now ------------------------------------------------------------------
+
+
+async def test_a_token_from_before_a_password_change_is_revoked(
+    client: httpx.AsyncClient, profiles: FakeProfiles
+) -> None:
+    stale = bearer("client", sub="acc-5")  # credentials version 1
+    profiles.access_states["acc-5"] = pb.AccessState(
+        account_id="acc-5", credentials_version=2, roles=["client"], email_verified=True
+    )
+    response = await client.get("/v1/me", headers=stale)
+    assert response.status_code == 401
+    assert response.json()["code"] == "token_revoked"
+    assert "sign in again" in response.json()["message"]
+    assert profiles.calls == []  # the route never ran
+    assert profiles.access_checks[-1].request.account_id == "acc-5"
+
+
+async def test_a_password_change_revokes_tokens_for_every_role_route(
+    client: httpx.AsyncClient, profiles: FakeProfiles
+) -> None:
+    stale = bearer("trustee", sub="t-9")
+    profiles.access_states["t-9"] = pb.AccessState(
+        account_id="t-9", credentials_version=2, roles=["client", "trustee"]
+    )
+    response = await client.get("/v1/expert-applications", headers=stale)
+    assert (response.status_code, response.json()["code"]) == (401, "token_revoked")
+    assert profiles.calls == []
+
+
+async def test_a_role_granted_works_without_signing_in_again(
+    app: FastAPI, client: httpx.AsyncClient, profiles: FakeProfiles
+) -> None:
+    issued_as_client = bearer("client", sub="t-3")
+    refused = await client.get("/v1/expert-applications", headers=issued_as_client)
+    assert refused.status_code == 403
+    profiles.access_states["t-3"] = pb.AccessState(
+        account_id="t-3", credentials_version=1, roles=["client", "trustee"], email_verified=True
+    )
+    app.state.access_states.cache.clear()  # as if the cached answer had aged out
+    allowed = await client.get("/v1/expert-applications", headers=issued_as_client)
+    assert allowed.status_code == 200
+    assert profiles.last("ListApplications").request.trustee_id == "t-3"
+
+
+async def test_the_roles_in_the_token_count_for_nothing(
+    client: httpx.AsyncClient, profiles: FakeProfiles
+) -> None:
+    claims_admin = bearer("admin", sub="acc-6")
+    profiles.access_states["acc-6"] = pb.AccessState(
+        account_id="acc-6", credentials_version=1, roles=["client"]
+    )
+    response = await client.post(
+        "/v1/categories", json={"slug": "tax-law", "label": "Tax law"}, headers=claims_admin
+    )
+    assert response.status_code == 403
+    assert profiles.calls == []
+
+
+async def test_a_token_for_an_account_profiles_does_not_know_is_401(
+    client: httpx.AsyncClient, profiles: FakeProfiles
+) -> None:
+    token = access_token(sub="ghost")
+    del ISSUED["ghost"]
+    response = await client.get("/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert (response.status_code, response.json()["code"]) == (401, "unauthenticated")
+    assert profiles.calls == []
+
+
+async def test_the_access_state_is_cached_for_its_configured_seconds(
+    app: FastAPI, client: httpx.AsyncClient, profiles: FakeProfiles
+) -> None:
+    now = [1000.0]
+    app.state.access_states = AccessStates(1.5, timer=lambda: now[0])
+    headers = bearer("client", sub="acc-8")
+    for _ in range(3):
+        assert (await client.get("/v1/me", headers=headers)).status_code == 200
+    assert len(profiles.access_checks) == 1
+    profiles.access_states["acc-8"] = pb.AccessState(
+        account_id="acc-8", credentials_version=2, roles=["client"]
+    )
+    now[0] += 1.0
+    assert (await client.get("/v1/me", headers=headers)).status_code == 200  # still cached
+    now[0] += 1.0
+    response = await client.get("/v1/me", headers=headers)
+    assert (response.status_code, response.json()["code"]) == (401, "token_revoked")
+    assert len(profiles.access_checks) == 2
+
+
+async def test_profiles_unreachable_is_503_not_a_pass(
+    unreachable: httpx.AsyncClient,
+) -> None:
+    response = await unreachable.get("/v1/me", headers=bearer("client"))
+    assert response.status_code == 503

@@ -17,6 +17,8 @@ from headstore.calls.v1 import calls_pb2 as calls_api
 from headstore.calls.v1 import calls_pb2_grpc
 from headstore.envelope import Envelope, event_exchange
 from headstore.events.v1 import billing_pb2, calls_pb2, money_pb2
+from headstore.profiles.v1 import profiles_pb2 as profiles_api
+from headstore.profiles.v1 import profiles_pb2_grpc
 from headstore.settings import Settings
 from headstore.testing import free_port
 from services.gateway.app import create_app
@@ -73,19 +75,35 @@ class FakeCalls(calls_pb2_grpc.CallsServiceServicer):
         return calls_api.Session(session_id="s-1", client_id="client-1", expert_id="expert-1")
 
 
-def token(account_id: str) -> str:
+class FakeProfiles(profiles_pb2_grpc.ProfilesServiceServicer):
+    """Every account is a client at credentials version 1."""
+
+    def GetAccessState(self, request, context):  # noqa: N802
+        return profiles_api.AccessState(
+            account_id=request.account_id, credentials_version=1, roles=["client"]
+        )
+
+
+def token(account_id: str, version: int = 1) -> str:
     now = int(datetime.now(UTC).timestamp())
-    return jwt.encode(
-        {"sub": account_id, "roles": ["client"], "typ": "access", "iat": now, "exp": now + 300},
-        SECRET,
-        algorithm="HS256",
-    )
+    claims = {
+        "iss": Settings.jwt_issuer,
+        "aud": Settings.jwt_audience,
+        "sub": account_id,
+        "ver": version,
+        "roles": ["client"],
+        "typ": "access",
+        "iat": now,
+        "exp": now + 300,
+    }
+    return jwt.encode(claims, SECRET, algorithm="HS256")
 
 
 @pytest.fixture
 def gateway(settings):
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
     calls_pb2_grpc.add_CallsServiceServicer_to_server(FakeCalls(), server)
+    profiles_pb2_grpc.add_ProfilesServiceServicer_to_server(FakeProfiles(), server)
     port = free_port()
     server.add_insecure_port(f"127.0.0.1:{port}")
     server.start()
@@ -93,7 +111,7 @@ def gateway(settings):
         Settings(
             amqp_uri=settings.amqp_uri,
             jwt_secret=SECRET,
-            grpc_ports={"calls": port, "profiles": free_port()},
+            grpc_ports={"calls": port, "profiles": port},
         ),
         live_events=True,
     )
@@ -157,3 +175,16 @@ def test_only_participants_may_watch(gateway):
     ):
         socket.receive_json()
     assert unauthenticated.value.code == 4401
+
+
+@pytest.mark.integration
+def test_a_token_from_before_a_password_change_may_not_watch(gateway):
+    with (
+        pytest.raises(WebSocketDisconnect) as refused,
+        gateway.websocket_connect(
+            f"/v1/sessions/s-1/live?access_token={token('client-1', version=0)}"
+        ) as socket,
+    ):
+        socket.receive_json()
+    assert refused.value.code == 4401
+    assert "sign in again" in refused.value.reason

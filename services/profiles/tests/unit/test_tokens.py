@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from uuid import UUID
 
+import jwt
 import pytest
 from nameko.testing.services import worker_factory
 
@@ -129,6 +130,35 @@ def test_a_lifetime_that_is_not_positive_is_refused_by_name(monkeypatch) -> None
     monkeypatch.setenv("REFRESH_TOKEN_SECONDS", "0")
     with pytest.raises(ValueError, match="REFRESH_TOKEN_SECONDS"):
         ProfilesConfig.from_env()
+
+
+def claims(app: ProfilesApplication, token: str) -> dict:
+    return jwt.decode(
+        token,
+        app.settings.jwt_secret,
+        algorithms=["HS256"],
+        audience=app.settings.jwt_audience,
+        issuer=app.settings.jwt_issuer,
+        options={"verify_exp": False},
+    )
+
+
+def test_an_access_token_names_issuer_audience_version_and_the_configured_lifetime(
+    app, client
+) -> None:
+    issued = claims(app, app.log_in("cli@example.com", PASSWORD)["access_token"])
+    assert issued["iss"] == "headstore" and issued["aud"] == "headstore-api"
+    assert issued["sub"] == str(client)
+    assert issued["ver"] == 1
+    assert issued["exp"] - issued["iat"] == app.config.access_token_seconds
+
+
+def test_a_password_change_raises_the_credentials_version(app, client) -> None:
+    old = claims(app, app.log_in("cli@example.com", PASSWORD)["access_token"])
+    app.change_password(client, PASSWORD, "changed password")
+    assert app.account(client).credentials_version == old["ver"] + 1
+    new = claims(app, app.log_in("cli@example.com", "changed password")["access_token"])
+    assert new["ver"] == old["ver"] + 1
 
 
 def test_a_password_reset_raises_the_credentials_version(app, client) -> None:
