@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import hmac
 import logging
+import secrets
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID, uuid4
 
@@ -80,6 +80,8 @@ class CallsConfig:
     """Sessions saved together by the timer (the store locks its table once per save)."""
     retries: int = 5
     """Attempts of a command that lost a race with another writer of the same aggregate."""
+    free_link_lifetime: timedelta = timedelta(days=30)
+    """How long a one-time free invite link works if nobody uses it."""
 
     @classmethod
     def from_env(cls) -> CallsConfig:
@@ -99,6 +101,11 @@ class CallsConfig:
                 minute_seconds=env_int("MINUTE_SECONDS", default.minute_seconds),
             ),
             tick_batch=env_int("CALLS_TICK_BATCH", cls.tick_batch),
+            free_link_lifetime=timedelta(
+                seconds=env_int(
+                    "FREE_INVITE_LINK_SECONDS", int(cls.free_link_lifetime.total_seconds())
+                )
+            ),
         )
 
 
@@ -133,35 +140,35 @@ class Rooms(Protocol):
 # Invite link tokens
 # ---------------------------------------------------------------------------------------------
 
-_MAC_HEX = 32
+
+def new_invite_token(expert_id: UUID) -> str:
+    """A random invite token. It starts with the expert's id (public, as on their profile) so
+    the link finds the expert's links without an index; the rest is 256 random bits."""
+    return f"{expert_id.hex}.{secrets.token_urlsafe(32)}"
 
 
-def invite_token(secret: str, expert_id: UUID, link_id: UUID) -> str:
-    """The token of an invite link, derived from the link (the store never holds it): the same
-    link always gives the same token."""
-    mac = hmac.new(
-        secret.encode(), f"invite:{expert_id}:{link_id}".encode(), hashlib.sha256
-    ).hexdigest()
-    return f"{expert_id.hex}.{link_id.hex}.{mac[:_MAC_HEX]}"
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
-def parse_invite_token(secret: str, token: str) -> tuple[UUID, UUID]:
-    """(expert id, link id) of a genuine token; InvalidInput `invite_link_invalid` otherwise."""
-    invalid = InvalidInput(
+def unknown_invite() -> NotFound:
+    return NotFound(
         "invite_link_invalid",
         "This invite link is not valid; ask the expert for a new one.",
         "invite_token",
     )
-    parts = token.strip().split(".") if isinstance(token, str) else []
-    if len(parts) != 3:
-        raise invalid
+
+
+def expert_of_invite(token: str) -> UUID:
+    """The expert an invite token names; NotFound `invite_link_invalid` if it names none."""
+    head, dot, rest = token.strip().partition(".") if isinstance(token, str) else ("", "", "")
     try:
-        expert_id, link_id = UUID(hex=parts[0]), UUID(hex=parts[1])
+        expert_id = UUID(hex=head)
     except ValueError:
-        raise invalid from None
-    if not hmac.compare_digest(invite_token(secret, expert_id, link_id), token.strip()):
-        raise invalid
-    return expert_id, link_id
+        raise unknown_invite() from None
+    if not dot or not rest:
+        raise unknown_invite()
+    return expert_id
 
 
 @dataclass(frozen=True)
@@ -351,15 +358,10 @@ class CallsApplication(ServiceApplication):
         self, client_id: UUID, expert_id: UUID, mode: str, invite_token: str | None = None
     ) -> Session:
         """A client asks an expert for a session, directly or through an invite link."""
-        link_id: UUID | None = None
-        if invite_token:
-            token_expert, link_id = parse_invite_token(self.settings.token_secret, invite_token)
-            if token_expert != expert_id:
-                raise InvalidInput(
-                    "invite_link_invalid",
-                    "This invite link belongs to another expert.",
-                    "invite_token",
-                )
+        if invite_token and expert_of_invite(invite_token) != expert_id:
+            raise InvalidInput(
+                "invite_link_invalid", "This invite link belongs to another expert.", "invite_token"
+            )
 
         def attempt() -> Session:
             now = clock.now()
@@ -367,16 +369,9 @@ class CallsApplication(ServiceApplication):
             self.open_sessions.catch_up(self)
             links: InviteLinks | None = None
             invite: Invite | None = None
-            if link_id is not None:
-                links = self.find(InviteLinks, invite_links_id(expert_id))
-                kind = links.kind_of(link_id) if links is not None else None
-                if kind is None:
-                    raise InvalidInput(
-                        "invite_link_invalid",
-                        "This invite link is not valid; ask the expert for a new one.",
-                        "invite_token",
-                    )
-                invite = Invite(link_id, kind)
+            if invite_token:
+                links, link_id = self._opened_by(invite_token)
+                invite = Invite(link_id, links.check_usable(link_id, now))
             session = Session.request(
                 client_id,
                 card,
@@ -386,8 +381,9 @@ class CallsApplication(ServiceApplication):
                 self.config.rules,
                 expert_in_session=self.open_sessions.expert_engaged(expert_id),
             )
-            if links is not None and link_id is not None:
-                links.redeem(link_id, session.id)  # a used free link: Conflict, nothing saved
+            if links is not None and invite is not None:
+                # A used free link: Conflict, nothing saved.
+                links.redeem(invite.link_id, session.id, now)
                 self.save(session, links)
             else:
                 self.save(session)
@@ -471,9 +467,15 @@ class CallsApplication(ServiceApplication):
         links: InviteLinks | None = self.find(InviteLinks, invite_links_id(expert_id))
         return links or InviteLinks.create(expert_id)
 
-    def _link_view(self, links: InviteLinks, link_id: UUID) -> InviteLinkView:
+    def _opened_by(self, token: str) -> tuple[InviteLinks, UUID]:
+        """The expert's links and the link `token` opens; NotFound if it opens none."""
+        links: InviteLinks | None = self.find(InviteLinks, invite_links_id(expert_of_invite(token)))
+        if links is None:
+            raise unknown_invite()
+        return links, links.link_of(token.strip(), token_digest(token.strip()))
+
+    def _link_view(self, links: InviteLinks, link_id: UUID, token: str) -> InviteLinkView:
         assert links.expert_id is not None
-        token = invite_token(self.settings.token_secret, links.expert_id, link_id)
         return InviteLinkView(
             link_id=link_id,
             expert_id=links.expert_id,
@@ -488,36 +490,35 @@ class CallsApplication(ServiceApplication):
 
         def attempt() -> InviteLinkView:
             links = self._links(expert_id)
-            link_id = links.ensure_paid_link()
+            link_id = links.ensure_paid_link(new_invite_token(expert_id))
             self.save(links)
-            return self._link_view(links, link_id)
+            return self._link_view(links, link_id, links.paid_token)
 
         view: InviteLinkView = self._retrying(attempt)
         return view
 
     def create_free_link(self, expert_id: UUID) -> InviteLinkView:
-        """A new link for one whole free session."""
+        """A new link for one whole free session, until it expires. Its token is in this answer
+        only: the store keeps its digest."""
 
         def attempt() -> InviteLinkView:
             links = self._links(expert_id)
-            link_id = links.create_free_link(uuid4())
+            token = new_invite_token(expert_id)
+            link_id = links.create_free_link(
+                uuid4(), token_digest(token), clock.now() + self.config.free_link_lifetime
+            )
             self.save(links)
-            return self._link_view(links, link_id)
+            return self._link_view(links, link_id, token)
 
         view: InviteLinkView = self._retrying(attempt)
         return view
 
     def invite_link(self, token: str) -> InviteLinkView:
-        """What an invite token stands for (the page a client lands on)."""
-        expert_id, link_id = parse_invite_token(self.settings.token_secret, token)
-        links: InviteLinks | None = self.find(InviteLinks, invite_links_id(expert_id))
-        if links is None or links.kind_of(link_id) is None:
-            raise NotFound(
-                "invite_link_invalid",
-                "This invite link is not valid; ask the expert for a new one.",
-                "invite_token",
-            )
-        return self._link_view(links, link_id)
+        """What an invite token stands for (the page a client lands on); NotFound for a token
+        that opens no link, PreconditionFailed for an expired free link."""
+        links, link_id = self._opened_by(token)
+        links.check_usable(link_id, clock.now())
+        return self._link_view(links, link_id, token.strip())
 
     # -- the timer ----------------------------------------------------------------------------
 

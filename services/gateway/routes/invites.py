@@ -52,8 +52,9 @@ async def create_free_link(request: Request, caller: Expert, service: Calls) -> 
 @router.get(
     "/v1/invite-links/{token}",
     response_model=InviteLink,
-    responses=error_responses(404),
-    summary="What an invite link is: whose it is, paid or free, and whether it was used",
+    responses=error_responses(404, 409),
+    summary="What an invite link is: whose it is, paid or free, and whether it was used "
+    "(404 for a token that opens no link, 409 for an expired free link)",
 )
 async def get_invite_link(
     request: Request, token: Annotated[str, Path(min_length=1, max_length=512)], service: Calls

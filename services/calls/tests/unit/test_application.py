@@ -3,6 +3,8 @@ billing's events, on the in-memory store with a fake clock and a fake SFU."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -20,12 +22,9 @@ from headstore.errors import (
     NotFound,
     PreconditionFailed,
 )
+from headstore.secrets import DEVELOPMENT_TOKEN_SECRET
 from headstore.store import ConcurrentUpdate
-from services.calls.application import (
-    CallsApplication,
-    OpenSessions,
-    invite_token,
-)
+from services.calls.application import CallsApplication, CallsConfig, OpenSessions
 from services.calls.domain import CLOSE_ROOM, OPEN_ROOM, Session
 from services.calls.tests.unit.conftest import MINUTE, FakeRooms, Upstream
 
@@ -463,7 +462,16 @@ def test_a_free_link_is_not_used_by_a_refused_request(app, upstream, expert_id, 
     assert not app.invite_link(link.token).used
 
 
-def test_a_forged_or_foreign_invite_token_is_refused(app, upstream, expert_id, client_id):
+def old_scheme_token(expert_id: UUID, link_id: UUID) -> str:
+    """How invite tokens were made before: HMAC(TOKEN_SECRET, invite:expert:link), with the
+    secret's default published in the repository."""
+    mac = hmac.new(
+        DEVELOPMENT_TOKEN_SECRET.encode(), f"invite:{expert_id}:{link_id}".encode(), hashlib.sha256
+    ).hexdigest()
+    return f"{expert_id.hex}.{link_id.hex}.{mac[:32]}"
+
+
+def test_a_foreign_or_forged_invite_token_is_refused(app, upstream, expert_id, client_id):
     other = uuid4()
     app.receive(upstream.profile(other))
     app.receive(upstream.availability(other, "online"))
@@ -478,28 +486,68 @@ def test_a_forged_or_foreign_invite_token_is_refused(app, upstream, expert_id, c
         "video",
         foreign,
     )
-    forged = invite_token("not the secret", expert_id, uuid4())
+    free = app.create_free_link(expert_id)
+    for forged in (
+        old_scheme_token(expert_id, free.link_id),
+        old_scheme_token(expert_id, app.paid_link(expert_id).link_id),
+        f"{expert_id.hex}.guessed",
+        free.token[:-1] + ("A" if free.token[-1] != "A" else "B"),
+    ):
+        refused(
+            app,
+            NotFound,
+            "invite_link_invalid",
+            app.request_session,
+            client_id,
+            expert_id,
+            "video",
+            forged,
+        )
+        refused(app, NotFound, "invite_link_invalid", app.invite_link, forged)
+    assert not app.invite_link(free.token).used
+
+
+@pytest.mark.parametrize("token", ["", "garbage", "not-hex.x", f"{uuid4().hex}.unknown"])
+def test_an_unknown_invite_token_is_not_found(app, token):
+    refused(app, NotFound, "invite_link_invalid", app.invite_link, token)
+
+
+def test_invite_tokens_are_random_and_a_free_ones_stored_only_as_a_digest(app, expert_id):
+    free = app.create_free_link(expert_id)
+    paid = app.paid_link(expert_id)
+    assert free.token.startswith(expert_id.hex + ".") and len(free.token) >= 32 + 1 + 43
+    assert paid.token != free.token
+    state = b"".join(n.state for n in app.recorder.select_notifications(start=1, limit=1000))
+    assert free.token.partition(".")[2].encode() not in state
+    assert hashlib.sha256(free.token.encode()).hexdigest().encode() in state
+
+
+def test_a_free_link_expires_after_its_configured_lifetime(app, clock, expert_id, client_id):
+    link = app.create_free_link(expert_id)
+    clock.advance(app.config.free_link_lifetime)
+    refused(app, PreconditionFailed, "invite_link_expired", app.invite_link, link.token)
     refused(
         app,
-        InvalidInput,
-        "invite_link_invalid",
+        PreconditionFailed,
+        "invite_link_expired",
         app.request_session,
         client_id,
         expert_id,
         "video",
-        forged,
+        link.token,
     )
-    never_made = invite_token(app.settings.token_secret, expert_id, uuid4())
-    refused(
-        app,
-        InvalidInput,
-        "invite_link_invalid",
-        app.request_session,
-        client_id,
-        expert_id,
-        "video",
-        never_made,
-    )
+
+
+def test_the_paid_link_never_expires(app, clock, expert_id, client_id):
+    link = app.paid_link(expert_id)
+    clock.advance(timedelta(days=3650))
+    assert app.invite_link(link.token).link_id == link.link_id
+    assert app.paid_link(expert_id).token == link.token
+
+
+def test_the_free_link_lifetime_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv("FREE_INVITE_LINK_SECONDS", "3600")
+    assert CallsConfig.from_env().free_link_lifetime == timedelta(hours=1)
 
 
 def test_links_are_for_known_experts_only(app):

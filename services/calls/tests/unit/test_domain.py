@@ -704,44 +704,71 @@ def test_expert_rating_counts_and_averages_in_tenths():
 # ---------------------------------------------------------------------------------------------
 
 
+PAID_TOKEN = "expert.paid-link-token-0123456789"
+FREE_DIGEST = "ab" * 32
+EXPIRES = NOW + timedelta(days=30)
+
+
+def free_link(links: InviteLinks) -> UUID:
+    return links.create_free_link(uuid4(), FREE_DIGEST, EXPIRES)
+
+
 def test_the_paid_link_is_created_once_and_never_changes():
     expert = uuid4()
     links = InviteLinks.create(expert)
     assert links.id == stable_id("invites", expert)
-    first = links.ensure_paid_link()
-    second = links.ensure_paid_link()
+    first = links.ensure_paid_link(PAID_TOKEN)
+    second = links.ensure_paid_link("expert.another-token-0123456789")
     assert first == second == paid_link_id(expert)
+    assert links.paid_token == PAID_TOKEN
     assert names(links) == ["Created", "LinkCreated"]
 
 
 def test_the_paid_link_can_be_used_any_number_of_times():
     links = InviteLinks.create(uuid4())
-    link = links.ensure_paid_link()
+    link = links.ensure_paid_link(PAID_TOKEN)
     links.collect_events()
     for _ in range(3):
-        assert links.redeem(link, uuid4()) == Invite(link, PAID)
+        assert links.redeem(link, uuid4(), NOW + timedelta(days=3650)) == Invite(link, PAID)
     assert names(links) == []
+
+
+def test_a_link_is_found_by_the_paid_token_or_a_free_tokens_digest():
+    links = InviteLinks.create(uuid4())
+    paid = links.ensure_paid_link(PAID_TOKEN)
+    free = free_link(links)
+    links.collect_events()
+    assert links.link_of(PAID_TOKEN, "00" * 32) == paid
+    assert links.link_of("anything", FREE_DIGEST) == free
+    refused(NotFound, "invite_link_invalid", links, links.link_of, "anything", "00" * 32)
 
 
 def test_a_free_link_works_once():
     links = InviteLinks.create(uuid4())
-    link = links.create_free_link(uuid4())
-    assert links.redeem(link, uuid4()) == Invite(link, FREE)
+    link = free_link(links)
+    assert links.redeem(link, uuid4(), NOW) == Invite(link, FREE)
     links.collect_events()
-    refused(Conflict, "invite_link_used", links, links.redeem, link, uuid4())
+    refused(Conflict, "invite_link_used", links, links.redeem, link, uuid4(), NOW)
+
+
+def test_a_free_link_expires():
+    links = InviteLinks.create(uuid4())
+    link = free_link(links)
+    links.collect_events()
+    refused(PreconditionFailed, "invite_link_expired", links, links.redeem, link, uuid4(), EXPIRES)
 
 
 def test_an_unknown_link_is_refused():
     links = InviteLinks.create(uuid4())
     links.collect_events()
-    refused(NotFound, "invite_link_invalid", links, links.redeem, uuid4(), uuid4())
+    refused(NotFound, "invite_link_invalid", links, links.redeem, uuid4(), uuid4(), NOW)
 
 
 def test_a_free_link_whose_session_never_started_works_again():
     links = InviteLinks.create(uuid4())
-    link = links.create_free_link(uuid4())
+    link = free_link(links)
     session_id: UUID = uuid4()
-    links.redeem(link, session_id)
+    links.redeem(link, session_id, NOW)
     assert not links.release(link, uuid4())
     assert links.release(link, session_id)
     assert not links.is_used(link)
@@ -757,7 +784,8 @@ def test_session_and_links_round_trip_through_a_snapshot():
     session.participant_disconnected("client", NOW + 3 * SECOND)
     round_trips(session)
     links = InviteLinks.create(uuid4())
-    links.redeem(links.create_free_link(uuid4()), uuid4())
+    links.ensure_paid_link(PAID_TOKEN)
+    links.redeem(free_link(links), uuid4(), NOW)
     round_trips(links)
 
 
