@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import re
 import secrets as random
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
@@ -30,17 +31,21 @@ PROFILES = (DEVELOPMENT, PRODUCTION)
 # Values that once worked out of the box. They are in the repository, so anyone may know them;
 # outside development they are refused like a missing secret.
 DEVELOPMENT_JWT_SECRET = "dev-only-secret-change-me-in-production-0123456789"
-DEVELOPMENT_TOKEN_SECRET = "dev-only-token-secret-change-me-in-production-42"
 DEVELOPMENT_STRIPE_API_KEY = "sk_test_headstore_dev"
 DEVELOPMENT_STRIPE_WEBHOOK_SECRET = "whsec_headstore_dev"
 DEVELOPMENT_STRIPE_CONNECT_WEBHOOK_SECRET = "whsec_headstore_connect_dev"
 DEVELOPMENT_JANUS_ADMIN_SECRET = "dev-janus-admin-secret"
 DEVELOPMENT_JANUS_ROOM_ADMIN_KEY = "dev-janus-room-key"
+DEVELOPMENT_JANUS_API_SECRET = "dev-janus-api-secret"
+DEVELOPMENT_CALLS_JANUS_EVENTS_PASSWORD = "dev-janus-events-password"
 
 _COMMITTED_ELSEWHERE = (
     # deploy/k8s/overlays/dev and deploy/k8s/base/secret.example.yaml, and the e2e key
     "dev-only-not-a-secret",
     "dev-only-janus-rooms",
+    "dev-only-janus-admin",
+    "dev-only-janus-api",
+    "dev-only-janus-events",
     "sk_test_dev",
     "whsec_dev",
     "whsec_connect_dev",
@@ -99,6 +104,20 @@ def _check_long_enough(value: str) -> str | None:
     return None if len(value) >= 32 else "must be at least 32 characters long"
 
 
+_JANUS_SAFE = re.compile(r"^[A-Za-z0-9._~+/=-]+$")
+
+
+def _check_janus_value(value: str) -> str | None:
+    """Janus' secrets are written into its configuration files."""
+    if not _JANUS_SAFE.match(value):
+        return "may hold only letters, digits and ._~+/=- (it goes into Janus' configuration)"
+    return _check_long_enough(value)
+
+
+def _random_hex(_: Mapping[str, str]) -> str:
+    return random.token_hex(32)
+
+
 @dataclass(frozen=True)
 class Secret:
     name: str
@@ -122,14 +141,6 @@ SECRETS: tuple[Secret, ...] = (
         "signs access tokens (HS256): profiles issues them, the gateway checks them",
         lambda _: _random_text(),
         (DEVELOPMENT_JWT_SECRET,),
-        _check_long_enough,
-    ),
-    Secret(
-        "TOKEN_SECRET",
-        frozenset({CALLS}),
-        "derives the PIN of each session's room on Janus",
-        lambda _: _random_text(),
-        (DEVELOPMENT_TOKEN_SECRET,),
         _check_long_enough,
     ),
     Secret(
@@ -171,17 +182,33 @@ SECRETS: tuple[Secret, ...] = (
         "JANUS_ADMIN_SECRET",
         frozenset({CALLS, JANUS}),
         "Janus' admin API secret",
-        lambda _: _random_text(),
+        _random_hex,
         (DEVELOPMENT_JANUS_ADMIN_SECRET,),
-        _check_long_enough,
+        _check_janus_value,
     ),
     Secret(
         "JANUS_ROOM_ADMIN_KEY",
         frozenset({CALLS, JANUS}),
         "the VideoRoom plugin's admin_key: only calls may create rooms",
-        lambda _: _random_text(),
+        _random_hex,
         (DEVELOPMENT_JANUS_ROOM_ADMIN_KEY,),
-        _check_long_enough,
+        _check_janus_value,
+    ),
+    Secret(
+        "JANUS_API_SECRET",
+        frozenset({CALLS, JANUS}),
+        "Janus' api_secret: calls' requests on the Janus API, and the key of participants' tokens",
+        _random_hex,
+        (DEVELOPMENT_JANUS_API_SECRET,),
+        _check_janus_value,
+    ),
+    Secret(
+        "CALLS_JANUS_EVENTS_PASSWORD",
+        frozenset({CALLS, JANUS}),
+        "Janus' event handler posts to calls with it (HTTP basic auth, user janus)",
+        _random_hex,
+        (DEVELOPMENT_CALLS_JANUS_EVENTS_PASSWORD,),
+        _check_janus_value,
     ),
 )
 

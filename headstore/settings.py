@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from headstore.secrets import DEVELOPMENT_JWT_SECRET, DEVELOPMENT_TOKEN_SECRET
+from headstore.secrets import DEVELOPMENT_JWT_SECRET
 
 # Default ports of each service on one machine; `<SERVICE>_GRPC_PORT` and so on override them.
 GRPC_PORTS = {
@@ -75,8 +75,6 @@ class Settings:
     jwt_secret: str = DEVELOPMENT_JWT_SECRET
     jwt_issuer: str = "headstore"
     jwt_audience: str = "headstore-api"
-    # Derives the PIN of each session's room on Janus (calls).
-    token_secret: str = DEVELOPMENT_TOKEN_SECRET
     # Mailed-link tokens travel sealed with notifications' public key (headstore.links).
     link_public_key: str = ""
     link_private_key: str = ""
@@ -112,7 +110,6 @@ class Settings:
             jwt_secret=env("JWT_SECRET", cls.jwt_secret),
             jwt_issuer=env("JWT_ISSUER", cls.jwt_issuer),
             jwt_audience=env("JWT_AUDIENCE", cls.jwt_audience),
-            token_secret=env("TOKEN_SECRET", cls.token_secret),
             link_public_key=env("NOTIFICATIONS_LINK_PUBLIC_KEY", cls.link_public_key),
             link_private_key=env("NOTIFICATIONS_LINK_PRIVATE_KEY", cls.link_private_key),
             persistence=env("PERSISTENCE", cls.persistence),

@@ -24,7 +24,12 @@ from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
-from headstore.secrets import DEVELOPMENT_JANUS_ADMIN_SECRET, DEVELOPMENT_JANUS_ROOM_ADMIN_KEY
+from headstore.secrets import (
+    DEVELOPMENT_CALLS_JANUS_EVENTS_PASSWORD,
+    DEVELOPMENT_JANUS_ADMIN_SECRET,
+    DEVELOPMENT_JANUS_API_SECRET,
+    DEVELOPMENT_JANUS_ROOM_ADMIN_KEY,
+)
 from headstore.settings import env
 from services.calls.adapters.janus import (
     VIDEOROOM,
@@ -63,9 +68,11 @@ class JanusSettings:
             admin_url=env("JANUS_ADMIN_URL", "http://127.0.0.1:7088/admin"),
             public_url=env("JANUS_PUBLIC_URL", api_url),
             admin_secret=env("JANUS_ADMIN_SECRET", DEVELOPMENT_JANUS_ADMIN_SECRET),
-            api_secret=env("JANUS_API_SECRET", "dev-janus-api-secret"),
+            api_secret=env("JANUS_API_SECRET", DEVELOPMENT_JANUS_API_SECRET),
             room_admin_key=env("JANUS_ROOM_ADMIN_KEY", DEVELOPMENT_JANUS_ROOM_ADMIN_KEY),
-            events_password=env("CALLS_JANUS_EVENTS_PASSWORD", "dev-janus-events-password"),
+            events_password=env(
+                "CALLS_JANUS_EVENTS_PASSWORD", DEVELOPMENT_CALLS_JANUS_EVENTS_PASSWORD
+            ),
         )
 
 

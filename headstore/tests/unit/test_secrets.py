@@ -64,7 +64,8 @@ def test_an_unknown_profile_is_refused_by_name() -> None:
         ("STRIPE_API_KEY", secrets.DEVELOPMENT_STRIPE_API_KEY),
         ("JANUS_ADMIN_SECRET", secrets.DEVELOPMENT_JANUS_ADMIN_SECRET),
         ("JANUS_ROOM_ADMIN_KEY", secrets.DEVELOPMENT_JANUS_ROOM_ADMIN_KEY),
-        ("TOKEN_SECRET", secrets.DEVELOPMENT_TOKEN_SECRET),
+        ("JANUS_API_SECRET", "dev-only-janus-api"),
+        ("CALLS_JANUS_EVENTS_PASSWORD", secrets.DEVELOPMENT_CALLS_JANUS_EVENTS_PASSWORD),
     ],
 )
 def test_a_published_development_value_is_refused_outside_development(
@@ -80,6 +81,9 @@ def test_a_short_jwt_secret_or_a_malformed_key_is_refused() -> None:
     environ = {**complete_environment(), "JWT_SECRET": "short"}
     with pytest.raises(secrets.SecretsError, match="JWT_SECRET must be at least 32"):
         secrets.prepare(secrets.GATEWAY, environ)
+    environ = {**complete_environment(), "JANUS_API_SECRET": "a" * 40 + '"'}
+    with pytest.raises(secrets.SecretsError, match="JANUS_API_SECRET may hold only"):
+        secrets.prepare(secrets.JANUS, environ)
     environ = {**complete_environment(), "NOTIFICATIONS_LINK_PRIVATE_KEY": "not base64!"}
     with pytest.raises(secrets.SecretsError, match="NOTIFICATIONS_LINK_PRIVATE_KEY"):
         secrets.prepare(secrets.NOTIFICATIONS, environ)

@@ -22,13 +22,14 @@ from headstore.errors import (
     NotFound,
     PreconditionFailed,
 )
-from headstore.secrets import DEVELOPMENT_TOKEN_SECRET
 from headstore.store import ConcurrentUpdate
 from services.calls.application import CallsApplication, CallsConfig, OpenSessions
 from services.calls.domain import CLOSE_ROOM, OPEN_ROOM, Session
 from services.calls.tests.unit.conftest import MINUTE, FakeRooms, Upstream
 
 SECOND = timedelta(seconds=1)
+PUBLISHED_TOKEN_SECRET = "dev-only-token-secret-change-me-in-production-42"
+"""The default of the TOKEN_SECRET that invite tokens were once derived from, as committed."""
 
 
 def refused(app: CallsApplication, kind: type[DomainError], code: str, action: Any, *args: Any):
@@ -466,7 +467,7 @@ def old_scheme_token(expert_id: UUID, link_id: UUID) -> str:
     """How invite tokens were made before: HMAC(TOKEN_SECRET, invite:expert:link), with the
     secret's default published in the repository."""
     mac = hmac.new(
-        DEVELOPMENT_TOKEN_SECRET.encode(), f"invite:{expert_id}:{link_id}".encode(), hashlib.sha256
+        PUBLISHED_TOKEN_SECRET.encode(), f"invite:{expert_id}:{link_id}".encode(), hashlib.sha256
     ).hexdigest()
     return f"{expert_id.hex}.{link_id.hex}.{mac[:32]}"
 

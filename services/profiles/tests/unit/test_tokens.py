@@ -17,12 +17,14 @@ from headstore import clock
 from headstore.clock import FakeClock
 from headstore.errors import InvalidInput, PreconditionFailed
 from headstore.profiles.v1 import profiles_pb2 as api
-from headstore.secrets import DEVELOPMENT_TOKEN_SECRET
 from services.profiles.application import ProfilesApplication, ProfilesConfig
 from services.profiles.service import ProfilesService
 from services.profiles.tests import mailed_links
 
 PASSWORD = "client password"
+PUBLISHED_TOKEN_SECRET = "dev-only-token-secret-change-me-in-production-42"
+"""The default of the TOKEN_SECRET that mailed-link tokens were once derived from, as it was
+committed to the repository (and so known to anyone)."""
 
 
 @pytest.fixture
@@ -52,7 +54,7 @@ def old_scheme_token(kind: str, aggregate_id: UUID, version: int) -> str:
     """How mailed-link tokens were made before: HMAC(TOKEN_SECRET, kind:aggregate:version),
     with the secret's default committed to the repository."""
     mac = hmac.new(
-        DEVELOPMENT_TOKEN_SECRET.encode(),
+        PUBLISHED_TOKEN_SECRET.encode(),
         f"{kind}:{aggregate_id}:{version}".encode(),
         hashlib.sha256,
     )
