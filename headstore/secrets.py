@@ -46,6 +46,9 @@ _COMMITTED_ELSEWHERE = (
     "dev-only-janus-admin",
     "dev-only-janus-api",
     "dev-only-janus-events",
+    "dev-only-grpc-token",
+    "GIf3pnVztoPRdxL4hHds9qOA64xz9KjYrnG5Pfk3Lh4=",  # the dev overlay's link key pair
+    "yTw06HVEsffMf+YOxI6lJmuI+hFWDnmrfEPbMwFxkEI=",
     "sk_test_dev",
     "whsec_dev",
     "whsec_connect_dev",
@@ -53,6 +56,7 @@ _COMMITTED_ELSEWHERE = (
     "change-me",
     "change-me-to-64-random-bytes",
     "sk_test_change_me",
+    "sk_live_change_me",
     "whsec_change_me",
     "whsec_change_me_too",
 )
@@ -129,12 +133,23 @@ class Secret:
     development_values: tuple[str, ...] = ()
     check: Callable[[str], str | None] | None = None
     """What is wrong with a value (None: nothing)."""
+    made_up_in_development: bool = True
+    """False: in development a missing value stays missing (the feature it guards is off)."""
 
 
 NOTIFICATIONS_LINK_PRIVATE_KEY = "NOTIFICATIONS_LINK_PRIVATE_KEY"
 NOTIFICATIONS_LINK_PUBLIC_KEY = "NOTIFICATIONS_LINK_PUBLIC_KEY"
 
 SECRETS: tuple[Secret, ...] = (
+    Secret(
+        "GRPC_AUTH_TOKEN",
+        frozenset({PROFILES_SERVICE, CALLS, BILLING, PAYOUTS, NOTIFICATIONS, GATEWAY}),
+        "the gateway presents it on every gRPC call and the services require it",
+        _random_hex,
+        check=_check_long_enough,
+        # A development run listens on 127.0.0.1 only, and the tests call services directly.
+        made_up_in_development=False,
+    ),
     Secret(
         "JWT_SECRET",
         frozenset({PROFILES_SERVICE, GATEWAY}),
@@ -237,7 +252,7 @@ def development_values(
     known = {name: value for name, value in environ.items() if name in BY_NAME and value}
     generated: dict[str, str] = {}
     for secret in SECRETS:  # all of them: a wanted half of a key pair needs the other half
-        if secret.name not in known:
+        if secret.name not in known and secret.made_up_in_development:
             generated[secret.name] = secret.generate({**known, **generated})
     return {name: value for name, value in generated.items() if name in wanted}
 

@@ -18,7 +18,37 @@ PROCESSES = [*SERVICES, secrets.GATEWAY, secrets.JANUS]
 
 
 def complete_environment() -> dict[str, str]:
-    return secrets.development_values({})
+    """Every secret set, as a deployment sets them."""
+    return {
+        **secrets.development_values({}),
+        "GRPC_AUTH_TOKEN": "g" * 64,
+    }
+
+
+def published_values() -> dict[str, set[str]]:
+    """Each secret's values in deploy/: the dev overlay's literals and the template's."""
+    found: dict[str, set[str]] = {}
+    overlay = ROOT / "deploy/k8s/overlays/dev/kustomization.yaml"
+    template = ROOT / "deploy/k8s/base/secret.example.yaml"
+    for line in overlay.read_text().splitlines():
+        key, _, value = line.strip().removeprefix("- ").partition("=")
+        if key in secrets.BY_NAME:
+            found.setdefault(key, set()).add(value)
+    for line in template.read_text().splitlines():
+        key, _, value = line.strip().partition(": ")
+        if key in secrets.BY_NAME:
+            found.setdefault(key, set()).add(value)
+    return found
+
+
+def test_every_value_published_in_deploy_is_refused_outside_development() -> None:
+    published = published_values()
+    assert set(published) == set(secrets.BY_NAME)  # deploy knows every secret, and no other
+    for name, values in published.items():
+        process = sorted(secrets.BY_NAME[name].needed_by)[0]
+        for value in values:
+            with pytest.raises(secrets.SecretsError, match=name):
+                secrets.prepare(process, {**complete_environment(), name: value})
 
 
 def test_every_secret_is_needed_by_some_process() -> None:
@@ -93,14 +123,25 @@ def test_development_makes_up_missing_secrets_and_keeps_given_ones() -> None:
     environ = {"HEADSTORE_PROFILE": "development", "JWT_SECRET": "mine-" + "x" * 40}
     generated = secrets.prepare(secrets.PROFILES_SERVICE, environ)
     assert generated == ["NOTIFICATIONS_LINK_PUBLIC_KEY"]
+    environ["GRPC_AUTH_TOKEN"] = "g" * 64  # for the production check below
     assert environ["JWT_SECRET"] == "mine-" + "x" * 40
     assert secrets.problems(secrets.PROFILES_SERVICE, environ) == []
 
 
 def test_development_values_are_random_per_run() -> None:
-    first, second = complete_environment(), complete_environment()
-    assert set(first) == set(secrets.BY_NAME)
+    first, second = secrets.development_values({}), secrets.development_values({})
+    assert set(first) == set(secrets.BY_NAME) - {"GRPC_AUTH_TOKEN"}
     assert all(first[name] != second[name] for name in first)
+
+
+def test_development_leaves_grpc_unauthenticated_but_production_requires_the_token() -> None:
+    environ = {"HEADSTORE_PROFILE": "development"}
+    secrets.prepare(secrets.GATEWAY, environ)
+    assert "GRPC_AUTH_TOKEN" not in environ
+    production = complete_environment()
+    del production["GRPC_AUTH_TOKEN"]
+    with pytest.raises(secrets.SecretsError, match="GRPC_AUTH_TOKEN"):
+        secrets.prepare(secrets.PROFILES_SERVICE, production)
 
 
 def test_the_generated_link_keys_are_one_pair() -> None:
@@ -113,7 +154,7 @@ def test_the_development_env_file_names_the_profile_and_every_missing_secret() -
     text = secrets.development_env_file({"JWT_SECRET": "given-" + "y" * 40})
     lines = dict(line.split("=", 1) for line in text.splitlines())
     assert lines.pop("HEADSTORE_PROFILE") == "development"
-    assert set(lines) == set(secrets.BY_NAME) - {"JWT_SECRET"}
+    assert set(lines) == set(secrets.BY_NAME) - {"JWT_SECRET", "GRPC_AUTH_TOKEN"}
 
 
 def test_a_service_started_without_the_profile_or_jwt_secret_exits_naming_it() -> None:
