@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from headstore.runtime import WORKERS
+from headstore.secrets import SECRETS
 from services.profiles.application import ProfilesConfig
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -134,6 +135,22 @@ def test_the_gateway_holds_only_its_three_secrets(overlay: str) -> None:
     }
     others = [e for e in gateway.get("env", []) if "secretKeyRef" in e.get("valueFrom", {})]
     assert len(others) == 3, others
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_each_process_is_given_exactly_the_registered_secrets_it_needs(overlay: str) -> None:
+    """headstore/secrets.py says which process needs which secret (production refuses to start
+    without them); each Deployment gets those and no other registered secret."""
+    for process in sorted({name for secret in SECRETS for name in secret.needed_by}):
+        workload = named(overlay, "Deployment", process)
+        given = {
+            key
+            for container in pod_spec(workload)["containers"]
+            for key in secret_refs(container).values()
+        }
+        registered = {secret.name for secret in SECRETS}
+        needed = {secret.name for secret in SECRETS if process in secret.needed_by}
+        assert given & registered == needed, (process, sorted(given & registered ^ needed))
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
