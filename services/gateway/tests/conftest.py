@@ -27,9 +27,8 @@ from headstore.settings import Settings
 from services.gateway.app import create_app
 
 SECRET = "test-secret-for-the-gateway-0123456789abcdef"
-DEADLINE_SECONDS = (
-    2.0  # generous: a loaded 2-core CI machine, and two calls per authenticated request
-)
+# Generous: a loaded 2-core CI machine, and two calls per authenticated request.
+DEADLINE_SECONDS = 2.0
 
 
 def account(account_id: str = "acc-1", roles: tuple[str, ...] = ("client",)) -> pb.Account:
