@@ -37,6 +37,7 @@ from uuid import UUID
 from headstore.domain import Aggregate, stable_id
 from headstore.errors import Conflict, InvalidInput, PreconditionFailed
 from headstore.money import Money, check_currency
+from headstore.text import check_text
 
 MAX_SESSION_MINUTES = 90
 """The FAQ's limit: no session is billed beyond its 90th minute."""
@@ -56,11 +57,14 @@ def check_aware(moment: datetime, field: str) -> datetime:
     return moment
 
 
+MAX_ID_LENGTH = 255
+"""Stripe's ids and ours are far shorter."""
+
+
 def _check_id(value: str, field: str, label: str) -> str:
-    text = value.strip() if isinstance(value, str) else ""
-    if not text:
+    if not isinstance(value, str):
         raise InvalidInput(f"{field}_required", f"{label} is required.", field)
-    return text
+    return check_text(value, field, MAX_ID_LENGTH, min_length=1, label=label)
 
 
 def _check_count(value: int, field: str, label: str, *, minimum: int, maximum: int) -> int:

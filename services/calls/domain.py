@@ -29,6 +29,7 @@ from headstore.contact_details import check_no_contact_details
 from headstore.domain import Aggregate, stable_id
 from headstore.errors import Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed
 from headstore.money import check_currency
+from headstore.text import check_text
 
 # ---------------------------------------------------------------------------------------------
 # Vocabulary
@@ -109,16 +110,15 @@ def check_stars(stars: int) -> int:
 
 
 def check_review(review: str | None) -> str:
-    """At most MAX_REVIEW_LENGTH characters, and no contact details: reviews are public."""
-    text = (review or "").strip() if isinstance(review, str | None) else None
-    if text is None:
-        raise InvalidInput("invalid_review", "A review must be text.", "review")
-    if len(text) > MAX_REVIEW_LENGTH:
-        raise InvalidInput(
-            "review_too_long",
-            f"A review can be at most {MAX_REVIEW_LENGTH} characters; it has {len(text)}.",
-            "review",
-        )
+    """At most MAX_REVIEW_LENGTH characters, no control characters, and no contact details:
+    reviews are public."""
+    text = check_text(
+        "" if review is None else review,
+        "review",
+        MAX_REVIEW_LENGTH,
+        multiline=True,
+        label="A review",
+    )
     return check_no_contact_details(
         text, "review", "The review", because="experts are reached through Headstore."
     )
@@ -967,6 +967,7 @@ class Session(Aggregate):
         return True
 
     def _check_expert(self, expert_id: UUID) -> None:
+        self._check_participant(expert_id)
         if expert_id != self.expert_id:
             raise Forbidden(
                 "not_your_session", "Only the expert asked can answer this request.", None
@@ -1120,7 +1121,7 @@ class Session(Aggregate):
 
     def rate(self, client_id: UUID, stars: int, review: str | None = "") -> None:
         """The client rates a session that took place, once."""
-        if client_id != self.client_id:
+        if self._check_participant(client_id) != CLIENT:
             raise Forbidden("not_your_session", "Only the client can rate a session.", None)
         checked_stars = check_stars(stars)
         text = check_review(review)
@@ -1137,9 +1138,11 @@ class Session(Aggregate):
         self.trigger_event(self.Rated, stars=checked_stars, review=text)
 
     def _check_participant(self, participant_id: UUID) -> str:
+        """The participant's role. To anyone else the session does not exist: a stranger learns
+        nothing, not even that the id is a session's (the same answer as an unknown id)."""
         role = self.role_of(participant_id)
         if role is None:
-            raise Forbidden("not_your_session", "You are not part of this session.", None)
+            raise NotFound("session_not_found", "No such session.", "session_id")
         return role
 
     # -- the clock --------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from headstore.errors import InvalidInput
 from headstore.money import CURRENCIES
 from headstore.settings import Settings
 from headstore.store import persistence_env
+from headstore.text import check_characters
 from services.profiles.domain import (
     AVAILABILITIES,
     DESCRIPTIVE_FIELDS,
@@ -250,6 +251,14 @@ class SearchQuery:
 
     def checked(self) -> SearchQuery:
         """Refuse what the directory cannot answer, with the field at fault."""
+        for field, value in (
+            ("q", self.text),
+            ("category", self.category),
+            ("tag", self.tag),
+            ("language", self.language),
+            ("currency", self.currency),
+        ):
+            check_characters(value, field)
         if self.sort not in SORTS:
             raise InvalidInput("invalid_sort", f"Sort by one of {', '.join(SORTS)}.", "sort")
         if self.availability and self.availability not in AVAILABILITIES:

@@ -31,6 +31,7 @@ from headstore.errors import (
     Unauthenticated,
 )
 from headstore.money import check_currency
+from headstore.text import check_characters, check_text, field_label
 
 # ---------------------------------------------------------------------------------------------
 # Shared checks
@@ -61,28 +62,6 @@ def check_email(email: str, field: str = "email") -> str:
 def email_index_id(email: str) -> UUID:
     """The id of the EmailIndex for an address: the same address always gives the same id."""
     return stable_id("email", normalise_email(email))
-
-
-def check_text(value: str, field: str, label: str, *, min_length: int = 0, max_length: int) -> str:
-    """`value` stripped, between min_length and max_length characters."""
-    text = value.strip() if isinstance(value, str) else None
-    if text is None:
-        raise InvalidInput(f"invalid_{field}", f"{label} must be text.", field)
-    if len(text) < min_length:
-        if min_length == 1:
-            message = f"{label} is required."
-        else:
-            message = f"{label} needs at least {min_length} characters."
-        raise InvalidInput(
-            f"{field}_required" if not text else f"{field}_too_short", message, field
-        )
-    if len(text) > max_length:
-        raise InvalidInput(
-            f"{field}_too_long",
-            f"{label} can be at most {max_length} characters; it has {len(text)}.",
-            field,
-        )
-    return text
 
 
 def check_token_digest(token_digest: str, field: str = "token") -> str:
@@ -367,7 +346,9 @@ class Account(Aggregate):
         has verified the address (`email_verified=True`)."""
         normalised = check_email(email)
         name = check_no_contact_details(
-            check_text(display_name, "display_name", "Display name", min_length=1, max_length=80),
+            check_text(
+                display_name, "display_name", MAX_NAME_LENGTH, min_length=1, label="Display name"
+            ),
             "display_name",
             "Display name",
             because="people reach each other through Headstore.",
@@ -698,6 +679,7 @@ def check_answers(
             )
         answer = item.get("answer", "")
         text = answer.strip() if isinstance(answer, str) else ""
+        check_characters(text, "answers", multiline=True, label=f"The answer to {question_id!r}")
         if not text:
             raise InvalidInput(
                 "answer_required", f"Please answer question {question_id!r}.", "answers"
@@ -811,7 +793,7 @@ class ExpertApplication(Aggregate):
             cls.Applied,
             id=application_id or uuid4(),
             email=check_email(email),
-            name=check_public_text(name, "name", "Name", min_length=1, max_length=80),
+            name=check_public_text(name, "name", MAX_NAME_LENGTH, min_length=1),
             answers=check_answers(answers, list(questions)),
             referral_code=check_referral_code(referral_code),
         )
@@ -852,7 +834,7 @@ class ExpertApplication(Aggregate):
         digest of a fresh signup token: it is used only if this review reaches the quorum of
         approvals (then `status == "accepted"` and the application mails the token)."""
         self.check_reviewable_by(trustee_id)
-        text = check_text(comment, "comment", "Comment", max_length=MAX_COMMENT_LENGTH)
+        text = check_text(comment, "comment", MAX_COMMENT_LENGTH, multiline=True)
         if not approve and not text:
             raise InvalidInput("comment_required", "Say why you reject the application.", "comment")
         if isinstance(quorum, bool) or not isinstance(quorum, int) or quorum < 1:
@@ -973,11 +955,19 @@ MAX_PHOTO_URL_LENGTH = 2000
 
 
 def check_public_text(
-    value: str, field: str, label: str, *, min_length: int = 0, max_length: int
+    value: str,
+    field: str,
+    max_length: int,
+    *,
+    min_length: int = 0,
+    multiline: bool = False,
+    label: str = "",
 ) -> str:
     """`check_text`, and no contact details: for every text other people read."""
-    text = check_text(value, field, label, min_length=min_length, max_length=max_length)
-    return check_no_contact_details(text, field, label)
+    text = check_text(
+        value, field, max_length, min_length=min_length, multiline=multiline, label=label
+    )
+    return check_no_contact_details(text, field, label or field_label(field))
 
 
 def check_photo_url(photo_url: str | None) -> str | None:
@@ -992,7 +982,7 @@ def check_photo_url(photo_url: str | None) -> str | None:
     expert's own domain remains possible until photos are uploaded to Headstore."""
     if photo_url is None or not photo_url.strip():
         return None
-    url = photo_url.strip()
+    url = check_characters(photo_url, "photo_url", label="The photo address").strip()
     parts = urlsplit(url)
     if (
         len(url) > MAX_PHOTO_URL_LENGTH
@@ -1027,7 +1017,9 @@ def check_categories(categories: Sequence[str], allowed: Collection[str]) -> lis
 
 
 def check_tags(tags: Sequence[str]) -> list[str]:
-    chosen = _unique(" ".join(tag.split()).lower() for tag in tags)
+    chosen = _unique(
+        " ".join(check_characters(tag, "tags", label="A tag").split()).lower() for tag in tags
+    )
     for tag in chosen:
         if not tag or len(tag) > MAX_TAG_LENGTH:
             raise InvalidInput(
@@ -1191,7 +1183,7 @@ class ExpertProfile(Aggregate):
             cls.ProfileCreated,
             id=profile_id(account_id),
             account_id=account_id,
-            name=check_public_text(name, "name", "Name", min_length=1, max_length=MAX_NAME_LENGTH),
+            name=check_public_text(name, "name", MAX_NAME_LENGTH, min_length=1),
         )
 
     # -- queries ----------------------------------------------------------------------------
@@ -1299,20 +1291,14 @@ class ExpertProfile(Aggregate):
     ) -> dict[str, Any]:
         return {
             "photo_url": check_photo_url(photo_url),
-            "name": check_public_text(
-                name, "name", "Name", min_length=1, max_length=MAX_NAME_LENGTH
-            ),
-            "job_title": check_public_text(
-                job_title, "job_title", "Job title", max_length=MAX_JOB_TITLE_LENGTH
-            ),
-            "company": check_public_text(
-                company, "company", "Company", max_length=MAX_COMPANY_LENGTH
-            ),
+            "name": check_public_text(name, "name", MAX_NAME_LENGTH, min_length=1),
+            "job_title": check_public_text(job_title, "job_title", MAX_JOB_TITLE_LENGTH),
+            "company": check_public_text(company, "company", MAX_COMPANY_LENGTH),
             "offering": check_public_text(
-                offering, "offering", "Offering", max_length=MAX_OFFERING_LENGTH
+                offering, "offering", MAX_OFFERING_LENGTH, multiline=True
             ),
             "description": check_public_text(
-                description, "description", "Description", max_length=MAX_DESCRIPTION_LENGTH
+                description, "description", MAX_DESCRIPTION_LENGTH, multiline=True
             ),
             "categories": check_categories(categories, allowed_categories),
             "tags": check_tags(tags),
@@ -1471,7 +1457,7 @@ class CategoryList(Aggregate):
         return value
 
     def _check_label(self, label: str, slug: str) -> str:
-        text = check_text(label, "label", "Label", min_length=1, max_length=MAX_LABEL_LENGTH)
+        text = check_text(label, "label", MAX_LABEL_LENGTH, min_length=1)
         for other, entry in self.categories.items():
             if other != slug and not entry["retired"] and entry["label"].lower() == text.lower():
                 raise Conflict(

@@ -277,7 +277,7 @@ def test_accepting_twice_changes_nothing():
 def test_only_the_expert_can_answer():
     session = requested()
     refused(Forbidden, "not_your_session", session, session.accept, session.client_id, NOW)
-    refused(Forbidden, "not_your_session", session, session.decline, uuid4(), NOW)
+    refused(NotFound, "session_not_found", session, session.decline, uuid4(), NOW)
 
 
 def test_the_expert_declines():
@@ -505,9 +505,9 @@ def test_a_hang_up_after_the_end_changes_nothing():
     assert names(session) == []
 
 
-def test_a_stranger_cannot_hang_up():
+def test_a_stranger_cannot_hang_up_and_is_told_there_is_no_such_session():
     session = live()
-    refused(Forbidden, "not_your_session", session, session.hang_up, uuid4(), NOW)
+    refused(NotFound, "session_not_found", session, session.hang_up, uuid4(), NOW)
 
 
 def test_hanging_up_before_the_start_cancels():
@@ -599,9 +599,9 @@ def test_either_participant_switches_between_voice_and_video():
     assert names(session) == ["ModeChanged", "ModeChanged"]
 
 
-def test_a_stranger_cannot_switch_the_mode():
+def test_a_stranger_cannot_switch_the_mode_and_is_told_there_is_no_such_session():
     session = live()
-    refused(Forbidden, "not_your_session", session, session.switch_mode, uuid4(), "voice")
+    refused(NotFound, "session_not_found", session, session.switch_mode, uuid4(), "voice")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -627,6 +627,7 @@ def test_the_client_rates_a_held_session_once():
 def test_only_the_client_rates():
     session = ended()
     refused(Forbidden, "not_your_session", session, session.rate, session.expert_id, 5, "")
+    refused(NotFound, "session_not_found", session, session.rate, uuid4(), 5, "")
 
 
 @pytest.mark.parametrize("stars", [0, 6, -1, True, "5"])
@@ -673,6 +674,21 @@ def test_an_ordinary_review_is_accepted():
         "stars": 5,
         "review": "Clear advice on IFRS 16 and ASC 606; worth USD 3.00/min.",
     }
+
+
+@pytest.mark.parametrize("review", ["Good\x00", "Good\x1b[2J", "Good\u2028", "\u202eGood"])
+def test_a_review_with_control_characters_is_refused(review: str):
+    session = ended()
+    error = refused(
+        InvalidInput, "invalid_characters", session, session.rate, session.client_id, 5, review
+    )
+    assert error.field == "review"
+
+
+def test_a_review_keeps_its_line_breaks():
+    session = ended()
+    session.rate(session.client_id, 5, "Clear.\r\n\tThank you.")
+    assert session.rating == {"stars": 5, "review": "Clear.\r\n\tThank you."}
 
 
 def test_a_session_that_never_started_cannot_be_rated():
