@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from headstore.errors import InvalidInput
@@ -60,10 +61,17 @@ class Money:
         return f"{sign}{whole}.{cents:02d} {self.currency}"
 
 
+MAX_AMOUNT_DIGITS = 9
+"""Whole units an amount may have: far beyond any price here, and well inside an int64."""
+
+_AMOUNT = re.compile(rf"([0-9]{{1,{MAX_AMOUNT_DIGITS}}})(?:\.([0-9]{{1,2}}))?")
+
+
 def parse_amount(text: str, field: str) -> int:
-    """'3', '3.5' or '3.50' → 350 minor units, without passing through a float."""
-    raw = text.strip()
-    whole, _, fraction = raw.partition(".")
-    if not whole.isdigit() or (fraction and not fraction.isdigit()) or len(fraction) > 2:
+    """'3', '3.5' or '3.50' → 350 minor units, without passing through a float. Digits 0-9
+    only: `str.isdigit` would take '²' and '٣', which `int` then refuses or reads."""
+    matched = _AMOUNT.fullmatch(text.strip()) if isinstance(text, str) else None
+    if matched is None:
         raise InvalidInput("invalid_amount", f"{text!r} is not an amount like 3.50.", field)
-    return int(whole) * 100 + int(fraction.ljust(2, "0") or 0)
+    whole, fraction = matched.groups()
+    return int(whole) * 100 + int((fraction or "").ljust(2, "0"))

@@ -16,7 +16,8 @@ from headstore.settings import Settings, env, env_float
 from services.gateway import errors
 from services.gateway.auth import DEFAULT_ACCESS_STATE_SECONDS, AccessStates
 from services.gateway.live import LiveConsumer, LiveHub
-from services.gateway.middleware import RequestContext
+from services.gateway.middleware import BoundedBody, RequestContext
+from services.gateway.openapi import declare_error_statuses
 from services.gateway.routes import (
     accounts,
     admin,
@@ -143,7 +144,8 @@ def create_app(
         else env_float("GATEWAY_ACCESS_STATE_SECONDS", DEFAULT_ACCESS_STATE_SECONDS)
     )
     errors.install(app)
-    app.add_middleware(RequestContext)
+    app.add_middleware(BoundedBody)
+    app.add_middleware(RequestContext)  # outermost: 413s get a correlation id and a metric too
     for module in (
         accounts,
         tokens,
@@ -159,5 +161,6 @@ def create_app(
         ops,
         web,
     ):
+        declare_error_statuses(module.router)
         app.include_router(module.router)
     return app

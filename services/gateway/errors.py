@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from headstore.errors import DomainError, from_grpc
+from services.gateway.route_table import allowed_methods
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,12 @@ def from_rpc_error(service: str, method: str, error: grpc.aio.AioRpcError) -> Do
 
 _LOCATIONS = ("body", "query", "path", "header", "cookie")
 
+OWN_CODES = frozenset({"invalid_characters", "invalid_amount", "invalid_number"})
+"""The gateway's checks (schemas.py) whose error type is the code clients see; every other
+failed check of a request is `invalid_request`."""
+
+NOT_JSON = "The request body is not valid JSON (UTF-8)."
+
 
 def _field_name(location: tuple[Any, ...]) -> str | None:
     parts = [str(part) for part in location]
@@ -89,7 +96,7 @@ def validation_error(errors: list[dict[str, Any]]) -> DomainError:
     first = errors[0]
     kind = first.get("type", "")
     if kind == "json_invalid":
-        return DomainError("invalid_request", "The request body is not valid JSON.")
+        return DomainError("invalid_request", NOT_JSON)
     field = _field_name(tuple(first.get("loc", ())))
     if field is None:
         return DomainError("invalid_request", "The request needs a JSON object as its body.")
@@ -100,7 +107,7 @@ def validation_error(errors: list[dict[str, Any]]) -> DomainError:
     else:
         detail = str(first.get("msg", "is not valid")).removeprefix("Value error, ")
         message = f"{field}: {detail[:1].lower()}{detail[1:]}."
-    return DomainError("invalid_request", message, field)
+    return DomainError(kind if kind in OWN_CODES else "invalid_request", message, field)
 
 
 _HTTP_CODES = {
@@ -126,7 +133,14 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        if error.status_code == 400 and error.detail == PARSE_FAILURE:
+            # FastAPI's answer to a body it could not decode: the same as malformed JSON.
+            return JSONResponse(body("invalid_request", NOT_JSON), status_code=422)
         code, message = _HTTP_CODES.get(error.status_code, ("http_error", str(error.detail)))
-        return JSONResponse(
-            body(code, message), status_code=error.status_code, headers=error.headers
-        )
+        headers = dict(error.headers or {})
+        if error.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request.app, request.url.path))
+        return JSONResponse(body(code, message), status_code=error.status_code, headers=headers)
+
+
+PARSE_FAILURE = "There was an error parsing the body"

@@ -6,29 +6,152 @@ Request models forbid unknown fields, so a misspelt field is an error, not silen
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
+from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import Query
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 from headstore.billing.v1 import billing_pb2
 from headstore.calls.v1 import calls_pb2
 from headstore.events.v1 import calls_pb2 as call_events
 from headstore.events.v1 import money_pb2
+from headstore.money import CURRENCIES
 from headstore.profiles.v1 import profiles_pb2 as pb
+from headstore.text import describe_character, forbidden_character, text_pattern
 
-AMOUNT_PATTERN = r"^\d+(\.\d{1,2})?$"
+# -- what a field accepts ----------------------------------------------------------------------
+# Each constraint is published in the OpenAPI document and enforced here, so that what the
+# document calls valid is accepted and everything else is refused with a 422 naming the field.
+
+AMOUNT_PATTERN = r"^[0-9]{1,4}(\.[0-9]{1,2})?$"
+"""A decimal amount: ASCII digits, at most 9999.99, at most two decimals."""
+
+
+def _text_check(multiline: bool, required: bool) -> Any:
+    def check(value: str) -> str:
+        char = forbidden_character(value, multiline=multiline)
+        if char is not None:
+            allowed = "; only line breaks and tabs are allowed" if multiline else ""
+            raise PydanticCustomError(
+                "invalid_characters",
+                "contains the control character {character}{allowed}",
+                {"character": describe_character(char), "allowed": allowed},
+            )
+        if required and not value.strip():
+            raise PydanticCustomError("blank", "is required (white space alone is not enough)")
+        return value
+
+    return AfterValidator(check)
+
+
+def Text(  # noqa: N802 - a type, spelled as one where it is used
+    max_length: int,
+    *,
+    required: bool = False,
+    multiline: bool = False,
+    description: str | None = None,
+    examples: list[Any] | None = None,
+) -> Any:
+    """A text field under the platform's one rule (`headstore.text`): no control characters
+    (line breaks and tabs allowed if `multiline`), at most `max_length` characters and, if
+    `required`, something other than white space."""
+    return Annotated[
+        str,
+        Field(
+            min_length=1 if required else None,
+            max_length=max_length,
+            description=description,
+            examples=examples,
+            json_schema_extra={"pattern": text_pattern(multiline=multiline, required=required)},
+        ),
+        _text_check(multiline, required),
+    ]
+
+
+def _amount(value: str) -> str:
+    if not re.fullmatch(AMOUNT_PATTERN, value):
+        raise PydanticCustomError(
+            "invalid_amount",
+            "is not an amount like 3.50: digits 0-9, at most 9999.99, at most two decimals",
+        )
+    return value
+
+
 Amount = Annotated[
     str,
     Field(
-        description="A decimal amount with at most two decimals, as a string: '3', '3.5', '3.50'.",
+        description="A decimal amount as a string, digits 0-9 only, at most two decimals and "
+        "at most 9999.99: '3', '3.5', '3.50'.",
         json_schema_extra={"pattern": AMOUNT_PATTERN},
         examples=["3.00"],
     ),
+    AfterValidator(_amount),
 ]
-Email = Annotated[str, Field(max_length=254, examples=["ada@example.com"])]
-Password = Annotated[str, Field(max_length=128, examples=["correct horse battery staple"])]
-Token = Annotated[str, Field(min_length=1, max_length=512, examples=["q0K8xW3ZbR8…"])]
+
+
+def _digits(value: Any) -> Any:
+    """Query parameters arrive as text: only ASCII digits make a number (not '²', ' 1', '1_0')."""
+    if isinstance(value, str) and not re.fullmatch(r"[0-9]{1,9}", value):
+        raise PydanticCustomError("invalid_number", "must be a whole number in digits 0-9")
+    return value
+
+
+def WholeNumber(minimum: int, maximum: int, description: str) -> Any:  # noqa: N802
+    """A whole-number query parameter within documented bounds."""
+    return Annotated[
+        int,
+        Query(ge=minimum, le=maximum, description=f"{description} ({minimum} to {maximum})."),
+        BeforeValidator(_digits),
+    ]
+
+
+Email = Annotated[
+    str,
+    Field(
+        max_length=254,
+        examples=["ada@example.com"],
+        json_schema_extra={"format": "email", "pattern": text_pattern(required=True)},
+    ),
+    _text_check(False, True),
+]
+Password = Annotated[str, Field(min_length=1, max_length=128, examples=["correct horse battery"])]
+NewPassword = Annotated[
+    str,
+    Field(
+        min_length=8,
+        max_length=128,
+        description="8 to 128 characters.",
+        examples=["correct horse battery staple"],
+    ),
+]
+Token = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=512,
+        examples=["q0K8xW3ZbR8"],
+        json_schema_extra={"pattern": text_pattern(required=True)},
+    ),
+    _text_check(False, True),
+]
+Id = Annotated[
+    UUID,
+    Field(
+        description="An id as we return them.", examples=["4f1c2b8e-3d7a-4c1e-9b0f-2a6d5e8c7b91"]
+    ),
+]
+"""Every id the platform hands out is a UUID; the services refuse anything else."""
+SLUG_PATTERN = r"^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$"
+LANGUAGE_PATTERN = r"^[A-Za-z]{2}$"
+REFERRAL_CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{2,39}$"
+CurrencyCode = Annotated[
+    Literal[CURRENCIES],
+    Field(description="One of the currencies we take: " + ", ".join(CURRENCIES) + "."),
+]
 
 
 class RequestBody(BaseModel):
@@ -47,8 +170,8 @@ def format_minor(minor: int) -> str:
 
 class SignUp(RequestBody):
     email: Email
-    password: Password = Field(description="At least 8 characters.")
-    name: str = Field(max_length=200, examples=["Ada Lovelace"])
+    password: NewPassword
+    name: Text(80, required=True, examples=["Ada Lovelace"])
 
 
 class AccountCreated(BaseModel):
@@ -74,7 +197,7 @@ class LogOut(RequestBody):
 
 class ChangePassword(RequestBody):
     current_password: Password
-    new_password: Password = Field(description="At least 8 characters.")
+    new_password: NewPassword
 
 
 class RequestPasswordReset(RequestBody):
@@ -83,7 +206,7 @@ class RequestPasswordReset(RequestBody):
 
 class ResetPassword(RequestBody):
     token: Token
-    new_password: Password = Field(description="At least 8 characters.")
+    new_password: NewPassword
 
 
 class Accepted(BaseModel):
@@ -159,8 +282,10 @@ class Assessment(BaseModel):
 
 
 class AnswerIn(RequestBody):
-    question_id: str = Field(min_length=1, max_length=100, examples=["expertise"])
-    answer: str = Field(max_length=4000, examples=["Tax law for start-ups, twelve years."])
+    question_id: Text(100, required=True, examples=["expertise"])
+    answer: Text(
+        2000, required=True, multiline=True, examples=["Tax law for start-ups, twelve years."]
+    )
 
 
 class Answer(BaseModel):
@@ -170,10 +295,17 @@ class Answer(BaseModel):
 
 class ApplyAsExpert(RequestBody):
     email: Email
-    name: str = Field(max_length=200, examples=["Grace Hopper"])
-    answers: list[AnswerIn] = Field(max_length=50)
+    name: Text(80, required=True, examples=["Grace Hopper"])
+    answers: list[AnswerIn] = Field(
+        max_length=50, description="One answer to each question of the assessment."
+    )
     referral_code: str | None = Field(
-        default=None, max_length=100, description="An ambassador's referral code, if any."
+        default=None,
+        max_length=40,
+        pattern=REFERRAL_CODE_PATTERN,
+        description="An ambassador's referral code, if any: 3 to 40 letters, digits, - or _, "
+        "in any case.",
+        examples=["HS-K3JX7QPA"],
     )
 
     def to_proto(self) -> pb.ApplyAsExpertRequest:
@@ -233,12 +365,17 @@ class Applications(BaseModel):
 
 class ReviewApplication(RequestBody):
     approve: bool
-    comment: str = Field(default="", max_length=4000, examples=["Deep, current expertise."])
+    comment: Text(
+        2000,
+        multiline=True,
+        description="Required to reject (422 comment_required without it).",
+        examples=["Deep, current expertise."],
+    ) = ""
 
 
 class CompleteExpertSignup(RequestBody):
     signup_token: Token
-    password: Password = Field(description="At least 8 characters.")
+    password: NewPassword
 
 
 # -- categories --------------------------------------------------------------------------------
@@ -250,8 +387,14 @@ class Category(BaseModel):
 
 
 class AddCategory(RequestBody):
-    slug: str = Field(min_length=1, max_length=100, examples=["tax-law"])
-    label: str = Field(min_length=1, max_length=200, examples=["Tax law"])
+    slug: str = Field(
+        min_length=1,
+        max_length=40,
+        pattern=SLUG_PATTERN,
+        description="Letters, digits and single dashes (stored in lower case).",
+        examples=["tax-law"],
+    )
+    label: Text(60, required=True, examples=["Tax law"])
 
 
 class Categories(BaseModel):
@@ -273,24 +416,68 @@ class Rate(BaseModel):
     minor: int = Field(examples=[300])
 
 
-TextList = Annotated[list[Annotated[str, Field(max_length=200)]], Field(max_length=50)]
-
-
 class UpdateExpertProfile(RequestBody):
     """Only the fields present change; a list present in the body replaces the whole list."""
 
-    name: str | None = Field(default=None, max_length=200, examples=["Ada Lovelace"])
-    photo_url: str | None = Field(default=None, max_length=2000)
-    job_title: str | None = Field(default=None, max_length=1000, examples=["Tax adviser"])
-    company: str | None = Field(default=None, max_length=1000, examples=["Lovelace & Co"])
-    offering: str | None = Field(default=None, max_length=4000)
-    description: str | None = Field(default=None, max_length=4000)
-    categories: TextList | None = Field(default=None, examples=[["tax-law"]])
-    tags: TextList | None = Field(default=None, examples=[["vat", "start-ups"]])
-    languages: TextList | None = Field(default=None, examples=[["en", "de"]])
-    currency: str | None = Field(default=None, max_length=3, examples=["USD"])
-    rate_per_minute: Amount | None = None
-    free_minutes: int | None = Field(default=None, ge=0, le=1000, examples=[5])
+    name: Text(80, required=True, examples=["Ada Lovelace"]) | None = None
+    photo_url: (
+        Text(
+            2000,
+            description="An https:// address of the photo.",
+            examples=["https://x.example/a.jpg"],
+        )
+        | None
+    ) = None
+    job_title: Text(80, examples=["Tax adviser"]) | None = None
+    company: Text(80, examples=["Lovelace & Co"]) | None = None
+    offering: Text(500, multiline=True) | None = None
+    description: Text(500, multiline=True) | None = None
+    categories: (
+        Annotated[
+            list[Annotated[str, Field(max_length=40, pattern=SLUG_PATTERN)]],
+            Field(
+                min_length=1,
+                max_length=5,
+                description="1 to 5 slugs of our categories (GET /v1/categories).",
+                examples=[["tax-law"]],
+            ),
+        ]
+        | None
+    ) = None
+    tags: (
+        Annotated[
+            list[Text(30, required=True)],
+            Field(max_length=10, description="At most 10 tags.", examples=[["vat", "start-ups"]]),
+        ]
+        | None
+    ) = None
+    languages: (
+        Annotated[
+            list[Annotated[str, Field(pattern=LANGUAGE_PATTERN)]],
+            Field(
+                min_length=1,
+                max_length=10,
+                description="1 to 10 two-letter language codes (ISO 639-1).",
+                examples=[["en", "de"]],
+            ),
+        ]
+        | None
+    ) = None
+    currency: CurrencyCode | None = None
+    rate_per_minute: Amount | None = Field(
+        default=None,
+        description="The rate per minute; the platform allows 1.00 to 15.00 (the FAQ's range; "
+        "profiles refuses others with 422 rate_out_of_bounds).",
+    )
+    free_minutes: int | None = Field(
+        default=None,
+        ge=0,
+        le=1000,
+        strict=True,
+        description="Initial free minutes; the platform allows 0 to 30 (profiles refuses "
+        "others with 422 free_minutes_out_of_bounds).",
+        examples=[5],
+    )
 
     def to_proto(self, expert_id: str, rate_minor: int | None) -> pb.UpdateExpertProfileRequest:
         fields: dict[str, Any] = {"expert_id": expert_id}
@@ -427,7 +614,6 @@ LINK_KINDS: dict[int, LinkKind] = {
     call_events.INVITE_LINK_KIND_PAID: "paid",
     call_events.INVITE_LINK_KIND_FREE: "free",
 }
-Id = Annotated[str, Field(min_length=1, max_length=100)]
 
 
 class MoneyAmount(BaseModel):
@@ -459,19 +645,17 @@ def _time(message: Any, name: str) -> datetime | None:
 
 
 class RequestSession(RequestBody):
-    expert_id: Id = Field(examples=["9a1c7e52-0d3b-4f6a-8e21-5b7c4d3a2f10"])
+    expert_id: Id
     mode: SessionModeName = Field(examples=["video"], description="voice or video")
-    invite_token: str | None = Field(
+    invite_token: Token | None = Field(
         default=None,
-        min_length=1,
-        max_length=512,
         description="The token of the expert's paid link or of a one-time free link, if any.",
     )
 
     def to_proto(self, client_id: str) -> calls_pb2.RequestSessionRequest:
         return calls_pb2.RequestSessionRequest(
             client_id=client_id,
-            expert_id=self.expert_id,
+            expert_id=str(self.expert_id),
             mode=SESSION_MODES[self.mode],
             invite_token=self.invite_token or "",
         )
@@ -487,7 +671,7 @@ class SwitchMode(RequestBody):
 
 class RateSession(RequestBody):
     stars: int = Field(ge=1, le=5, strict=True, examples=[5], description="1 to 5 stars")
-    review: str | None = Field(default=None, max_length=1000, examples=["Clear and to the point."])
+    review: Text(1000, multiline=True, examples=["Clear and to the point."]) | None = None
 
 
 class JoinDetails(BaseModel):
@@ -622,7 +806,11 @@ class SetupIntent(BaseModel):
 
 class SaveCard(RequestBody):
     payment_method_id: str = Field(
-        min_length=1, max_length=255, examples=["pm_1NXWPnC2eZvKYlo2CkAb0Hcd"]
+        min_length=1,
+        max_length=255,
+        pattern=r"^[A-Za-z0-9_]+$",
+        description="Stripe's id of the confirmed PaymentMethod.",
+        examples=["pm_1NXWPnC2eZvKYlo2CkAb0Hcd"],
     )
 
 

@@ -251,14 +251,14 @@ class SearchQuery:
 
     def checked(self) -> SearchQuery:
         """Refuse what the directory cannot answer, with the field at fault."""
-        for field, value in (
+        for field, text in (
             ("q", self.text),
             ("category", self.category),
             ("tag", self.tag),
             ("language", self.language),
             ("currency", self.currency),
         ):
-            check_characters(value, field)
+            check_characters(text, field)
         if self.sort not in SORTS:
             raise InvalidInput("invalid_sort", f"Sort by one of {', '.join(SORTS)}.", "sort")
         if self.availability and self.availability not in AVAILABILITIES:

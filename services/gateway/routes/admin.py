@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from typing import Annotated
+from uuid import UUID
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Path, status
 
 from headstore.profiles.v1 import profiles_pb2 as pb
 from services.gateway.auth import Caller, require_roles
@@ -50,9 +51,14 @@ async def add_category(body: AddCategory, caller: Admin, service: Profiles) -> C
     responses=error_responses(401, 403, 404),
     summary="Grant an account a role (admin)",
 )
-async def grant_role(account_id: str, body: GrantRole, caller: Admin, service: Profiles) -> Account:
+async def grant_role(
+    account_id: Annotated[UUID, Path(description="The account's id.")],
+    body: GrantRole,
+    caller: Admin,
+    service: Profiles,
+) -> Account:
     answer = await service.call(
         "GrantRole",
-        pb.GrantRoleRequest(admin_id=caller.account_id, account_id=account_id, role=body.role),
+        pb.GrantRoleRequest(admin_id=caller.account_id, account_id=str(account_id), role=body.role),
     )
     return Account.from_proto(answer)

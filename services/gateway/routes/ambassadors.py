@@ -7,17 +7,19 @@ address as invite links (`Settings.public_url`).
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
+from pydantic_core import PydanticCustomError
 
 from headstore.profiles.v1 import profiles_pb2 as pb
 from services.gateway.auth import Caller, require_roles
-from services.gateway.schemas import RequestBody, error_responses
+from services.gateway.schemas import Id, RequestBody, error_responses
 from services.gateway.upstream import Upstream, profiles
 
 router = APIRouter(tags=["ambassadors"], responses=error_responses(422, 503))
@@ -29,11 +31,16 @@ AmbassadorCaller = Annotated[Caller, Depends(require_roles("ambassador"))]
 BASIS_POINTS_PER_PERCENT = 100
 
 
+def _ascii_percent(value: object) -> object:
+    """A percentage as a string is ASCII digits (Decimal would read '١٢' as 12, and '1e1')."""
+    if isinstance(value, str) and not re.fullmatch(r"[0-9]{1,3}(\.[0-9]{1,2})?", value):
+        raise PydanticCustomError("invalid_number", "must be a percentage like 12.5, in digits 0-9")
+    return value
+
+
 class AppointAmbassador(RequestBody):
-    account_id: str = Field(
-        min_length=1, max_length=100, examples=["4f1c2b8e-3d7a-4c1e-9b0f-2a6d5e8c7b91"]
-    )
-    share_percent: Decimal | None = Field(
+    account_id: Id
+    share_percent: Annotated[Decimal, BeforeValidator(_ascii_percent)] | None = Field(
         default=None,
         gt=0,
         le=100,
@@ -134,7 +141,9 @@ def _ambassador(request: Request, answer: pb.Ambassador) -> Ambassador:
 async def appoint_ambassador(
     request: Request, body: AppointAmbassador, caller: Admin, service: Profiles
 ) -> Ambassador:
-    appoint = pb.AppointAmbassadorRequest(admin_id=caller.account_id, account_id=body.account_id)
+    appoint = pb.AppointAmbassadorRequest(
+        admin_id=caller.account_id, account_id=str(body.account_id)
+    )
     share = body.share_basis_points()
     if share is not None:
         appoint.share_basis_points = share

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Path, Query, status
 
 from headstore.profiles.v1 import profiles_pb2 as pb
 from services.gateway.auth import Caller, require_roles
@@ -73,13 +74,16 @@ async def list_applications(
     summary="Approve or reject an application, as a trustee",
 )
 async def review_application(
-    application_id: str, body: ReviewApplication, caller: Trustee, service: Profiles
+    application_id: Annotated[UUID, Path(description="The application's id.")],
+    body: ReviewApplication,
+    caller: Trustee,
+    service: Profiles,
 ) -> Application:
     answer = await service.call(
         "ReviewApplication",
         pb.ReviewApplicationRequest(
             trustee_id=caller.account_id,
-            application_id=application_id,
+            application_id=str(application_id),
             approve=body.approve,
             comment=body.comment,
         ),

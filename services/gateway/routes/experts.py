@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
+from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from headstore.calls.v1 import calls_pb2
 from headstore.errors import InvalidInput
@@ -13,12 +14,15 @@ from headstore.money import parse_amount
 from headstore.profiles.v1 import profiles_pb2 as pb
 from services.gateway.auth import Caller, require_roles
 from services.gateway.schemas import (
-    AMOUNT_PATTERN,
+    Amount,
+    CurrencyCode,
     ExpertProfile,
     ExpertRating,
     ExpertSearchResults,
     SetAvailability,
+    Text,
     UpdateExpertProfile,
+    WholeNumber,
     error_responses,
 )
 from services.gateway.upstream import Upstream, calls, profiles
@@ -29,14 +33,17 @@ Profiles = Annotated[Upstream, Depends(profiles)]
 Expert = Annotated[Caller, Depends(require_roles("expert"))]
 
 
-def amount_query(description: str) -> Any:
-    """A rate filter: a decimal string, turned into minor units here (one object per param)."""
-    return Query(
-        default=None,
-        description=description,
-        examples=["1.50"],
-        json_schema_extra={"pattern": AMOUNT_PATTERN},
-    )
+MAX_PAGE_SIZE = 50
+"""The directory's largest page (profiles refuses more)."""
+
+RateFilter = Annotated[Amount | None, Query(examples=["1.50"])]
+SearchWords = Annotated[Text(200), Query(description="Words to look for.")]
+CategorySlug = Text(40)
+TagFilter = Text(30)
+LanguageFilter = Text(2)
+Page = WholeNumber(1, 10_000, "The page, from 1")
+PageSize = WholeNumber(1, MAX_PAGE_SIZE, "Experts per page")
+ExpertId = Annotated[UUID, Path(description="The expert's account id.")]
 
 
 def _amount(text: str | None, field: str) -> int | None:
@@ -93,13 +100,15 @@ async def set_availability(
     summary="An expert's public profile",
 )
 async def get_expert(
-    expert_id: str, service: Profiles, sessions: Annotated[Upstream, Depends(calls)]
+    expert_id: ExpertId, service: Profiles, sessions: Annotated[Upstream, Depends(calls)]
 ) -> ExpertProfile:
     """With the expert's average rating from sessions; the profile shows even when the
     ratings cannot be had right now."""
     answer, rating = await asyncio.gather(
-        service.call("GetExpertProfile", pb.GetExpertProfileRequest(expert_id=expert_id)),
-        sessions.call("GetExpertRating", calls_pb2.GetExpertRatingRequest(expert_id=expert_id)),
+        service.call("GetExpertProfile", pb.GetExpertProfileRequest(expert_id=str(expert_id))),
+        sessions.call(
+            "GetExpertRating", calls_pb2.GetExpertRatingRequest(expert_id=str(expert_id))
+        ),
         return_exceptions=True,
     )
     if isinstance(answer, BaseException):
@@ -117,24 +126,24 @@ async def get_expert(
 )
 async def search_experts(
     service: Profiles,
-    q: str = Query(default="", max_length=200, description="Words to look for"),
-    category: str = Query(default="", max_length=100, examples=["tax-law"]),
-    tag: str = Query(default="", max_length=100),
-    language: str = Query(default="", max_length=20, examples=["en"]),
-    currency: str = Query(default="", max_length=3, examples=["USD"]),
-    min_rate: str | None = amount_query("Lowest rate per minute, e.g. 1.50"),
-    max_rate: str | None = amount_query("Highest rate per minute, e.g. 15.00"),
+    q: SearchWords = "",
+    category: Annotated[CategorySlug, Query(examples=["tax-law"])] = "",
+    tag: Annotated[TagFilter, Query(examples=["vat"])] = "",
+    language: Annotated[LanguageFilter, Query(examples=["en"])] = "",
+    currency: Annotated[CurrencyCode | None, Query()] = None,
+    min_rate: RateFilter = None,
+    max_rate: RateFilter = None,
     availability: Literal["online", "offline", "busy"] | None = Query(default=None),
     sort: Literal["relevance", "rate_asc", "rate_desc", "name"] | None = Query(default=None),
-    page: int = Query(default=1, ge=1, le=10_000),
-    page_size: int = Query(default=20, ge=1, le=100),
+    page: Page = 1,
+    page_size: PageSize = 20,
 ) -> ExpertSearchResults:
     request = pb.SearchExpertsRequest(
         query=q,
         category=category,
         tag=tag,
         language=language,
-        currency=currency,
+        currency=currency or "",
         availability=availability or "",
         sort=sort or "",
         page=page,

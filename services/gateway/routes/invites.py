@@ -8,8 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request, status
 
 from headstore.calls.v1 import calls_pb2
+from headstore.errors import InvalidInput, NotFound
 from services.gateway.auth import Caller, require_roles
-from services.gateway.schemas import InviteLink, error_responses
+from services.gateway.schemas import InviteLink, Token, error_responses
 from services.gateway.upstream import Upstream, calls
 
 router = APIRouter(tags=["invite links"], responses=error_responses(422, 503))
@@ -57,7 +58,11 @@ async def create_free_link(request: Request, caller: Expert, service: Calls) -> 
     "(404 for a token that opens no link, 409 for an expired free link)",
 )
 async def get_invite_link(
-    request: Request, token: Annotated[str, Path(min_length=1, max_length=512)], service: Calls
+    request: Request, token: Annotated[Token, Path()], service: Calls
 ) -> InviteLink:
-    answer = await service.call("GetInviteLink", calls_pb2.GetInviteLinkRequest(token=token))
+    try:
+        answer = await service.call("GetInviteLink", calls_pb2.GetInviteLinkRequest(token=token))
+    except InvalidInput as error:
+        # A token that is not one of ours names no link: the address does not exist.
+        raise NotFound(error.code, error.message, "token") from error
     return _link(request, answer)

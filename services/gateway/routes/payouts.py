@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from headstore.payouts.v1 import payouts_pb2
 from services.gateway.auth import Caller, require_roles
-from services.gateway.schemas import MoneyAmount, WebhookReceived, error_responses
+from services.gateway.schemas import MoneyAmount, RequestBody, WebhookReceived, error_responses
 from services.gateway.upstream import Upstream, payouts
 from services.gateway.webhooks import (
     WEBHOOK_REQUEST,
@@ -25,10 +25,11 @@ Payouts = Annotated[Upstream, Depends(payouts)]
 Payee = Annotated[Caller, Depends(require_roles("expert", "ambassador"))]
 
 
-class ActivatePayout(BaseModel):
+class ActivatePayout(RequestBody):
     country: str = Field(
         min_length=2,
         max_length=2,
+        pattern=r"^[A-Za-z]{2}$",
         description="Where the bank account is: ISO 3166-1 alpha-2, one of the 23 payout "
         "countries (US, GB, AU, CA, DK, FI, IE, NO, SE, AT, BE, FR, DE, IT, JP, LU, NL, ES, "
         "BR, MX, PT, SG, CH).",

@@ -4,6 +4,7 @@ and what the session costs so far. The caller is always the participant the toke
 from __future__ import annotations
 
 from typing import Annotated
+from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, status
 
@@ -31,7 +32,7 @@ Calls = Annotated[Upstream, Depends(calls)]
 Billing = Annotated[Upstream, Depends(billing)]
 SignedIn = Annotated[Caller, Depends(current_caller)]
 Expert = Annotated[Caller, Depends(require_roles("expert"))]
-SessionId = Annotated[str, Path(min_length=1, max_length=100)]
+SessionId = Annotated[UUID, Path(description="The session's id.")]
 
 # Session routes answer with `response_model_exclude_unset=True`: `join` is left out unless the
 # service gave this participant join details (every other field is always set).
@@ -65,7 +66,7 @@ async def answer_session(
     answer = await service.call(
         "AnswerSession",
         calls_pb2.AnswerSessionRequest(
-            expert_id=caller.account_id, session_id=session_id, accept=body.accept
+            expert_id=caller.account_id, session_id=str(session_id), accept=body.accept
         ),
     )
     return Session.from_proto(answer)
@@ -82,7 +83,7 @@ async def answer_session(
 async def get_session(session_id: SessionId, caller: SignedIn, service: Calls) -> Session:
     answer = await service.call(
         "GetSession",
-        calls_pb2.GetSessionRequest(participant_id=caller.account_id, session_id=session_id),
+        calls_pb2.GetSessionRequest(participant_id=caller.account_id, session_id=str(session_id)),
     )
     return Session.from_proto(answer)
 
@@ -97,7 +98,8 @@ async def get_session(session_id: SessionId, caller: SignedIn, service: Calls) -
 )
 async def hang_up(session_id: SessionId, caller: SignedIn, service: Calls) -> Session:
     answer = await service.call(
-        "HangUp", calls_pb2.HangUpRequest(participant_id=caller.account_id, session_id=session_id)
+        "HangUp",
+        calls_pb2.HangUpRequest(participant_id=caller.account_id, session_id=str(session_id)),
     )
     return Session.from_proto(answer)
 
@@ -117,7 +119,7 @@ async def switch_mode(
         "SwitchMode",
         calls_pb2.SwitchModeRequest(
             participant_id=caller.account_id,
-            session_id=session_id,
+            session_id=str(session_id),
             mode=SESSION_MODES[body.mode],
         ),
     )
@@ -139,7 +141,7 @@ async def rate_session(
         "RateSession",
         calls_pb2.RateSessionRequest(
             client_id=caller.account_id,
-            session_id=session_id,
+            session_id=str(session_id),
             stars=body.stars,
             review=body.review or "",
         ),
@@ -157,7 +159,9 @@ async def rate_session(
 async def session_bill(session_id: SessionId, caller: SignedIn, service: Billing) -> SessionBill:
     answer = await service.call(
         "GetSessionBill",
-        billing_pb2.GetSessionBillRequest(participant_id=caller.account_id, session_id=session_id),
+        billing_pb2.GetSessionBillRequest(
+            participant_id=caller.account_id, session_id=str(session_id)
+        ),
     )
     return SessionBill.from_proto(answer)
 
@@ -170,9 +174,9 @@ async def session_bill(session_id: SessionId, caller: SignedIn, service: Billing
     summary="An expert's rating: how many ratings, and the average stars to one decimal",
 )
 async def expert_rating(
-    expert_id: Annotated[str, Path(min_length=1, max_length=100)], service: Calls
+    expert_id: Annotated[UUID, Path(description="The expert's account id.")], service: Calls
 ) -> ExpertRating:
     answer = await service.call(
-        "GetExpertRating", calls_pb2.GetExpertRatingRequest(expert_id=expert_id)
+        "GetExpertRating", calls_pb2.GetExpertRatingRequest(expert_id=str(expert_id))
     )
     return ExpertRating.from_proto(answer)

@@ -15,6 +15,7 @@ from services.gateway.tests.conftest import CANNED, FakeProfiles, bearer
 
 pytestmark = pytest.mark.anyio
 
+ACCOUNT_ID = "7c3e9a51-2b8d-4f60-9e1a-5d4c3b2a1f07"
 PUBLIC_URL = "http://127.0.0.1:8000"  # Settings' default public_url, as the fixtures build it
 
 
@@ -51,10 +52,10 @@ async def appoint(client: httpx.AsyncClient, body: dict[str, Any], *roles: str) 
 async def test_an_admin_appoints_an_ambassador_with_a_share_in_percent(
     client: httpx.AsyncClient, profiles: FakeProfiles
 ) -> None:
-    response = await appoint(client, {"account_id": "acc-7", "share_percent": 12.5})
+    response = await appoint(client, {"account_id": ACCOUNT_ID, "share_percent": 12.5})
     assert response.status_code == 201
     request = profiles.last("AppointAmbassador").request
-    assert (request.admin_id, request.account_id) == ("adm-1", "acc-7")
+    assert (request.admin_id, request.account_id) == ("adm-1", ACCOUNT_ID)
     assert request.HasField("share_basis_points") and request.share_basis_points == 1250
     assert response.json() == {
         "ambassador_id": "amb-1",
@@ -71,7 +72,7 @@ async def test_an_admin_appoints_an_ambassador_with_a_share_in_percent(
 async def test_the_share_in_percent_becomes_basis_points(
     client: httpx.AsyncClient, profiles: FakeProfiles, share: Any, basis_points: int
 ) -> None:
-    response = await appoint(client, {"account_id": "acc-7", "share_percent": share})
+    response = await appoint(client, {"account_id": ACCOUNT_ID, "share_percent": share})
     assert response.status_code == 201
     assert profiles.last("AppointAmbassador").request.share_basis_points == basis_points
 
@@ -79,36 +80,44 @@ async def test_the_share_in_percent_becomes_basis_points(
 async def test_without_a_share_the_service_applies_its_default(
     client: httpx.AsyncClient, profiles: FakeProfiles
 ) -> None:
-    response = await appoint(client, {"account_id": "acc-7"})
+    response = await appoint(client, {"account_id": ACCOUNT_ID})
     assert response.status_code == 201
     assert not profiles.last("AppointAmbassador").request.HasField("share_basis_points")
 
 
-@pytest.mark.parametrize("share", [0, -5, 100.5, 12.345, "ten"])
+@pytest.mark.parametrize(
+    ("share", "code"),
+    [
+        (0, "invalid_request"),
+        (-5, "invalid_request"),
+        (100.5, "invalid_request"),
+        (12.345, "invalid_request"),
+        ("ten", "invalid_number"),
+        ("١٢", "invalid_number"),  # Arabic-Indic digits: Decimal would read 12
+        ("1e1", "invalid_number"),
+    ],
+)
 async def test_a_share_outside_0_01_to_100_percent_is_refused_before_any_call(
-    client: httpx.AsyncClient, profiles: FakeProfiles, share: Any
+    client: httpx.AsyncClient, profiles: FakeProfiles, share: Any, code: str
 ) -> None:
-    response = await appoint(client, {"account_id": "acc-7", "share_percent": share})
+    response = await appoint(client, {"account_id": ACCOUNT_ID, "share_percent": share})
     assert response.status_code == 422
-    assert (response.json()["code"], response.json()["field"]) == (
-        "invalid_request",
-        "share_percent",
-    )
+    assert (response.json()["code"], response.json()["field"]) == (code, "share_percent")
     assert "AppointAmbassador" not in profiles.methods()
 
 
 async def test_share_in_basis_points_is_not_a_field_of_the_request(
     client: httpx.AsyncClient, profiles: FakeProfiles
 ) -> None:
-    response = await appoint(client, {"account_id": "acc-7", "share_basis_points": 1000})
+    response = await appoint(client, {"account_id": ACCOUNT_ID, "share_basis_points": 1000})
     assert (response.status_code, response.json()["field"]) == (422, "share_basis_points")
 
 
 async def test_only_an_admin_appoints_ambassadors(
     client: httpx.AsyncClient, profiles: FakeProfiles
 ) -> None:
-    forbidden = await appoint(client, {"account_id": "acc-7"}, "ambassador", "trustee")
-    anonymous = await client.post("/v1/admin/ambassadors", json={"account_id": "acc-7"})
+    forbidden = await appoint(client, {"account_id": ACCOUNT_ID}, "ambassador", "trustee")
+    anonymous = await client.post("/v1/admin/ambassadors", json={"account_id": ACCOUNT_ID})
     assert (forbidden.status_code, forbidden.json()["code"]) == (403, "forbidden")
     assert (anonymous.status_code, anonymous.json()["code"]) == (401, "unauthenticated")
     assert "AppointAmbassador" not in profiles.methods()
@@ -123,7 +132,7 @@ async def test_appointing_an_ambassador_again_is_a_conflict(
         "field": "account_id",
     }
     profiles.fail("AppointAmbassador", grpc.StatusCode.ALREADY_EXISTS, error)
-    response = await appoint(client, {"account_id": "acc-7"})
+    response = await appoint(client, {"account_id": ACCOUNT_ID})
     assert (response.status_code, response.json()) == (409, error)
 
 
@@ -136,7 +145,7 @@ async def test_the_service_refusing_the_share_is_a_422_with_its_code(
         "field": "share_basis_points",
     }
     profiles.fail("AppointAmbassador", grpc.StatusCode.INVALID_ARGUMENT, error)
-    response = await appoint(client, {"account_id": "acc-7", "share_percent": 50})
+    response = await appoint(client, {"account_id": ACCOUNT_ID, "share_percent": 50})
     assert (response.status_code, response.json()) == (422, error)
 
 

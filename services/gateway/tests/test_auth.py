@@ -135,10 +135,18 @@ async def test_a_trustee_lists_applications_as_themselves(
     ("method", "path", "body"),
     [
         ("POST", "/v1/categories", {"slug": "tax-law", "label": "Tax law"}),
-        ("POST", "/v1/admin/accounts/acc-2/roles", {"role": "trustee"}),
+        (
+            "POST",
+            "/v1/admin/accounts/2a7e1c94-5b3d-4e8f-a612-9c0d8e7f6b53/roles",
+            {"role": "trustee"},
+        ),
         ("PATCH", "/v1/experts/me/profile", {"name": "Ada"}),
         ("PUT", "/v1/experts/me/availability", {"online": True}),
-        ("POST", "/v1/expert-applications/app-1/reviews", {"approve": True}),
+        (
+            "POST",
+            "/v1/expert-applications/0b9e6a3c-5f7d-4e21-8a4b-3c2d1e0f9a87/reviews",
+            {"approve": True},
+        ),
     ],
 )
 async def test_role_routes_refuse_a_plain_client(
@@ -154,12 +162,18 @@ async def test_an_admin_grants_a_role_as_themselves(
     client: httpx.AsyncClient, profiles: FakeProfiles
 ) -> None:
     response = await client.post(
-        "/v1/admin/accounts/acc-2/roles", json={"role": "trustee"}, headers=bearer("admin", sub="a")
+        "/v1/admin/accounts/2a7e1c94-5b3d-4e8f-a612-9c0d8e7f6b53/roles",
+        json={"role": "trustee"},
+        headers=bearer("admin", sub="a"),
     )
     assert response.status_code == 200
     assert response.json()["roles"] == ["client", "trustee"]
     request = profiles.last("GrantRole").request
-    assert (request.admin_id, request.account_id, request.role) == ("a", "acc-2", "trustee")
+    assert (request.admin_id, request.account_id, request.role) == (
+        "a",
+        "2a7e1c94-5b3d-4e8f-a612-9c0d8e7f6b53",
+        "trustee",
+    )
 
 
 def test_require_roles_refuses_a_role_that_does_not_exist() -> None:

@@ -29,7 +29,7 @@ async def test_a_rate_of_3_00_reaches_the_service_as_300_minor_units(
 async def test_rates_are_answered_as_currency_decimal_string_and_minor_units(
     client: httpx.AsyncClient,
 ) -> None:
-    response = await client.get("/v1/experts/exp-1")
+    response = await client.get("/v1/experts/9a1c7e52-0d3b-4f6a-8e21-5b7c4d3a2f10")
     assert response.status_code == 200
     assert response.json()["rate_per_minute"] == {"currency": "USD", "amount": "3.00", "minor": 300}
 

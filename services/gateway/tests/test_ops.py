@@ -86,8 +86,8 @@ def test_metrics_have_a_port_of_their_own(monkeypatch: pytest.MonkeyPatch) -> No
 async def test_metrics_label_requests_by_route_template_not_raw_path(
     client: httpx.AsyncClient,
 ) -> None:
-    await client.get("/v1/experts/exp-secret-id-123")
-    await client.get("/v1/experts/exp-other-id-456")
+    await client.get("/v1/experts/5ec4e7a1-0000-4000-8000-000000000123")
+    await client.get("/v1/experts/07e4e7a1-0000-4000-8000-000000000456")
     await client.get("/v1/no/such/path/789")
     text = metrics_text()
     assert (
@@ -95,7 +95,7 @@ async def test_metrics_label_requests_by_route_template_not_raw_path(
         'status="200"}'
     ) in text
     assert 'route="unmatched",status="404"' in text
-    assert "exp-secret-id-123" not in text and "/no/such/path" not in text
+    assert "5ec4e7a1" not in text and "/no/such/path" not in text
     assert 'gateway_grpc_client_seconds_count{code="OK",method="GetExpertProfile"' in text
 
 

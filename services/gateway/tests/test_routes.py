@@ -124,7 +124,7 @@ async def test_a_trustee_reviews_as_themselves(
     client: httpx.AsyncClient, profiles: FakeProfiles
 ) -> None:
     response = await client.post(
-        "/v1/expert-applications/app-1/reviews",
+        "/v1/expert-applications/0b9e6a3c-5f7d-4e21-8a4b-3c2d1e0f9a87/reviews",
         json={"approve": True, "comment": "Strong."},
         headers=bearer("trustee", sub="t-2"),
     )
@@ -133,7 +133,7 @@ async def test_a_trustee_reviews_as_themselves(
     request = profiles.last("ReviewApplication").request
     assert (request.trustee_id, request.application_id, request.approve, request.comment) == (
         "t-2",
-        "app-1",
+        "0b9e6a3c-5f7d-4e21-8a4b-3c2d1e0f9a87",
         True,
         "Strong.",
     )
