@@ -9,38 +9,45 @@ text (an offering, an answer, a review) may keep its line breaks and tabs; nothi
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from headstore.errors import InvalidInput
 
-MULTILINE_WHITESPACE = frozenset("\n\r\t")
-"""What a multi-line field may hold beyond printable text: line breaks and tabs."""
+_BIDI_AND_SEPARATORS = r"\u2028\u2029\u202a-\u202e\u2066-\u2069"
+# The line and paragraph separators, and the bidirectional embeddings, overrides and isolates
+# (LRE…RLO, LRI…PDI). The marks (LRM, RLM, ALM) are kept: right-to-left text needs them and
+# they cannot reorder anything.
+FORBIDDEN_IN_LINE = r"\u0000-\u001f\u007f-\u009f" + _BIDI_AND_SEPARATORS
+"""Regular-expression class body: what a single-line text may not hold (C0 with tab and line
+breaks, DEL, C1, and the above)."""
+FORBIDDEN_IN_MULTILINE = r"\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f" + (
+    _BIDI_AND_SEPARATORS
+)
+"""The same, less tab, line feed and carriage return."""
+BLANK = r"\u0009-\u000d\u001c-\u0020\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+"""Every character Python's `str.strip()` removes (`str.isspace()`), as a class body."""
 
-BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-"""Embeddings, overrides and isolates (LRE…RLO, LRI…PDI). The marks (LRM, RLM, ALM) are kept:
-right-to-left text needs them and they cannot reorder anything."""
+_FORBIDDEN = {
+    # Lone surrogates cannot be encoded (nor stored); a JSON body can still spell one (\ud800).
+    multiline: re.compile(f"[{forbidden}\\ud800-\\udfff]")
+    for multiline, forbidden in ((False, FORBIDDEN_IN_LINE), (True, FORBIDDEN_IN_MULTILINE))
+}
 
-LINE_SEPARATORS = frozenset("\u2028\u2029")
+
+def text_pattern(*, multiline: bool = False, required: bool = False) -> str:
+    """The JSON-schema `pattern` of text under this rule: no forbidden character and, if
+    `required`, at least one that is not white space (what `check_text(min_length=1)` keeps)."""
+    forbidden = FORBIDDEN_IN_MULTILINE if multiline else FORBIDDEN_IN_LINE
+    if required:
+        return f"^[^{forbidden}]*[^{forbidden}{BLANK}][^{forbidden}]*$"
+    return f"^[^{forbidden}]*$"
 
 
 def forbidden_character(value: str, *, multiline: bool = False) -> str | None:
     """The first character of `value` that text may not hold, or None."""
-    for char in value:
-        if multiline and char in MULTILINE_WHITESPACE:
-            continue
-        if char in BIDI_CONTROLS or char in LINE_SEPARATORS:
-            return char
-        category = unicodedata.category(char)
-        if category in ("Cc", "Cs"):  # C0, DEL, C1; lone surrogates
-            return char
-        if category == "Cn" and _is_noncharacter(char):
-            return char
-    return None
-
-
-def _is_noncharacter(char: str) -> bool:
-    point = ord(char)
-    return 0xFDD0 <= point <= 0xFDEF or (point & 0xFFFE) == 0xFFFE
+    found = _FORBIDDEN[multiline].search(value)
+    return found.group() if found else None
 
 
 def describe_character(char: str) -> str:

@@ -346,11 +346,9 @@ class Account(Aggregate):
         has verified the address (`email_verified=True`)."""
         normalised = check_email(email)
         name = check_no_contact_details(
-            check_text(
-                display_name, "display_name", MAX_NAME_LENGTH, min_length=1, label="Display name"
-            ),
-            "display_name",
-            "Display name",
+            check_text(display_name, "name", MAX_NAME_LENGTH, min_length=1),  # the API's field
+            "name",
+            "Name",
             because="people reach each other through Headstore.",
         )
         if not isinstance(password_hash, str) or (not password_hash and not email_verified):

@@ -3,10 +3,12 @@ multi-line text), stripped, bounded, with a stable code and the field."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from headstore.errors import InvalidInput
-from headstore.text import check_text, forbidden_character
+from headstore.text import check_text, forbidden_character, text_pattern
 
 
 @pytest.mark.parametrize(
@@ -26,8 +28,6 @@ from headstore.text import check_text, forbidden_character
         "\u2066",
         "\u2069",
         "\ud800",  # a lone surrogate
-        "\ufdd0",  # noncharacters
-        "\uffff",
     ],
 )
 def test_control_characters_are_forbidden_in_any_text(char: str) -> None:
@@ -76,3 +76,19 @@ def test_text_is_stripped_and_bounded() -> None:
     with pytest.raises(InvalidInput) as not_text:
         check_text(3, "name", 3)  # type: ignore[arg-type]
     assert not_text.value.code == "invalid_name"
+
+
+@pytest.mark.parametrize("multiline", [False, True])
+@pytest.mark.parametrize(
+    "value", ["Ann", "  Ann ", "", "   ", "\u00a0", "A\tB", "A\nB", "A\x00B", "\u202eAnn", "Zoë"]
+)
+def test_the_documented_pattern_says_what_check_text_accepts(value: str, multiline: bool) -> None:
+    """The gateway publishes the pattern; the aggregates run check_text: they must agree."""
+    for required in (False, True):
+        documented = re.search(text_pattern(multiline=multiline, required=required), value)
+        try:
+            check_text(value, "name", 100, multiline=multiline, min_length=int(required))
+            accepted = True
+        except InvalidInput:
+            accepted = False
+        assert bool(documented) == accepted, (value, multiline, required)

@@ -98,7 +98,7 @@ def test_a_new_profile_name_with_a_control_character_is_refused() -> None:
 
 
 def test_a_display_name_with_a_control_character_is_refused() -> None:
-    refused("display_name", Account.register, "ann@example.com", "Ann\x00", "argon2-hash")
+    refused("name", Account.register, "ann@example.com", "Ann\x00", "argon2-hash")
 
 
 def test_an_application_with_a_control_character_is_refused() -> None:

@@ -78,7 +78,7 @@ def test_a_display_name_with_contact_details_is_refused() -> None:
         "Bob @bobsmith",
         "hash",
     )
-    assert error.field == "display_name" and "messenger handle: @bobsmith" in error.message
+    assert error.field == "name" and "messenger handle: @bobsmith" in error.message
 
 
 def new_account(**kwargs: Any) -> Account:
@@ -110,11 +110,11 @@ def test_malformed_email_is_refused(email: str) -> None:
 
 
 def test_display_name_over_80_characters_is_refused() -> None:
-    raises(InvalidInput, "display_name_too_long", Account.register, "b@x.io", "B" * 81, "hash")
+    raises(InvalidInput, "name_too_long", Account.register, "b@x.io", "B" * 81, "hash")
 
 
 def test_display_name_is_required() -> None:
-    raises(InvalidInput, "display_name_required", Account.register, "b@x.io", "  ", "hash")
+    raises(InvalidInput, "name_required", Account.register, "b@x.io", "  ", "hash")
 
 
 def test_email_sign_up_needs_a_password() -> None:
