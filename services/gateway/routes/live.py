@@ -18,7 +18,8 @@ router = APIRouter(tags=["sessions"])
 
 # WebSocket close codes in the application range: 4000 + the HTTP status they stand for.
 CLOSE_UNAUTHENTICATED = 4401
-CLOSE_FORBIDDEN = 4403
+CLOSE_NOT_FOUND = 4404
+"""As for the HTTP routes of a session: to anyone but its participants it does not exist."""
 
 
 async def participant_role(websocket: WebSocket, account_id: str, session_id: str) -> str | None:
@@ -63,7 +64,7 @@ async def live_session(
         return
     role = await participant_role(websocket, caller.account_id, session_id)
     if role is None:
-        await websocket.close(code=CLOSE_FORBIDDEN, reason="You are not in this session.")
+        await websocket.close(code=CLOSE_NOT_FOUND, reason="No such session.")
         return
     hub = websocket.app.state.live
     queue = hub.watch(session_id, role)  # before accepting: nothing sent after is missed

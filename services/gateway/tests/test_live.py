@@ -168,7 +168,7 @@ def test_only_participants_may_watch(gateway):
         ) as socket,
     ):
         socket.receive_json()
-    assert refused.value.code == 4403
+    assert refused.value.code == 4404
     with (
         pytest.raises(WebSocketDisconnect) as unauthenticated,
         gateway.websocket_connect("/v1/sessions/s-1/live?access_token=not-a-token") as socket,
