@@ -11,7 +11,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from bench import baseline, contact_details, metering, outbox, replay
+from bench import api_fuzz, baseline, contact_details, metering, outbox, replay
 
 BENCHMARKS: dict[str, Callable[[], dict[str, Any]]] = {
     "baseline": baseline.run,
@@ -19,6 +19,7 @@ BENCHMARKS: dict[str, Callable[[], dict[str, Any]]] = {
     "metering": metering.run,
     "replay": replay.run,
     "contact_details": contact_details.run,
+    "api_fuzz": api_fuzz.run,
 }
 
 SUMMARY = {
@@ -53,6 +54,7 @@ SUMMARY = {
         "false_refusal_rate",
         "texts_per_s",
     ),
+    "api_fuzz": ("requests", "responses_by_status_class", "5xx", "schema_violations", "seconds"),
 }
 
 

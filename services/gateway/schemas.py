@@ -100,6 +100,22 @@ def _digits(value: Any) -> Any:
     return value
 
 
+def _json_integer(value: Any) -> Any:
+    """A JSON integer: 5 or 5.0 (JSON does not tell them apart), never "5", 5.5 or true."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PydanticCustomError("invalid_number", "must be a whole number")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise PydanticCustomError("invalid_number", "must be a whole number")
+        return int(value)
+    return value
+
+
+Integer = Annotated[int, BeforeValidator(_json_integer)]
+Flag = Annotated[bool, Field(strict=True)]
+"""true or false; not "true", "yes" or 1, which the document does not allow."""
+
+
 def WholeNumber(minimum: int, maximum: int, description: str) -> Any:  # noqa: N802
     """A whole-number query parameter within documented bounds."""
     return Annotated[
@@ -114,7 +130,8 @@ Email = Annotated[
     Field(
         max_length=254,
         examples=["ada@example.com"],
-        json_schema_extra={"format": "email", "pattern": text_pattern(required=True)},
+        description="An e-mail address (profiles checks its form: 422 invalid_email).",
+        json_schema_extra={"pattern": text_pattern(required=True)},
     ),
     _text_check(False, True),
 ]
@@ -364,7 +381,7 @@ class Applications(BaseModel):
 
 
 class ReviewApplication(RequestBody):
-    approve: bool
+    approve: Flag
     comment: Text(
         2000,
         multiline=True,
@@ -414,6 +431,10 @@ class Rate(BaseModel):
     currency: str = Field(examples=["USD"])
     amount: str = Field(examples=["3.00"])
     minor: int = Field(examples=[300])
+
+
+FreeMinutes = Annotated[int, Field(ge=0, le=1000), BeforeValidator(_json_integer)]
+"""Constraints before the validator: after it, pydantic could not publish them."""
 
 
 class UpdateExpertProfile(RequestBody):
@@ -469,11 +490,8 @@ class UpdateExpertProfile(RequestBody):
         description="The rate per minute; the platform allows 1.00 to 15.00 (the FAQ's range; "
         "profiles refuses others with 422 rate_out_of_bounds).",
     )
-    free_minutes: int | None = Field(
+    free_minutes: FreeMinutes | None = Field(
         default=None,
-        ge=0,
-        le=1000,
-        strict=True,
         description="Initial free minutes; the platform allows 0 to 30 (profiles refuses "
         "others with 422 free_minutes_out_of_bounds).",
         examples=[5],
@@ -500,7 +518,7 @@ class UpdateExpertProfile(RequestBody):
 
 
 class SetAvailability(RequestBody):
-    online: bool
+    online: Flag
 
 
 class ExpertProfile(BaseModel):
@@ -662,7 +680,7 @@ class RequestSession(RequestBody):
 
 
 class AnswerSession(RequestBody):
-    accept: bool
+    accept: Flag
 
 
 class SwitchMode(RequestBody):
@@ -670,7 +688,7 @@ class SwitchMode(RequestBody):
 
 
 class RateSession(RequestBody):
-    stars: int = Field(ge=1, le=5, strict=True, examples=[5], description="1 to 5 stars")
+    stars: Integer = Field(ge=1, le=5, examples=[5], description="1 to 5 stars")
     review: Text(1000, multiline=True, examples=["Clear and to the point."]) | None = None
 
 

@@ -28,7 +28,7 @@ WEBHOOK_REQUEST = {
             "in": "header",
             "required": True,
             "description": "Stripe's signature of the body",
-            "schema": {"type": "string"},
+            "schema": {"type": "string", "minLength": 1},
         }
     ],
     "requestBody": {

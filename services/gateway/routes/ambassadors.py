@@ -14,7 +14,7 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request, status
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from headstore.profiles.v1 import profiles_pb2 as pb
@@ -31,20 +31,39 @@ AmbassadorCaller = Annotated[Caller, Depends(require_roles("ambassador"))]
 BASIS_POINTS_PER_PERCENT = 100
 
 
+PERCENT_PATTERN = (
+    r"^(100(\.0{1,2})?|0?[1-9](\.[0-9]{1,2})?|[1-9][0-9](\.[0-9]{1,2})?"
+    r"|0{0,2}\.(0[1-9]|[1-9][0-9]?))$"
+)
+"""0.01 to 100, at most two decimals, in digits 0-9."""
+
+
 def _ascii_percent(value: object) -> object:
     """A percentage as a string is ASCII digits (Decimal would read '١٢' as 12, and '1e1')."""
-    if isinstance(value, str) and not re.fullmatch(r"[0-9]{1,3}(\.[0-9]{1,2})?", value):
+    if isinstance(value, str) and not re.fullmatch(PERCENT_PATTERN, value):
         raise PydanticCustomError("invalid_number", "must be a percentage like 12.5, in digits 0-9")
     return value
 
 
+Percent = Annotated[
+    Decimal,
+    Field(gt=0, le=100, decimal_places=2),
+    BeforeValidator(_ascii_percent),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "exclusiveMinimum": 0, "maximum": 100, "multipleOf": 0.01},
+                {"type": "string", "pattern": PERCENT_PATTERN},
+            ]
+        }
+    ),
+]
+
+
 class AppointAmbassador(RequestBody):
     account_id: Id
-    share_percent: Annotated[Decimal, BeforeValidator(_ascii_percent)] | None = Field(
+    share_percent: Percent | None = Field(
         default=None,
-        gt=0,
-        le=100,
-        decimal_places=2,
         description=(
             "The ambassador's share of the platform's commission on the sessions of the experts "
             "they refer, in percent with at most two decimals (10 or 12.5; 0.01 to 100), as a "

@@ -9,7 +9,6 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Path, Query
 
 from headstore.calls.v1 import calls_pb2
-from headstore.errors import InvalidInput
 from headstore.money import parse_amount
 from headstore.profiles.v1 import profiles_pb2 as pb
 from services.gateway.auth import Caller, require_roles
@@ -152,9 +151,9 @@ async def search_experts(
     min_minor = _amount(min_rate, "min_rate")
     max_minor = _amount(max_rate, "max_rate")
     if min_minor is not None and max_minor is not None and min_minor > max_minor:
-        raise InvalidInput(
-            "invalid_rate_range", "min_rate cannot be more than max_rate.", "min_rate"
-        )
+        # Each bound is valid; together they leave no rate, so no expert matches. An empty
+        # page, not an error: the document cannot say that one bound depends on the other.
+        return ExpertSearchResults(experts=[], total=0, page=page, page_size=page_size)
     if min_minor is not None:
         request.min_rate = min_minor
     if max_minor is not None:

@@ -10,6 +10,8 @@ JSON details, so the gateway maps them exactly as it maps the real ones."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -89,6 +91,35 @@ def _bill_of(request: Any) -> Refusal | None:
     return None
 
 
+WEBHOOK_SECRET = b"whsec_test_platform"
+
+
+def stripe_signature(payload: bytes, timestamp: int = 1_767_225_600) -> str:
+    """Stripe's scheme: t=<time>,v1=<HMAC-SHA256 of "<time>.<payload>">."""
+    signed = hmac.new(WEBHOOK_SECRET, f"{timestamp}.".encode() + payload, hashlib.sha256)
+    return f"t={timestamp},v1={signed.hexdigest()}"
+
+
+def _signed_event(request: Any) -> Refusal | None:
+    """billing's and payouts' rule: the signature covers the bytes, and they are an event."""
+    timestamp = request.signature.partition("t=")[2].partition(",")[0]
+    genuine = timestamp.isdigit() and hmac.compare_digest(
+        request.signature, stripe_signature(request.payload, int(timestamp))
+    )
+    try:
+        event = json.loads(request.payload)
+    except ValueError:
+        event = None
+    if not genuine or not isinstance(event, dict):
+        return _refusal(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "invalid_webhook",
+            "The webhook's signature does not match its body.",
+            "Stripe-Signature",
+        )
+    return None
+
+
 CALLS_RULES: dict[str, Rule] = {
     "GetSession": _session_of("participant_id"),
     "HangUp": _session_of("participant_id"),
@@ -96,7 +127,11 @@ CALLS_RULES: dict[str, Rule] = {
     "AnswerSession": _only("expert_id", EXPERT_ID, "Only the expert asked can answer."),
     "RateSession": _only("client_id", CLIENT_ID, "Only the client can rate a session."),
 }
-BILLING_RULES: dict[str, Rule] = {"GetSessionBill": _bill_of}
+BILLING_RULES: dict[str, Rule] = {
+    "GetSessionBill": _bill_of,
+    "HandleStripeWebhook": _signed_event,
+}
+PAYOUTS_RULES: dict[str, Rule] = {"HandleStripeWebhook": _signed_event}
 
 
 @dataclass
@@ -136,7 +171,7 @@ async def running_platform(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Pla
     profiles = FakeProfiles()
     calls = FaithfulService("calls", calls_canned(), rules=CALLS_RULES)
     billing = FaithfulService("billing", billing_canned(), rules=BILLING_RULES)
-    payouts = FaithfulService("payouts", payouts_canned())
+    payouts = FaithfulService("payouts", payouts_canned(), rules=PAYOUTS_RULES)
     server = grpc.aio.server()
     profiles_pb2_grpc.add_ProfilesServiceServicer_to_server(conftest.servicer(profiles), server)
     for fake, add, base, descriptor in (

@@ -32,7 +32,7 @@ from services.gateway.tests.authorization import (
     concrete,
 )
 from services.gateway.tests.fakes_calls_billing import EXPERT_ID
-from services.gateway.tests.platform import Platform, running_platform
+from services.gateway.tests.platform import Platform, running_platform, stripe_signature
 
 pytestmark = pytest.mark.anyio
 
@@ -80,7 +80,11 @@ def participants(ok: int, call: Call = Call()) -> Row:
 
 
 PASSWORD = "correct horse battery staple"
-WEBHOOK = Call(json={"id": "evt_1", "type": "ping"}, headers={"Stripe-Signature": "t=1,v1=x"})
+EVENT = b'{"id": "evt_1", "type": "ping"}'
+WEBHOOK = Call(
+    content=EVENT,
+    headers={"Stripe-Signature": stripe_signature(EVENT), "Content-Type": "application/json"},
+)
 
 MATRIX: dict[tuple[str, str], Row] = {
     # accounts and sign-in: open to anyone, or about the caller
@@ -225,6 +229,7 @@ async def call_as(platform: Platform, role: Role, method: str, path: str, row: R
         url,
         params=row.call.params,
         json=row.call.json,
+        content=row.call.content,
         headers={**row.call.headers, **role.headers()},
     )
     return response.status_code

@@ -103,9 +103,3 @@ async def test_a_bad_rate_filter_is_422_naming_it(client: httpx.AsyncClient) -> 
     response = await client.get("/v1/experts", params={"max_rate": "1.234"})
     assert response.status_code == 422
     assert (response.json()["code"], response.json()["field"]) == ("invalid_amount", "max_rate")
-
-
-async def test_a_minimum_rate_above_the_maximum_is_422(client: httpx.AsyncClient) -> None:
-    response = await client.get("/v1/experts", params={"min_rate": "5", "max_rate": "1"})
-    assert response.status_code == 422
-    assert response.json()["field"] == "min_rate"
