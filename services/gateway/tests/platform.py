@@ -205,7 +205,7 @@ async def running_platform(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Pla
         public_url=PUBLIC_URL,
         grpc_ports={name: port for name in ("profiles", "calls", "billing", "payouts")},
     )
-    app = create_app(settings, deadline_seconds=2.0, live_events=False)
+    app = create_app(settings, deadline_seconds=2.0, live_events=False, docs=True)
     try:
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)

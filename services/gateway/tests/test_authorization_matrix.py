@@ -181,7 +181,6 @@ MATRIX: dict[tuple[str, str], Row] = {
     # operations, the API's documents, the pages behind mailed links
     ("GET", "/healthz"): public(200),
     ("GET", "/readyz"): public(200),
-    ("GET", "/metrics"): public(200),
     ("GET", "/openapi.json"): public(200),
     ("GET", "/docs"): public(200),
     ("GET", "/docs/oauth2-redirect"): public(200),
