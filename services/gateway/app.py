@@ -16,7 +16,7 @@ from headstore.settings import Settings, env, env_float
 from services.gateway import errors
 from services.gateway.auth import DEFAULT_ACCESS_STATE_SECONDS, AccessStates
 from services.gateway.live import LiveConsumer, LiveHub
-from services.gateway.middleware import BoundedBody, RequestContext
+from services.gateway.middleware import RequestContext, WellFormedRequest
 from services.gateway.openapi import declare_error_statuses
 from services.gateway.routes import (
     accounts,
@@ -144,7 +144,7 @@ def create_app(
         else env_float("GATEWAY_ACCESS_STATE_SECONDS", DEFAULT_ACCESS_STATE_SECONDS)
     )
     errors.install(app)
-    app.add_middleware(BoundedBody)
+    app.add_middleware(WellFormedRequest)
     app.add_middleware(RequestContext)  # outermost: 413s get a correlation id and a metric too
     for module in (
         accounts,

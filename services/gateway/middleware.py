@@ -1,7 +1,7 @@
 """Around every HTTP request: the correlation id (taken from the caller or made up, echoed in the
 response), the latency histogram labelled by route template, and a JSON 500 for anything that
-escaped every handler. Then a bound on the request body: at most 64 KiB (413 beyond), and a
-JSON body must be UTF-8 text (422, as malformed JSON, otherwise)."""
+escaped every handler. Then the request's form: a body of at most 64 KiB (413 beyond), a JSON
+body of UTF-8 text (422, as malformed JSON, otherwise), no query parameter without a name."""
 
 from __future__ import annotations
 
@@ -95,7 +95,7 @@ class BodyTooLarge(Exception):
     pass
 
 
-class BoundedBody:
+class WellFormedRequest:
     """Reads the body (at most the limit; 413 `payload_too_large` beyond it, whatever
     Content-Length says) and hands it on unchanged. A JSON body that is not UTF-8 text is
     answered as malformed JSON is: 422 `invalid_request`."""
@@ -110,6 +110,12 @@ class BoundedBody:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if _has_nameless_parameter(scope.get("query_string", b"")):
+            await JSONResponse(
+                body("invalid_request", "The query has a parameter without a name."),
+                status_code=422,
+            )(scope, receive, send)
             return
         limit = self.limit_for(scope["path"])
         headers = Headers(scope=scope)
@@ -159,6 +165,12 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
+
+
+def _has_nameless_parameter(query: bytes) -> bool:
+    """`?=x` or `?a=1&=2`: a parameter no route can have asked for, which the route would
+    silently drop (and with it whatever the caller meant by it)."""
+    return any(pair.startswith(b"=") for pair in query.split(b"&"))
 
 
 def _too_large(limit: int) -> JSONResponse:

@@ -331,3 +331,12 @@ async def test_every_constraint_is_published_as_json_schema(app: Any) -> None:
 
     walk(app.openapi(), "")
     assert untranslated == []
+
+
+@pytest.mark.parametrize("query", ["=1", "status=all&=x", "=-1e308&=null"])
+async def test_a_query_parameter_without_a_name_is_refused(
+    client: httpx.AsyncClient, profiles: FakeProfiles, query: str
+) -> None:
+    response = await client.get(f"/v1/expert-applications?{query}", headers=bearer("trustee"))
+    refused(response, "invalid_request", None)
+    assert profiles.methods() == []
