@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from uuid import uuid4
 
-import pytest
 from google.protobuf.message import Message
 
 from headstore.consumers import subscriptions
