@@ -296,6 +296,10 @@ class ServiceApplication(EventSourcedProjection[UUID]):
         self.refresh_parked_metrics()
         return report
 
+    def parked_counts(self) -> dict[str, int]:
+        """How many events wait in parking, per handler."""
+        return self.parking.parked_counts()
+
     def refresh_parked_metrics(self) -> None:
         """Set the parked-events gauge of every handler (to 0 for those emptied)."""
         counts = self.parking.parked_counts()
