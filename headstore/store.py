@@ -165,6 +165,28 @@ class ServiceApplication(EventSourcedProjection[UUID]):
             return None
         return aggregate if isinstance(aggregate, kind) else None
 
+    def handled_stripe_event(self, stripe_event_id: str) -> bool:
+        """Whether this Stripe event was handled already (see `save_with_stripe_event`)."""
+        from headstore.stripe_events import StripeEventReceipt, receipt_id
+
+        return self.find(StripeEventReceipt, receipt_id(stripe_event_id)) is not None
+
+    def save_with_stripe_event(self, stripe_event_id: str, event_type: str, *changed: Any) -> bool:
+        """Save what a Stripe event changed together with the record that it was handled, in
+        one transaction; False (and nothing saved) if it had been handled already, so a
+        redelivered webhook changes nothing, even one racing its first delivery."""
+        from headstore.stripe_events import StripeEventReceipt
+
+        if self.handled_stripe_event(stripe_event_id):
+            return False
+        try:
+            self.save(*changed, StripeEventReceipt.receive(stripe_event_id, event_type))
+        except IntegrityError:
+            if self.handled_stripe_event(stripe_event_id):
+                return False
+            raise
+        return True
+
     def notifications_after(
         self, position: int, topics: Sequence[str] = (), page_size: int = 1000
     ) -> Iterator[Notification]:
