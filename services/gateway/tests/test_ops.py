@@ -33,6 +33,7 @@ from services.gateway.tests.conftest import (
     DEADLINE_SECONDS,
     FakeProfiles,
     bearer,
+    free_port,
     settings_for,
 )
 from services.gateway.upstream import STUBS
@@ -45,6 +46,16 @@ async def test_healthz_answers_while_the_process_lives(unreachable: httpx.AsyncC
     assert (response.status_code, response.json()) == (200, {"status": "ok"})
 
 
+async def gateway_with(port: int) -> AsyncIterator[httpx.AsyncClient]:
+    application = create_app(
+        settings_for(port), deadline_seconds=DEADLINE_SECONDS, live_events=False
+    )
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            yield http
+
+
 @pytest.fixture
 async def serving(
     fake: tuple[FakeProfiles, int], monkeypatch: pytest.MonkeyPatch
@@ -52,13 +63,20 @@ async def serving(
     """The gateway with every service it calls answering (the fake's health and components)."""
     for name in STUBS:
         monkeypatch.setenv(f"{name.upper()}_GRPC", f"127.0.0.1:{fake[1]}")
-    application = create_app(
-        settings_for(fake[1]), deadline_seconds=DEADLINE_SECONDS, live_events=False
-    )
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            yield http
+    async for http in gateway_with(fake[1]):
+        yield http
+
+
+@pytest.fixture
+async def only_profiles(
+    fake: tuple[FakeProfiles, int], monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[httpx.AsyncClient]:
+    """Profiles answers; nothing listens where calls, billing and payouts should be."""
+    monkeypatch.setenv("PROFILES_GRPC", f"127.0.0.1:{fake[1]}")
+    for name in ("calls", "billing", "payouts"):
+        monkeypatch.setenv(f"{name.upper()}_GRPC", f"127.0.0.1:{free_port()}")
+    async for http in gateway_with(fake[1]):
+        yield http
 
 
 EVERY_SERVICE = sorted(STUBS)
@@ -85,11 +103,11 @@ async def test_readyz_is_503_naming_a_service_that_is_not_serving(
 
 
 async def test_readyz_stays_ready_but_degraded_naming_a_service_it_can_do_without(
-    client: httpx.AsyncClient,
+    only_profiles: httpx.AsyncClient,
 ) -> None:
     """Billing, calls and payouts do not listen here: sign-up, log-in and search still work,
     so the gateway stays in service and says which are down."""
-    response = await client.get("/readyz")
+    response = await only_profiles.get("/readyz")
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "degraded"
