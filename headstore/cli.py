@@ -19,7 +19,7 @@ log = logging.getLogger("headstore")
 def migrate(settings: Settings, services: list[ServiceParts]) -> None:
     """Create every database, table and queue before anything runs (idempotent)."""
     from headstore.consume import declare_queues, handler_queues
-    from headstore.relay import relay_tracking_recorder
+    from headstore.relay import RelayParking, relay_tracking_recorder
     from headstore.store import create_database
 
     for parts in services:
@@ -28,6 +28,9 @@ def migrate(settings: Settings, services: list[ServiceParts]) -> None:
         app = load(parts.application_class)(settings, create_table=True)
         app.close()
         relay_tracking_recorder(parts.name, settings, create_table=True)
+        relay_parking = RelayParking(parts.name, settings)
+        relay_parking.create_table()
+        relay_parking.close()
         if parts.migrate:
             load(parts.migrate)(settings)
         declare_queues(settings.amqp_uri, handler_queues(load(parts.service_class)))
@@ -185,6 +188,13 @@ def main(argv: list[str] | None = None) -> int:
         "random secrets (make run)",
     )
     dev_env.add_argument("path")
+    from headstore.parked import add_commands as add_parked_commands
+
+    add_parked_commands(
+        commands.add_parser(
+            "parked", help="events set aside after failing: list, replay or drop them"
+        )
+    )
     mail = commands.add_parser("mail", help="run the local SMTP server that keeps what it gets")
     mail.add_argument("--smtp-port", type=int, default=None)
     mail.add_argument("--web-port", type=int, default=8025)
@@ -238,6 +248,10 @@ def main(argv: list[str] | None = None) -> int:
         rebuild_directory(settings)
     elif args.command == "dev-env":
         write_development_env(args.path)
+    elif args.command == "parked":
+        from headstore.parked import run as run_parked
+
+        return run_parked(args, settings, SERVICES)
     elif args.command == "mail":
         from headstore.mailbox import serve
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -11,9 +12,15 @@ from headstore.runtime import OffHub
 from headstore.settings import Settings
 from headstore.store import ServiceApplication
 
+log = logging.getLogger(__name__)
+
+
+PARKED_GAUGE_SECONDS = 15.0
+
 
 class Store(DependencyProvider):
-    """Gives workers the service's Application, with every call made off the eventlet hub."""
+    """Gives workers the service's Application, with every call made off the eventlet hub,
+    and keeps its parked-events gauge current (operators replay and drop from elsewhere)."""
 
     def __init__(self, factory: Callable[[Settings], ServiceApplication]) -> None:
         self.factory = factory
@@ -23,6 +30,20 @@ class Store(DependencyProvider):
         from eventlet import tpool
 
         self.application = tpool.execute(self.factory, Settings.from_env())
+
+    def start(self) -> None:
+        self.container.spawn_managed_thread(self._count_parked)
+
+    def _count_parked(self) -> None:
+        import eventlet
+        from eventlet import tpool
+
+        while True:
+            try:
+                tpool.execute(self.application.refresh_parked_metrics)  # type: ignore[union-attr]
+            except Exception:
+                log.exception("counting parked events failed")
+            eventlet.sleep(PARKED_GAUGE_SECONDS)
 
     def stop(self) -> None:
         if self.application is not None:

@@ -1,5 +1,6 @@
 """The envelope around every event on AMQP: identity, type, version, time, producer, position
-in the producer's store, correlation id, and the payload's canonical protobuf JSON."""
+in the producer's store, correlation id, the producer's aggregate, and the payload's canonical
+protobuf JSON."""
 
 from __future__ import annotations
 
@@ -34,6 +35,8 @@ class Envelope:
     position: int
     correlation_id: str
     payload: dict[str, Any]
+    aggregate_id: str = ""
+    replayed: bool = False
 
     @classmethod
     def wrap(
@@ -45,6 +48,8 @@ class Envelope:
         producer: str,
         position: int,
         correlation_id: str,
+        aggregate_id: str = "",
+        replayed: bool = False,
         version: int = 1,
     ) -> Envelope:
         return cls(
@@ -56,6 +61,8 @@ class Envelope:
             position=position,
             correlation_id=correlation_id,
             payload=json_format.MessageToDict(payload),
+            aggregate_id=aggregate_id,
+            replayed=replayed,
         )
 
     def to_proto(self) -> envelope_pb2.Envelope:
@@ -66,6 +73,8 @@ class Envelope:
             producer=self.producer,
             position=self.position,
             correlation_id=self.correlation_id,
+            aggregate_id=self.aggregate_id,
+            replayed=self.replayed,
         )
         message.occurred_at.FromDatetime(self.occurred_at.astimezone(UTC))
         message.payload.update(self.payload)
@@ -92,6 +101,8 @@ class Envelope:
             position=message.position,
             correlation_id=message.correlation_id,
             payload=json_format.MessageToDict(message.payload),
+            aggregate_id=message.aggregate_id,
+            replayed=message.replayed,
         )
 
     def parse(self, message_class: builtins.type[Message]) -> Any:

@@ -44,9 +44,23 @@ def relay_lag(service: str) -> Gauge:
 def events_consumed(service: str, producer: str, event_type: str, outcome: str) -> None:
     counter(
         f"{service}_events_consumed",
-        "Events from other services, by outcome (processed, duplicate, rejected, failed)",
+        "Events from other services, by outcome (processed, duplicate, rejected, parked, failed)",
         ("producer", "event_type", "outcome"),
     ).labels(producer, event_type, outcome).inc()
+
+
+def events_parked(service: str, handler: str) -> None:
+    counter(
+        f"{service}_events_parked",
+        "Events set aside after failing every attempt (or behind one of their aggregate)",
+        ("handler",),
+    ).labels(handler).inc()
+
+
+def parked_events(service: str) -> Gauge:
+    """Events waiting in parking, per handler (consumer streams, `relay`, projections): an
+    operator lists, replays or drops them with `headstore parked`."""
+    return gauge(f"{service}_parked_events", "Events waiting in parking", ("handler",))
 
 
 def handler_seconds(service: str) -> Histogram:

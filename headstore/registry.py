@@ -20,6 +20,8 @@ class ServiceParts:
     application_class: str  # its eventsourcing Application
     translate: str  # stored domain event -> public protobuf event, or None
     migrate: str | None = None  # extra tables (projections), after the store's own
+    # Projections' parking places for `headstore parked` (settings -> headstore.parked.Place).
+    projections: tuple[str, ...] = ()
 
 
 SERVICES: dict[str, ServiceParts] = {
@@ -31,6 +33,7 @@ SERVICES: dict[str, ServiceParts] = {
             "services.profiles.application:ProfilesApplication",
             "services.profiles.contract:translate",
             "services.profiles.application:migrate",
+            ("services.profiles.directory:parking_place",),
         ),
         ServiceParts(
             "calls",

@@ -5,17 +5,29 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import partial
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
 import psycopg
 from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
-from eventsourcing.persistence import IntegrityError, Notification, Tracking
+from eventsourcing.persistence import IntegrityError, Notification, ProcessRecorder, Tracking
+from eventsourcing.popo import POPOFactory
 from eventsourcing.projection import EventSourcedProjection
 
 from headstore import metrics
 from headstore.envelope import Envelope
 from headstore.errors import DomainError
+from headstore.parking import (
+    Late,
+    MemoryParkingRecorder,
+    ParkedEvent,
+    ParkingRecorder,
+    Unpark,
+    now,
+    reason_of,
+)
 from headstore.settings import Settings, env
 
 log = logging.getLogger(__name__)
@@ -91,6 +103,16 @@ class ConcurrentUpdate(Exception):
     """A change lost a race with another writer of the same aggregate; retry it."""
 
 
+@dataclass
+class ReplayReport:
+    """What `headstore parked replay` did to one handler's parked events."""
+
+    replayed: int = 0
+    rejected: int = 0  # a DomainError: handled, with no effect, as when first consumed
+    failed: int = 0  # still failing: left parked, with the new reason
+    skipped: int = 0  # behind a still-failing event of the same aggregate: left parked
+
+
 class ServiceApplication(EventSourcedProjection[UUID]):
     """A service's Application. Commands save aggregates as usual; `consume` applies another
     service's event and records that it did so in the same transaction, so a redelivered
@@ -104,7 +126,23 @@ class ServiceApplication(EventSourcedProjection[UUID]):
 
     def __init__(self, settings: Settings, create_table: bool = False) -> None:
         self.settings = settings
-        super().__init__(env=persistence_env(self.service, settings, create_table))
+        self._parked_handlers: set[str] = set()
+        environment = persistence_env(self.service, settings, create_table)
+        if settings.persistence != "memory":
+            environment["PROCESS_RECORDER_TOPIC"] = "headstore.parking:PostgresParkingRecorder"
+        super().__init__(env=environment)
+
+    def construct_recorder(self) -> ProcessRecorder:
+        if isinstance(self.factory, POPOFactory):
+            return MemoryParkingRecorder()
+        return super().construct_recorder()
+
+    @property
+    def parking(self) -> ParkingRecorder:
+        """The recorder's parked events (see headstore.parking)."""
+        recorder = self.recorder
+        assert isinstance(recorder, ParkingRecorder)
+        return recorder
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:
         recordings = super().save(*objs, **kwargs)
@@ -126,6 +164,28 @@ class ServiceApplication(EventSourcedProjection[UUID]):
         except AggregateNotFoundError:
             return None
         return aggregate if isinstance(aggregate, kind) else None
+
+    def handled_stripe_event(self, stripe_event_id: str) -> bool:
+        """Whether this Stripe event was handled already (see `save_with_stripe_event`)."""
+        from headstore.stripe_events import StripeEventReceipt, receipt_id
+
+        return self.find(StripeEventReceipt, receipt_id(stripe_event_id)) is not None
+
+    def save_with_stripe_event(self, stripe_event_id: str, event_type: str, *changed: Any) -> bool:
+        """Save what a Stripe event changed together with the record that it was handled, in
+        one transaction; False (and nothing saved) if it had been handled already, so a
+        redelivered webhook changes nothing, even one racing its first delivery."""
+        from headstore.stripe_events import StripeEventReceipt
+
+        if self.handled_stripe_event(stripe_event_id):
+            return False
+        try:
+            self.save(*changed, StripeEventReceipt.receive(stripe_event_id, event_type))
+        except IntegrityError:
+            if self.handled_stripe_event(stripe_event_id):
+                return False
+            raise
+        return True
 
     def notifications_after(
         self, position: int, topics: Sequence[str] = (), page_size: int = 1000
@@ -151,12 +211,149 @@ class ServiceApplication(EventSourcedProjection[UUID]):
     def consume(self, envelope: Envelope, upstream: str, policy: Policy) -> str:
         """Apply `policy` to `envelope` exactly once per `upstream` ordered stream.
 
-        Returns "processed", "duplicate" or "rejected" (a DomainError: the message is recorded
-        as handled, with no effect, so it cannot block the stream behind it).
+        Returns "processed", "duplicate", "rejected" (a DomainError: the message is recorded
+        as handled, with no effect, so it cannot block the stream behind it) or "parked" (an
+        earlier event of the same aggregate is parked on this stream: this one waits behind
+        it, so the aggregate's events stay in order).
         """
-        tracking = Tracking(upstream, envelope.position)
-        if self.recorder.has_tracking_id(upstream, envelope.position):
+        if self._seen(envelope, upstream):
             return "duplicate"
+        if envelope.aggregate_id and self.parking.has_parked(upstream, envelope.aggregate_id):
+            return self.park(envelope, upstream, "behind a parked event of its aggregate", 0)
+        tracking, late = self._position(envelope, upstream)
+        return self._apply(
+            envelope,
+            policy,
+            tracking,
+            {"late": late} if late else {},
+            already_done=lambda: self._seen(envelope, upstream),
+        )
+
+    def park(self, envelope: Envelope, upstream: str, reason: str, attempts: int) -> str:
+        """Set `envelope` aside on `upstream` with `reason`, recording the stream's position
+        in the same transaction, so the events behind it flow on. Returns "parked" (or
+        "duplicate" when it had been handled already)."""
+        tracking, late = self._position(envelope, upstream)
+        processing: ProcessingEvent[UUID] = ProcessingEvent(tracking=tracking)
+        processing.saved_kwargs["park"] = ParkedEvent(
+            handler=upstream,
+            event_id=envelope.event_id,
+            position=envelope.position,
+            event_type=envelope.type,
+            producer=envelope.producer,
+            aggregate_id=envelope.aggregate_id,
+            reason=reason,
+            attempts=attempts,
+            envelope=envelope.dumps(),
+            parked_at=now(),
+        )
+        if late:
+            processing.saved_kwargs["late"] = late
+        try:
+            self._record(processing)
+        except IntegrityError:
+            if self._seen(envelope, upstream):
+                return "duplicate"
+            raise
+        log.error(
+            "parked %s %s (aggregate %s) on %s after %d attempts: %s",
+            envelope.type,
+            envelope.event_id,
+            envelope.aggregate_id,
+            upstream,
+            attempts,
+            reason,
+        )
+        metrics.events_parked(self.service, upstream)
+        self.refresh_parked_metrics()
+        return "parked"
+
+    def replay_parked(
+        self,
+        upstream: str,
+        policy_for: Callable[[Envelope], Policy],
+        event_id: str | None = None,
+    ) -> ReplayReport:
+        """Apply `upstream`'s parked events again, oldest first, each together with the
+        removal of its row (so at most once, even with two replays at a time). One that still
+        fails stays parked with the new reason, and so do the later ones of its aggregate;
+        other aggregates go on. With `event_id`, only that event (if nothing of its aggregate
+        is parked before it)."""
+        report = ReplayReport()
+        tried: set[str] = set()
+        blocked: set[str] = set()
+        while True:
+            pending = [p for p in self.parking.parked(upstream) if p.event_id not in tried]
+            if not pending:
+                break
+            for parked in pending:
+                tried.add(parked.event_id)
+                key = parked.aggregate_id or parked.event_id
+                if key in blocked or (event_id and parked.event_id != event_id):
+                    blocked.add(key)  # nothing of this aggregate may overtake it
+                    report.skipped += 1
+                    continue
+                envelope = Envelope.from_json(parked.envelope)
+                unpark = Unpark(upstream, parked.event_id)
+                try:
+                    outcome = self._apply(
+                        envelope,
+                        policy_for(envelope),
+                        None,
+                        {"unpark": unpark},
+                        already_done=partial(self._unparked, upstream, parked.event_id),
+                    )
+                except Exception as error:
+                    self.parking.note_failure(upstream, parked.event_id, reason_of(error))
+                    log.error(
+                        "replaying %s on %s failed again: %s", parked.event_id, upstream, error
+                    )
+                    blocked.add(key)
+                    report.failed += 1
+                    continue
+                if outcome == "rejected":
+                    report.rejected += 1
+                elif outcome == "processed":
+                    report.replayed += 1
+        self.refresh_parked_metrics()
+        return report
+
+    def parked_counts(self) -> dict[str, int]:
+        """How many events wait in parking, per handler."""
+        return self.parking.parked_counts()
+
+    def refresh_parked_metrics(self) -> None:
+        """Set the parked-events gauge of every handler (to 0 for those emptied)."""
+        counts = self.parking.parked_counts()
+        gauge = metrics.parked_events(self.service)
+        for handler in set(counts) | self._parked_handlers:
+            gauge.labels(handler).set(counts.get(handler, 0))
+        self._parked_handlers |= set(counts)
+
+    def _unparked(self, upstream: str, event_id: str) -> bool:
+        return all(p.event_id != event_id for p in self.parking.parked(upstream))
+
+    def _seen(self, envelope: Envelope, upstream: str) -> bool:
+        if envelope.replayed:
+            return self.parking.has_late(upstream, envelope.event_id)
+        return bool(self.recorder.has_tracking_id(upstream, envelope.position))
+
+    @staticmethod
+    def _position(envelope: Envelope, upstream: str) -> tuple[Tracking | None, Late | None]:
+        """What records `envelope` as handled: its position on the stream, or for an event the
+        relay republished late (behind the stream's position), its id."""
+        if envelope.replayed:
+            return None, Late(upstream, envelope.event_id)
+        return Tracking(upstream, envelope.position), None
+
+    def _apply(
+        self,
+        envelope: Envelope,
+        policy: Policy,
+        tracking: Tracking | None,
+        recorded_with: dict[str, Any],
+        already_done: Callable[[], bool],
+    ) -> str:
         processing: ProcessingEvent[UUID] = ProcessingEvent(tracking=tracking)
         outcome = "processed"
         try:
@@ -171,10 +368,11 @@ class ServiceApplication(EventSourcedProjection[UUID]):
             )
             processing = ProcessingEvent(tracking=tracking)
             outcome = "rejected"
+        processing.saved_kwargs.update(recorded_with)
         try:
             recordings = self._record(processing)
         except IntegrityError:
-            if self.recorder.has_tracking_id(upstream, envelope.position):
+            if already_done():
                 return "duplicate"  # a redelivery that raced with its first delivery
             # Another writer changed the same aggregate meanwhile: nothing was written, so
             # the message must be handled again (the handler's error requeues it).

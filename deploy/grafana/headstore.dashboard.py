@@ -94,6 +94,13 @@ def event_panels(svc):
             description="processed, duplicate (redelivered, changed nothing) or failed.",
         ),
         panel(f"{svc}: event handler p99", [p99(f"{svc}_handler_seconds", "handler")], unit="s"),
+        panel(
+            f"{svc}: parked events",
+            [(f"sum by (handler) ({svc}_parked_events)", "{{handler}}")],
+            unit="short",
+            description="Events set aside after failing every attempt, per consumer handler, "
+            "relay and projection (alert EventsParked): `headstore parked list`.",
+        ),
     ]
 
 

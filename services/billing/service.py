@@ -158,14 +158,19 @@ class BillingService(HealthCheck):
     @handled
     def HandleStripeWebhook(self, request: Any, context: Any) -> Any:  # noqa: N802
         event = self.stripe.webhook_event(request.payload, request.signature)
+        if not event.type:
+            raise PreconditionFailed("invalid_webhook", "The webhook has no event type.", None)
         # Holds and captures are driven by billing itself and confirmed in the API's answers;
-        # webhooks are checked and acknowledged. A disputed charge needs a person: say so.
+        # webhooks are checked, recorded once per Stripe event and acknowledged. A disputed
+        # charge needs a person: say so (once, not on every redelivery).
+        if not self.store.save_with_stripe_event(event.id, event.type):
+            return api.HandleStripeWebhookResponse(
+                event_type=event.type, handled=False, duplicate=True
+            )
         if event.type == "charge.dispute.created":
             log.warning("a charge is disputed: %s", getattr(event.data.object, "id", ""))
         elif event.type.startswith("payment_intent.") and event.type.endswith("_failed"):
             log.warning(
                 "Stripe reports %s for %s", event.type, getattr(event.data.object, "id", "")
             )
-        if not event.type:
-            raise PreconditionFailed("invalid_webhook", "The webhook has no event type.", None)
         return api.HandleStripeWebhookResponse(event_type=event.type, handled=True)

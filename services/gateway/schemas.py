@@ -589,9 +589,23 @@ class Health(BaseModel):
     status: Literal["ok"] = "ok"
 
 
+class ComponentState(BaseModel):
+    state: Literal["ready", "degraded", "not_ready"]
+    detail: str = Field(examples=["2 events parked (headstore parked list profiles)"])
+
+
 class Readiness(BaseModel):
-    status: Literal["ready"] = "ready"
-    services: dict[str, str] = Field(examples=[{"profiles": "SERVING"}])
+    """`degraded`: the gateway serves, but a service it calls is not serving or a part of one
+    has parked events (named in `services` and `components`)."""
+
+    status: Literal["ready", "degraded"] = "ready"
+    services: dict[str, str] = Field(examples=[{"profiles": "SERVING", "billing": "SERVING"}])
+    components: dict[str, ComponentState] | None = Field(
+        default=None,
+        examples=[{"profiles.directory": {"state": "ready", "detail": ""}}],
+        description="Each service's parts that can fail on their own: projections, parked "
+        "events. Left out when no service lists any.",
+    )
 
 
 class ErrorBody(BaseModel):

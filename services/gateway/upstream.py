@@ -20,12 +20,15 @@ from headstore.billing.v1 import billing_pb2_grpc
 from headstore.calls.v1 import calls_pb2_grpc
 from headstore.context import CORRELATION_HEADER
 from headstore.grpc_auth import bearer_metadata
+from headstore.ops.v1 import ops_pb2, ops_pb2_grpc
 from headstore.payouts.v1 import payouts_pb2_grpc
 from headstore.profiles.v1 import profiles_pb2_grpc
 from services.gateway.errors import from_rpc_error
 
 UPSTREAMS = ("profiles",)
-"""The services /readyz asks: those the gateway cannot serve without."""
+"""The services the gateway cannot serve without: /readyz is 503 when one is not serving. It
+asks every service in STUBS, and reports the others as degrading it (sign-up, log-in and search
+still work while billing is down)."""
 
 STUBS: dict[str, Any] = {
     "profiles": profiles_pb2_grpc.ProfilesServiceStub,
@@ -95,9 +98,24 @@ class Upstreams:
             return name, health_pb2.HealthCheckResponse.ServingStatus.Name(answer.status)
 
         answers = await asyncio.gather(
-            *(check(name, self.channels[name]) for name in UPSTREAMS if name in self.channels)
+            *(check(name, channel) for name, channel in self.channels.items())
         )
         return dict(answers)
+
+    async def components(self, timeout: float = 1.0) -> dict[str, tuple[str, str]]:
+        """Every service's parts (projections, parked events): name -> (state, detail). A
+        service that does not answer lists none (its health check says why)."""
+
+        async def ask(channel: grpc.aio.Channel) -> list[Any]:
+            stub = ops_pb2_grpc.ComponentsStub(channel)
+            try:
+                answer = await stub.ListComponents(ops_pb2.ListComponentsRequest(), timeout=timeout)
+            except grpc.aio.AioRpcError:
+                return []
+            return list(answer.components)
+
+        answers = await asyncio.gather(*(ask(channel) for channel in self.channels.values()))
+        return {c.name: (c.state, c.detail) for listed in answers for c in listed}
 
     async def close(self) -> None:
         await asyncio.gather(*(channel.close(grace=1.0) for channel in self.channels.values()))

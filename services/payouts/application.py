@@ -265,13 +265,41 @@ class PayoutsApplication(ServiceApplication):
         return self.account_updated(state) or account
 
     def account_updated(self, state: ConnectedAccountState) -> PayoutAccount | None:
-        """Stripe's word on a connected account (webhook or asked): activates or restricts."""
-        account = self.payout_account(state.account_id) if state.account_id else None
-        if account is None or account.stripe_account_id != state.stripe_account_id:
-            log.warning("account.updated for an unknown account %s", state.stripe_account_id)
-            return None
-        if account.update_from_stripe(state.transfers_enabled, state.reason):
+        """Stripe's word on a connected account (asked just now): activates or restricts."""
+        account = self._ours(state.account_id, state.stripe_account_id)
+        if account is not None and account.update_from_stripe(
+            state.transfers_enabled, state.reason
+        ):
             self.save(account)
+        return account
+
+    def stripe_account_changed(
+        self,
+        connect: ConnectProvider,
+        stripe_event_id: str,
+        account_id: str,
+        stripe_account_id: str,
+    ) -> bool:
+        """Stripe's `account.updated` webhook, once per Stripe event. Webhooks arrive late and
+        in any order, so the event's copy of the account is not believed: the account is asked
+        of Stripe as it is now. False if the event was handled before (nothing changes)."""
+        if self.handled_stripe_event(stripe_event_id):
+            return False
+        changed: list[PayoutAccount] = []
+        account = self._ours(account_id, stripe_account_id)
+        if account is not None:
+            state = connect.account_state(account.stripe_account_id)
+            if account.update_from_stripe(state.transfers_enabled, state.reason):
+                changed.append(account)
+        return self.save_with_stripe_event(stripe_event_id, "account.updated", *changed)
+
+    def _ours(self, account_id: str, stripe_account_id: str) -> PayoutAccount | None:
+        """The payout account `account_id` if Stripe's `stripe_account_id` is the one it
+        opened; else None (a stranger's or a made-up account changes nothing)."""
+        account = self.payout_account(account_id) if account_id else None
+        if account is None or account.stripe_account_id != stripe_account_id:
+            log.warning("account.updated for an unknown account %s", stripe_account_id)
+            return None
         return account
 
     # -- consumed events ------------------------------------------------------------------------

@@ -164,10 +164,19 @@ class PayoutsService(HealthCheck):
     @handled
     def HandleStripeWebhook(self, request: Any, context: Any) -> Any:  # noqa: N802
         event = self.connect.webhook_event(request.payload, request.signature)
-        handled_it = False
         if event.type == "account.updated":
-            self.store.account_updated(account_state(event.data.object.to_dict()))
-            handled_it = True
-        elif event.type.startswith("transfer."):
+            claimed = account_state(event.data.object.to_dict())  # whose, not how it is
+            first = self.store.stripe_account_changed(
+                self.connect,
+                event.id,
+                claimed.account_id,
+                getattr(event, "account", None) or claimed.stripe_account_id,
+            )
+            return api.HandleStripeWebhookResponse(
+                event_type=event.type, handled=first, duplicate=not first
+            )
+        if not self.store.save_with_stripe_event(event.id, event.type):
+            return api.HandleStripeWebhookResponse(event_type=event.type, duplicate=True)
+        if event.type.startswith("transfer."):
             log.info("Stripe reports %s for %s", event.type, getattr(event.data.object, "id", ""))
-        return api.HandleStripeWebhookResponse(event_type=event.type, handled=handled_it)
+        return api.HandleStripeWebhookResponse(event_type=event.type, handled=False)

@@ -3,13 +3,14 @@ off the eventlet hub, and translate answers. No rules live here."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from uuid import UUID
 
 from nameko.extensions import DependencyProvider
 
 from headstore.consumers import consumes
-from headstore.dependencies import MetricsServer, Store
+from headstore.dependencies import PARKED_GAUGE_SECONDS, MetricsServer, Store
 from headstore.envelope import Envelope
 from headstore.errors import InvalidInput, parse_id
 from headstore.events.v1 import calls_pb2, payouts_pb2
@@ -21,8 +22,10 @@ from headstore.runtime import OffHub
 from headstore.settings import Settings
 from services.profiles.application import ProfilesApplication
 from services.profiles.contract import profile_fields, rate_of
-from services.profiles.directory import SearchQuery, start_directory
+from services.profiles.directory import SearchQuery, directory_state, start_directory
 from services.profiles.domain import Account, Ambassador, ExpertApplication, ExpertProfile
+
+log = logging.getLogger(__name__)
 
 grpc = Grpc.implementing(profiles_pb2_grpc.ProfilesServiceStub)
 handled = grpc_method("profiles")
@@ -38,6 +41,21 @@ class Directory(DependencyProvider):
         from eventlet import tpool
 
         self.runner = tpool.execute(start_directory, Settings.from_env())
+
+    def start(self) -> None:
+        self.container.spawn_managed_thread(self._count_parked)
+
+    def _count_parked(self) -> None:
+        """Keep the directory's parked-events gauge current (operators replay from elsewhere)."""
+        import eventlet
+        from eventlet import tpool
+
+        while True:
+            try:
+                tpool.execute(directory_state, self.runner)
+            except Exception:
+                log.exception("counting the directory's parked events failed")
+            eventlet.sleep(PARKED_GAUGE_SECONDS)
 
     def stop(self) -> None:
         from eventlet import tpool
@@ -58,6 +76,9 @@ class Directory(DependencyProvider):
             self.runner.wait(head, timeout=DIRECTORY_WAIT_SECONDS)
         ids: list[UUID] = self.runner.view.applications(status)
         return ids
+
+    def state(self) -> tuple[str, str]:
+        return directory_state(self.runner)
 
 
 def account_message(account: Account) -> api.Account:
@@ -151,6 +172,10 @@ class ProfilesService(HealthCheck):
     store: Any = Store(ProfilesApplication)
     directory: Any = Directory()
     metrics = MetricsServer(lambda settings: settings.metrics_ports["profiles"])
+
+    def components(self) -> list[tuple[str, str, str]]:
+        state, detail = self.directory.state()
+        return [*super().components(), ("profiles.directory", state, detail)]
 
     # -- sessions (from calls) ------------------------------------------------------------
 

@@ -118,9 +118,11 @@ class HandleStripeWebhookRequest(_message.Message):
     def __init__(self, payload: _Optional[bytes] = ..., signature: _Optional[str] = ...) -> None: ...
 
 class HandleStripeWebhookResponse(_message.Message):
-    __slots__ = ("event_type", "handled")
+    __slots__ = ("event_type", "handled", "duplicate")
     EVENT_TYPE_FIELD_NUMBER: _ClassVar[int]
     HANDLED_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_FIELD_NUMBER: _ClassVar[int]
     event_type: str
     handled: bool
-    def __init__(self, event_type: _Optional[str] = ..., handled: _Optional[bool] = ...) -> None: ...
+    duplicate: bool
+    def __init__(self, event_type: _Optional[str] = ..., handled: _Optional[bool] = ..., duplicate: _Optional[bool] = ...) -> None: ...

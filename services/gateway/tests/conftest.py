@@ -21,6 +21,7 @@ from fastapi import FastAPI
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from headstore.events.v1 import money_pb2
+from headstore.ops.v1 import ops_pb2, ops_pb2_grpc
 from headstore.profiles.v1 import profiles_pb2 as pb
 from headstore.profiles.v1 import profiles_pb2_grpc
 from headstore.settings import Settings
@@ -123,6 +124,8 @@ class FakeProfiles:
     health: int = health_pb2.HealthCheckResponse.SERVING
     access_states: dict[str, pb.AccessState] = field(default_factory=dict)
     access_checks: list[Call] = field(default_factory=list)
+    # (name, state, detail) of the parts it lists to /readyz (headstore.ops.v1.Components).
+    components: list[tuple[str, str, str]] = field(default_factory=list)
 
     def fail(self, method: str, status: grpc.StatusCode, details: str | dict[str, Any]) -> None:
         self.failures[method] = (
@@ -192,6 +195,19 @@ class FakeHealth(health_pb2_grpc.HealthServicer):
         return health_pb2.HealthCheckResponse(status=self.fake.health)
 
 
+class FakeComponents(ops_pb2_grpc.ComponentsServicer):
+    def __init__(self, fake: FakeProfiles) -> None:
+        self.fake = fake
+
+    async def ListComponents(self, request: Any, context: Any) -> ops_pb2.ListComponentsResponse:  # noqa: N802
+        return ops_pb2.ListComponentsResponse(
+            components=[
+                ops_pb2.Component(name=name, state=state, detail=detail)
+                for name, state, detail in self.fake.components
+            ]
+        )
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
@@ -204,6 +220,7 @@ async def profiles_server() -> AsyncIterator[tuple[FakeProfiles, int]]:
     server = grpc.aio.server()
     profiles_pb2_grpc.add_ProfilesServiceServicer_to_server(servicer(profiles), server)
     health_pb2_grpc.add_HealthServicer_to_server(FakeHealth(profiles), server)
+    ops_pb2_grpc.add_ComponentsServicer_to_server(FakeComponents(profiles), server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -28,7 +29,14 @@ from services.gateway.routes import (
     sessions,
     tokens,
 )
-from services.gateway.tests.conftest import FakeProfiles, bearer, settings_for
+from services.gateway.tests.conftest import (
+    DEADLINE_SECONDS,
+    FakeProfiles,
+    bearer,
+    free_port,
+    settings_for,
+)
+from services.gateway.upstream import STUBS
 
 pytestmark = pytest.mark.anyio
 
@@ -38,21 +46,99 @@ async def test_healthz_answers_while_the_process_lives(unreachable: httpx.AsyncC
     assert (response.status_code, response.json()) == (200, {"status": "ok"})
 
 
-async def test_readyz_is_ready_when_every_service_is_serving(client: httpx.AsyncClient) -> None:
-    response = await client.get("/readyz")
+async def gateway_with(port: int) -> AsyncIterator[httpx.AsyncClient]:
+    application = create_app(
+        settings_for(port), deadline_seconds=DEADLINE_SECONDS, live_events=False
+    )
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            yield http
+
+
+@pytest.fixture
+async def serving(
+    fake: tuple[FakeProfiles, int], monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The gateway with every service it calls answering (the fake's health and components)."""
+    for name in STUBS:
+        monkeypatch.setenv(f"{name.upper()}_GRPC", f"127.0.0.1:{fake[1]}")
+    async for http in gateway_with(fake[1]):
+        yield http
+
+
+@pytest.fixture
+async def only_profiles(
+    fake: tuple[FakeProfiles, int], monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[httpx.AsyncClient]:
+    """Profiles answers; nothing listens where calls, billing and payouts should be."""
+    monkeypatch.setenv("PROFILES_GRPC", f"127.0.0.1:{fake[1]}")
+    for name in ("calls", "billing", "payouts"):
+        monkeypatch.setenv(f"{name.upper()}_GRPC", f"127.0.0.1:{free_port()}")
+    async for http in gateway_with(fake[1]):
+        yield http
+
+
+EVERY_SERVICE = sorted(STUBS)
+
+
+async def test_readyz_is_ready_when_every_service_is_serving(serving: httpx.AsyncClient) -> None:
+    response = await serving.get("/readyz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ready", "services": {"profiles": "SERVING"}}
+    assert response.json() == {
+        "status": "ready",
+        "services": {name: "SERVING" for name in EVERY_SERVICE},
+    }
 
 
 async def test_readyz_is_503_naming_a_service_that_is_not_serving(
-    client: httpx.AsyncClient, profiles: FakeProfiles
+    serving: httpx.AsyncClient, profiles: FakeProfiles
 ) -> None:
     profiles.health = health_pb2.HealthCheckResponse.NOT_SERVING
-    response = await client.get("/readyz")
+    response = await serving.get("/readyz")
     assert response.status_code == 503
     assert response.json()["code"] == "service_unavailable"
     assert "profiles (NOT_SERVING)" in response.json()["message"]
-    assert response.json()["services"] == {"profiles": "NOT_SERVING"}
+    assert response.json()["services"]["profiles"] == "NOT_SERVING"
+
+
+async def test_readyz_stays_ready_but_degraded_naming_a_service_it_can_do_without(
+    only_profiles: httpx.AsyncClient,
+) -> None:
+    """Billing, calls and payouts do not listen here: sign-up, log-in and search still work,
+    so the gateway stays in service and says which are down."""
+    response = await only_profiles.get("/readyz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "degraded"
+    assert body["services"]["profiles"] == "SERVING"
+    assert {body["services"][name] for name in ("billing", "calls", "payouts")} == {"UNAVAILABLE"}
+
+
+async def test_readyz_names_a_projection_with_parked_events_and_stays_ready(
+    serving: httpx.AsyncClient, profiles: FakeProfiles
+) -> None:
+    profiles.components = [
+        ("profiles.consumers", "ready", ""),
+        ("profiles.directory", "degraded", "1 events parked (headstore parked list profiles)"),
+    ]
+    response = await serving.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["status"] == "degraded"
+    assert response.json()["components"]["profiles.directory"] == {
+        "state": "degraded",
+        "detail": "1 events parked (headstore parked list profiles)",
+    }
+
+
+async def test_readyz_is_503_naming_a_stopped_projection(
+    serving: httpx.AsyncClient, profiles: FakeProfiles
+) -> None:
+    profiles.components = [("profiles.directory", "not_ready", "the projection has stopped")]
+    response = await serving.get("/readyz")
+    assert response.status_code == 503
+    assert "profiles.directory (the projection has stopped)" in response.json()["message"]
+    assert response.json()["components"]["profiles.directory"]["state"] == "not_ready"
 
 
 async def test_readyz_is_503_within_a_second_or_so_when_nothing_listens(

@@ -26,17 +26,17 @@ def signed(payload: bytes, secret: str = SECRET) -> str:
 
 
 @pytest.fixture
-def service():
+def service(app):
     gateway = StripeGateway(
         StripeSettings(api_key="sk_test_x", api_base="http://127.0.0.1:9", webhook_secret=SECRET)
     )
-    return worker_factory(BillingService, stripe=gateway)
+    return worker_factory(BillingService, stripe=gateway, store=app)
 
 
-def event(kind: str) -> bytes:
+def event(kind: str, event_id: str = "evt_1") -> bytes:
     return json.dumps(
         {
-            "id": "evt_1",
+            "id": event_id,
             "object": "event",
             "type": kind,
             "data": {"object": {"id": "pi_1", "object": "payment_intent"}},
@@ -70,3 +70,24 @@ def test_webhooks_that_need_a_person_are_acknowledged_and_logged(service, kind, 
         api.HandleStripeWebhookRequest(payload=payload, signature=signed(payload)), None
     )
     assert answer.handled and "pi_1" in caplog.text
+
+
+def test_a_redelivered_webhook_changes_nothing_and_is_not_logged_again(service, app, caplog):
+    payload = event("charge.dispute.created", event_id="evt_dispute_1")
+    request = api.HandleStripeWebhookRequest(payload=payload, signature=signed(payload))
+    first = service.HandleStripeWebhook(request, None)
+    assert (first.handled, first.duplicate) == (True, False)
+    position = app.head()
+    caplog.clear()
+    again = service.HandleStripeWebhook(request, None)
+    assert (again.event_type, again.handled, again.duplicate) == (
+        "charge.dispute.created",
+        False,
+        True,
+    )
+    assert app.head() == position
+    assert "disputed" not in caplog.text
+    other = event("charge.dispute.created", event_id="evt_dispute_2")
+    assert service.HandleStripeWebhook(
+        api.HandleStripeWebhookRequest(payload=other, signature=signed(other)), None
+    ).handled

@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from uuid import uuid4
 
-import pytest
 from google.protobuf.message import Message
 
+from headstore.consumers import subscriptions
 from headstore.envelope import Envelope
 from headstore.events.v1 import billing_pb2, money_pb2, profiles_pb2
+from headstore.parked import ConsumerPlace
 from services.notifications import templates
+from services.notifications.service import NotificationsService
 
 
 def envelope(payload: Message, producer: str, position: int) -> str:
@@ -81,11 +83,26 @@ def test_free_minutes_are_shown_on_the_receipt():
     assert "Total: 14.00 USD" in rendered.text
 
 
-def test_a_receipt_for_an_unknown_account_waits_for_its_address(service, app):
+def test_a_receipt_for_an_unknown_account_is_parked_and_sent_by_replay_once_it_is_known(
+    service, app, monkeypatch
+):
+    monkeypatch.setenv("CONSUMER_ATTEMPTS", "3")
+    monkeypatch.setenv("CONSUMER_RETRY_SECONDS", "0")
     register(service, "client-1", "cleo@example.com", "Cleo", 1)
-    with pytest.raises(LookupError):
-        service.on_session_charged(envelope(charged(), "billing", 1))
+    assert service.on_session_charged(envelope(charged(), "billing", 1)) == "parked"
     assert app.emails_to("cleo@example.com", 10) == []
+    [parked] = app.parking.parked()
+    assert parked.attempts == 3
+    assert "no address yet for account expert-1" in parked.reason
+
     register(service, "expert-1", "ada@example.com", "Ada", 2)
-    assert service.on_session_charged(envelope(charged(), "billing", 1)) == "processed"
+    [place] = [
+        ConsumerPlace(app, NotificationsService, s)
+        for s in subscriptions(NotificationsService)
+        if s.upstream == parked.handler
+    ]
+    assert place.replay(None).startswith("1 applied")
+    assert len(app.emails_to("cleo@example.com", 10)) == 1
+    assert app.parking.parked() == []
+    place.replay(None)  # nothing left: nothing sent twice
     assert len(app.emails_to("cleo@example.com", 10)) == 1

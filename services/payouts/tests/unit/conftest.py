@@ -49,6 +49,7 @@ class FakeConnect:
         self.refuse: list[str] = []
         self.crash_after: str | None = None
         self.calls: list[str] = []
+        self.asked: list[str] = []  # accounts retrieved, as payouts asked Stripe for them
 
     def create_account(
         self, idempotency_key: str, account_id: str, email: str, country: str
@@ -63,6 +64,7 @@ class FakeConnect:
         return f"https://connect.example/setup/{stripe_account_id}"
 
     def account_state(self, stripe_account_id: str) -> ConnectedAccountState:
+        self.asked.append(stripe_account_id)
         account = self.accounts[stripe_account_id]
         return ConnectedAccountState(stripe_account_id, account["account_id"], account["on"])
 

@@ -11,7 +11,10 @@ import psycopg
 import pytest
 
 from headstore.cli import grant_role
+from headstore.ops.v1 import ops_pb2, ops_pb2_grpc
 from headstore.profiles.v1 import profiles_pb2 as api
+from services.profiles.application import ProfilesApplication, ProfilesConfig
+from services.profiles.tests.integration.test_directory import listed_expert, offering_with_nul
 
 pytestmark = pytest.mark.integration
 
@@ -140,3 +143,46 @@ def test_a_blocked_database_call_does_not_stall_other_requests(profiles, setting
         locker.close()
         thread.join(timeout=30)
     assert blocked_done.is_set()
+
+
+def test_a_stored_nul_in_one_profile_takes_down_neither_search_nor_applications(
+    profiles, settings, processes
+):
+    """The reported bug: one profile's offering saved with a NUL made every search and the
+    trustees' list of applications fail. The directory parks that event and answers on."""
+    app = ProfilesApplication(
+        settings, config=ProfilesConfig(argon2={"time_cost": 1, "memory_cost": 8192})
+    )
+    try:
+        listed_expert(app, "Ada", "Corporate tax planning.", 300)
+        offering_with_nul(app, "Ada")
+        listed_expert(app, "Bea", "Pension and tax questions.", 200)
+    finally:
+        app.close()
+    trustee = profiles.SignUp(
+        api.SignUpRequest(email="tr@example.com", password="long enough", name="Tr")
+    ).account_id
+    grant_role(settings, "tr@example.com", "trustee")
+    answers = [
+        api.Answer(question_id=q.question_id, answer="An answer.")
+        for q in profiles.GetAssessment(api.GetAssessmentRequest()).questions
+    ]
+    applied = profiles.ApplyAsExpert(
+        api.ApplyAsExpertRequest(email="ap@example.com", name="Ap", answers=answers)
+    )
+
+    found = profiles.SearchExperts(api.SearchExpertsRequest(query="tax", sort="rate_asc"))
+    assert [expert.name for expert in found.experts] == ["Bea", "Ada"]
+    listed = profiles.ListApplications(api.ListApplicationsRequest(trustee_id=trustee))
+    assert [a.application_id for a in listed.applications] == [applied.application_id]
+    # Readiness hears of it: the directory serves, degraded, naming the parked event.
+    with grpc.insecure_channel(f"127.0.0.1:{processes.env['PROFILES_GRPC_PORT']}") as channel:
+        listed_parts = ops_pb2_grpc.ComponentsStub(channel).ListComponents(
+            ops_pb2.ListComponentsRequest(), timeout=10
+        )
+    parts = {c.name: (c.state, c.detail) for c in listed_parts.components}
+    assert parts["profiles.directory"] == (
+        "degraded",
+        "1 events parked (headstore parked list profiles)",
+    )
+    assert parts["profiles.consumers"] == ("ready", "")
