@@ -75,7 +75,9 @@ def from_rpc_error(service: str, method: str, error: grpc.aio.AioRpcError) -> Do
 
 _LOCATIONS = ("body", "query", "path", "header", "cookie")
 
-OWN_CODES = frozenset({"invalid_characters", "invalid_amount", "invalid_number"})
+OWN_CODES = frozenset(
+    {"invalid_characters", "invalid_amount", "invalid_number", "unsupported_currency"}
+)
 """The gateway's checks (schemas.py) whose error type is the code clients see; every other
 failed check of a request is `invalid_request`."""
 
@@ -107,7 +109,22 @@ def validation_error(errors: list[dict[str, Any]]) -> DomainError:
     else:
         detail = str(first.get("msg", "is not valid")).removeprefix("Value error, ")
         message = f"{field}: {detail[:1].lower()}{detail[1:]}."
-    return DomainError(kind if kind in OWN_CODES else "invalid_request", message, field)
+    return DomainError(_code(kind, first.get("loc", ())), message, field)
+
+
+_LENGTH_CODES = {"string_too_long": "too_long", "string_too_short": "too_short"}
+"""Lengths are refused with the code the services use for them (headstore.text.check_text):
+`<field>_too_long`, `<field>_too_short`."""
+
+
+def _code(kind: str, location: tuple[Any, ...]) -> str:
+    if kind in OWN_CODES:
+        return kind
+    if kind in _LENGTH_CODES:
+        names = [part for part in location[1:] if isinstance(part, str)]
+        if names:
+            return f"{names[-1]}_{_LENGTH_CODES[kind]}"
+    return "invalid_request"
 
 
 _HTTP_CODES = {

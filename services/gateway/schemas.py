@@ -165,9 +165,21 @@ Id = Annotated[
 SLUG_PATTERN = r"^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$"
 LANGUAGE_PATTERN = r"^[A-Za-z]{2}$"
 REFERRAL_CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{2,39}$"
+
+
+def _currency(value: Any) -> Any:
+    """Refused with the services' own code, so clients see one code for one mistake."""
+    if value not in CURRENCIES:
+        raise PydanticCustomError(
+            "unsupported_currency", "is not a currency we take: " + ", ".join(CURRENCIES)
+        )
+    return value
+
+
 CurrencyCode = Annotated[
     Literal[CURRENCIES],
     Field(description="One of the currencies we take: " + ", ".join(CURRENCIES) + "."),
+    BeforeValidator(_currency),
 ]
 
 

@@ -69,21 +69,25 @@ async def test_saving_a_card_sends_the_payment_method_for_the_caller(gateway: Fa
 
 
 @pytest.mark.parametrize(
-    ("body", "field"),
+    ("body", "code", "field"),
     [
-        ({}, "payment_method_id"),
-        ({"payment_method_id": ""}, "payment_method_id"),
-        ({"payment_method_id": 42}, "payment_method_id"),
-        ({"payment_method_id": "pm_1", "client_id": "someone-else"}, "client_id"),
+        ({}, "invalid_request", "payment_method_id"),
+        ({"payment_method_id": ""}, "payment_method_id_too_short", "payment_method_id"),
+        ({"payment_method_id": 42}, "invalid_request", "payment_method_id"),
+        (
+            {"payment_method_id": "pm_1", "client_id": "someone-else"},
+            "invalid_request",
+            "client_id",
+        ),
     ],
 )
 async def test_a_bad_card_request_is_422_naming_the_field(
-    gateway: Fakes, body: dict[str, object], field: str
+    gateway: Fakes, body: dict[str, object], code: str, field: str
 ) -> None:
     response = await gateway.client.put("/v1/me/card", json=body, headers=bearer("client"))
     assert response.status_code == 422
     assert set(response.json()) == {"code", "message", "field"}
-    assert (response.json()["code"], response.json()["field"]) == ("invalid_request", field)
+    assert (response.json()["code"], response.json()["field"]) == (code, field)
     assert gateway.billing.calls == []
 
 

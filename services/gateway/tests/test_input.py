@@ -169,7 +169,7 @@ async def test_a_flag_is_true_or_false_only(
         ({"page": "9" * 30}, "invalid_number", "page"),
         ({"page": "0"}, "invalid_request", "page"),
         ({"page_size": "51"}, "invalid_request", "page_size"),
-        ({"currency": "usd\x00"}, "invalid_request", "currency"),
+        ({"currency": "usd\x00"}, "unsupported_currency", "currency"),
     ],
 )
 async def test_search_numbers_are_ascii_digits_within_documented_bounds(

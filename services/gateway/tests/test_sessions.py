@@ -101,24 +101,29 @@ async def test_the_client_id_comes_from_the_token_never_the_body(gateway: Fakes)
 
 
 @pytest.mark.parametrize(
-    ("body", "field", "message"),
+    ("body", "code", "field", "message"),
     [
-        ({"expert_id": EXPERT_ID, "mode": "audio"}, "mode", None),
-        ({"expert_id": EXPERT_ID, "mode": 1}, "mode", None),
-        ({"expert_id": EXPERT_ID}, "mode", "mode is required."),
-        ({"mode": "video"}, "expert_id", "expert_id is required."),
-        ({"expert_id": "", "mode": "video"}, "expert_id", None),
-        ({"expert_id": EXPERT_ID, "mode": "video", "invite_token": ""}, "invite_token", None),
+        ({"expert_id": EXPERT_ID, "mode": "audio"}, "invalid_request", "mode", None),
+        ({"expert_id": EXPERT_ID, "mode": 1}, "invalid_request", "mode", None),
+        ({"expert_id": EXPERT_ID}, "invalid_request", "mode", "mode is required."),
+        ({"mode": "video"}, "invalid_request", "expert_id", "expert_id is required."),
+        ({"expert_id": "", "mode": "video"}, "invalid_request", "expert_id", None),
+        (
+            {"expert_id": EXPERT_ID, "mode": "video", "invite_token": ""},
+            "invite_token_too_short",
+            "invite_token",
+            None,
+        ),
     ],
 )
 async def test_a_bad_session_request_is_422_naming_the_field(
-    gateway: Fakes, body: dict[str, Any], field: str, message: str | None
+    gateway: Fakes, body: dict[str, Any], code: str, field: str, message: str | None
 ) -> None:
     response = await gateway.client.post("/v1/sessions", json=body, headers=as_client())
     assert response.status_code == 422
     answer = response.json()
     assert set(answer) == {"code", "message", "field"}
-    assert (answer["code"], answer["field"]) == ("invalid_request", field)
+    assert (answer["code"], answer["field"]) == (code, field)
     if message is not None:
         assert answer["message"] == message
     assert gateway.calls.calls == []
