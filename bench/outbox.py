@@ -37,7 +37,7 @@ from bench.baseline import (
     write_result,
 )
 from headstore.cli import migrate
-from headstore.consume import handler_queues
+from headstore.consume import BatchLimits, handler_queues
 from headstore.outbox_probe import (
     CONSUMER,
     PRODUCER,
@@ -215,6 +215,7 @@ def run(events: int | None = None) -> dict[str, Any]:
     if events is None:
         events = int(os.environ.get("BENCH_OUTBOX_EVENTS", EVENTS))
     saves = max(1, events // TICKS_PER_SAVE)
+    limits = BatchLimits.from_env()  # as the consumer subprocess reads them
     events = saves * TICKS_PER_SAVE
     with isolated("outbox") as box:
         baseline = pg_commit_rate(box)
@@ -302,7 +303,9 @@ def run(events: int | None = None) -> dict[str, Any]:
             "relay_batch_size": relay_batch_size(),
             "ticks_per_save": TICKS_PER_SAVE,
             "counters": COUNTERS,
-            "consumer_prefetch": 1,
+            "consumer_batch_size": limits.size,
+            "consumer_batch_linger_s": limits.linger_seconds,
+            "consumer_prefetch": 2 * limits.size,
             "lost": len(lost),
             "duplicated": len(duplicated),
             "unexpected": len(unexpected),

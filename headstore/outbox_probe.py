@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 if __name__ == "__main__" and sys.argv[1:2] == ["consumer"]:
     # A nameko process: green sockets before kombu and amqp are imported (see cli.run_service).
@@ -84,6 +85,19 @@ def poisoned(variable: str, counter_id: str, tick: int) -> bool:
     return f"{counter_id}:{tick}" in os.environ.get(variable, "").split(",")
 
 
+def trace_policy(ticked: probe_pb2.Ticked) -> None:
+    """For the fault tests: `PROBE_POLICY_SECONDS` makes each tick's policy that slow, and
+    `PROBE_TRACE` names a file where each policy run appends `counter:tick` before its
+    transaction commits, so a test can see a batch applied but not yet committed."""
+    pause = float(os.environ.get("PROBE_POLICY_SECONDS") or 0)
+    if pause:
+        time.sleep(pause)
+    trace = os.environ.get("PROBE_TRACE")
+    if trace:
+        with open(trace, "a") as lines:
+            lines.write(f"{ticked.counter_id}:{ticked.tick}\n")
+
+
 def translate(domain_event: Any, app: Any = None) -> probe_pb2.Ticked | None:
     if isinstance(domain_event, Counter.Ticked):
         if poisoned("PROBE_RELAY_POISON", str(domain_event.originator_id), domain_event.tick):
@@ -103,6 +117,7 @@ class ProbeConsumerService:
         ticked = envelope.parse(probe_pb2.Ticked)
         if poisoned("PROBE_POISON", ticked.counter_id, ticked.tick):
             raise RuntimeError(f"tick {ticked.tick} of {ticked.counter_id} is poison")
+        trace_policy(ticked)
         tally = Tally._create(
             Tally.Counted,
             id=stable_id("tally", ticked.counter_id, ticked.tick),

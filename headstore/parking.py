@@ -140,6 +140,10 @@ class ParkingRecorder:
     def has_parked(self, handler: str, aggregate_id: str) -> bool:
         raise NotImplementedError
 
+    def parked_among(self, handler: str, aggregate_ids: set[str]) -> set[str]:
+        """Which of `aggregate_ids` have a parked event on `handler`."""
+        raise NotImplementedError
+
     def has_late(self, handler: str, event_id: str) -> bool:
         raise NotImplementedError
 
@@ -248,6 +252,19 @@ class PostgresParkingRecorder(PostgresProcessRecorder, ParkingRecorder):
             )
             return curs.fetchone() is not None
 
+    def parked_among(self, handler: str, aggregate_ids: set[str]) -> set[str]:
+        if not aggregate_ids:
+            return set()
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                SQL(
+                    "SELECT DISTINCT aggregate_id FROM {} "
+                    "WHERE handler = %s AND aggregate_id = ANY(%s)"
+                ).format(Identifier(self.parked_table)),
+                (handler, list(aggregate_ids)),
+            )
+            return {row["aggregate_id"] for row in curs.fetchall()}
+
     def has_late(self, handler: str, event_id: str) -> bool:
         with self.datastore.transaction(commit=False) as curs:
             curs.execute(
@@ -333,6 +350,9 @@ class MemoryParkingRecorder(POPOProcessRecorder, ParkingRecorder):
 
     def has_parked(self, handler: str, aggregate_id: str) -> bool:
         return any(p.aggregate_id == aggregate_id for p in self.parked(handler))
+
+    def parked_among(self, handler: str, aggregate_ids: set[str]) -> set[str]:
+        return {p.aggregate_id for p in self.parked(handler)} & aggregate_ids
 
     def has_late(self, handler: str, event_id: str) -> bool:
         return (handler, event_id) in self._late

@@ -1,7 +1,8 @@
 """The outbox relay: moves a service's stored events from its notification log to RabbitMQ.
 
-It reads pages of notifications after its durable position, publishes each public event with
-publisher confirms, then records the position in the same database. Killed between the two,
+It reads pages of notifications after its durable position, publishes each public event of a
+page, waits once for the broker's confirms of the whole page, then records the page's end in
+the same database. Killed between the two,
 it republishes on restart (at least once); consumers drop the repeats. One relay per service
 is active at a time (a PostgreSQL advisory lock); others wait as standbys.
 
@@ -14,7 +15,9 @@ event id, since their positions are behind the stream's).
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -166,6 +169,95 @@ def publish(producer: Producer, envelope: Envelope) -> None:
     )
 
 
+class ConfirmedPublisher:
+    """Publishes to a service's event exchange on a channel in confirm mode without waiting
+    for each confirm: `confirm` then waits once for every message published since the last
+    call, so a page costs one round trip to the broker, not one per message."""
+
+    def __init__(self, amqp_uri: str, service: str, timeout: float = 30.0) -> None:
+        self.amqp_uri = amqp_uri
+        self.exchange = event_exchange(service)
+        self.timeout = timeout
+        self.connection: Connection | None = None
+        self._open()
+
+    @property
+    def recoverable_errors(self) -> tuple[type[BaseException], ...]:
+        assert self.connection is not None
+        return (
+            *self.connection.connection_errors,
+            *self.connection.channel_errors,
+            OSError,
+            NotConfirmed,
+        )
+
+    def _open(self) -> None:
+        self.connection = Connection(self.amqp_uri)
+        channel = self.connection.channel()
+        channel.confirm_select()
+        channel.events["basic_ack"].add(self._acked)
+        channel.events["basic_nack"].add(self._refused)
+        self.producer = Producer(channel, exchange=self.exchange)
+        self._next_tag = 1  # the broker numbers a confirm-mode channel's messages from 1
+        self._unconfirmed: set[int] = set()
+        self._refused_count = 0
+
+    def reopen(self) -> None:
+        """A new connection and channel after a failure; what was not confirmed is forgotten
+        (the relay publishes that page again)."""
+        self.close()
+        self._open()
+
+    def close(self) -> None:
+        if self.connection is not None:
+            with contextlib.suppress(Exception):
+                self.connection.close()
+            self.connection = None
+
+    def publish(self, envelope: Envelope) -> None:
+        self.producer.publish(
+            envelope.dumps(),
+            routing_key=envelope.type,
+            content_type=CONTENT_TYPE,
+            content_encoding="utf-8",
+            delivery_mode=2,
+            message_id=envelope.event_id,
+            headers={"nameko.correlation_id": envelope.correlation_id},
+        )
+        self._unconfirmed.add(self._next_tag)
+        self._next_tag += 1
+
+    def confirm(self) -> None:
+        """Wait until the broker has confirmed every message published so far; raises
+        NotConfirmed if it refused one or did not answer within the timeout."""
+        assert self.connection is not None
+        deadline = time.monotonic() + self.timeout
+        while self._unconfirmed and not self._refused_count:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise NotConfirmed(f"{len(self._unconfirmed)} messages not confirmed in time")
+            with contextlib.suppress(socket.timeout):
+                self.connection.drain_events(timeout=left)
+        if self._refused_count:
+            refused, self._refused_count = self._refused_count, 0
+            self._unconfirmed.clear()
+            raise NotConfirmed(f"the broker refused {refused} messages")
+
+    def _acked(self, delivery_tag: int, multiple: bool) -> None:
+        if multiple:
+            self._unconfirmed = {tag for tag in self._unconfirmed if tag > delivery_tag}
+        else:
+            self._unconfirmed.discard(delivery_tag)
+
+    def _refused(self, delivery_tag: int, multiple: bool) -> None:
+        self._refused_count += 1
+        self._acked(delivery_tag, multiple)
+
+
+class NotConfirmed(Exception):
+    """The broker refused a message or did not confirm it in time: publish the page again."""
+
+
 def replay_relay_parked(
     app: ServiceApplication,
     translate: Translate,
@@ -245,24 +337,34 @@ class OutboxRelay:
                     psycopg.sql.Identifier(self.app.recorder.channel_name)  # type: ignore[attr-defined]
                 )
             )
-            with Connection(
-                self.settings.amqp_uri, transport_options={"confirm_publish": True}
-            ) as connection:
-                producer = Producer(
-                    connection.default_channel, exchange=event_exchange(self.service)
-                )
+            publisher = ConfirmedPublisher(self.settings.amqp_uri, self.service)
+            try:
                 position = self.tracking.max_tracking_id(self.app.name) or 0
                 log.info("relay for %s resumes after position %d", self.service, position)
                 while not self.stopping.is_set():
-                    published_to = self.relay_once(producer, position)
+                    try:
+                        published_to = self.relay_once(publisher, position)
+                    except publisher.recoverable_errors as error:
+                        log.warning(
+                            "publishing after %d failed (%s); publishing that page again",
+                            position,
+                            error,
+                        )
+                        self.stopping.wait(1.0)
+                        with contextlib.suppress(*publisher.recoverable_errors):
+                            publisher.reopen()
+                        continue
                     if published_to == position:
                         # Nothing new: sleep until the store NOTIFYs an insert (or 1 s passes).
                         for _ in listener.notifies(timeout=1.0, stop_after=1):
                             pass
                     position = published_to
+            finally:
+                publisher.close()
 
-    def relay_once(self, producer: Producer, position: int) -> int:
-        """Publish the next page after `position`; returns the new position."""
+    def relay_once(self, publisher: ConfirmedPublisher, position: int) -> int:
+        """Publish the next page after `position`, wait once for the broker to confirm all of
+        it, then record the page's end; returns the new position."""
         notifications = self.app.recorder.select_notifications(
             start=position, limit=self.batch_size, inclusive_of_start=False
         )
@@ -272,6 +374,7 @@ class OutboxRelay:
                 self._count_parked(self.parking.aggregates())
             return position
         parked = self.parking.aggregates()
+        published: list[str] = []
         for notification in notifications:
             aggregate = str(notification.originator_id)
             if aggregate in parked:
@@ -287,8 +390,11 @@ class OutboxRelay:
             if payload is None:
                 continue
             envelope = envelope_of(domain_event, notification, payload, self.service)
-            publish(producer, envelope)
-            metrics.events_published(self.service, envelope.type)
+            publisher.publish(envelope)
+            published.append(envelope.type)
+        publisher.confirm()
+        for event_type in published:
+            metrics.events_published(self.service, event_type)
         self._count_parked(parked)
         last = notifications[-1].id
         self.tracking.insert_tracking(Tracking(self.app.name, last))

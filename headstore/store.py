@@ -103,6 +103,40 @@ class ConcurrentUpdate(Exception):
     """A change lost a race with another writer of the same aggregate; retry it."""
 
 
+class _Run:
+    """Messages of one stream applied together: their events, and the last position."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self.position = 0
+        self.events: list[Any] = []
+        self.aggregates: dict[UUID, Any] = {}
+        self.touched: set[Any] = set()
+
+    @staticmethod
+    def _touched_by(processing: ProcessingEvent[UUID]) -> set[Any]:
+        return set(processing.aggregates) | {e.originator_id for e in processing.events}
+
+    def overlaps(self, processing: ProcessingEvent[UUID]) -> bool:
+        return not self.touched.isdisjoint(self._touched_by(processing))
+
+    def add(self, position: int, processing: ProcessingEvent[UUID]) -> None:
+        if processing.saved_kwargs:
+            raise ValueError("a policy applied in a batch cannot pass recorder arguments")
+        self.position = max(self.position, position)
+        self.events += processing.events
+        self.aggregates.update(processing.aggregates)
+        self.touched |= self._touched_by(processing)
+
+    def processing(self) -> ProcessingEvent[UUID]:
+        processing: ProcessingEvent[UUID] = ProcessingEvent(
+            tracking=Tracking(self.upstream, self.position)
+        )
+        processing.events = list(self.events)
+        processing.aggregates = dict(self.aggregates)
+        return processing
+
+
 @dataclass
 class ReplayReport:
     """What `headstore parked replay` did to one handler's parked events."""
@@ -228,6 +262,81 @@ class ServiceApplication(EventSourcedProjection[UUID]):
             {"late": late} if late else {},
             already_done=lambda: self._seen(envelope, upstream),
         )
+
+    def consume_batch(
+        self, envelopes: Sequence[Envelope], upstream: str, policy_for: Callable[[Envelope], Policy]
+    ) -> list[str]:
+        """Apply a run of messages of one `upstream` stream, in their order, in one
+        transaction with one tracking record (the run's last position), with the same outcome
+        per message as `consume` would give one at a time.
+
+        A policy sees the store as it was before the run, so a message whose policy changes
+        an aggregate an earlier message of the run changed too is applied in a new transaction
+        after the run so far is committed. A message `consume` has to treat specially (an
+        event the relay republished late, or one of an aggregate with a parked event, which
+        waits behind it) goes through `consume` on its own. If anything fails (a policy, or
+        the commit), it raises; what was committed before stays, tracked, so handling every
+        message again one at a time is safe."""
+        outcomes: list[str] = []
+        applied = self.recorder.max_tracking_id(upstream) or 0
+        parked = self.parking.parked_among(
+            upstream, {e.aggregate_id for e in envelopes if e.aggregate_id}
+        )
+        run = _Run(upstream)
+        for envelope in envelopes:
+            if not envelope.replayed and envelope.position <= max(applied, run.position):
+                outcomes.append("duplicate")
+                continue
+            if envelope.replayed or envelope.aggregate_id in parked:
+                self._commit_run(run)
+                run = _Run(upstream)
+                outcomes.append(self.consume(envelope, upstream, policy_for(envelope)))
+                if outcomes[-1] == "parked":
+                    parked.add(envelope.aggregate_id)
+                applied = max(applied, envelope.position)
+                continue
+            processing, outcome = self._run_policy(envelope, policy_for(envelope))
+            if run.overlaps(processing):
+                self._commit_run(run)
+                run = _Run(upstream)
+                processing, outcome = self._run_policy(envelope, policy_for(envelope))
+            run.add(envelope.position, processing)
+            outcomes.append(outcome)
+        self._commit_run(run)
+        return outcomes
+
+    def _run_policy(self, envelope: Envelope, policy: Policy) -> tuple[ProcessingEvent[UUID], str]:
+        """What `policy` collects for `envelope`, uncommitted; a DomainError collects nothing
+        (the message is handled, with no effect). Anything else goes up."""
+        processing: ProcessingEvent[UUID] = ProcessingEvent()
+        try:
+            policy(self, processing)
+        except DomainError as error:
+            log.warning(
+                "event %s %s rejected: %s %s",
+                envelope.type,
+                envelope.event_id,
+                error.code,
+                error.message,
+            )
+            return ProcessingEvent(), "rejected"
+        return processing, "processed"
+
+    def _commit_run(self, run: _Run) -> None:
+        if run.position == 0:
+            return
+        processing = run.processing()
+        try:
+            recordings = self._record(processing)
+        except IntegrityError:
+            # Another writer changed one of its aggregates meanwhile, or the run was applied
+            # already: nothing was written; one message at a time sorts out which.
+            raise ConcurrentUpdate(
+                f"a run of {run.upstream} up to {run.position} raced with another write"
+            ) from None
+        self._stored(recordings)
+        self._take_snapshots(processing)
+        self._notify(recordings)
 
     def park(self, envelope: Envelope, upstream: str, reason: str, attempts: int) -> str:
         """Set `envelope` aside on `upstream` with `reason`, recording the stream's position

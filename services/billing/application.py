@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -296,6 +296,18 @@ class BillingApplication(ServiceApplication):
                         self.index.evict(bill.id)
                 return outcome
         raise AssertionError("unreachable")
+
+    def consume_batch(
+        self, envelopes: Sequence[Envelope], upstream: str, policy_for: Callable[[Envelope], Policy]
+    ) -> list[str]:
+        """As the chassis does, under the billing lock; the open bills then read back what the
+        batch stored (a batch that lost a race goes up, and is applied one message at a time,
+        through `consume`)."""
+        with self.lock:
+            self.index.catch_up(self)
+            outcomes = super().consume_batch(envelopes, upstream, policy_for)
+            self.index.catch_up(self)
+            return outcomes
 
     def open_bill(
         self,

@@ -24,6 +24,8 @@ from headstore.testing import wait_until
 
 pytestmark = pytest.mark.integration
 
+HANDLER = "probe_producer.Ticked.on_ticked"
+
 
 @pytest.fixture
 def stores(settings):
@@ -95,6 +97,44 @@ def test_killed_relay_and_consumer_lose_and_double_nothing(stores, processes):
     doubled = [key for key, n in Multiset(tallied).items() if n > 1]
     assert doubled == []
     assert sorted(tallied) == sorted(expected)
+
+
+def test_a_consumer_killed_in_the_middle_of_a_batch_applies_every_event_once(
+    stores, processes, tmp_path
+):
+    """kill -9 the consumer while its policies have run for part of a batch that is not yet
+    committed; after a restart every event has been applied exactly once."""
+    producer, consumer = stores
+    trace = tmp_path / "applied.txt"
+    trace.touch()
+    expected = tick(producer, counters=5, ticks=100)  # 500 events waiting
+    processes.env.update(
+        CONSUMER_BATCH_SIZE="50", PROBE_POLICY_SECONDS="0.02", PROBE_TRACE=str(trace)
+    )
+    processes.start("relay", "-m", "headstore.outbox_probe", "relay")
+    processes.start("consumer", "-m", "headstore.outbox_probe", "consumer")
+
+    def applied_but_not_committed() -> int:
+        committed = len(consumer.tallied())
+        return len(trace.read_text().splitlines()) - committed
+
+    # One whole batch committed, and the next one well under way.
+    wait_until(lambda: len(consumer.tallied()) >= 50, timeout=60, what="a first batch")
+    wait_until(lambda: applied_but_not_committed() >= 10, timeout=60, what="a batch under way")
+    processes.kill("consumer")  # SIGKILL
+    traced_at_kill = len(trace.read_text().splitlines())
+    committed_at_kill = len(consumer.tallied())
+    assert committed_at_kill < traced_at_kill  # the kill came in the middle of a batch
+
+    for name in ("CONSUMER_BATCH_SIZE", "PROBE_POLICY_SECONDS", "PROBE_TRACE"):
+        del processes.env[name]
+    expected += tick(producer, counters=5, ticks=100)  # 1,000 in all
+    processes.start("consumer", "-m", "headstore.outbox_probe", "consumer")
+    wait_until(lambda: len(consumer.tallied()) >= len(expected), timeout=120, what="all 1,000")
+    tallied = consumer.tallied()
+    assert [key for key, n in Multiset(tallied).items() if n > 1] == []
+    assert sorted(tallied) == sorted(expected)
+    assert consumer.recorder.max_tracking_id(HANDLER) == producer.head()
 
 
 def test_two_consumer_replicas_lose_nothing(stores, processes):
