@@ -91,9 +91,11 @@ class AccessStates:
     ) -> None:
         self.cache: TTLCache[str, pb.AccessState] = TTLCache(size, ttl=seconds, timer=timer)
 
-    async def get(self, profiles: Upstream, account_id: str) -> pb.AccessState:
+    async def get(self, profiles: Upstream, account_id: str, newer_than: int = 0) -> pb.AccessState:
+        """The account's state, asked again if the cached one is from before credentials
+        version `newer_than` (a token issued since says the cached answer is out of date)."""
         state = self.cache.get(account_id)
-        if state is None:
+        if state is None or state.credentials_version < newer_than:
             try:
                 state = await profiles.call(
                     "GetAccessState", pb.GetAccessStateRequest(account_id=account_id)
@@ -110,7 +112,7 @@ async def caller_of(
     """The caller an access token stands for, with their current roles; Unauthenticated
     (`token_revoked`) for a token from before a password change or reset."""
     claims = verify_access_token(token, settings)
-    state = await states.get(service, claims.account_id)
+    state = await states.get(service, claims.account_id, newer_than=claims.credentials_version)
     if state.credentials_version != claims.credentials_version:
         raise Unauthenticated(
             "token_revoked",

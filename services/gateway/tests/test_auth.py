@@ -277,3 +277,25 @@ async def test_profiles_unreachable_is_503_not_a_pass(
 ) -> None:
     response = await unreachable.get("/v1/me", headers=bearer("client"))
     assert response.status_code == 503
+
+
+async def test_a_token_signed_with_no_algorithm_is_401(client: httpx.AsyncClient) -> None:
+    claims = jwt.decode(access_token(), SECRET, algorithms=["HS256"], audience="headstore-api")
+    unsigned = jwt.encode(claims, key=None, algorithm="none")
+    response = await client.get("/v1/me", headers={"Authorization": f"Bearer {unsigned}"})
+    assert (response.status_code, response.json()["code"]) == (401, "unauthenticated")
+
+
+async def test_a_token_issued_after_the_cached_state_is_not_taken_for_a_revoked_one(
+    app: FastAPI, client: httpx.AsyncClient, profiles: FakeProfiles
+) -> None:
+    now = [1000.0]
+    app.state.access_states = AccessStates(1.0, timer=lambda: now[0])
+    before = bearer("client", sub="acc-7")  # credentials version 1, now cached
+    assert (await client.get("/v1/me", headers=before)).status_code == 200
+    # The password changes and the owner signs in again, within the cached second.
+    after = {"Authorization": f"Bearer {access_token(sub='acc-7', version=2)}"}
+    response = await client.get("/v1/me", headers=after)
+    assert response.status_code == 200, response.json()
+    stale = await client.get("/v1/me", headers=before)
+    assert (stale.status_code, stale.json()["code"]) == (401, "token_revoked")
