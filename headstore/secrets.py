@@ -101,6 +101,10 @@ def _check_curve25519_key(value: str) -> str | None:
         return "is not base64"
     if len(raw) != 32:
         return f"must be 32 bytes (base64), not {len(raw)}"
+    if base64.b64encode(raw).decode() != value:
+        # The last character has bits no byte uses: a published key could pass in another
+        # spelling, so only the one spelling base64 gives is taken.
+        return "is not in canonical base64 (as base64 encodes the 32 bytes)"
     return None
 
 
@@ -185,6 +189,7 @@ SECRETS: tuple[Secret, ...] = (
         "checks the signature of Stripe's payment webhooks",
         lambda _: "whsec_" + random.token_hex(24),
         (DEVELOPMENT_STRIPE_WEBHOOK_SECRET,),
+        _check_long_enough,  # Stripe's own are whsec_ and 32 characters more
     ),
     Secret(
         "STRIPE_CONNECT_WEBHOOK_SECRET",
@@ -192,6 +197,7 @@ SECRETS: tuple[Secret, ...] = (
         "checks the signature of Stripe's Connect webhooks",
         lambda _: "whsec_" + random.token_hex(24),
         (DEVELOPMENT_STRIPE_CONNECT_WEBHOOK_SECRET,),
+        _check_long_enough,  # Stripe's own are whsec_ and 32 characters more
     ),
     Secret(
         "JANUS_ADMIN_SECRET",
@@ -257,6 +263,13 @@ def development_values(
     return {name: value for name, value in generated.items() if name in wanted}
 
 
+def _published(secret: Secret, value: str) -> bool:
+    """Whether `value` is a development value published in the repository, also with white
+    space around it (a Secret written with `echo` ends in a line break)."""
+    bare = value.strip()
+    return bare in secret.development_values or bare in _COMMITTED_ELSEWHERE
+
+
 def problems(process: str, environ: Mapping[str, str]) -> list[str]:
     """What is wrong with the secrets `process` needs, one line per variable."""
     found = []
@@ -264,7 +277,7 @@ def problems(process: str, environ: Mapping[str, str]) -> list[str]:
         value = environ.get(secret.name, "")
         if not value.strip():
             found.append(f"{secret.name} is not set ({secret.description})")
-        elif value in secret.development_values or value in _COMMITTED_ELSEWHERE:
+        elif _published(secret, value):
             found.append(
                 f"{secret.name} is a development value published in the repository; "
                 "set a secret of your own"

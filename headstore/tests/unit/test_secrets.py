@@ -3,6 +3,7 @@ are made up for the run."""
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 import sys
@@ -174,3 +175,46 @@ def test_a_service_started_without_the_profile_or_jwt_secret_exits_naming_it() -
     assert finished.returncode != 0
     assert "JWT_SECRET" in finished.stderr
     assert "HEADSTORE_PROFILE=development" in finished.stderr
+
+
+def _another_spelling_of(key: str) -> str:
+    """The same 32 bytes in base64 with other values in the last character's unused bits."""
+    last = key[-2]
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    other = alphabet[alphabet.index(last) ^ 1]
+    spelled = key[:-2] + other + "="
+    assert spelled != key and base64.b64decode(spelled) == base64.b64decode(key)
+    return spelled
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("JWT_SECRET", secrets.DEVELOPMENT_JWT_SECRET + "\n"),  # a Secret made with echo
+        ("JWT_SECRET", " " + secrets.DEVELOPMENT_JWT_SECRET),
+        ("STRIPE_WEBHOOK_SECRET", "whsec_dev\n"),
+        ("JANUS_ADMIN_SECRET", secrets.DEVELOPMENT_JANUS_ADMIN_SECRET + "\t"),
+        (
+            "NOTIFICATIONS_LINK_PRIVATE_KEY",
+            _another_spelling_of("GIf3pnVztoPRdxL4hHds9qOA64xz9KjYrnG5Pfk3Lh4="),
+        ),
+        (
+            "NOTIFICATIONS_LINK_PUBLIC_KEY",
+            _another_spelling_of("yTw06HVEsffMf+YOxI6lJmuI+hFWDnmrfEPbMwFxkEI="),
+        ),
+    ],
+    ids=["newline", "leading-space", "webhook-newline", "tab", "private-key", "public-key"],
+)
+def test_a_published_value_spelled_another_way_is_refused(name: str, value: str) -> None:
+    process = sorted(secrets.BY_NAME[name].needed_by)[0]
+    environ = {**complete_environment(), name: value}
+    with pytest.raises(secrets.SecretsError, match=name):
+        secrets.prepare(process, environ)
+
+
+@pytest.mark.parametrize("name", ["STRIPE_WEBHOOK_SECRET", "STRIPE_CONNECT_WEBHOOK_SECRET"])
+def test_a_webhook_secret_too_short_to_keep_forgers_out_is_refused(name: str) -> None:
+    process = sorted(secrets.BY_NAME[name].needed_by)[0]
+    environ = {**complete_environment(), name: "whsec_x"}
+    with pytest.raises(secrets.SecretsError, match=f"{name} must be at least 32"):
+        secrets.prepare(process, environ)
