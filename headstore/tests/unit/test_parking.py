@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from uuid import uuid4
 
@@ -13,7 +13,7 @@ from headstore.consumers import consumes, subscriptions
 from headstore.dependencies import Store
 from headstore.envelope import Envelope
 from headstore.errors import Conflict
-from headstore.outbox_probe import ProbeConsumer, ProbeConsumerService
+from headstore.outbox_probe import ProbeConsumer, ProbeConsumerService, Tally, poisoned
 from headstore.parked import ConsumerPlace
 from headstore.parking import RetryPolicy
 from headstore.probe.v1 import probe_pb2
@@ -160,3 +160,39 @@ def test_an_event_the_relay_replayed_late_is_applied_once_by_its_id(service, app
     assert service.on_ticked(tick(a, 1, 10, replayed=True)) == "duplicate"
     assert service.on_ticked(tick(a, 2, 20)) == "duplicate"
     assert sorted(app.tallied()) == [(a, 1), (a, 2)]
+
+
+class AppendingService:
+    """A handler whose effect is not idempotent by itself (a new aggregate each time), so only
+    the parked row's removal keeps a replay from applying twice."""
+
+    name = "probe_consumer"
+    store = Store(ProbeConsumer)
+    while_applying: list[Callable[[], object]] = []
+
+    @consumes("probe_producer", "Ticked")
+    def on_ticked(self, app, envelope, processing):
+        ticked = envelope.parse(probe_pb2.Ticked)
+        if poisoned("PROBE_POISON", ticked.counter_id, ticked.tick):
+            raise RuntimeError(f"tick {ticked.tick} is poison")
+        while self.while_applying:
+            self.while_applying.pop()()
+        tally = Tally._create(
+            Tally.Counted, id=uuid4(), counter_id=ticked.counter_id, tick=ticked.tick
+        )
+        processing.collect_events(tally)
+
+
+def test_two_replays_at_once_apply_a_parked_event_once(app, monkeypatch):
+    a = str(uuid4())
+    service = worker_factory(AppendingService, store=app)
+    monkeypatch.setenv("PROBE_POISON", f"{a}:1")
+    assert service.on_ticked(tick(a, 1, 1)) == "parked"
+    monkeypatch.delenv("PROBE_POISON")
+    [subscription] = subscriptions(AppendingService)
+    place = ConsumerPlace(app, AppendingService, subscription)
+    # A second operator's replay runs while the first one is applying the same event.
+    AppendingService.while_applying.append(lambda: place.replay(None))
+    place.replay(None)
+    assert app.tallied() == [(a, 1)]
+    assert app.parking.parked() == []
