@@ -659,7 +659,7 @@ _FILLERS = rf"me|us|at|on|via|to|my|our|is|or|and|add|name|{_ID_WORDS}"
 _MESSENGER_ID = re.compile(
     rf"\b(?P<app>{_MESSENGERS}|{_AMBIGUOUS_MESSENGERS})\b"
     rf"(?P<filler>(?:\s*(?:[:=]|-(?=\s)|\b(?:{_FILLERS})\b\.?))*)"
-    r"\s*(?P<value>@\s?\w[\w.-]*\w|\+?\(?\d[\d\s().-]{5,}\d|\w[\w.:+-]*\w)",
+    r"\s*(?P<value>@\s?\w[\w.-]*\w|\+?\(?\d[\d\s().-]{5,}\d|\w[\w.:+#-]*\w)",
     re.IGNORECASE,
 )
 _HANDLE_ON_MESSENGER = re.compile(

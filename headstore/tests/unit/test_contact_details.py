@@ -82,6 +82,7 @@ def test_web_addresses_are_found(text: str, found: str) -> None:
         ("wa.me/447700900123", "wa.me/447700900123"),
         ("WhatsApp me on +44 7700 900123", "WhatsApp me on +44 7700 900123"),
         ("whatsapp: bobsmith", "whatsapp: bobsmith"),
+        ("add me on discord bob#1234", "discord bob#1234"),  # Discord's name#number
     ],
 )
 def test_messenger_handles_are_found(text: str, found: str) -> None:
@@ -108,6 +109,7 @@ def test_messenger_handles_are_found(text: str, found: str) -> None:
         "Senior ASP.NET and Node.js developer",
         "I use Skype for sessions",
         "Telegram is popular in my country",
+        "I build Discord bots in C# and F#",
         "Rated 4.9 by 1200 clients in 30 countries",
         "Available 24/7, 3 languages, 90-minute sessions",
         "Files like report.pdf and notes.txt",
