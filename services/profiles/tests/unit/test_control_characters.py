@@ -14,6 +14,7 @@ import pytest
 from headstore.errors import InvalidInput
 from services.profiles.directory import SearchQuery
 from services.profiles.domain import Account, CategoryList, ExpertApplication, ExpertProfile
+from services.profiles.tests.unit.test_domain import form as profile_form
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 CATEGORIES = ["finance", "law"]
@@ -31,26 +32,9 @@ def refused(field: str, action: Any, *args: Any, **kwargs: Any) -> InvalidInput:
     return caught.value
 
 
-def profile_form(**overrides: Any) -> dict[str, Any]:
-    fields: dict[str, Any] = {
-        "name": "Ann Lee",
-        "offering": "Tax advice for freelancers.",
-        "categories": ["finance"],
-        "languages": ["en"],
-        "allowed_categories": CATEGORIES,
-        "photo_url": "https://cdn.example.com/ann.jpg",
-        "job_title": "Tax adviser",
-        "company": "Lee & Co",
-        "description": "Twenty years helping freelancers.",
-        "tags": ["tax"],
-    }
-    fields.update(overrides)
-    return fields
-
-
 def saved_profile() -> ExpertProfile:
     profile = ExpertProfile.create(uuid4(), "Ann")
-    profile.update(**profile_form())
+    profile.update(**profile_form(tags=["tax"]))
     profile.collect_events()
     return profile
 
