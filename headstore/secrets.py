@@ -122,6 +122,17 @@ def _check_janus_value(value: str) -> str | None:
     return _check_long_enough(value)
 
 
+_STRIPE_KEY = re.compile(r"^(sk|rk)_(live|test)_[A-Za-z0-9]{24,}$")
+
+
+def _check_stripe_key(value: str) -> str | None:
+    """A secret or restricted key as Stripe issues them; a publishable key (pk_) or a typo
+    would only fail at the first payment."""
+    if not _STRIPE_KEY.match(value.strip()):
+        return "must be a Stripe secret or restricted key (sk_live_…, sk_test_…, rk_live_…, rk_test_…)"
+    return None
+
+
 def _random_hex(_: Mapping[str, str]) -> str:
     return random.token_hex(32)
 
@@ -182,6 +193,7 @@ SECRETS: tuple[Secret, ...] = (
         "Stripe's secret API key",
         lambda _: "sk_test_" + random.token_hex(24),
         (DEVELOPMENT_STRIPE_API_KEY,),
+        _check_stripe_key,
     ),
     Secret(
         "STRIPE_WEBHOOK_SECRET",

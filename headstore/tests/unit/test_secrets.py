@@ -218,3 +218,24 @@ def test_a_webhook_secret_too_short_to_keep_forgers_out_is_refused(name: str) ->
     environ = {**complete_environment(), name: "whsec_x"}
     with pytest.raises(secrets.SecretsError, match=f"{name} must be at least 32"):
         secrets.prepare(process, environ)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "pk_live_" + "a" * 24,
+        "sk_live_short",
+        "not-a-stripe-key-at-all-0123456789abcdef",
+        "sk_prod_" + "a" * 24,
+    ],
+    ids=["publishable", "short", "no-prefix", "no-mode"],
+)
+def test_a_value_that_is_not_a_stripe_secret_key_is_refused(value: str) -> None:
+    environ = {**complete_environment(), "STRIPE_API_KEY": value}
+    with pytest.raises(secrets.SecretsError, match="STRIPE_API_KEY must be a Stripe secret"):
+        secrets.prepare("billing", environ)
+
+
+@pytest.mark.parametrize("value", ["sk_live_" + "a1" * 12, "rk_test_" + "Z9" * 50])
+def test_stripe_secret_and_restricted_keys_are_taken(value: str) -> None:
+    secrets.prepare("billing", {**complete_environment(), "STRIPE_API_KEY": value})
