@@ -129,7 +129,7 @@ def _check_stripe_key(value: str) -> str | None:
     """A secret or restricted key as Stripe issues them; a publishable key (pk_) or a typo
     would only fail at the first payment."""
     if not _STRIPE_KEY.match(value.strip()):
-        return "must be a Stripe secret or restricted key (sk_live_…, sk_test_…, rk_live_…, rk_test_…)"
+        return "must be a Stripe secret or restricted key (sk_live_…, sk_test_…, rk_…)"
     return None
 
 
