@@ -138,6 +138,8 @@ def create_app(
         redoc_url="/redoc" if serve_docs else None,
     )
     app.state.settings = settings
+    # How often an open live view checks its access token again (a password change ends it).
+    app.state.live_recheck_seconds = env_float("GATEWAY_LIVE_RECHECK_SECONDS", 30.0)
     app.state.access_states = AccessStates(
         access_state_seconds
         if access_state_seconds is not None

@@ -69,16 +69,22 @@ async def live_session(
     hub = websocket.app.state.live
     queue = hub.watch(session_id, role)  # before accepting: nothing sent after is missed
     hung_up: asyncio.Task[None] | None = None
+    revoked: asyncio.Task[str] | None = None
     try:
         await websocket.accept()
         hung_up = asyncio.create_task(_until_disconnected(websocket))
+        revoked = asyncio.create_task(_until_revoked(websocket, access_token, profiles))
         while True:
             next_message = asyncio.create_task(queue.get())
             done, _ = await asyncio.wait(
-                {next_message, hung_up}, return_when=asyncio.FIRST_COMPLETED
+                {next_message, hung_up, revoked}, return_when=asyncio.FIRST_COMPLETED
             )
             if hung_up in done:
                 next_message.cancel()
+                return
+            if revoked in done:
+                next_message.cancel()
+                await websocket.close(code=CLOSE_UNAUTHENTICATED, reason=revoked.result())
                 return
             message: dict[str, Any] = next_message.result()
             await websocket.send_json(message)
@@ -88,9 +94,23 @@ async def live_session(
     except WebSocketDisconnect:
         return
     finally:
-        if hung_up is not None:
-            hung_up.cancel()
+        for task in (hung_up, revoked):
+            if task is not None:
+                task.cancel()
         hub.unwatch(session_id, queue)
+
+
+async def _until_revoked(websocket: WebSocket, access_token: str, profiles: Upstream) -> str:
+    """Checks the token again every `live_recheck_seconds`, so a socket opened before a
+    password change (or with a token that has since expired) does not stay open; returns why
+    it no longer holds."""
+    state = websocket.app.state
+    while True:
+        await asyncio.sleep(state.live_recheck_seconds)
+        try:
+            await caller_of(access_token, state.settings, state.access_states, profiles)
+        except DomainError as error:
+            return error.message
 
 
 async def _until_disconnected(websocket: WebSocket) -> None:

@@ -76,11 +76,14 @@ class FakeCalls(calls_pb2_grpc.CallsServiceServicer):
 
 
 class FakeProfiles(profiles_pb2_grpc.ProfilesServiceServicer):
-    """Every account is a client at credentials version 1."""
+    """Every account is a client at credentials version `version` (1 unless a test changes
+    it, as a password change would)."""
+
+    version = 1
 
     def GetAccessState(self, request, context):  # noqa: N802
         return profiles_api.AccessState(
-            account_id=request.account_id, credentials_version=1, roles=["client"]
+            account_id=request.account_id, credentials_version=self.version, roles=["client"]
         )
 
 
@@ -103,7 +106,8 @@ def token(account_id: str, version: int = 1) -> str:
 def gateway(settings):
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
     calls_pb2_grpc.add_CallsServiceServicer_to_server(FakeCalls(), server)
-    profiles_pb2_grpc.add_ProfilesServiceServicer_to_server(FakeProfiles(), server)
+    profiles = FakeProfiles()
+    profiles_pb2_grpc.add_ProfilesServiceServicer_to_server(profiles, server)
     port = free_port()
     server.add_insecure_port(f"127.0.0.1:{port}")
     server.start()
@@ -115,8 +119,10 @@ def gateway(settings):
         ),
         live_events=True,
     )
+    app.state.live_recheck_seconds = 0.2
     with TestClient(app) as client:
         assert app.state.live_consumer.ready.wait(10), "live consumer did not start"
+        client.profiles = profiles  # type: ignore[attr-defined]
         yield client
     server.stop(grace=None)
 
@@ -188,3 +194,17 @@ def test_a_token_from_before_a_password_change_may_not_watch(gateway):
         socket.receive_json()
     assert refused.value.code == 4401
     assert "sign in again" in refused.value.reason
+
+
+@pytest.mark.integration
+def test_a_live_view_open_before_a_password_change_is_closed(gateway):
+    with (
+        pytest.raises(WebSocketDisconnect) as closed,
+        gateway.websocket_connect(
+            f"/v1/sessions/s-1/live?access_token={token('client-1')}"
+        ) as socket,
+    ):
+        gateway.profiles.version = 2  # the password changed
+        socket.receive_json()
+    assert closed.value.code == 4401
+    assert "sign in again" in closed.value.reason
