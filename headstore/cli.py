@@ -237,6 +237,9 @@ def main(argv: list[str] | None = None) -> int:
             host=args.host,
             port=args.port,
             log_level="warning",
+            # The client address is the gateway's business (GATEWAY_TRUSTED_PROXIES): uvicorn
+            # must not take it from X-Forwarded-For of whoever connects from 127.0.0.1.
+            proxy_headers=False,
         )
     elif args.command == "janus":
         run_janus(settings)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Brings a fresh Debian machine to the point where Headstore runs and its tests pass:
-# system packages, running PostgreSQL and RabbitMQ, and the project's virtualenv.
+# system packages, running PostgreSQL, RabbitMQ and Redis, and the project's virtualenv.
 # Safe to run again: every step checks before it acts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +12,8 @@ log() { printf '[bootstrap] %s\n' "$*"; }
 need_apt=()
 command -v pg_ctlcluster >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v rabbitmq-server >/dev/null 2>&1 || [ -x /usr/sbin/rabbitmq-server ] || need_apt+=(rabbitmq-server)
+# The gateway's rate limits are tested on Redis too (RATE_LIMIT_STORAGE_URI in production).
+command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 "$PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1 || need_apt+=(python3-venv)
 command -v make >/dev/null 2>&1 || need_apt+=(make)
 # The real-media tests make network namespaces with `ip netns`.
@@ -53,6 +55,12 @@ if ! (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; then
   rabbitmq-server -detached
   wait_for RabbitMQ 120 bash -c 'exec 3<>/dev/tcp/127.0.0.1/5672'
   wait_for RabbitMQ 60 rabbitmqctl -q await_startup
+fi
+
+if ! (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; then
+  log "starting Redis"
+  redis-server --bind 127.0.0.1 --port 6379 --daemonize yes --save '' --appendonly no
+  wait_for Redis 30 bash -c 'exec 3<>/dev/tcp/127.0.0.1/6379'
 fi
 
 if [ ! -x "$VENV/bin/python" ]; then

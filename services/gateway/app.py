@@ -18,6 +18,7 @@ from services.gateway.auth import DEFAULT_ACCESS_STATE_SECONDS, AccessStates
 from services.gateway.live import LiveConsumer, LiveHub
 from services.gateway.middleware import RequestContext, WellFormedRequest
 from services.gateway.openapi import declare_error_statuses
+from services.gateway.ratelimits import RateLimits, RateLimitSettings
 from services.gateway.routes import (
     accounts,
     admin,
@@ -81,11 +82,12 @@ def create_app(
     live_events: bool | None = None,
     docs: bool | None = None,
     access_state_seconds: float | None = None,
+    rate_limits: RateLimitSettings | None = None,
 ) -> FastAPI:
     """The gateway app. Without `channels` it opens a grpc.aio channel to each service it
     calls (`Settings.grpc_address`) on startup and closes them on shutdown; channels given
     here are used as they are and left open. `docs` (default: GATEWAY_DOCS) serves /docs and
-    /redoc."""
+    /redoc. `rate_limits` default to RATE_LIMIT_* (see ratelimits.py)."""
     settings = settings or Settings.from_env()
     deadline = (
         deadline_seconds
@@ -145,6 +147,7 @@ def create_app(
         if access_state_seconds is not None
         else env_float("GATEWAY_ACCESS_STATE_SECONDS", DEFAULT_ACCESS_STATE_SECONDS)
     )
+    app.state.rate_limits = RateLimits(rate_limits or RateLimitSettings.from_env())
     errors.install(app)
     app.add_middleware(WellFormedRequest)
     app.add_middleware(RequestContext)  # outermost: 413s get a correlation id and a metric too

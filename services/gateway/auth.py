@@ -138,6 +138,21 @@ async def current_caller(
     )
 
 
+EMAIL_NOT_VERIFIED = (
+    "Verify your e-mail address first: follow the link we e-mailed you, or ask for a new one "
+    "(POST /v1/accounts/me/verification)."
+)
+
+
+async def verified_caller(caller: Caller = Depends(current_caller)) -> Caller:
+    """FastAPI dependency: the signed-in caller, if their e-mail address is verified (as
+    profiles knows it now); else 403 `email_not_verified`. Saving a card, requesting and rating
+    a session and applying as an expert need it."""
+    if not caller.email_verified:
+        raise Forbidden("email_not_verified", EMAIL_NOT_VERIFIED)
+    return caller
+
+
 def require_roles(*roles: str) -> Callable[..., Awaitable[Caller]]:
     """FastAPI dependency: the caller, if they hold at least one of `roles`; else 403."""
     unknown = set(roles) - set(ROLES)

@@ -22,6 +22,10 @@ from services.gateway.route_table import allowed_methods
 log = logging.getLogger(__name__)
 
 
+DEFAULT_RETRY_AFTER_SECONDS = 60
+"""Retry-After of a 429 that does not say how long to wait (one a service answered)."""
+
+
 class ServiceUnavailable(DomainError):
     """A service did not answer in time or could not be reached: try again shortly."""
 
@@ -140,7 +144,12 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, error: DomainError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if error.http_status == 401 else None
+        headers = None
+        if error.http_status == 401:
+            headers = {"WWW-Authenticate": "Bearer"}
+        elif error.http_status == 429:
+            seconds = getattr(error, "retry_after_seconds", DEFAULT_RETRY_AFTER_SECONDS)
+            headers = {"Retry-After": str(seconds)}
         return error_response(error, headers)
 
     @app.exception_handler(RequestValidationError)

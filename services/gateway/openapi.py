@@ -1,7 +1,7 @@
 """The OpenAPI document says every status a route can answer: what the route declares (404 and
 409 from the services), and what follows from how it is built, derived here so that a new route
-cannot forget it: 401 with a signed-in caller, 403 with a role, 413 and 422 with a body, 422
-with any parameter, 503 when it calls a service."""
+cannot forget it: 401 with a signed-in caller, 403 with a role or a verified e-mail, 413 and 422
+with a body, 422 with any parameter, 503 when it calls a service."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
 from services.gateway import upstream
-from services.gateway.auth import current_caller
+from services.gateway.auth import current_caller, verified_caller
 from services.gateway.schemas import error_responses
 
 UPSTREAM_DEPENDENCIES: tuple[Callable[..., Any], ...] = (
@@ -47,7 +47,7 @@ def statuses_of(route: APIRoute) -> set[int]:
     statuses: set[int] = set()
     if any(call is current_caller for call in calls):
         statuses.add(401)
-    if any(_needs_role(call) for call in calls):
+    if any(_needs_role(call) or call is verified_caller for call in calls):
         statuses.add(403)
     if route.body_field is not None or route.openapi_extra:
         statuses.update((413, 422))

@@ -639,10 +639,19 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         429: "Too many attempts",
         503: "A service is not answering",
     }
-    return {
+    responses: dict[int | str, dict[str, Any]] = {
         status: {"model": ErrorBody, "description": descriptions.get(status, "Error")}
         for status in statuses
     }
+    if 429 in responses:
+        responses[429]["headers"] = {
+            "Retry-After": {
+                "description": "Seconds to wait before trying again",
+                "required": True,
+                "schema": {"type": "integer", "minimum": 1},
+            }
+        }
+    return responses
 
 
 # -- sessions, invite links, ratings (CallsService) --------------------------------------------

@@ -38,7 +38,6 @@ from headstore.store import ServiceApplication
 from services.profiles.domain import (
     CATEGORY_LIST_ID,
     DEFAULT_AMBASSADOR_SHARE_BASIS_POINTS,
-    DEFAULT_LOGIN_THROTTLE,
     DESCRIPTIVE_FIELDS,
     EMAIL_VERIFICATION_LIFETIME,
     PASSWORD_RESET_LIFETIME,
@@ -326,12 +325,14 @@ class ProfilesApplication(ServiceApplication):
         if account is None:
             self._password_matches("", password)
             raise Unauthenticated("invalid_credentials", "Wrong e-mail address or password.", None)
-        account.check_login_allowed(now, DEFAULT_LOGIN_THROTTLE)
+        # No throttle here: one per account would let anyone lock its owner out by failing on
+        # purpose, and would tell which addresses have accounts. The gateway limits failures
+        # per client address (and per address and e-mail), the same for every address.
         if not account.has_password or not self._password_matches(account.password_hash, password):
-            account.record_login_failure(now, DEFAULT_LOGIN_THROTTLE)
+            account.record_login_failure(now)
             self.save(account)
             raise Unauthenticated("invalid_credentials", "Wrong e-mail address or password.", None)
-        account.record_login_success(now, DEFAULT_LOGIN_THROTTLE)
+        account.record_login_success(now)
         tokens = self._tokens(account, now)
         self.save(account)
         return tokens

@@ -15,7 +15,6 @@ from __future__ import annotations
 import hmac
 import re
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,7 +26,6 @@ from headstore.errors import (
     Conflict,
     InvalidInput,
     PreconditionFailed,
-    TooManyRequests,
     Unauthenticated,
 )
 from headstore.money import check_currency
@@ -90,14 +88,6 @@ def _same_digest(a: str | None, b: str) -> bool:
     return a is not None and hmac.compare_digest(a, b)
 
 
-def _duration(delta: timedelta) -> str:
-    seconds = max(1, int(-(-delta.total_seconds() // 1)))
-    if seconds < 60:
-        return f"{seconds} second{'s' if seconds != 1 else ''}"
-    minutes = -(-seconds // 60)
-    return f"{minutes} minute{'s' if minutes != 1 else ''}"
-
-
 def _check_new_link(token_digest: str, now: datetime, lifetime: timedelta) -> tuple[str, datetime]:
     digest = check_token_digest(token_digest)
     return digest, check_aware(now, "now") + check_lifetime(lifetime)
@@ -118,7 +108,7 @@ PASSWORD_RESET_LIFETIME = timedelta(hours=1)
 REFRESH_TOKEN_LIFETIME = timedelta(days=30)
 
 _KEPT_LOGIN_FAILURES = 32
-"""Failures kept in the account's state; enough for any sensible throttle configuration."""
+"""Recent failed log-ins kept in the account's state (for the record; they throttle nothing)."""
 
 
 def check_new_password(password: str, field: str = "password") -> str:
@@ -145,37 +135,6 @@ def check_role(role: str, field: str = "role") -> str:
             "unknown_role", f"{role!r} is not a role; roles are {', '.join(ROLES)}.", field
         )
     return name
-
-
-@dataclass(frozen=True)
-class LoginThrottle:
-    """After `max_failures` failed log-ins, each less than `window` after the one before, further
-    attempts wait `first_delay` after the last failure, doubling with each further failure, up to
-    `max_delay`. A success, a password reset, or `window` without failures starts afresh."""
-
-    max_failures: int = 5
-    window: timedelta = timedelta(minutes=15)
-    first_delay: timedelta = timedelta(minutes=1)
-    max_delay: timedelta = timedelta(minutes=15)
-
-    def locked_until(self, failures: Sequence[datetime], now: datetime) -> datetime | None:
-        """When log-in attempts are allowed again, or None if they are allowed at `now`."""
-        if not failures or now - failures[-1] > self.window:
-            return None
-        streak = 1
-        for earlier, later in zip(reversed(failures[:-1]), reversed(failures[1:]), strict=True):
-            if later - earlier > self.window:
-                break
-            streak += 1
-        if streak < self.max_failures:
-            return None
-        doublings = min(streak - self.max_failures, 32)
-        delay = min(self.first_delay * (2**doublings), self.max_delay)
-        until = failures[-1] + delay
-        return until if now < until else None
-
-
-DEFAULT_LOGIN_THROTTLE = LoginThrottle()
 
 
 class Account(Aggregate):
@@ -465,31 +424,14 @@ class Account(Aggregate):
 
     # -- log-in -----------------------------------------------------------------------------
 
-    def check_login_allowed(
-        self, now: datetime, throttle: LoginThrottle = DEFAULT_LOGIN_THROTTLE
-    ) -> None:
-        """TooManyRequests `login_throttled` while repeated failures hold log-ins back."""
-        check_aware(now, "now")
-        until = throttle.locked_until(self.failed_logins, now)
-        if until is not None:
-            raise TooManyRequests(
-                "login_throttled",
-                "Too many failed log-in attempts. "
-                f"Try again in {_duration(until - now)}, or reset your password.",
-                None,
-            )
+    def record_login_failure(self, now: datetime) -> None:
+        """A wrong password, kept for the record. It holds nothing back: failures are limited
+        per client address at the gateway, so nobody can lock an owner out of their account by
+        failing to log in as them."""
+        self.trigger_event(self.LoginFailed, at=check_aware(now, "now"))
 
-    def record_login_failure(
-        self, now: datetime, throttle: LoginThrottle = DEFAULT_LOGIN_THROTTLE
-    ) -> None:
-        self.check_login_allowed(now, throttle)
-        self.trigger_event(self.LoginFailed, at=now)
-
-    def record_login_success(
-        self, now: datetime, throttle: LoginThrottle = DEFAULT_LOGIN_THROTTLE
-    ) -> None:
-        self.check_login_allowed(now, throttle)
-        self.trigger_event(self.LoggedIn, at=now)
+    def record_login_success(self, now: datetime) -> None:
+        self.trigger_event(self.LoggedIn, at=check_aware(now, "now"))
 
     # -- roles ------------------------------------------------------------------------------
 

@@ -109,15 +109,28 @@ def test_rejected_sign_ups_change_nothing(platform):
     assert log_in(platform, "zed@example.com", "short").status_code == 401
 
 
-def test_repeated_failed_log_ins_are_slowed_down(platform):
+def test_repeated_failed_log_ins_are_slowed_down_for_the_guesser_not_the_owner(platform):
     api = platform.api
     api.post(
         "/v1/accounts",
         json={"email": "kit@example.com", "password": "right password", "name": "Kit"},
     )
-    codes = [log_in(platform, "kit@example.com", "wrong password").status_code for _ in range(6)]
+    guesser = {"X-Forwarded-For": "198.51.100.7"}  # through the proxy the gateway trusts here
+
+    def attempt(password: str, headers: dict[str, str]):
+        return api.post(
+            "/v1/auth/login",
+            json={"email": "kit@example.com", "password": password},
+            headers=headers,
+        )
+
+    codes = [attempt("wrong password", guesser).status_code for _ in range(6)]
     assert codes[:5] == [401] * 5
     assert codes[5] == 429
-    throttled = log_in(platform, "kit@example.com", "right password")
+    throttled = attempt("right password", guesser)
     assert throttled.status_code == 429
-    assert throttled.json()["code"] == "login_throttled"
+    assert throttled.json()["code"] == "rate_limited"
+    assert int(throttled.headers["Retry-After"]) > 0
+    # The owner, from their own address, is not held back by the guesser's failures.
+    owner = attempt("right password", {"X-Forwarded-For": "203.0.113.20"})
+    assert owner.status_code == 200, owner.text

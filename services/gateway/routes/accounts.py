@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Response, status
 
 from headstore.profiles.v1 import profiles_pb2 as pb
 from services.gateway.auth import Caller, current_caller
+from services.gateway.ratelimits import RateLimits, rate_limits, request_address
 from services.gateway.schemas import (
     Accepted,
     Account,
@@ -25,16 +26,21 @@ router = APIRouter(tags=["accounts"], responses=error_responses(422, 503))
 
 Profiles = Annotated[Upstream, Depends(profiles)]
 SignedIn = Annotated[Caller, Depends(current_caller)]
+Limits = Annotated[RateLimits, Depends(rate_limits)]
+Address = Annotated[str, Depends(request_address)]
 
 
 @router.post(
     "/v1/accounts",
     status_code=status.HTTP_201_CREATED,
     response_model=AccountCreated,
-    responses=error_responses(409),
+    responses=error_responses(409, 429),
     summary="Sign up as a client; a verification link is mailed",
 )
-async def sign_up(body: SignUp, service: Profiles) -> AccountCreated:
+async def sign_up(
+    body: SignUp, service: Profiles, limits: Limits, address: Address
+) -> AccountCreated:
+    await limits.per_address_and("sign_up", address, "email", body.email)
     answer = await service.call(
         "SignUp", pb.SignUpRequest(email=body.email, password=body.password, name=body.name)
     )
@@ -58,7 +64,10 @@ async def verify_email(body: VerifyEmail, service: Profiles) -> AccountCreated:
     responses=error_responses(401, 409, 429),
     summary="Mail the caller a new verification link",
 )
-async def resend_verification(caller: SignedIn, service: Profiles) -> Accepted:
+async def resend_verification(
+    caller: SignedIn, service: Profiles, limits: Limits, address: Address
+) -> Accepted:
+    await limits.per_address_and("verification_resend", address, "account", caller.account_id)
     await service.call(
         "ResendVerification", pb.ResendVerificationRequest(account_id=caller.account_id)
     )
@@ -99,9 +108,13 @@ async def change_password(body: ChangePassword, caller: SignedIn, service: Profi
     "/v1/password-resets",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=Accepted,
+    responses=error_responses(429),
     summary="Mail a password reset link (the answer never says whether the address exists)",
 )
-async def request_password_reset(body: RequestPasswordReset, service: Profiles) -> Accepted:
+async def request_password_reset(
+    body: RequestPasswordReset, service: Profiles, limits: Limits, address: Address
+) -> Accepted:
+    await limits.per_address_and("password_reset", address, "email", body.email)
     await service.call("RequestPasswordReset", pb.RequestPasswordResetRequest(email=body.email))
     return Accepted(message="If the address has an account, a reset link is on its way.")
 
@@ -110,9 +123,15 @@ async def request_password_reset(body: RequestPasswordReset, service: Profiles) 
     "/v1/password-resets/confirm",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
+    responses=error_responses(429),
     summary="Set a new password with the token from the mailed link",
 )
-async def reset_password(body: ResetPassword, service: Profiles) -> Response:
+async def reset_password(
+    body: ResetPassword, service: Profiles, limits: Limits, address: Address
+) -> Response:
+    # A link's token starts with its account's id: attempts are counted per account too.
+    account = body.token.partition(".")[0][:32] or "none"
+    await limits.per_address_and("password_reset_confirm", address, "account", account)
     await service.call(
         "ResetPassword",
         pb.ResetPasswordRequest(token=body.token, new_password=body.new_password),

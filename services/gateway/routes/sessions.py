@@ -10,7 +10,8 @@ from fastapi import APIRouter, Depends, Path, status
 
 from headstore.billing.v1 import billing_pb2
 from headstore.calls.v1 import calls_pb2
-from services.gateway.auth import Caller, current_caller, require_roles
+from services.gateway.auth import Caller, current_caller, require_roles, verified_caller
+from services.gateway.ratelimits import RateLimits, rate_limits, request_address
 from services.gateway.schemas import (
     SESSION_MODES,
     AnswerSession,
@@ -31,7 +32,10 @@ router = APIRouter(responses=error_responses(422, 503))
 Calls = Annotated[Upstream, Depends(calls)]
 Billing = Annotated[Upstream, Depends(billing)]
 SignedIn = Annotated[Caller, Depends(current_caller)]
+Verified = Annotated[Caller, Depends(verified_caller)]
 Expert = Annotated[Caller, Depends(require_roles("expert"))]
+Limits = Annotated[RateLimits, Depends(rate_limits)]
+Address = Annotated[str, Depends(request_address)]
 SessionId = Annotated[UUID, Path(description="The session's id.")]
 
 # Session routes answer with `response_model_exclude_unset=True`: `join` is left out unless the
@@ -44,10 +48,14 @@ SessionId = Annotated[UUID, Path(description="The session's id.")]
     status_code=status.HTTP_201_CREATED,
     response_model=Session,
     response_model_exclude_unset=True,
-    responses=error_responses(401, 404, 409),
-    summary="Ask an online expert for a voice or video session (the caller is the client)",
+    responses=error_responses(401, 404, 409, 429),
+    summary="Ask an online expert for a voice or video session (the caller is the client, with a "
+    "verified e-mail and, unless the session is wholly free, a card on file)",
 )
-async def request_session(body: RequestSession, caller: SignedIn, service: Calls) -> Session:
+async def request_session(
+    body: RequestSession, caller: Verified, service: Calls, limits: Limits, address: Address
+) -> Session:
+    await limits.per_address_and("session_request", address, "account", caller.account_id)
     answer = await service.call("RequestSession", body.to_proto(caller.account_id))
     return Session.from_proto(answer)
 
@@ -135,7 +143,7 @@ async def switch_mode(
     summary="The client rates the session (1 to 5 stars) and may leave a review",
 )
 async def rate_session(
-    session_id: SessionId, body: RateSession, caller: SignedIn, service: Calls
+    session_id: SessionId, body: RateSession, caller: Verified, service: Calls
 ) -> Rating:
     answer = await service.call(
         "RateSession",

@@ -6,23 +6,35 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response, status
 
+from headstore.errors import Unauthenticated
 from headstore.profiles.v1 import profiles_pb2 as pb
+from services.gateway.ratelimits import RateLimits, rate_limits, request_address
 from services.gateway.schemas import LogIn, LogOut, RefreshTokens, Tokens, error_responses
 from services.gateway.upstream import Upstream, profiles
 
 router = APIRouter(tags=["sign-in"], responses=error_responses(422, 503))
 
 Profiles = Annotated[Upstream, Depends(profiles)]
+Limits = Annotated[RateLimits, Depends(rate_limits)]
+Address = Annotated[str, Depends(request_address)]
 
 
 @router.post(
     "/v1/auth/login",
     response_model=Tokens,
     responses=error_responses(401, 429),
-    summary="Sign in with e-mail and password",
+    summary="Sign in with e-mail and password (failures are limited per client address)",
 )
-async def log_in(body: LogIn, service: Profiles) -> Tokens:
-    answer = await service.call("LogIn", pb.LogInRequest(email=body.email, password=body.password))
+async def log_in(body: LogIn, service: Profiles, limits: Limits, address: Address) -> Tokens:
+    await limits.before_log_in(address, body.email)
+    try:
+        answer = await service.call(
+            "LogIn", pb.LogInRequest(email=body.email, password=body.password)
+        )
+    except Unauthenticated:
+        await limits.log_in_failed(address, body.email)
+        raise
+    await limits.logged_in(address, body.email)
     return Tokens.from_proto(answer)
 
 

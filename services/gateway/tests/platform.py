@@ -32,6 +32,7 @@ from headstore.profiles.v1 import profiles_pb2 as pb
 from headstore.profiles.v1 import profiles_pb2_grpc
 from headstore.settings import Settings
 from services.gateway.app import create_app
+from services.gateway.ratelimits import RateLimitSettings
 from services.gateway.tests import conftest
 from services.gateway.tests.conftest import SECRET, FakeHealth, FakeProfiles
 from services.gateway.tests.fakes_calls_billing import (
@@ -161,8 +162,12 @@ class Platform:
 
 
 @asynccontextmanager
-async def running_platform(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Platform]:
-    """The four fakes on one server and the gateway (its real lifespan and channels) on them."""
+async def running_platform(
+    monkeypatch: pytest.MonkeyPatch, rate_limits: RateLimitSettings | None = None
+) -> AsyncIterator[Platform]:
+    """The four fakes on one server and the gateway (its real lifespan and channels) on them.
+    Rate limits stay in the path, by default high enough never to answer: the authorization
+    matrix and the fuzz send many requests from one address."""
     ambassador = pb.Ambassador(
         ambassador_id=str(uuid4()), referral_code="HS-K3JX7QPA", share_basis_points=1000
     )
@@ -205,7 +210,13 @@ async def running_platform(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Pla
         public_url=PUBLIC_URL,
         grpc_ports={name: port for name in ("profiles", "calls", "billing", "payouts")},
     )
-    app = create_app(settings, deadline_seconds=2.0, live_events=False, docs=True)
+    app = create_app(
+        settings,
+        deadline_seconds=2.0,
+        live_events=False,
+        docs=True,
+        rate_limits=rate_limits or RateLimitSettings.all_at("100000/minute"),
+    )
     try:
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)

@@ -16,7 +16,6 @@ from headstore.errors import (
     DomainError,
     InvalidInput,
     PreconditionFailed,
-    TooManyRequests,
     Unauthenticated,
 )
 from services.profiles.domain import (
@@ -26,7 +25,6 @@ from services.profiles.domain import (
     EmailIndex,
     ExpertApplication,
     ExpertProfile,
-    LoginThrottle,
     check_new_password,
     email_index_id,
     profile_id,
@@ -297,97 +295,34 @@ def test_empty_password_hash_is_refused_and_changes_nothing() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Account: log-in throttling
+# Account: log-ins
 # ---------------------------------------------------------------------------------------------
 
 
-def fail(account: Account, times: int, start: datetime = NOW, every: timedelta = timedelta(0)):
-    for n in range(times):
-        account.record_login_failure(start + n * every)
-
-
-def test_four_failed_logins_do_not_slow_down_the_fifth_attempt() -> None:
+def test_failed_log_ins_are_recorded_but_never_lock_the_account() -> None:
+    """A stranger failing the owner's log-in a hundred times changes nothing for the owner."""
     account = new_account()
-    fail(account, 4)
-    account.check_login_allowed(NOW)
+    for n in range(100):
+        account.record_login_failure(NOW + n * timedelta(seconds=1))
+    account.record_login_success(NOW + timedelta(minutes=2))
+    assert account.last_login_at == NOW + timedelta(minutes=2)
+    assert account.failed_logins == []
 
 
-def test_five_failed_logins_within_the_window_throttle_further_attempts() -> None:
+def test_only_the_most_recent_failures_are_kept() -> None:
     account = new_account()
-    fail(account, 5, every=timedelta(minutes=2))
-    last = NOW + timedelta(minutes=8)
-    error = raises(TooManyRequests, "login_throttled", account.check_login_allowed, last)
-    assert "Try again in 1 minute" in error.message
-    account.check_login_allowed(last + timedelta(minutes=1))
+    for n in range(40):
+        account.record_login_failure(NOW + n * timedelta(seconds=1))
+    assert len(account.failed_logins) == 32
+    assert account.failed_logins[-1] == NOW + 39 * timedelta(seconds=1)
 
 
-def test_throttle_delay_doubles_with_each_further_failure() -> None:
+def test_a_password_reset_forgets_the_failures() -> None:
     account = new_account()
-    fail(account, 5)
-    account.record_login_failure(NOW + timedelta(minutes=1))
-    sixth = NOW + timedelta(minutes=1)
-    raises(
-        TooManyRequests,
-        "login_throttled",
-        account.check_login_allowed,
-        sixth + timedelta(seconds=119),
-    )
-    account.record_login_failure(sixth + timedelta(minutes=2))
-    seventh = sixth + timedelta(minutes=2)
-    raises(
-        TooManyRequests,
-        "login_throttled",
-        account.check_login_allowed,
-        seventh + timedelta(minutes=3, seconds=59),
-    )
-    account.check_login_allowed(seventh + timedelta(minutes=4))
-
-
-def test_throttle_delay_is_capped_at_fifteen_minutes() -> None:
-    throttle = LoginThrottle()
-    failures = [NOW + n * timedelta(seconds=1) for n in range(20)]
-    assert throttle.locked_until(failures, failures[-1]) == failures[-1] + timedelta(minutes=15)
-
-
-def test_failures_further_apart_than_the_window_do_not_throttle() -> None:
-    account = new_account()
-    fail(account, 8, every=timedelta(minutes=16))
-    account.check_login_allowed(NOW + 7 * timedelta(minutes=16))
-
-
-def test_throttled_attempt_is_refused_and_records_nothing() -> None:
-    account = new_account()
-    fail(account, 5)
-    account.collect_events()
-    raises(TooManyRequests, "login_throttled", account.record_login_failure, NOW)
-    raises(TooManyRequests, "login_throttled", account.record_login_success, NOW)
-    assert events(account) == [] and len(account.failed_logins) == 5
-
-
-def test_successful_login_resets_the_failure_count() -> None:
-    account = new_account()
-    fail(account, 4)
-    account.record_login_success(NOW)
-    fail(account, 4)
-    account.check_login_allowed(NOW)
-    assert account.last_login_at == NOW
-
-
-def test_password_reset_lifts_the_login_throttle() -> None:
-    account = new_account()
-    fail(account, 5)
+    account.record_login_failure(NOW)
     account.request_password_reset(digest("r1"), NOW)
     account.reset_password(digest("r1"), "new-hash", NOW)
-    account.check_login_allowed(NOW)
-
-
-def test_throttle_settings_are_configurable() -> None:
-    account = new_account()
-    throttle = LoginThrottle(max_failures=3, first_delay=timedelta(seconds=30))
-    for _ in range(3):
-        account.record_login_failure(NOW, throttle)
-    raises(TooManyRequests, "login_throttled", account.check_login_allowed, NOW, throttle)
-    account.check_login_allowed(NOW + timedelta(seconds=30), throttle)
+    assert account.failed_logins == []
 
 
 # ---------------------------------------------------------------------------------------------
