@@ -17,12 +17,12 @@ const headstore = {
     }
   },
 
-  async post(path, body) {
+  async post(path, body, headers = {}) {
     let response;
     try {
       response = await fetch(path, {
         method: "POST",
-        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        headers: { "Content-Type": "application/json", Accept: "application/json", ...headers },
         body: JSON.stringify(body),
       });
     } catch (error) {

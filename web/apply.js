@@ -1,5 +1,6 @@
 // The apply page (/apply?ref=CODE): the assessment's questions from the API, the referral code
-// from the link, the application posted to /v1/expert-applications. Uses `headstore` (app.js).
+// from the link; the applicant signs in (/v1/auth/login) and the application is posted to
+// /v1/expert-applications as theirs. Uses `headstore` (app.js).
 "use strict";
 
 document.addEventListener("DOMContentLoaded", async () => {
@@ -27,14 +28,17 @@ document.addEventListener("DOMContentLoaded", async () => {
   });
 
   headstore.form(form, message,
-    (values) => headstore.post("/v1/expert-applications", {
-      email: values.email,
-      name: values.name,
-      answers: Object.entries(values)
-        .filter(([key]) => key.startsWith("answer:"))
-        .map(([key, text]) => ({ question_id: key.slice("answer:".length), answer: text })),
-      referral_code: values.referral_code.trim() || null,
-    }),
+    async (values) => {
+      const signedIn = await headstore.post("/v1/auth/login", { email: values.email, password: values.password });
+      if (!signedIn.ok) return signedIn;
+      return headstore.post("/v1/expert-applications", {
+        name: values.name,
+        answers: Object.entries(values)
+          .filter(([key]) => key.startsWith("answer:"))
+          .map(([key, text]) => ({ question_id: key.slice("answer:".length), answer: text })),
+        referral_code: values.referral_code.trim() || null,
+      }, { Authorization: `Bearer ${signedIn.data.access_token}` });
+    },
     () => {
       form.hidden = true;
       headstore.show(message, "Thank you: your application is in. Our trustees will review it and we will e-mail you their decision.", "ok");

@@ -323,7 +323,8 @@ class Answer(BaseModel):
 
 
 class ApplyAsExpert(RequestBody):
-    email: Email
+    """The application is the caller's, with their account's (verified) e-mail address."""
+
     name: Text(80, required=True, examples=["Grace Hopper"])
     answers: list[AnswerIn] = Field(
         max_length=50, description="One answer to each question of the assessment."
@@ -337,9 +338,9 @@ class ApplyAsExpert(RequestBody):
         examples=["HS-K3JX7QPA"],
     )
 
-    def to_proto(self) -> pb.ApplyAsExpertRequest:
+    def to_proto(self, applicant_id: str) -> pb.ApplyAsExpertRequest:
         return pb.ApplyAsExpertRequest(
-            email=self.email,
+            applicant_id=applicant_id,
             name=self.name,
             answers=[pb.Answer(question_id=a.question_id, answer=a.answer) for a in self.answers],
             referral_code=self.referral_code or "",

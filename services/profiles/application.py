@@ -411,11 +411,25 @@ class ProfilesApplication(ServiceApplication):
     # -- becoming an expert -----------------------------------------------------------------
 
     def apply_as_expert(
-        self, email: str, name: str, answers: Sequence[dict[str, str]], referral_code: str | None
+        self,
+        applicant_id: UUID,
+        name: str,
+        answers: Sequence[dict[str, str]],
+        referral_code: str | None,
     ) -> UUID:
-        """A referral code, if given, must be one an ambassador holds (in any case)."""
+        """The signed-in applicant applies with their account's address, which must be
+        verified (Forbidden `email_not_verified`). A referral code, if given, must be one an
+        ambassador holds (in any case)."""
+        account = self.account(applicant_id)
+        if not account.email_verified:
+            raise Forbidden(
+                "email_not_verified",
+                "Verify your e-mail address before you apply: follow the link we e-mailed you.",
+                None,
+            )
         application = ExpertApplication.submit(
-            email=email,
+            applicant_id=account.id,
+            email=account.email,
             name=name,
             answers=answers,
             questions=[question_id for question_id, _ in self.config.questions],
@@ -444,7 +458,7 @@ class ProfilesApplication(ServiceApplication):
     def review_application(
         self, trustee_id: UUID, application_id: UUID, approve: bool, comment: str
     ) -> ExpertApplication:
-        self._check_role(trustee_id, "trustee")
+        trustee = self._check_role(trustee_id, "trustee")
         application = self.application(application_id)
         # Used only if this review decides the application.
         link = self._new_link(application)
@@ -457,6 +471,7 @@ class ProfilesApplication(ServiceApplication):
             sealed_signup_token=link.sealed,
             quorum=self.config.quorum,
             signup_link_lifetime=self.config.signup_lifetime,
+            trustee_email=trustee.email,
         )
         self.save(application)
         return application

@@ -24,6 +24,7 @@ from headstore.contact_details import check_no_contact_details
 from headstore.domain import Aggregate, stable_id
 from headstore.errors import (
     Conflict,
+    Forbidden,
     InvalidInput,
     PreconditionFailed,
     Unauthenticated,
@@ -652,12 +653,16 @@ class ExpertApplication(Aggregate):
         name: str
         answers: list[dict[str, str]]
         referral_code: str | None
+        applicant_id: UUID | None = None
+        """The account that applied (its address is `email`); None in events stored before
+        applying needed an account."""
 
         def apply(self, application: ExpertApplication) -> None:
             application.email = self.email
             application.name = self.name
             application.answers = [dict(answer) for answer in self.answers]
             application.referral_code = self.referral_code
+            application.applicant_id = self.applicant_id
 
     class Reviewed(Aggregate.Event):
         trustee_id: UUID
@@ -711,6 +716,7 @@ class ExpertApplication(Aggregate):
         self.name = ""
         self.answers: list[dict[str, str]] = []
         self.referral_code: str | None = None
+        self.applicant_id: UUID | None = None
         self.reviews: list[dict[str, Any]] = []
         self.status = UNDER_REVIEW
         self.signup_token: dict[str, Any] = {}
@@ -727,8 +733,10 @@ class ExpertApplication(Aggregate):
         questions: Sequence[str],
         referral_code: str | None = None,
         application_id: UUID | None = None,
+        applicant_id: UUID | None = None,
     ) -> ExpertApplication:
-        """`questions` are the ids of the configured assessment questions."""
+        """`questions` are the ids of the configured assessment questions; `applicant_id` is
+        the account applying, whose verified address `email` is (the application checks)."""
         return cls._create(
             cls.Applied,
             id=application_id or uuid4(),
@@ -736,6 +744,7 @@ class ExpertApplication(Aggregate):
             name=check_public_text(name, "name", MAX_NAME_LENGTH, min_length=1),
             answers=check_answers(answers, list(questions)),
             referral_code=check_referral_code(referral_code),
+            applicant_id=applicant_id,
         )
 
     # -- queries ----------------------------------------------------------------------------
@@ -769,11 +778,12 @@ class ExpertApplication(Aggregate):
         sealed_signup_token: str = "",
         quorum: int = DEFAULT_QUORUM,
         signup_link_lifetime: timedelta = SIGNUP_LINK_LIFETIME,
+        trustee_email: str = "",
     ) -> None:
-        """One trustee's verdict. The application checks the caller is a trustee and passes the
-        digest of a fresh signup token: it is used only if this review reaches the quorum of
-        approvals (then `status == "accepted"` and the application mails the token)."""
-        self.check_reviewable_by(trustee_id)
+        """One trustee's verdict. The application checks the caller is a trustee, passes their
+        address and the digest of a fresh signup token: it is used only if this review reaches
+        the quorum of approvals (then `status == "accepted"` and the application mails it)."""
+        self.check_reviewable_by(trustee_id, trustee_email)
         text = check_text(comment, "comment", MAX_COMMENT_LENGTH, multiline=True)
         if not approve and not text:
             raise InvalidInput("comment_required", "Say why you reject the application.", "comment")
@@ -793,7 +803,17 @@ class ExpertApplication(Aggregate):
         elif self.rejections >= quorum:
             self.trigger_event(self.Rejected)
 
-    def check_reviewable_by(self, trustee_id: UUID) -> None:
+    def check_reviewable_by(self, trustee_id: UUID, trustee_email: str = "") -> None:
+        """Forbidden `own_application` for the applicant's own account or address: a trustee
+        who applied (again, or for a friend with their address) would approve themselves."""
+        if trustee_id == self.applicant_id or (
+            trustee_email and normalise_email(trustee_email) == self.email
+        ):
+            raise Forbidden(
+                "own_application",
+                "You cannot review your own application; other trustees will review it.",
+                None,
+            )
         if self.is_decided:
             raise PreconditionFailed(
                 "application_decided", f"This application is already {self.status}.", None

@@ -297,7 +297,7 @@ class ProfilesService(HealthCheck):
     @handled
     def ApplyAsExpert(self, request: api.ApplyAsExpertRequest, context: Any) -> Any:  # noqa: N802
         application_id = self.store.apply_as_expert(
-            request.email,
+            parse_id(request.applicant_id, "applicant_id"),
             request.name,
             [{"question_id": a.question_id, "answer": a.answer} for a in request.answers],
             request.referral_code,

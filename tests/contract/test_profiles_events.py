@@ -54,13 +54,17 @@ def every_public_path(app: ProfilesApplication) -> None:
     ambassador = app.sign_up("amb@example.com", "ambassador password", "Amb")
     code = app.appoint_ambassador(admin_id, ambassador, 1200).referral_code
     answers = [{"question_id": qid, "answer": "An answer."} for qid, _ in DEFAULT_QUESTIONS]
-    accepted = app.apply_as_expert("exp@example.com", "Exp", answers, code.lower())
-    rejected = app.apply_as_expert("rej@example.com", "Rej", answers, None)
+    applicants = [
+        mailed_links.verified_account(app, f"{who}@example.com", who.title(), "applicant pw 1")
+        for who in ("exp", "rej")
+    ]
+    accepted = app.apply_as_expert(applicants[0], "Exp", answers, code.lower())
+    rejected = app.apply_as_expert(applicants[1], "Rej", answers, None)
     for trustee in trustees:
         app.review_application(trustee, accepted, True, "")
         app.review_application(trustee, rejected, False, "Not enough experience.")
     signup = mailed_links.mailed_token(app, accepted)
-    expert = app.complete_expert_signup(signup, "expert password")["account"].id
+    expert = app.complete_expert_signup(signup, "applicant pw 1")["account"].id
     app.add_category(admin_id, "tax", "Tax")
     app.update_expert_profile(
         expert,

@@ -46,17 +46,40 @@ def staff(platform, email: str, role: str) -> dict:
     return answer.json()
 
 
+APPLICANT_PASSWORD = "applicant password"
+
+
+def verified_applicant(platform, email: str, name: str = "Ada Lovelace") -> dict:
+    """Someone who signed up, confirmed their address with the mailed link and logged in: who
+    may apply."""
+    api = platform.api
+    signed = api.post(
+        "/v1/accounts", json={"email": email, "password": APPLICANT_PASSWORD, "name": name}
+    )
+    assert signed.status_code == 201, signed.text
+    confirmation = platform.wait_for_mail(email, "Confirm your e-mail")
+    verified = api.post(
+        "/v1/accounts/verify", json={"token": link_token(confirmation, "/verify-email")}
+    )
+    assert verified.status_code == 200, verified.text
+    logged_in = api.post("/v1/auth/login", json={"email": email, "password": APPLICANT_PASSWORD})
+    assert logged_in.status_code == 200, logged_in.text
+    return logged_in.json()
+
+
 def accepted_expert(
     platform, email: str = "ada@example.com", referral_code: str | None = None
 ) -> dict:
-    """An applicant (brought by an ambassador, with `referral_code`) approved by two trustees
-    who signs up through the mailed link."""
+    """An applicant (brought by an ambassador, with `referral_code`) who applies with their
+    verified account, is approved by two trustees and becomes an expert through the mailed
+    link (with the account's password)."""
     api = platform.api
     trustees = [staff(platform, f"trustee{n}-{email}", "trustee") for n in (1, 2)]
-    application = {"email": email, "name": "Ada Lovelace", "answers": ANSWERS}
+    applicant = verified_applicant(platform, email)
+    application = {"name": "Ada Lovelace", "answers": ANSWERS}
     if referral_code:
         application["referral_code"] = referral_code
-    applied = api.post("/v1/expert-applications", json=application)
+    applied = api.post("/v1/expert-applications", json=application, headers=bearer(applicant))
     assert applied.status_code == 201, applied.text
     application_id = applied.json()["application_id"]
 
@@ -74,7 +97,10 @@ def accepted_expert(
     welcome = platform.wait_for_mail(email, "accepted")
     signed = api.post(
         "/v1/expert-signup",
-        json={"signup_token": link_token(welcome, "/expert-signup"), "password": "expert password"},
+        json={
+            "signup_token": link_token(welcome, "/expert-signup"),
+            "password": APPLICANT_PASSWORD,
+        },
     )
     assert signed.status_code == 201, signed.text
     tokens: dict = signed.json()
@@ -164,6 +190,43 @@ def test_contact_details_are_refused_and_change_nothing(platform):
     assert profile["description"] == PROFILE["description"]
 
 
+def test_a_trustee_cannot_review_their_own_application(platform):
+    api = platform.api
+    trustee = staff(platform, "tess@example.com", "trustee")
+    unverified = api.post(
+        "/v1/expert-applications",
+        json={"name": "Tess", "answers": ANSWERS},
+        headers=bearer(trustee),
+    )
+    assert unverified.status_code == 403
+    assert unverified.json()["code"] == "email_not_verified"
+    platform.api.post(
+        "/v1/accounts/verify",
+        json={
+            "token": link_token(
+                platform.wait_for_mail("tess@example.com", "Confirm your e-mail"), "/verify-email"
+            )
+        },
+    )
+    applied = api.post(
+        "/v1/expert-applications",
+        json={"name": "Tess", "answers": ANSWERS},
+        headers=bearer(trustee),
+    )
+    assert applied.status_code == 201, applied.text
+    application_id = applied.json()["application_id"]
+    own = api.post(
+        f"/v1/expert-applications/{application_id}/reviews",
+        json={"approve": True, "comment": "Excellent."},
+        headers=bearer(trustee),
+    )
+    assert own.status_code == 403
+    assert own.json()["code"] == "own_application"
+    listed = api.get("/v1/expert-applications", headers=bearer(trustee)).json()
+    tess = next(a for a in listed["applications"] if a["application_id"] == application_id)
+    assert tess["reviews"] == []
+
+
 def test_staff_only_routes_refuse_others(platform):
     api = platform.api
     client = staff(platform, "client@example.com", "client")
@@ -197,15 +260,14 @@ def test_rejected_profile_and_review_inputs_change_nothing(platform):
     assert api.get("/v1/experts/me/profile", headers=bearer(expert)).json() == before
 
     trustee = staff(platform, "t3-hal@example.com", "trustee")
+    ivy = bearer(verified_applicant(platform, "ivy@example.com", "Ivy"))
     applied = api.post(
-        "/v1/expert-applications",
-        json={"email": "ivy@example.com", "name": "Ivy", "answers": ANSWERS[:2]},
+        "/v1/expert-applications", json={"name": "Ivy", "answers": ANSWERS[:2]}, headers=ivy
     )
     assert applied.status_code == 422
     assert applied.json()["code"] == "answer_required"
     applied = api.post(
-        "/v1/expert-applications",
-        json={"email": "ivy@example.com", "name": "Ivy", "answers": ANSWERS},
+        "/v1/expert-applications", json={"name": "Ivy", "answers": ANSWERS}, headers=ivy
     )
     application_id = applied.json()["application_id"]
     no_comment = api.post(

@@ -199,16 +199,16 @@ class Answer(_message.Message):
     def __init__(self, question_id: _Optional[str] = ..., answer: _Optional[str] = ...) -> None: ...
 
 class ApplyAsExpertRequest(_message.Message):
-    __slots__ = ("email", "name", "answers", "referral_code")
-    EMAIL_FIELD_NUMBER: _ClassVar[int]
+    __slots__ = ("name", "answers", "referral_code", "applicant_id")
     NAME_FIELD_NUMBER: _ClassVar[int]
     ANSWERS_FIELD_NUMBER: _ClassVar[int]
     REFERRAL_CODE_FIELD_NUMBER: _ClassVar[int]
-    email: str
+    APPLICANT_ID_FIELD_NUMBER: _ClassVar[int]
     name: str
     answers: _containers.RepeatedCompositeFieldContainer[Answer]
     referral_code: str
-    def __init__(self, email: _Optional[str] = ..., name: _Optional[str] = ..., answers: _Optional[_Iterable[_Union[Answer, _Mapping]]] = ..., referral_code: _Optional[str] = ...) -> None: ...
+    applicant_id: str
+    def __init__(self, name: _Optional[str] = ..., answers: _Optional[_Iterable[_Union[Answer, _Mapping]]] = ..., referral_code: _Optional[str] = ..., applicant_id: _Optional[str] = ...) -> None: ...
 
 class ApplyAsExpertResponse(_message.Message):
     __slots__ = ("application_id",)

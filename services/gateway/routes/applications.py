@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Path, Query, status
 
 from headstore.profiles.v1 import profiles_pb2 as pb
-from services.gateway.auth import Caller, require_roles
+from services.gateway.auth import Caller, require_roles, verified_caller
 from services.gateway.schemas import (
     Application,
     ApplicationCreated,
@@ -26,6 +26,7 @@ router = APIRouter(tags=["becoming an expert"], responses=error_responses(422, 5
 
 Profiles = Annotated[Upstream, Depends(profiles)]
 Trustee = Annotated[Caller, Depends(require_roles("trustee"))]
+Verified = Annotated[Caller, Depends(verified_caller)]
 
 
 @router.get(
@@ -42,10 +43,11 @@ async def assessment(service: Profiles) -> Assessment:
     status_code=status.HTTP_201_CREATED,
     response_model=ApplicationCreated,
     responses=error_responses(409),
-    summary="Apply as an expert (no account needed); trustees review the answers",
+    summary="Apply as an expert, signed in with a verified e-mail address (the application's "
+    "address); trustees review the answers",
 )
-async def apply(body: ApplyAsExpert, service: Profiles) -> ApplicationCreated:
-    answer = await service.call("ApplyAsExpert", body.to_proto())
+async def apply(body: ApplyAsExpert, caller: Verified, service: Profiles) -> ApplicationCreated:
+    answer = await service.call("ApplyAsExpert", body.to_proto(caller.account_id))
     return ApplicationCreated(application_id=answer.application_id)
 
 
@@ -71,7 +73,7 @@ async def list_applications(
     "/v1/expert-applications/{application_id}/reviews",
     response_model=Application,
     responses=error_responses(401, 403, 404, 409),
-    summary="Approve or reject an application, as a trustee",
+    summary="Approve or reject an application, as a trustee (not one's own: 403 own_application)",
 )
 async def review_application(
     application_id: Annotated[UUID, Path(description="The application's id.")],

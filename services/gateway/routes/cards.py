@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 
 from headstore.billing.v1 import billing_pb2
-from services.gateway.auth import Caller, current_caller
+from services.gateway.auth import Caller, current_caller, verified_caller
 from services.gateway.schemas import (
     Card,
     SaveCard,
@@ -30,6 +30,7 @@ router = APIRouter(tags=["payments"], responses=error_responses(503))
 
 Billing = Annotated[Upstream, Depends(billing)]
 SignedIn = Annotated[Caller, Depends(current_caller)]
+Verified = Annotated[Caller, Depends(verified_caller)]
 
 
 @router.post(
@@ -38,7 +39,7 @@ SignedIn = Annotated[Caller, Depends(current_caller)]
     responses=error_responses(401, 422),
     summary="Start saving a card: a Stripe SetupIntent for the caller to confirm with Stripe",
 )
-async def create_setup_intent(caller: SignedIn, service: Billing) -> SetupIntent:
+async def create_setup_intent(caller: Verified, service: Billing) -> SetupIntent:
     answer = await service.call(
         "CreateSetupIntent", billing_pb2.CreateSetupIntentRequest(client_id=caller.account_id)
     )
@@ -51,7 +52,7 @@ async def create_setup_intent(caller: SignedIn, service: Billing) -> SetupIntent
     responses=error_responses(401, 404, 409, 422),
     summary="Save the caller's card: the PaymentMethod id Stripe gave for it",
 )
-async def save_card(body: SaveCard, caller: SignedIn, service: Billing) -> Card:
+async def save_card(body: SaveCard, caller: Verified, service: Billing) -> Card:
     answer = await service.call(
         "SaveCard",
         billing_pb2.SaveCardRequest(

@@ -106,13 +106,12 @@ MATRIX: dict[tuple[str, str], Row] = {
     ),
     ("POST", "/v1/auth/refresh"): public(200, Call(json={"refresh_token": "tok"})),
     ("POST", "/v1/auth/logout"): public(204, Call(json={"refresh_token": "tok"})),
-    # becoming an expert: anyone applies, trustees review
+    # becoming an expert: anyone signed in applies, trustees review
     ("GET", "/v1/expert-assessment"): public(200),
-    ("POST", "/v1/expert-applications"): public(
+    ("POST", "/v1/expert-applications"): signed_in(
         201,
         Call(
             json={
-                "email": "g@example.com",
                 "name": "Grace",
                 "answers": [{"question_id": "expertise", "answer": "Compilers."}],
             }

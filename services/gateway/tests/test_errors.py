@@ -127,7 +127,8 @@ async def test_a_wrongly_typed_field_is_422_invalid_request_naming_it(
 async def test_a_nested_field_is_named_by_its_path(client: httpx.AsyncClient) -> None:
     response = await client.post(
         "/v1/expert-applications",
-        json={"email": "g@example.com", "name": "G", "answers": [{"question_id": "q"}]},
+        json={"name": "G", "answers": [{"question_id": "q"}]},
+        headers=bearer("client"),
     )
     assert response.status_code == 422
     assert response.json()["field"] == "answers.0.answer"

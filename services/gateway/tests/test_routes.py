@@ -100,22 +100,24 @@ async def test_password_reset_confirm_is_204(
     assert (request.token, request.new_password) == ("t", "brand-new-pw")
 
 
-async def test_an_applicant_needs_no_account(
+async def test_an_applicant_applies_signed_in_as_themselves(
     client: httpx.AsyncClient, profiles: FakeProfiles
 ) -> None:
     assessment = await client.get("/v1/expert-assessment")
     assert assessment.json()["questions"][0]["question_id"] == "expertise"
+    body = {
+        "name": "Grace",
+        "answers": [{"question_id": "expertise", "answer": "Compilers."}],
+        "referral_code": "AMB-1",
+    }
+    anonymous = await client.post("/v1/expert-applications", json=body)
+    assert anonymous.status_code == 401
     response = await client.post(
-        "/v1/expert-applications",
-        json={
-            "email": "grace@example.com",
-            "name": "Grace",
-            "answers": [{"question_id": "expertise", "answer": "Compilers."}],
-            "referral_code": "AMB-1",
-        },
+        "/v1/expert-applications", json=body, headers=bearer("client", sub="acc-grace")
     )
     assert (response.status_code, response.json()) == (201, {"application_id": "app-1"})
     request = profiles.last("ApplyAsExpert").request
+    assert request.applicant_id == "acc-grace"
     assert [(a.question_id, a.answer) for a in request.answers] == [("expertise", "Compilers.")]
     assert request.referral_code == "AMB-1"
 

@@ -24,3 +24,10 @@ def mailed_token(app: Any, aggregate_id: UUID) -> str:
         if sealed:
             return open_sealed(sealed, LINK_PRIVATE_KEY)
     raise AssertionError(f"no mailed link for {aggregate_id}")
+
+
+def verified_account(app: Any, email: str, name: str, password: str) -> UUID:
+    """An account whose owner followed the mailed verification link (applying needs one)."""
+    account_id: UUID = app.sign_up(email, password, name)
+    app.verify_email(mailed_token(app, account_id))
+    return account_id

@@ -216,8 +216,16 @@ def signed_up_expert(
     referral_code: str | None,
     password: str = "expert password",
 ) -> UUID:
-    """Apply, be accepted by both trustees, and redeem the signup link: the expert's id."""
-    application_id = app.apply_as_expert(email, "Grace", ANSWERS, referral_code)
+    """Apply (signed up, verified), be accepted by both trustees, and redeem the signup link
+    with the account's password: the expert's id."""
+    existing = app.account_by_email(email)
+    if existing is None:
+        applicant = mailed_links.verified_account(app, email, "Grace", password)
+    else:
+        applicant = existing.id
+        if not existing.email_verified:
+            app.verify_email(mailed_links.mailed_token(app, applicant))
+    application_id = app.apply_as_expert(applicant, "Grace", ANSWERS, referral_code)
     for trustee in trustees:
         app.review_application(trustee, application_id, True, "")
     token = mailed_links.mailed_token(app, application_id)
@@ -326,12 +334,13 @@ def test_an_account_that_is_not_an_ambassador_has_no_ambassador(app, admin) -> N
 
 def test_unknown_referral_code_is_refused_and_nothing_is_stored(app, admin) -> None:
     appointed(app, admin, "amb@example.com")
+    applicant = mailed_links.verified_account(app, "grace@example.com", "Grace", "grace pw 1")
     before = stored_events(app)
     error = raises(
         InvalidInput,
         "unknown_referral_code",
         app.apply_as_expert,
-        "grace@example.com",
+        applicant,
         "Grace",
         ANSWERS,
         "HS-NOBODY00",
@@ -343,7 +352,8 @@ def test_unknown_referral_code_is_refused_and_nothing_is_stored(app, admin) -> N
 
 def test_referral_code_is_accepted_in_any_case_and_stored_in_upper_case(app, admin) -> None:
     code = appointed(app, admin, "amb@example.com").referral_code
-    application_id = app.apply_as_expert("grace@example.com", "Grace", ANSWERS, code.lower())
+    applicant = mailed_links.verified_account(app, "grace@example.com", "Grace", "grace pw 1")
+    application_id = app.apply_as_expert(applicant, "Grace", ANSWERS, code.lower())
     assert app.application(application_id).referral_code == code
 
 
@@ -438,11 +448,12 @@ def test_a_signup_that_races_another_referral_is_retried(app, admin, trustees, m
 
 
 def test_public_application_still_refuses_a_malformed_code(app) -> None:
+    applicant = mailed_links.verified_account(app, "grace@example.com", "Grace", "grace pw 1")
     raises(
         InvalidInput,
         "invalid_referral_code",
         app.apply_as_expert,
-        "grace@example.com",
+        applicant,
         "Grace",
         ANSWERS,
         "no spaces!",
@@ -450,7 +461,8 @@ def test_public_application_still_refuses_a_malformed_code(app) -> None:
 
 
 def test_application_keeps_no_code_when_none_is_given(app) -> None:
-    application_id = app.apply_as_expert("grace@example.com", "Grace", ANSWERS, "  ")
+    applicant = mailed_links.verified_account(app, "grace@example.com", "Grace", "grace pw 1")
+    application_id = app.apply_as_expert(applicant, "Grace", ANSWERS, "  ")
     application: ExpertApplication = app.application(application_id)
     assert application.referral_code is None
 
