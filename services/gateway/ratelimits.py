@@ -64,7 +64,7 @@ LIMITS = (
         "login_failures_per_address_and_account",
         "client address and e-mail address",
         "5/15 minutes;20/day",
-        "failed log-ins (a success from there clears them)",
+        "failed log-ins",
     ),
     Limit(
         "login_failures_per_address",
@@ -284,14 +284,6 @@ class RateLimits:
                 self._failed(name)
                 return
 
-    async def clear(self, name: str, *key: str) -> None:
-        for item in self.items[name]:
-            try:
-                await self.limiter.clear(item, name, *key)
-            except Exception:
-                self._failed(name)
-                return
-
     async def _refuse(self, name: str, item: RateLimitItem, key: Sequence[str]) -> None:
         try:
             stats = await self.limiter.get_window_stats(item, name, *key)
@@ -316,9 +308,6 @@ class RateLimits:
     async def log_in_failed(self, address: str, email: str) -> None:
         await self.count("login_failures_per_address", address)
         await self.count("login_failures_per_address_and_account", address, digest(email))
-
-    async def logged_in(self, address: str, email: str) -> None:
-        await self.clear("login_failures_per_address_and_account", address, digest(email))
 
     async def per_address_and(self, action: str, address: str, scope: str, key: str) -> None:
         """`action` limited per client address and per `scope` (email, account)."""

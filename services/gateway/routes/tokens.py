@@ -34,7 +34,6 @@ async def log_in(body: LogIn, service: Profiles, limits: Limits, address: Addres
     except Unauthenticated:
         await limits.log_in_failed(address, body.email)
         raise
-    await limits.logged_in(address, body.email)
     return Tokens.from_proto(answer)
 
 
