@@ -141,6 +141,19 @@ class NotificationsService(HealthCheck):
             cause_event_id=envelope.event_id,
         )
 
+    @consumes("profiles", "SignUpAttempted")
+    def on_sign_up_attempted(
+        self, app: NotificationsApplication, envelope: Envelope, processing: Processing
+    ) -> None:
+        event = envelope.parse(profiles_pb2.SignUpAttempted)
+        app.queue_email(
+            processing,
+            to=event.email,
+            template=templates.SIGN_UP_ATTEMPTED,
+            rendered=templates.sign_up_attempted(app.settings.public_url, event.name),
+            cause_event_id=envelope.event_id,
+        )
+
     @consumes("profiles", "PasswordChanged")
     def on_password_changed(
         self, app: NotificationsApplication, envelope: Envelope, processing: Processing

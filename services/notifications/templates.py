@@ -14,6 +14,7 @@ from urllib.parse import quote
 EMAIL_VERIFICATION = "email_verification"
 PASSWORD_RESET = "password_reset"
 PASSWORD_CHANGED = "password_changed"
+SIGN_UP_ATTEMPTED = "sign_up_attempted"
 EXPERT_ACCEPTED = "expert_accepted"
 EXPERT_REJECTED = "expert_rejected"
 RECEIPT_CLIENT = "receipt_client"
@@ -110,6 +111,21 @@ def password_reset(public_url: str, name: str, token: str, expires_at: datetime 
             Link("Reset your password", link(public_url, "reset-password", token)),
             describe_expiry(expires_at) + " The link can be used once.",
             "If you did not ask for this, ignore this mail: your password stays as it is.",
+        ],
+    )
+
+
+def sign_up_attempted(public_url: str, name: str) -> Rendered:
+    return _render(
+        "Someone tried to sign up with your address",
+        name,
+        [
+            "Someone just tried to create a Headstore account with your e-mail address. You "
+            "already have an account, so nothing was created.",
+            "If that was you, log in instead. If you forgot your password, reset it: click "
+            '"Login", then "Reset your password", and enter your e-mail address.',
+            Link("Reset your password", f"{public_url.rstrip('/')}/reset-password"),
+            "If it was not you, ignore this mail: your account is unchanged.",
         ],
     )
 

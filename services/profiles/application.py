@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import jwt
 from argon2 import PasswordHasher
@@ -250,12 +250,6 @@ class ProfilesApplication(ServiceApplication):
                     raise
         raise AssertionError("unreachable")
 
-    def _save_new_account(self, *aggregates: Any) -> None:
-        try:
-            self.save(*aggregates)
-        except IntegrityError:
-            raise email_taken() from None
-
     def _hash(self, password: str, field_name: str = "password") -> str:
         return self.hasher.hash(check_new_password(password, field_name))
 
@@ -296,14 +290,33 @@ class ProfilesApplication(ServiceApplication):
     # -- accounts -------------------------------------------------------------------------------
 
     def sign_up(self, email: str, password: str, name: str) -> UUID:
+        """A new client, or, for an address that has an account, a mail to its owner instead:
+        both answer alike (an id, after the same password hashing and one save), so sign-up
+        does not tell anyone which addresses have accounts. The id answered for a taken address
+        is a fresh one that names no account."""
         now = clock.now()
         account = Account.register(email, name, self._hash(password))
-        link = self._new_link(account)
-        account.request_email_verification(
-            link.digest, now, self.config.verification_lifetime, sealed_token=link.sealed
-        )
-        self._save_new_account(account, EmailIndex.claim(account.email, account.id))
-        return account.id
+        existing = self.account_by_email(account.email)
+        if existing is None:
+            link = self._new_link(account)
+            account.request_email_verification(
+                link.digest, now, self.config.verification_lifetime, sealed_token=link.sealed
+            )
+            try:
+                self.save(account, EmailIndex.claim(account.email, account.id))
+                return account.id
+            except IntegrityError:  # signed up at the same moment by someone else
+                existing = self.account_by_email(account.email)
+                if existing is None:
+                    raise
+        owner = existing.id
+        self._retrying(lambda: self._save_attempt(owner))
+        return uuid4()
+
+    def _save_attempt(self, account_id: UUID) -> None:
+        account = self.account(account_id)
+        account.note_sign_up_attempt()
+        self.save(account)
 
     def verify_email(self, token: str) -> UUID:
         account = self.account(token_owner(token))

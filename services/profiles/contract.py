@@ -56,6 +56,10 @@ def translate(event: Any, app: Any) -> Message | None:
             return message
         case Account.EmailVerified():
             return events.EmailVerified(account_id=str(event.originator_id))
+        case Account.SignUpAttempted():
+            return events.SignUpAttempted(
+                account_id=str(event.originator_id), email=state.email, name=state.display_name
+            )
         case Account.PasswordChanged() | Account.PasswordReset():
             return events.PasswordChanged(
                 account_id=str(event.originator_id), email=state.email, name=state.display_name
@@ -138,6 +142,7 @@ def translate(event: Any, app: Any) -> Message | None:
 
 
 NEEDS_STATE = (
+    Account.SignUpAttempted,
     Account.EmailVerificationRequested,
     Account.PasswordChanged,
     Account.PasswordReset,

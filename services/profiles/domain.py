@@ -183,6 +183,13 @@ class Account(Aggregate):
                 account.spent_verification_tokens[account.verification_token["digest"]] = "used"
             account.verification_token = None
 
+    class SignUpAttempted(Aggregate.Event):
+        """Someone signed up with this account's address. They were answered as if it were
+        new (so the answer tells nobody the address has an account); the owner is mailed."""
+
+        def apply(self, account: Account) -> None:
+            pass
+
     class PasswordChanged(Aggregate.Event):
         """Also revokes every refresh token and access token, and invalidates a pending reset
         link."""
@@ -337,6 +344,10 @@ class Account(Aggregate):
     def has_refresh_token(self, token_digest: str, now: datetime) -> bool:
         expires_at = self.refresh_tokens.get(token_digest.lower())
         return expires_at is not None and now < expires_at
+
+    def note_sign_up_attempt(self) -> None:
+        """A sign-up with this address: the owner hears of it (SignUpAttempted)."""
+        self.trigger_event(self.SignUpAttempted)
 
     # -- e-mail verification ----------------------------------------------------------------
 

@@ -45,6 +45,7 @@ def every_public_path(app: ProfilesApplication) -> None:
     for trustee in trustees:
         app.grant_role(admin_id, trustee, "trustee")
     client = app.sign_up("cli@example.com", "client password", "Cli")
+    app.sign_up("CLI@example.com", "someone else's password", "Not Cli")  # the owner is told
     account = app.account(client)
     assert account.version >= 2
     app.verify_email(mailed_links.mailed_token(app, client))

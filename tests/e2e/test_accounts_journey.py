@@ -84,6 +84,23 @@ def test_a_reset_for_an_unknown_address_says_the_same_and_mails_nothing(platform
     assert platform.mails_to("ghost@example.com") == []
 
 
+def test_a_sign_up_with_a_taken_address_looks_new_and_mails_the_owner(platform):
+    api = platform.api
+    body = {"email": "noor@example.com", "password": "owner password", "name": "Noor"}
+    first = api.post("/v1/accounts", json=body)
+    again = api.post(
+        "/v1/accounts",
+        json={"email": "Noor@Example.com", "password": "prober password", "name": "Prober"},
+    )
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert set(first.json()) == set(again.json()) == {"account_id"}
+    assert again.json()["account_id"] != first.json()["account_id"]
+    told = platform.wait_for_mail("noor@example.com", "tried to sign up")
+    assert "Reset your password" in told["text"] or "reset" in told["text"]
+    assert log_in(platform, "noor@example.com", "owner password").status_code == 200
+    assert log_in(platform, "noor@example.com", "prober password").status_code == 401
+
+
 def test_rejected_sign_ups_change_nothing(platform):
     api = platform.api
     cases = [

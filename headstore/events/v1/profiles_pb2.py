@@ -26,15 +26,15 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from headstore.events.v1 import money_pb2 as headstore_dot_events_dot_v1_dot_money__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"headstore/events/v1/profiles.proto\x12\x13headstore.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fheadstore/events/v1/money.proto\"S\n\x11\x41\x63\x63ountRegistered\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\r\n\x05roles\x18\x04 \x03(\t\"\xa0\x01\n\x1a\x45mailVerificationRequested\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12.\n\nexpires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0csealed_token\x18\x06 \x01(\x0cJ\x04\x08\x04\x10\x05R\x05token\"#\n\rEmailVerified\x12\x12\n\naccount_id\x18\x01 \x01(\t\"B\n\x0fPasswordChanged\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\"\x9c\x01\n\x16PasswordResetRequested\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12.\n\nexpires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0csealed_token\x18\x06 \x01(\x0cJ\x04\x08\x04\x10\x05R\x05token\"/\n\x0bRoleGranted\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\"[\n\rExpertApplied\x12\x16\n\x0e\x61pplication_id\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x15\n\rreferral_code\x18\x04 \x01(\t\"j\n\x19\x45xpertApplicationReviewed\x12\x16\n\x0e\x61pplication_id\x18\x01 \x01(\t\x12\x12\n\ntrustee_id\x18\x02 \x01(\t\x12\x10\n\x08\x61pproved\x18\x03 \x01(\x08\x12\x0f\n\x07\x63omment\x18\x04 \x01(\t\"\xbd\x01\n\x0e\x45xpertAccepted\x12\x16\n\x0e\x61pplication_id\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12.\n\nexpires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rreferral_code\x18\x06 \x01(\t\x12\x1b\n\x13sealed_signup_token\x18\x07 \x01(\x0cJ\x04\x08\x04\x10\x05R\x0csignup_token\"V\n\x0e\x45xpertRejected\x12\x16\n\x0e\x61pplication_id\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x0f\n\x07\x63omment\x18\x04 \x01(\t\"J\n\x0e\x45xpertSignedUp\x12\x16\n\x0e\x61pplication_id\x18\x01 \x01(\t\x12\x11\n\texpert_id\x18\x02 \x01(\t\x12\r\n\x05\x65mail\x18\x03 \x01(\t\"\xb9\x02\n\x14\x45xpertProfileUpdated\x12\x11\n\texpert_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x11\n\tphoto_url\x18\x03 \x01(\t\x12\x11\n\tjob_title\x18\x04 \x01(\t\x12\x0f\n\x07\x63ompany\x18\x05 \x01(\t\x12\x10\n\x08offering\x18\x06 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x07 \x01(\t\x12\x12\n\ncategories\x18\x08 \x03(\t\x12\x0c\n\x04tags\x18\t \x03(\t\x12\x11\n\tlanguages\x18\n \x03(\t\x12\x10\n\x08\x63urrency\x18\x0b \x01(\t\x12\x33\n\x0frate_per_minute\x18\x0c \x01(\x0b\x32\x1a.headstore.events.v1.Money\x12\x14\n\x0c\x66ree_minutes\x18\r \x01(\x05\x12\x10\n\x08\x63omplete\x18\x0e \x01(\x08\"k\n\x0bRateChanged\x12\x11\n\texpert_id\x18\x01 \x01(\t\x12\x33\n\x0frate_per_minute\x18\x02 \x01(\x0b\x32\x1a.headstore.events.v1.Money\x12\x14\n\x0c\x66ree_minutes\x18\x03 \x01(\x05\"a\n\x13\x41vailabilityChanged\x12\x11\n\texpert_id\x18\x01 \x01(\t\x12\x37\n\x0c\x61vailability\x18\x02 \x01(\x0e\x32!.headstore.events.v1.Availability\"_\n\x13\x41mbassadorAppointed\x12\x15\n\rambassador_id\x18\x01 \x01(\t\x12\x15\n\rreferral_code\x18\x02 \x01(\t\x12\x1a\n\x12share_basis_points\x18\x03 \x01(\x05\"\x85\x01\n\x0e\x45xpertReferred\x12\x11\n\texpert_id\x18\x01 \x01(\t\x12\x15\n\rambassador_id\x18\x02 \x01(\t\x12\x15\n\rreferral_code\x18\x03 \x01(\t\x12\x1a\n\x12share_basis_points\x18\x04 \x01(\x05\x12\x16\n\x0e\x61pplication_id\x18\x05 \x01(\t*v\n\x0c\x41vailability\x12\x1c\n\x18\x41VAILABILITY_UNSPECIFIED\x10\x00\x12\x18\n\x14\x41VAILABILITY_OFFLINE\x10\x01\x12\x17\n\x13\x41VAILABILITY_ONLINE\x10\x02\x12\x15\n\x11\x41VAILABILITY_BUSY\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"headstore/events/v1/profiles.proto\x12\x13headstore.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fheadstore/events/v1/money.proto\"S\n\x11\x41\x63\x63ountRegistered\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\r\n\x05roles\x18\x04 \x03(\t\"\xa0\x01\n\x1a\x45mailVerificationRequested\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12.\n\nexpires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0csealed_token\x18\x06 \x01(\x0cJ\x04\x08\x04\x10\x05R\x05token\"#\n\rEmailVerified\x12\x12\n\naccount_id\x18\x01 \x01(\t\"B\n\x0fPasswordChanged\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\"B\n\x0fSignUpAttempted\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\"\x9c\x01\n\x16PasswordResetRequested\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12.\n\nexpires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0csealed_token\x18\x06 \x01(\x0cJ\x04\x08\x04\x10\x05R\x05token\"/\n\x0bRoleGranted\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\"[\n\rExpertApplied\x12\x16\n\x0e\x61pplication_id\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x15\n\rreferral_code\x18\x04 \x01(\t\"j\n\x19\x45xpertApplicationReviewed\x12\x16\n\x0e\x61pplication_id\x18\x01 \x01(\t\x12\x12\n\ntrustee_id\x18\x02 \x01(\t\x12\x10\n\x08\x61pproved\x18\x03 \x01(\x08\x12\x0f\n\x07\x63omment\x18\x04 \x01(\t\"\xbd\x01\n\x0e\x45xpertAccepted\x12\x16\n\x0e\x61pplication_id\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12.\n\nexpires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rreferral_code\x18\x06 \x01(\t\x12\x1b\n\x13sealed_signup_token\x18\x07 \x01(\x0cJ\x04\x08\x04\x10\x05R\x0csignup_token\"V\n\x0e\x45xpertRejected\x12\x16\n\x0e\x61pplication_id\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x0f\n\x07\x63omment\x18\x04 \x01(\t\"J\n\x0e\x45xpertSignedUp\x12\x16\n\x0e\x61pplication_id\x18\x01 \x01(\t\x12\x11\n\texpert_id\x18\x02 \x01(\t\x12\r\n\x05\x65mail\x18\x03 \x01(\t\"\xb9\x02\n\x14\x45xpertProfileUpdated\x12\x11\n\texpert_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x11\n\tphoto_url\x18\x03 \x01(\t\x12\x11\n\tjob_title\x18\x04 \x01(\t\x12\x0f\n\x07\x63ompany\x18\x05 \x01(\t\x12\x10\n\x08offering\x18\x06 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x07 \x01(\t\x12\x12\n\ncategories\x18\x08 \x03(\t\x12\x0c\n\x04tags\x18\t \x03(\t\x12\x11\n\tlanguages\x18\n \x03(\t\x12\x10\n\x08\x63urrency\x18\x0b \x01(\t\x12\x33\n\x0frate_per_minute\x18\x0c \x01(\x0b\x32\x1a.headstore.events.v1.Money\x12\x14\n\x0c\x66ree_minutes\x18\r \x01(\x05\x12\x10\n\x08\x63omplete\x18\x0e \x01(\x08\"k\n\x0bRateChanged\x12\x11\n\texpert_id\x18\x01 \x01(\t\x12\x33\n\x0frate_per_minute\x18\x02 \x01(\x0b\x32\x1a.headstore.events.v1.Money\x12\x14\n\x0c\x66ree_minutes\x18\x03 \x01(\x05\"a\n\x13\x41vailabilityChanged\x12\x11\n\texpert_id\x18\x01 \x01(\t\x12\x37\n\x0c\x61vailability\x18\x02 \x01(\x0e\x32!.headstore.events.v1.Availability\"_\n\x13\x41mbassadorAppointed\x12\x15\n\rambassador_id\x18\x01 \x01(\t\x12\x15\n\rreferral_code\x18\x02 \x01(\t\x12\x1a\n\x12share_basis_points\x18\x03 \x01(\x05\"\x85\x01\n\x0e\x45xpertReferred\x12\x11\n\texpert_id\x18\x01 \x01(\t\x12\x15\n\rambassador_id\x18\x02 \x01(\t\x12\x15\n\rreferral_code\x18\x03 \x01(\t\x12\x1a\n\x12share_basis_points\x18\x04 \x01(\x05\x12\x16\n\x0e\x61pplication_id\x18\x05 \x01(\t*v\n\x0c\x41vailability\x12\x1c\n\x18\x41VAILABILITY_UNSPECIFIED\x10\x00\x12\x18\n\x14\x41VAILABILITY_OFFLINE\x10\x01\x12\x17\n\x13\x41VAILABILITY_ONLINE\x10\x02\x12\x15\n\x11\x41VAILABILITY_BUSY\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'headstore.events.v1.profiles_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_AVAILABILITY']._serialized_start=2000
-  _globals['_AVAILABILITY']._serialized_end=2118
+  _globals['_AVAILABILITY']._serialized_start=2068
+  _globals['_AVAILABILITY']._serialized_end=2186
   _globals['_ACCOUNTREGISTERED']._serialized_start=125
   _globals['_ACCOUNTREGISTERED']._serialized_end=208
   _globals['_EMAILVERIFICATIONREQUESTED']._serialized_start=211
@@ -43,28 +43,30 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EMAILVERIFIED']._serialized_end=408
   _globals['_PASSWORDCHANGED']._serialized_start=410
   _globals['_PASSWORDCHANGED']._serialized_end=476
-  _globals['_PASSWORDRESETREQUESTED']._serialized_start=479
-  _globals['_PASSWORDRESETREQUESTED']._serialized_end=635
-  _globals['_ROLEGRANTED']._serialized_start=637
-  _globals['_ROLEGRANTED']._serialized_end=684
-  _globals['_EXPERTAPPLIED']._serialized_start=686
-  _globals['_EXPERTAPPLIED']._serialized_end=777
-  _globals['_EXPERTAPPLICATIONREVIEWED']._serialized_start=779
-  _globals['_EXPERTAPPLICATIONREVIEWED']._serialized_end=885
-  _globals['_EXPERTACCEPTED']._serialized_start=888
-  _globals['_EXPERTACCEPTED']._serialized_end=1077
-  _globals['_EXPERTREJECTED']._serialized_start=1079
-  _globals['_EXPERTREJECTED']._serialized_end=1165
-  _globals['_EXPERTSIGNEDUP']._serialized_start=1167
-  _globals['_EXPERTSIGNEDUP']._serialized_end=1241
-  _globals['_EXPERTPROFILEUPDATED']._serialized_start=1244
-  _globals['_EXPERTPROFILEUPDATED']._serialized_end=1557
-  _globals['_RATECHANGED']._serialized_start=1559
-  _globals['_RATECHANGED']._serialized_end=1666
-  _globals['_AVAILABILITYCHANGED']._serialized_start=1668
-  _globals['_AVAILABILITYCHANGED']._serialized_end=1765
-  _globals['_AMBASSADORAPPOINTED']._serialized_start=1767
-  _globals['_AMBASSADORAPPOINTED']._serialized_end=1862
-  _globals['_EXPERTREFERRED']._serialized_start=1865
-  _globals['_EXPERTREFERRED']._serialized_end=1998
+  _globals['_SIGNUPATTEMPTED']._serialized_start=478
+  _globals['_SIGNUPATTEMPTED']._serialized_end=544
+  _globals['_PASSWORDRESETREQUESTED']._serialized_start=547
+  _globals['_PASSWORDRESETREQUESTED']._serialized_end=703
+  _globals['_ROLEGRANTED']._serialized_start=705
+  _globals['_ROLEGRANTED']._serialized_end=752
+  _globals['_EXPERTAPPLIED']._serialized_start=754
+  _globals['_EXPERTAPPLIED']._serialized_end=845
+  _globals['_EXPERTAPPLICATIONREVIEWED']._serialized_start=847
+  _globals['_EXPERTAPPLICATIONREVIEWED']._serialized_end=953
+  _globals['_EXPERTACCEPTED']._serialized_start=956
+  _globals['_EXPERTACCEPTED']._serialized_end=1145
+  _globals['_EXPERTREJECTED']._serialized_start=1147
+  _globals['_EXPERTREJECTED']._serialized_end=1233
+  _globals['_EXPERTSIGNEDUP']._serialized_start=1235
+  _globals['_EXPERTSIGNEDUP']._serialized_end=1309
+  _globals['_EXPERTPROFILEUPDATED']._serialized_start=1312
+  _globals['_EXPERTPROFILEUPDATED']._serialized_end=1625
+  _globals['_RATECHANGED']._serialized_start=1627
+  _globals['_RATECHANGED']._serialized_end=1734
+  _globals['_AVAILABILITYCHANGED']._serialized_start=1736
+  _globals['_AVAILABILITYCHANGED']._serialized_end=1833
+  _globals['_AMBASSADORAPPOINTED']._serialized_start=1835
+  _globals['_AMBASSADORAPPOINTED']._serialized_end=1930
+  _globals['_EXPERTREFERRED']._serialized_start=1933
+  _globals['_EXPERTREFERRED']._serialized_end=2066
 # @@protoc_insertion_point(module_scope)

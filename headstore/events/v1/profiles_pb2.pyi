@@ -64,6 +64,16 @@ class PasswordChanged(_message.Message):
     name: str
     def __init__(self, account_id: _Optional[str] = ..., email: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
 
+class SignUpAttempted(_message.Message):
+    __slots__ = ("account_id", "email", "name")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    email: str
+    name: str
+    def __init__(self, account_id: _Optional[str] = ..., email: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
 class PasswordResetRequested(_message.Message):
     __slots__ = ("account_id", "email", "name", "expires_at", "sealed_token")
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]

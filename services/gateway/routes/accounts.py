@@ -34,8 +34,9 @@ Address = Annotated[str, Depends(request_address)]
     "/v1/accounts",
     status_code=status.HTTP_201_CREATED,
     response_model=AccountCreated,
-    responses=error_responses(409, 429),
-    summary="Sign up as a client; a verification link is mailed",
+    responses=error_responses(429),
+    summary="Sign up as a client; a verification link is mailed (for an address that has an "
+    "account, its owner is mailed instead: the answer is the same)",
 )
 async def sign_up(
     body: SignUp, service: Profiles, limits: Limits, address: Address

@@ -117,6 +117,12 @@ def test_an_event_without_an_address_is_rejected_and_changes_nothing(service, ap
             "https://headstore.test",
         ),
         (
+            "on_sign_up_attempted",
+            profiles_pb2.SignUpAttempted(account_id="a", email="ada@example.com", name="Ada"),
+            templates.SIGN_UP_ATTEMPTED,
+            "https://headstore.test/reset-password",
+        ),
+        (
             "on_expert_accepted",
             profiles_pb2.ExpertAccepted(
                 application_id="x",

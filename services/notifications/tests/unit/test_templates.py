@@ -25,6 +25,14 @@ def test_reset_mail_links_to_reset_password_and_says_when_it_expires():
     assert "works until 10:30 UTC on 5 January 2026" in mail.html
 
 
+def test_a_sign_up_attempt_tells_the_owner_to_log_in_or_reset():
+    mail = templates.sign_up_attempted(URL, "Ada")
+    assert mail.subject == "Someone tried to sign up with your address"
+    assert "log in" in mail.text and "reset" in mail.text
+    assert f"{URL}/reset-password" in mail.text
+    assert "nothing was created" in mail.text
+
+
 def test_password_changed_notice_says_how_to_recover():
     mail = templates.password_changed(URL, "")
     assert mail.text.startswith("Hello,")
