@@ -491,6 +491,8 @@ def run() -> dict[str, Any]:
                             brand="visa",
                             last4="4242",
                             country="US",
+                            exp_month=12,
+                            exp_year=2034,
                         )
                         for n in range(first, min(first + CARD_BATCH, levels[-1]))
                     ]

@@ -225,6 +225,8 @@ def clone_rows(
                 brand="visa",
                 last4="4242",
                 country="US",
+                exp_month=12,
+                exp_year=2034,
             )
             for event in card.collect_events():
                 moment = at - timedelta(seconds=5)

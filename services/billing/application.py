@@ -403,27 +403,26 @@ class BillingApplication(ServiceApplication):
         brand: str,
         last4: str,
         country: str,
+        exp_month: int,
+        exp_year: int,
     ) -> CardOnFile:
-        """Keep the client's card (a Stripe customer and payment method) for their sessions;
-        refused (`card_brand_not_accepted`) for brands the FAQ does not accept there."""
+        """Keep the client's card (a Stripe customer and payment method, and its expiry) for
+        their sessions; refused (`card_brand_not_accepted`) for brands the FAQ does not accept
+        there."""
+        details = {
+            "customer_id": customer_id,
+            "payment_method_id": payment_method_id,
+            "brand": brand,
+            "last4": last4,
+            "country": country,
+            "exp_month": exp_month,
+            "exp_year": exp_year,
+        }
         card = self.card(client_id)
         if card is None:
-            card = CardOnFile.save(
-                client_id=client_id,
-                customer_id=customer_id,
-                payment_method_id=payment_method_id,
-                brand=brand,
-                last4=last4,
-                country=country,
-            )
+            card = CardOnFile.save(client_id=client_id, **details)
         else:
-            card.replace(
-                customer_id=customer_id,
-                payment_method_id=payment_method_id,
-                brand=brand,
-                last4=last4,
-                country=country,
-            )
+            card.replace(**details)
         self.save(card)
         return card
 

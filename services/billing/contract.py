@@ -84,5 +84,7 @@ def translate(event: Any, app: Any = None) -> Message | None:
                 brand=event.brand,
                 last4=event.last4,
                 country=event.country,
+                exp_month=event.exp_month,
+                exp_year=event.exp_year,
             )
     return None

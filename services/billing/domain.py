@@ -1031,6 +1031,9 @@ class CardOnFile(Aggregate):
         brand: str
         last4: str
         country: str
+        exp_month: int = 0
+        exp_year: int = 0
+        """The card's expiry; 0 in events stored before it was kept."""
 
         def apply(self, card: CardOnFile) -> None:
             card._set(self)
@@ -1042,6 +1045,9 @@ class CardOnFile(Aggregate):
         brand: str
         last4: str
         country: str
+        exp_month: int = 0
+        exp_year: int = 0
+        """The card's expiry; 0 in events stored before it was kept."""
 
         def apply(self, card: CardOnFile) -> None:
             card._set(self)
@@ -1053,6 +1059,8 @@ class CardOnFile(Aggregate):
         self.brand = ""
         self.last4 = ""
         self.country = ""
+        self.exp_month = 0
+        self.exp_year = 0
 
     def _set(self, event: Any) -> None:
         self.client_id = event.client_id
@@ -1061,6 +1069,12 @@ class CardOnFile(Aggregate):
         self.brand = event.brand
         self.last4 = event.last4
         self.country = event.country
+        self.exp_month = event.exp_month
+        self.exp_year = event.exp_year
+
+    def expired(self, year: int, month: int) -> bool:
+        """Whether the card stopped working before (year, month); unknown expiry: False."""
+        return bool(self.exp_year) and (self.exp_year, self.exp_month) < (year, month)
 
     @staticmethod
     def _check(
@@ -1070,8 +1084,23 @@ class CardOnFile(Aggregate):
         brand: str,
         last4: str,
         country: str,
-    ) -> dict[str, str]:
+        exp_month: int,
+        exp_year: int,
+    ) -> dict[str, Any]:
         code, region = check_card(brand, country)
+        if (
+            isinstance(exp_month, bool)
+            or not isinstance(exp_month, int)
+            or isinstance(exp_year, bool)
+            or not isinstance(exp_year, int)
+            or not 1 <= exp_month <= 12
+            or not 2000 <= exp_year <= 2200
+        ):
+            raise InvalidInput(
+                "invalid_card_expiry",
+                "The card's expiry must be a month (1-12) and a four-digit year.",
+                "exp_month",
+            )
         digits = last4.strip() if isinstance(last4, str) else ""
         if len(digits) != 4 or not digits.isdigit():
             raise InvalidInput(
@@ -1086,6 +1115,8 @@ class CardOnFile(Aggregate):
             "brand": code,
             "last4": digits,
             "country": region,
+            "exp_month": exp_month,
+            "exp_year": exp_year,
         }
 
     @classmethod
@@ -1098,18 +1129,40 @@ class CardOnFile(Aggregate):
         brand: str,
         last4: str,
         country: str,
+        exp_month: int,
+        exp_year: int,
     ) -> CardOnFile:
-        fields = cls._check(client_id, customer_id, payment_method_id, brand, last4, country)
+        fields = cls._check(
+            client_id, customer_id, payment_method_id, brand, last4, country, exp_month, exp_year
+        )
         return cls._create(cls.Saved, id=card_id(fields["client_id"]), **fields)
 
     def replace(
-        self, *, customer_id: str, payment_method_id: str, brand: str, last4: str, country: str
+        self,
+        *,
+        customer_id: str,
+        payment_method_id: str,
+        brand: str,
+        last4: str,
+        country: str,
+        exp_month: int,
+        exp_year: int,
     ) -> bool:
-        """Pay with another card from now on; False (no-op) if it is the same card."""
-        fields = self._check(self.client_id, customer_id, payment_method_id, brand, last4, country)
+        """Pay with another card from now on; False (no-op) if it is the same card, as it was."""
+        fields = self._check(
+            self.client_id,
+            customer_id,
+            payment_method_id,
+            brand,
+            last4,
+            country,
+            exp_month,
+            exp_year,
+        )
         if (
             fields["payment_method_id"] == self.payment_method_id
             and fields["customer_id"] == self.customer_id
+            and (fields["exp_month"], fields["exp_year"]) == (self.exp_month, self.exp_year)
         ):
             return False
         self.trigger_event(self.Replaced, **fields)

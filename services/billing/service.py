@@ -25,7 +25,7 @@ from headstore.settings import env_float
 from services.billing import application as policies
 from services.billing.adapters.stripe import StripeGateway
 from services.billing.application import BillingApplication
-from services.billing.domain import Bill
+from services.billing.domain import Bill, CardOnFile
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,16 @@ def bill_message(bill: Bill) -> api.SessionBill:
         earnings_so_far=money(bill.currency, bill.earnings.minor),
         state=state,
         total=money(bill.currency, bill.total_minor),
+    )
+
+
+def card_message(card: CardOnFile) -> api.Card:
+    return api.Card(
+        brand=card.brand,
+        last4=card.last4,
+        country=card.country,
+        exp_month=card.exp_month,
+        exp_year=card.exp_year,
     )
 
 
@@ -129,14 +139,10 @@ class BillingService(HealthCheck):
             card.brand,
             card.last4,
             card.country,
+            card.exp_month,
+            card.exp_year,
         )
-        return api.Card(
-            brand=saved.brand,
-            last4=saved.last4,
-            country=saved.country,
-            exp_month=card.exp_month,
-            exp_year=card.exp_year,
-        )
+        return card_message(saved)
 
     @grpc
     @handled
@@ -144,7 +150,7 @@ class BillingService(HealthCheck):
         card = self.store.card(request.client_id)
         if card is None:
             raise NotFound("card_not_found", "No card is saved yet.", None)
-        return api.Card(brand=card.brand, last4=card.last4, country=card.country)
+        return card_message(card)
 
     @grpc
     @handled

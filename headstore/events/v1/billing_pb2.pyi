@@ -101,13 +101,17 @@ class EarningsAccrued(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., expert_id: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., commission: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
 
 class CardSaved(_message.Message):
-    __slots__ = ("client_id", "brand", "last4", "country")
+    __slots__ = ("client_id", "brand", "last4", "country", "exp_month", "exp_year")
     CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
     BRAND_FIELD_NUMBER: _ClassVar[int]
     LAST4_FIELD_NUMBER: _ClassVar[int]
     COUNTRY_FIELD_NUMBER: _ClassVar[int]
+    EXP_MONTH_FIELD_NUMBER: _ClassVar[int]
+    EXP_YEAR_FIELD_NUMBER: _ClassVar[int]
     client_id: str
     brand: str
     last4: str
     country: str
-    def __init__(self, client_id: _Optional[str] = ..., brand: _Optional[str] = ..., last4: _Optional[str] = ..., country: _Optional[str] = ...) -> None: ...
+    exp_month: int
+    exp_year: int
+    def __init__(self, client_id: _Optional[str] = ..., brand: _Optional[str] = ..., last4: _Optional[str] = ..., country: _Optional[str] = ..., exp_month: _Optional[int] = ..., exp_year: _Optional[int] = ...) -> None: ...

@@ -220,7 +220,7 @@ def clock() -> Iterator[FakeClock]:
 @pytest.fixture
 def app(clock: FakeClock) -> Iterator[BillingApplication]:
     application = BillingApplication(Settings(persistence="memory"), config=CONFIG)
-    application.save_card(CLIENT, "cus_1", "pm_1", "visa", "4242", "US")
+    application.save_card(CLIENT, "cus_1", "pm_1", "visa", "4242", "US", 12, 2034)
     yield application
     application.close()
 

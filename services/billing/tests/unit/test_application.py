@@ -404,10 +404,10 @@ def test_an_end_of_a_started_session_before_its_bill_is_retried_later(app, calls
 
 
 def test_a_card_is_saved_replaced_and_refused_by_region(app):
-    card = app.save_card(CLIENT, "cus_1", "pm_2", "mastercard", "4444", "GB")
+    card = app.save_card(CLIENT, "cus_1", "pm_2", "mastercard", "4444", "GB", 8, 2030)
     assert (card.payment_method_id, card.country) == ("pm_2", "GB")
     with pytest.raises(Exception) as error:
-        app.save_card("client-9", "cus_9", "pm_9", "jcb", "0000", "FR")
+        app.save_card("client-9", "cus_9", "pm_9", "jcb", "0000", "FR", 8, 2030)
     assert getattr(error.value, "code", "") == "card_brand_not_accepted"
     assert app.card("client-9") is None
 

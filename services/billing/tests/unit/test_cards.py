@@ -1,9 +1,13 @@
 from __future__ import annotations
 
 import pytest
+from eventsourcing.utils import get_topic
+from nameko.testing.services import worker_factory
 
+from headstore.billing.v1 import billing_pb2 as api
 from headstore.errors import InvalidInput
 from services.billing.domain import CardOnFile, card_id, check_card
+from services.billing.service import BillingService
 
 
 @pytest.fixture(autouse=True)
@@ -19,6 +23,8 @@ def card(brand: str = "visa", country: str = "US", **kwargs: str) -> CardOnFile:
         "brand": brand,
         "last4": "4242",
         "country": country,
+        "exp_month": 12,
+        "exp_year": 2034,
         **kwargs,
     }
     return CardOnFile.save(**fields)
@@ -85,10 +91,65 @@ def test_bad_card_details_are_refused(kwargs, code):
 def test_a_client_has_one_card_on_file_which_can_be_replaced():
     saved = card()
     assert saved.id == card_id("client-1")
-    assert saved.replace(
-        customer_id="cus_1", payment_method_id="pm_2", brand="amex", last4="0005", country="US"
-    )
+    other = {
+        "customer_id": "cus_1",
+        "payment_method_id": "pm_2",
+        "brand": "amex",
+        "last4": "0005",
+        "country": "US",
+        "exp_month": 3,
+        "exp_year": 2031,
+    }
+    assert saved.replace(**other)
     assert (saved.payment_method_id, saved.brand, saved.last4) == ("pm_2", "amex", "0005")
-    assert not saved.replace(
-        customer_id="cus_1", payment_method_id="pm_2", brand="amex", last4="0005", country="US"
+    assert (saved.exp_month, saved.exp_year) == (3, 2031)
+    assert not saved.replace(**other)
+
+
+@pytest.mark.parametrize(
+    ("exp_month", "exp_year"), [(0, 2030), (13, 2030), (12, 30), (True, 2030), (12, "2030")]
+)
+def test_a_card_without_a_real_expiry_is_refused(exp_month, exp_year):
+    with pytest.raises(InvalidInput) as error:
+        card(exp_month=exp_month, exp_year=exp_year)
+    assert error.value.code == "invalid_card_expiry"
+
+
+def test_a_card_stops_working_after_its_expiry_month():
+    saved = card(exp_month=3, exp_year=2031)
+    assert not saved.expired(2031, 3)
+    assert saved.expired(2031, 4)
+    assert saved.expired(2032, 1)
+
+
+def test_the_saved_card_is_answered_with_its_expiry(app):
+    app.save_card("client-7", "cus_7", "pm_7", "visa", "4242", "US", 11, 2033)
+    service = worker_factory(BillingService, store=app)
+    answer = service.GetCard(api.GetCardRequest(client_id="client-7"), None)
+    assert (answer.brand, answer.last4, answer.exp_month, answer.exp_year) == (
+        "visa",
+        "4242",
+        11,
+        2033,
     )
+
+
+def test_a_card_saved_before_expiries_were_kept_has_none():
+    """A Saved event stored without an expiry still loads: expiry 0, never expired."""
+    event = CardOnFile.Saved(
+        originator_id=card_id("client-1"),
+        originator_version=1,
+        timestamp=card().created_on,
+        correlation_id="",
+        originator_topic=get_topic(CardOnFile),
+        client_id="client-1",
+        customer_id="cus_1",
+        payment_method_id="pm_1",
+        brand="visa",
+        last4="4242",
+        country="US",
+    )
+    old = event.mutate(None)
+    assert old is not None
+    assert (old.exp_month, old.exp_year) == (0, 0)
+    assert not old.expired(2099, 1)

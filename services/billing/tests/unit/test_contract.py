@@ -38,8 +38,8 @@ def published(app) -> list:
 
 
 def everything_billing_publishes(app, calls, gateway, clock) -> list:
-    app.save_card("client-1", "cus_1", "pm_2", "amex", "0005", "US")  # replaced
-    app.save_card("client-2", "cus_2", "pm_3", "visa", "4242", "DE")  # saved
+    app.save_card("client-1", "cus_1", "pm_2", "amex", "0005", "US", 3, 2031)  # replaced
+    app.save_card("client-2", "cus_2", "pm_3", "visa", "4242", "DE", 12, 2034)  # saved
     calls.accepted(rate=300)
     app.execute_payments(gateway)
     clock.advance(START - clock.now())
