@@ -45,17 +45,21 @@ from services.calls.domain import (
     ONLINE,
     OPEN_ROOM,
     ROOM_ACTIONS,
+    ClientCard,
     Due,
     ExpertCard,
     ExpertRating,
+    InitialFreeMinutes,
     Invite,
     InviteLinks,
     MediaHandle,
     Session,
     SessionRules,
     average_tenths,
+    client_card_id,
     expert_card_id,
     expert_rating_id,
+    initial_free_minutes_id,
     invite_links_id,
     media_handle_id,
 )
@@ -295,16 +299,25 @@ class CallsApplication(ServiceApplication):
                     raise
         raise AssertionError("unreachable")
 
-    def _released_links(self, session: Session) -> list[InviteLinks]:
-        """A free invite whose session ended before it started works again."""
-        if not (session.is_final and not session.has_started and session.free_session):
+    def _given_back(self, session: Session) -> list[Any]:
+        """What a session that ended before it started gives back: its free invite works
+        again, and its initial free minutes go to the client's next session with the expert."""
+        if not (session.is_final and not session.has_started):
             return []
-        if session.invite_link_id is None or session.expert_id is None:
+        if session.expert_id is None or session.client_id is None:
             return []
-        links: InviteLinks | None = self.find(InviteLinks, invite_links_id(session.expert_id))
-        if links is None or not links.release(session.invite_link_id, session.id):
-            return []
-        return [links]
+        released: list[Any] = []
+        if session.free_session and session.invite_link_id is not None:
+            links: InviteLinks | None = self.find(InviteLinks, invite_links_id(session.expert_id))
+            if links is not None and links.release(session.invite_link_id, session.id):
+                released.append(links)
+        if session.free_minutes:
+            minutes: InitialFreeMinutes | None = self.find(
+                InitialFreeMinutes, initial_free_minutes_id(session.client_id, session.expert_id)
+            )
+            if minutes is not None and minutes.release(session.id):
+                released.append(minutes)
+        return released
 
     def _change_session(self, session_id: UUID, change: Callable[[Session], bool]) -> Session:
         """Read, change and save a session (with what its change implies), retrying on a race;
@@ -313,7 +326,7 @@ class CallsApplication(ServiceApplication):
         def attempt() -> Session:
             session = self.session(session_id)
             if change(session):
-                self.save(session, *self._released_links(session))
+                self.save(session, *self._given_back(session))
             return session
 
         session: Session = self._retrying(attempt)
@@ -372,6 +385,10 @@ class CallsApplication(ServiceApplication):
             if invite_token:
                 links, link_id = self._opened_by(invite_token)
                 invite = Invite(link_id, links.check_usable(link_id, now))
+            client_card: ClientCard | None = self.find(ClientCard, client_card_id(client_id))
+            free_minutes: InitialFreeMinutes | None = self.find(
+                InitialFreeMinutes, initial_free_minutes_id(client_id, expert_id)
+            )
             session = Session.request(
                 client_id,
                 card,
@@ -380,13 +397,21 @@ class CallsApplication(ServiceApplication):
                 now,
                 self.config.rules,
                 expert_in_session=self.open_sessions.expert_engaged(expert_id),
+                card_works=client_card is not None and client_card.works_at(now),
+                free_minutes_taken=free_minutes is not None and free_minutes.taken,
             )
+            changed: list[Any] = [session]
             if links is not None and invite is not None:
                 # A used free link: Conflict, nothing saved.
                 links.redeem(invite.link_id, session.id, now)
-                self.save(session, links)
-            else:
-                self.save(session)
+                changed.append(links)
+            if session.free_minutes:
+                # Claimed in the same save: two requests at once cannot both have them (the
+                # loser's save fails and is tried again, finding them taken).
+                free_minutes = free_minutes or InitialFreeMinutes.create(client_id, expert_id)
+                free_minutes.claim(session.id)
+                changed.append(free_minutes)
+            self.save(*changed)
             return session
 
         session: Session = self._retrying(attempt)
@@ -538,7 +563,7 @@ class CallsApplication(ServiceApplication):
             applied = session.apply_due(now)
             if not applied:
                 return [], []
-            return [session, *self._released_links(session)], applied
+            return [session, *self._given_back(session)], applied
 
         for session_id, applied in self._save_in_batches(changing, apply):
             done.extend((session_id, due.kind) for due in applied)
@@ -711,6 +736,17 @@ def on_availability_changed(
     processing.collect_events(card)
 
 
+def on_card_saved(app: CallsApplication, envelope: Envelope, processing: Processing) -> None:
+    """billing's CardSaved: the client can pay for sessions (until the card expires)."""
+    event = envelope.parse(billing_pb2.CardSaved)
+    client_id = _uuid(event.client_id, "client_id")
+    card: ClientCard = app.find(ClientCard, client_card_id(client_id)) or ClientCard.create(
+        client_id
+    )
+    card.saved(envelope.position, event.exp_month, event.exp_year)
+    processing.collect_events(card)
+
+
 def on_payment_authorized(
     app: CallsApplication, envelope: Envelope, processing: Processing
 ) -> None:
@@ -736,13 +772,14 @@ def on_payment_authorization_failed(
     event = envelope.parse(billing_pb2.PaymentAuthorizationFailed)
     session = app.session(_uuid(event.session_id, "session_id"))
     if session.payment_failed(event.ends_session, envelope.occurred_at):
-        processing.collect_events(session, *app._released_links(session))
+        processing.collect_events(session, *app._given_back(session))
 
 
 POLICIES: dict[tuple[str, str], Callable[[CallsApplication, Envelope, Processing], None]] = {
     ("profiles", "ExpertProfileUpdated"): on_expert_profile_updated,
     ("profiles", "RateChanged"): on_rate_changed,
     ("profiles", "AvailabilityChanged"): on_availability_changed,
+    ("billing", "CardSaved"): on_card_saved,
     ("billing", "PaymentAuthorized"): on_payment_authorized,
     ("billing", "PaymentAuthorizationFailed"): on_payment_authorization_failed,
 }

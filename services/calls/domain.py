@@ -525,6 +525,131 @@ def _token(token: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
+# ClientCard: whether a client can pay, from billing's events
+# ---------------------------------------------------------------------------------------------
+
+
+def client_card_id(client_id: UUID) -> UUID:
+    return stable_id("client-card", client_id)
+
+
+class ClientCard(Aggregate):
+    """What calls knows of a client's card on file, as billing last said (CardSaved): that
+    there is one, and until when it works. A session that can reach a paid minute needs it."""
+
+    class Created(Aggregate.Created):
+        client_id: UUID
+
+        def apply(self, card: ClientCard) -> None:
+            card.client_id = self.client_id
+
+    class Saved(Aggregate.Event):
+        position: int
+        exp_month: int
+        exp_year: int
+
+        def apply(self, card: ClientCard) -> None:
+            card.saved_card = True
+            card.exp_month = self.exp_month
+            card.exp_year = self.exp_year
+            card.position = self.position
+
+    def __init__(self) -> None:
+        self.client_id: UUID | None = None
+        self.saved_card = False
+        self.exp_month = 0
+        self.exp_year = 0
+        """0: billing did not say (a card saved before it kept expiries): taken as working."""
+        self.position = 0
+
+    @classmethod
+    def create(cls, client_id: UUID) -> ClientCard:
+        return cls._create(cls.Created, id=client_card_id(client_id), client_id=client_id)
+
+    def saved(self, position: int, exp_month: int, exp_year: int) -> bool:
+        """A CardSaved at `position`; an older one than what is known changes nothing."""
+        if position <= self.position:
+            return False
+        self.trigger_event(self.Saved, position=position, exp_month=exp_month, exp_year=exp_year)
+        return True
+
+    def works_at(self, now: datetime) -> bool:
+        """A card is saved and has not expired by `now` (it works through its expiry month)."""
+        if not self.saved_card:
+            return False
+        return not self.exp_year or (self.exp_year, self.exp_month) >= (now.year, now.month)
+
+
+# ---------------------------------------------------------------------------------------------
+# InitialFreeMinutes: the expert's free minutes, once per client
+# ---------------------------------------------------------------------------------------------
+
+
+def initial_free_minutes_id(client_id: UUID, expert_id: UUID) -> UUID:
+    return stable_id("initial-free-minutes", client_id, expert_id)
+
+
+class InitialFreeMinutes(Aggregate):
+    """An expert's initial free minutes go to a client once: to their first session with the
+    expert that has any. The session that takes them claims them when it is requested; if it
+    ends without starting the claim is released, and the next session gets them instead."""
+
+    class Created(Aggregate.Created):
+        client_id: UUID
+        expert_id: UUID
+
+        def apply(self, minutes: InitialFreeMinutes) -> None:
+            minutes.client_id = self.client_id
+            minutes.expert_id = self.expert_id
+
+    class Claimed(Aggregate.Event):
+        session_id: UUID
+
+        def apply(self, minutes: InitialFreeMinutes) -> None:
+            minutes.claimed_by = self.session_id
+
+    class Released(Aggregate.Event):
+        session_id: UUID
+
+        def apply(self, minutes: InitialFreeMinutes) -> None:
+            minutes.claimed_by = None
+
+    def __init__(self) -> None:
+        self.client_id: UUID | None = None
+        self.expert_id: UUID | None = None
+        self.claimed_by: UUID | None = None
+
+    @classmethod
+    def create(cls, client_id: UUID, expert_id: UUID) -> InitialFreeMinutes:
+        return cls._create(
+            cls.Created,
+            id=initial_free_minutes_id(client_id, expert_id),
+            client_id=client_id,
+            expert_id=expert_id,
+        )
+
+    @property
+    def taken(self) -> bool:
+        return self.claimed_by is not None
+
+    def claim(self, session_id: UUID) -> None:
+        if self.claimed_by == session_id:
+            return
+        if self.taken:
+            raise Conflict(
+                "free_minutes_taken", "The initial free minutes were given already.", None
+            )
+        self.trigger_event(self.Claimed, session_id=session_id)
+
+    def release(self, session_id: UUID) -> bool:
+        """The session that claimed them never started; returns whether they were given back."""
+        if self.claimed_by != session_id:
+            return False
+        self.trigger_event(self.Released, session_id=session_id)
+        return True
+
+
+# ---------------------------------------------------------------------------------------------
 # ExpertRating: count and sum of an expert's stars
 # ---------------------------------------------------------------------------------------------
 
@@ -820,11 +945,17 @@ class Session(Aggregate):
         *,
         session_id: UUID | None = None,
         expert_in_session: bool = False,
+        card_works: bool,
+        free_minutes_taken: bool,
     ) -> Session:
         """A client asks an online expert for a session. The expert's rate, currency and free
         minutes are locked in; a one-time free invite makes the whole session free.
         `expert_in_session` is calls' own knowledge that the expert is taken (profiles' busy
-        status may not have arrived yet)."""
+        status may not have arrived yet). `free_minutes_taken`: an earlier session of this
+        client with this expert had the initial free minutes (then this one has none).
+        `card_works`: the client has a card that has not expired; a session that can reach a
+        paid minute is refused without one (PreconditionFailed `card_required`), before any
+        expert is asked."""
         check_aware(now, "now")
         assert card.expert_id is not None
         if client_id == card.expert_id:
@@ -847,6 +978,17 @@ class Session(Aggregate):
         if invite is not None and invite.kind not in LINK_KINDS:
             raise InvalidInput("invite_link_invalid", "This invite link is not valid.", "invite")
         assert card.currency is not None and card.rate_minor is not None
+        free_session = bool(invite and invite.free_session)
+        free_minutes = 0 if free_session or free_minutes_taken else card.free_minutes
+        reaches_a_paid_minute = not free_session and free_minutes < rules.max_session_minutes
+        if reaches_a_paid_minute and not card_works:
+            raise PreconditionFailed(
+                "card_required",
+                "Add a card that has not expired before you request a paid session (minutes "
+                "after the free ones are paid by card). If you just saved one, try again in a "
+                "moment.",
+                "card",
+            )
         return cls._create(
             cls.Requested,
             id=session_id or uuid4(),
@@ -855,8 +997,8 @@ class Session(Aggregate):
             mode=chosen,
             currency=card.currency,
             rate_minor=card.rate_minor,
-            free_minutes=card.free_minutes,
-            free_session=bool(invite and invite.free_session),
+            free_minutes=free_minutes,
+            free_session=free_session,
             invite_link_id=invite.link_id if invite else None,
             requested_at=now,
             answer_timeout_seconds=rules.answer_timeout_seconds,

@@ -237,6 +237,10 @@ class CallsService(HealthCheck):
     def on_availability_changed(self, app: Any, envelope: Envelope, processing: Any) -> None:
         policies.on_availability_changed(app, envelope, processing)
 
+    @consumes("billing", "CardSaved")
+    def on_card_saved(self, app: Any, envelope: Envelope, processing: Any) -> None:
+        policies.on_card_saved(app, envelope, processing)
+
     @consumes("billing", "PaymentAuthorized")
     def on_payment_authorized(self, app: Any, envelope: Envelope, processing: Any) -> None:
         policies.on_payment_authorized(app, envelope, processing)

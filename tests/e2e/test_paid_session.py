@@ -32,7 +32,7 @@ RATE_MINOR = 300  # 3.00 USD a minute
 EXPERT_SHARE_MINOR = 270  # per minute: the rate less 10% commission
 MINUTES_BEFORE_HANG_UP = 5
 STEP_TIMEOUT = 30.0  # each platform step (a few event hops between services)
-NOT_YET_KNOWN = ("expert_profile_incomplete", "expert_unavailable")
+NOT_YET_KNOWN = ("expert_profile_incomplete", "expert_unavailable", "card_required")
 TEST_CARD = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": "123"}
 
 

@@ -89,6 +89,7 @@ def test_each_participant_is_who_their_token_says(
         upstream, expert_id, client_id = Upstream(), uuid4(), uuid4()
         app.receive(upstream.profile(expert_id))
         app.receive(upstream.availability(expert_id, "online"))
+        app.receive(upstream.card_saved(client_id))
         session = app.request_session(client_id, expert_id, "video")
         app.answer_session(session.id, expert_id, accept=True)
         app.receive(upstream.authorized(session.id))

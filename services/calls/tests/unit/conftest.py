@@ -165,6 +165,26 @@ class Upstream:
 
     # billing -------------------------------------------------------------------------------
 
+    def card_saved(
+        self,
+        client_id: UUID,
+        exp_month: int = 12,
+        exp_year: int = 2099,
+        position: int | None = None,
+    ) -> Envelope:
+        return self.envelope(
+            "billing",
+            billing_pb2.CardSaved(
+                client_id=str(client_id),
+                brand="visa",
+                last4="4242",
+                country="US",
+                exp_month=exp_month,
+                exp_year=exp_year,
+            ),
+            position,
+        )
+
     def authorized(self, session_id: UUID, block: int = 1, amount: int = 3000) -> Envelope:
         return self.envelope(
             "billing",
@@ -203,6 +223,18 @@ def expert_id(app: CallsApplication, upstream: Upstream) -> UUID:
     return expert
 
 
+CARD_POSITIONS = count(1_000_000)
+"""Positions of billing's CardSaved for `paying_client`, apart from a test's own Upstream's."""
+
+
+def paying_client(app: CallsApplication) -> UUID:
+    """A new client with a card on file (billing said so): who may ask for paid sessions."""
+    client = uuid4()
+    envelope = Upstream().card_saved(client, position=next(CARD_POSITIONS))
+    assert app.receive(envelope) == "processed"
+    return client
+
+
 @pytest.fixture
-def client_id() -> UUID:
-    return uuid4()
+def client_id(app: CallsApplication) -> UUID:
+    return paying_client(app)

@@ -25,7 +25,7 @@ from headstore.errors import (
 from headstore.store import ConcurrentUpdate
 from services.calls.application import CallsApplication, CallsConfig, OpenSessions
 from services.calls.domain import CLOSE_ROOM, OPEN_ROOM, Session
-from services.calls.tests.unit.conftest import MINUTE, FakeRooms, Upstream
+from services.calls.tests.unit.conftest import MINUTE, FakeRooms, Upstream, paying_client
 
 SECOND = timedelta(seconds=1)
 PUBLISHED_TOKEN_SECRET = "dev-only-token-secret-change-me-in-production-42"
@@ -131,7 +131,7 @@ def test_an_expert_in_an_accepted_session_is_busy_before_profiles_says_so(
     app, expert_id, client_id
 ):
     first = app.request_session(client_id, expert_id, "voice")
-    second = app.request_session(uuid4(), expert_id, "voice")  # both ring
+    second = app.request_session(paying_client(app), expert_id, "voice")  # both ring
     app.answer_session(first.id, expert_id, accept=True)
     refused(
         app,
@@ -170,14 +170,14 @@ def test_an_unanswered_request_is_declined_by_the_timer(app, clock, expert_id, c
 
 
 def test_the_timer_saves_many_sessions_in_batches(app, clock, expert_id):
-    sessions = [app.request_session(uuid4(), expert_id, "voice") for _ in range(7)]
+    sessions = [app.request_session(paying_client(app), expert_id, "voice") for _ in range(7)]
     done = app.tick(clock.now() + 31 * SECOND)
     assert sorted(done) == sorted((s.id, "expire") for s in sessions)
     assert all(app.session(s.id).status == "declined" for s in sessions)
 
 
 def test_a_batch_that_loses_a_race_is_saved_session_by_session(app, clock, expert_id, monkeypatch):
-    sessions = [app.request_session(uuid4(), expert_id, "voice") for _ in range(3)]
+    sessions = [app.request_session(paying_client(app), expert_id, "voice") for _ in range(3)]
     save = app.save
     calls = []
 
@@ -337,7 +337,7 @@ def test_a_cancelled_session_frees_the_expert(app, expert_id, client_id):
     session = app.request_session(client_id, expert_id, "voice")
     app.answer_session(session.id, expert_id, accept=True)
     app.cancel_session(session.id, client_id)
-    assert app.request_session(uuid4(), expert_id, "voice").status == "requested"
+    assert app.request_session(paying_client(app), expert_id, "voice").status == "requested"
 
 
 def test_switching_mode_during_the_session(app, upstream, clock, expert_id, client_id):
@@ -383,10 +383,10 @@ def test_open_sessions_are_rebuilt_from_the_notification_log(
     other = uuid4()
     app.receive(upstream.profile(other))
     app.receive(upstream.availability(other, "online"))
-    done = app.request_session(uuid4(), expert_id, "voice")
+    done = app.request_session(paying_client(app), expert_id, "voice")
     app.cancel_session(done.id, done.client_id)
     live = live_session(app, upstream, clock, client_id, expert_id)
-    ringing = app.request_session(uuid4(), other, "voice")
+    ringing = app.request_session(paying_client(app), other, "voice")
     rebuilt = OpenSessions()
     rebuilt.catch_up(app)
     assert set(rebuilt.ids()) == {live.id, ringing.id} == set(app.open_session_ids())
@@ -568,7 +568,7 @@ def held_session(app, upstream, clock, client: UUID, expert: UUID) -> Session:
 
 def test_ratings_update_the_experts_average(app, upstream, clock, expert_id):
     for stars in (5, 4):
-        client = uuid4()
+        client = paying_client(app)
         session = held_session(app, upstream, clock, client, expert_id)
         app.rate_session(session.id, client, stars, "Good.")
     summary = app.expert_rating(expert_id)

@@ -13,16 +13,16 @@ from headstore.envelope import Envelope
 from headstore.events.v1 import calls_pb2
 from services.calls.application import CallsApplication
 from services.calls.contract import translate
-from services.calls.tests.unit.conftest import MINUTE, Upstream
+from services.calls.tests.unit.conftest import MINUTE, Upstream, paying_client
 
 CALLS_EVENTS = set(calls_pb2.DESCRIPTOR.message_types_by_name)
 SECOND = timedelta(seconds=1)
 
 
 def every_public_path(app: CallsApplication, upstream: Upstream, clock, expert_id) -> None:
-    declined = app.request_session(uuid4(), expert_id, "voice")
+    declined = app.request_session(paying_client(app), expert_id, "voice")
     app.answer_session(declined.id, expert_id, accept=False)
-    unanswered = app.request_session(uuid4(), expert_id, "voice")
+    unanswered = app.request_session(paying_client(app), expert_id, "voice")
     app.tick(clock.now() + 31 * SECOND)
     assert app.session(unanswered.id).end_reason == "no_answer"
 
@@ -89,7 +89,7 @@ def test_session_started_and_ended_carry_what_billing_needs(app, upstream, clock
 
 
 def test_a_session_ended_before_it_started_has_no_start(app, expert_id):
-    session = app.request_session(uuid4(), expert_id, "voice")
+    session = app.request_session(paying_client(app), expert_id, "voice")
     app.cancel_session(session.id, session.client_id)
     ended = [e for e in published(app) if e.type == "SessionEnded"][-1]
     message = ended.parse(calls_pb2.SessionEnded)

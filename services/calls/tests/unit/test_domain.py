@@ -84,8 +84,12 @@ def refused(kind: type[DomainError], code: str, aggregate: Any, action: Any, *ar
     return caught.value
 
 
+PAYING: dict[str, Any] = {"card_works": True, "free_minutes_taken": False}
+"""A client with a working card, in their first session with the expert."""
+
+
 def requested(invite: Invite | None = None, **card_kwargs: Any) -> Session:
-    session = Session.request(uuid4(), card(**card_kwargs), "video", invite, NOW, RULES)
+    session = Session.request(uuid4(), card(**card_kwargs), "video", invite, NOW, RULES, **PAYING)
     session.collect_events()
     return session
 
@@ -187,7 +191,7 @@ def test_expert_card_round_trips_through_a_snapshot():
 
 def test_request_locks_in_rate_currency_and_free_minutes():
     expert = card(rate=450, free_minutes=3)
-    session = Session.request(uuid4(), expert, "voice", None, NOW, RULES)
+    session = Session.request(uuid4(), expert, "voice", None, NOW, RULES, **PAYING)
     expert.rate_changed(9, "USD", 900, 0)
     assert (session.currency, session.rate_minor, session.free_minutes) == ("USD", 450, 3)
     assert (session.status, session.mode, session.free_session) == ("requested", "voice", False)
@@ -197,7 +201,7 @@ def test_request_locks_in_rate_currency_and_free_minutes():
 def test_offline_expert_is_refused_with_message_and_appointment_offer():
     expert = card(availability=OFFLINE, name="Ada")
     with pytest.raises(PreconditionFailed) as caught:
-        Session.request(uuid4(), expert, "video", None, NOW, RULES)
+        Session.request(uuid4(), expert, "video", None, NOW, RULES, **PAYING)
     error = caught.value
     assert (error.code, error.field) == ("expert_unavailable", "expert_id")
     assert "Ada is offline" in error.message
@@ -207,7 +211,7 @@ def test_offline_expert_is_refused_with_message_and_appointment_offer():
 
 def test_busy_expert_is_refused_with_message_and_appointment_offer():
     with pytest.raises(PreconditionFailed) as caught:
-        Session.request(uuid4(), card(availability=BUSY), "video", None, NOW, RULES)
+        Session.request(uuid4(), card(availability=BUSY), "video", None, NOW, RULES, **PAYING)
     assert caught.value.code == "expert_unavailable"
     assert "in another session" in caught.value.message
     assert "request an appointment" in caught.value.message
@@ -215,14 +219,16 @@ def test_busy_expert_is_refused_with_message_and_appointment_offer():
 
 def test_expert_calls_knows_is_in_a_session_counts_as_busy():
     with pytest.raises(PreconditionFailed) as caught:
-        Session.request(uuid4(), card(), "video", None, NOW, RULES, expert_in_session=True)
+        Session.request(
+            uuid4(), card(), "video", None, NOW, RULES, expert_in_session=True, **PAYING
+        )
     assert caught.value.code == "expert_unavailable"
     assert "in another session" in caught.value.message
 
 
 def test_expert_with_incomplete_profile_is_refused():
     with pytest.raises(PreconditionFailed) as caught:
-        Session.request(uuid4(), card(rate=None), "video", None, NOW, RULES)
+        Session.request(uuid4(), card(rate=None), "video", None, NOW, RULES, **PAYING)
     assert caught.value.code == "expert_profile_incomplete"
 
 
@@ -230,13 +236,13 @@ def test_client_cannot_request_a_session_with_themself():
     expert = card()
     assert expert.expert_id is not None
     with pytest.raises(InvalidInput) as caught:
-        Session.request(expert.expert_id, expert, "video", None, NOW, RULES)
+        Session.request(expert.expert_id, expert, "video", None, NOW, RULES, **PAYING)
     assert caught.value.code == "own_session"
 
 
 def test_unknown_mode_is_refused():
     with pytest.raises(InvalidInput) as caught:
-        Session.request(uuid4(), card(), "smoke signals", None, NOW, RULES)
+        Session.request(uuid4(), card(), "smoke signals", None, NOW, RULES, **PAYING)
     assert (caught.value.code, caught.value.field) == ("invalid_mode", "mode")
 
 
@@ -791,7 +797,7 @@ def test_a_free_link_whose_session_never_started_works_again():
 
 
 def test_session_and_links_round_trip_through_a_snapshot():
-    session = Session.request(uuid4(), card(), "video", Invite(uuid4(), FREE), NOW, RULES)
+    session = Session.request(uuid4(), card(), "video", Invite(uuid4(), FREE), NOW, RULES, **PAYING)
     session.accept(session.expert_id, NOW)
     session.payment_authorized(1)
     session.room_opened("1", "c", "e")
