@@ -14,6 +14,7 @@ from headstore.cli import grant_role
 from headstore.ops.v1 import ops_pb2, ops_pb2_grpc
 from headstore.profiles.v1 import profiles_pb2 as api
 from services.profiles.application import ProfilesApplication, ProfilesConfig
+from services.profiles.domain import Account, EmailIndex
 from services.profiles.tests.integration.test_directory import listed_expert, offering_with_nul
 
 pytestmark = pytest.mark.integration
@@ -157,6 +158,9 @@ def test_a_stored_nul_in_one_profile_takes_down_neither_search_nor_applications(
         listed_expert(app, "Ada", "Corporate tax planning.", 300)
         offering_with_nul(app, "Ada")
         listed_expert(app, "Bea", "Pension and tax questions.", 200)
+        # Applying needs a verified address: this applicant's provider verified it.
+        applicant = Account.register("ap@example.com", "Ap", "", email_verified=True)
+        app.save(applicant, EmailIndex.claim(applicant.email, applicant.id))
     finally:
         app.close()
     trustee = profiles.SignUp(
@@ -168,7 +172,7 @@ def test_a_stored_nul_in_one_profile_takes_down_neither_search_nor_applications(
         for q in profiles.GetAssessment(api.GetAssessmentRequest()).questions
     ]
     applied = profiles.ApplyAsExpert(
-        api.ApplyAsExpertRequest(email="ap@example.com", name="Ap", answers=answers)
+        api.ApplyAsExpertRequest(applicant_id=str(applicant.id), name="Ap", answers=answers)
     )
 
     found = profiles.SearchExperts(api.SearchExpertsRequest(query="tax", sort="rate_asc"))
