@@ -36,17 +36,23 @@ def restart_rabbitmq() -> None:
 
 
 def billed_minutes(settings: Settings, session_id: str) -> list[int]:
+    """The minutes billed for the session in billing's store, less those taken back."""
     app = BillingApplication(settings)
     try:
         events = (
             app.mapper.to_domain_event(n)
             for n in app.recorder.select_notifications(start=1, limit=1_000_000)
         )
-        return [
-            e.minute
-            for e in events
-            if isinstance(e, Bill.MinuteBilled) and e.session_id == session_id
-        ]
+        minutes: list[int] = []
+        for event in events:
+            if getattr(event, "session_id", None) != session_id:
+                continue
+            if isinstance(event, Bill.MinuteBilled):
+                minutes.append(event.minute)
+            elif isinstance(event, Bill.MinuteBillingReversed):
+                # A minute the timer billed after the session had ended, taken back.
+                minutes.remove(event.minute)
+        return minutes
     finally:
         app.close()
 
