@@ -289,3 +289,13 @@ def test_the_gateway_is_open_on_its_public_port_only(overlay: str) -> None:
     assert all("namespaceSelector" in p for p in ingress_sources(overlay, "gateway", 9100))
     service = named(overlay, "Service", "gateway")
     assert [p["port"] for p in service["spec"]["ports"]] == [8000]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_gateway_replicas_share_one_rate_limit_store_only_they_reach(overlay: str) -> None:
+    (gateway,) = pod_spec(named(overlay, "Deployment", "gateway"))["containers"]
+    storage = {e["name"]: e.get("value") for e in gateway["env"]}["RATE_LIMIT_STORAGE_URI"]
+    assert storage == "redis://redis:6379/0"
+    assert named(overlay, "Service", "redis")["spec"]["ports"][0]["port"] == 6379
+    peers = ingress_sources(overlay, "redis", 6379)
+    assert peers and all(p["podSelector"]["matchLabels"]["app"] == "gateway" for p in peers)
