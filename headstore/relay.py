@@ -155,15 +155,22 @@ def envelope_of(
     )
 
 
+def message_properties(envelope: Envelope) -> dict[str, Any]:
+    """How every event goes onto the broker: persistent, JSON, its id and correlation id."""
+    return {
+        "routing_key": envelope.type,
+        "content_type": CONTENT_TYPE,
+        "content_encoding": "utf-8",
+        "delivery_mode": 2,
+        "message_id": envelope.event_id,
+        "headers": {"nameko.correlation_id": envelope.correlation_id},
+    }
+
+
 def publish(producer: Producer, envelope: Envelope) -> None:
     producer.publish(
         envelope.dumps(),
-        routing_key=envelope.type,
-        content_type=CONTENT_TYPE,
-        content_encoding="utf-8",
-        delivery_mode=2,
-        message_id=envelope.event_id,
-        headers={"nameko.correlation_id": envelope.correlation_id},
+        **message_properties(envelope),
         retry=True,
         retry_policy={"max_retries": 10, "interval_start": 0.2, "interval_step": 0.5},
     )
@@ -215,15 +222,7 @@ class ConfirmedPublisher:
             self.connection = None
 
     def publish(self, envelope: Envelope) -> None:
-        self.producer.publish(
-            envelope.dumps(),
-            routing_key=envelope.type,
-            content_type=CONTENT_TYPE,
-            content_encoding="utf-8",
-            delivery_mode=2,
-            message_id=envelope.event_id,
-            headers={"nameko.correlation_id": envelope.correlation_id},
-        )
+        self.producer.publish(envelope.dumps(), **message_properties(envelope))
         self._unconfirmed.add(self._next_tag)
         self._next_tag += 1
 
