@@ -15,7 +15,7 @@ setup:
 # file that honcho loads into every process, so they all share them (headstore/secrets.py).
 run: setup
 	$(VENV)/bin/headstore migrate
-	$(VENV)/bin/headstore dev-env var/run.env
+	$(PY) -m devtools dev-env var/run.env
 	@echo "Headstore: API http://127.0.0.1:8000 (docs /docs), mail sent http://127.0.0.1:8025; Ctrl-C stops all"
 	$(VENV)/bin/honcho start -f Procfile -e var/run.env
 
@@ -29,6 +29,8 @@ lint: setup protos-check
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
+	$(PY) scripts/check_production_dependencies.py
 
 format: setup
 	$(VENV)/bin/ruff format .

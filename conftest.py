@@ -17,12 +17,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from devtools.testing import Processes
 from headstore import secrets
 from headstore.settings import Settings
-from headstore.testing import Processes
 
-# `make test` fails when any test was skipped (headstore/no_skips.py).
-pytest_plugins = ["headstore.no_skips"]
+# `make test` fails when any test was skipped (devtools/no_skips.py).
+pytest_plugins = ["devtools.no_skips"]
 
 
 def _admin_connection(settings: Settings) -> psycopg.Connection:

@@ -29,8 +29,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from devtools.testing import Processes
 from headstore.settings import Settings
-from headstore.testing import Processes
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -68,7 +68,7 @@ def rounded(value: float, digits: int = 4) -> float | None:
 
 
 def wait_for(condition: Any, timeout: float, interval: float, what: str) -> Any:
-    """Like headstore.testing.wait_until, with the pace chosen by the benchmark."""
+    """Like devtools.testing.wait_until, with the pace chosen by the benchmark."""
     deadline = time.monotonic() + timeout
     while True:
         result = condition()

@@ -58,12 +58,12 @@ from bench.baseline import (
     rounded,
     write_result,
 )
+from cli.main import migrate
+from cli.registry import SERVICES
+from contracts.events.v1 import calls_pb2, money_pb2
 from headstore import clock
-from headstore.cli import migrate
 from headstore.consume import upstream_name
 from headstore.envelope import Envelope
-from headstore.events.v1 import calls_pb2, money_pb2
-from headstore.registry import SERVICES
 from services.billing.application import (
     POLICIES,
     BillingApplication,

@@ -1,7 +1,7 @@
 """End-to-end delivery: producer store → outbox relay → RabbitMQ → ordered handler → consumer
-store with tracking, on the chassis's probe (headstore/outbox_probe.py).
+store with tracking, on the chassis's probe (devtools/outbox_probe.py).
 
-The relay and the consumer run as subprocesses (`python -m headstore.outbox_probe relay|consumer`)
+The relay and the consumer run as subprocesses (`python -m devtools.outbox_probe relay|consumer`)
 exactly as in the integration tests. This process appends Counter ticks (ten per save, as
 services save) while they run, and measures events/s from the first append to the last Tally
 stored by the consumer, then checks every (counter, tick) arrived exactly once.
@@ -36,9 +36,8 @@ from bench.baseline import (
     rounded,
     write_result,
 )
-from headstore.cli import migrate
-from headstore.consume import BatchLimits, handler_queues
-from headstore.outbox_probe import (
+from cli.main import migrate
+from devtools.outbox_probe import (
     CONSUMER,
     PRODUCER,
     Counter,
@@ -47,6 +46,7 @@ from headstore.outbox_probe import (
     ProbeProducer,
     Tally,
 )
+from headstore.consume import BatchLimits, handler_queues
 from headstore.relay import OutboxRelay, relay_tracking_recorder
 
 EVENTS = 20_000
@@ -62,7 +62,7 @@ Key = tuple[str, int]
 
 
 def relay_batch_size() -> int:
-    """The page size `headstore.cli.run_relay` gives the relay (it passes none: the default)."""
+    """The page size `cli.main.run_relay` gives the relay (it passes none: the default)."""
     default = inspect.signature(OutboxRelay.__init__).parameters["batch_size"].default
     return int(default)
 
@@ -223,8 +223,8 @@ def run(events: int | None = None) -> dict[str, Any]:
         producer, consumer = ProbeProducer(box.settings), ProbeConsumer(box.settings)
         progress = Progress(box)
         try:
-            box.processes.start("relay", "-m", "headstore.outbox_probe", "relay")
-            box.processes.start("consumer", "-m", "headstore.outbox_probe", "consumer")
+            box.processes.start("relay", "-m", "devtools.outbox_probe", "relay")
+            box.processes.start("consumer", "-m", "devtools.outbox_probe", "consumer")
             progress.start()
 
             # Warm-up: both processes up, connected, and through one delivery.

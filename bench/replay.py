@@ -47,13 +47,13 @@ from typing import Any
 from eventsourcing.utils import get_topic
 
 from bench.baseline import Stopwatch, isolated, machine, now_iso, write_result
+from cli.main import migrate
+from cli.registry import SERVICES
 from finance.replay import replay
 from finance.source import PAGE_SIZE, PostgresStore
 from headstore import clock
-from headstore.cli import migrate
 from headstore.clock import FakeClock
 from headstore.money import Money
-from headstore.registry import SERVICES
 from headstore.store import connect
 from services.billing.application import BillingApplication
 from services.billing.domain import Bill, CardOnFile, bill_id

@@ -14,7 +14,7 @@ from google.protobuf import json_format
 from google.protobuf.message import Message
 from kombu import Exchange
 
-from headstore.events.v1 import envelope_pb2
+from contracts.events.v1 import envelope_pb2
 
 CONTENT_TYPE = "application/json"
 

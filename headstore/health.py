@@ -9,8 +9,8 @@ from typing import Any
 
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from contracts.ops.v1 import ops_pb2, ops_pb2_grpc
 from headstore.grpc import Grpc
-from headstore.ops.v1 import ops_pb2, ops_pb2_grpc
 
 health_grpc = Grpc.implementing(health_pb2_grpc.HealthStub)
 components_grpc = Grpc.implementing(ops_pb2_grpc.ComponentsStub)

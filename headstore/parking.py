@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.popo import POPOProcessRecorder
@@ -385,3 +385,29 @@ class MemoryParkingRecorder(POPOProcessRecorder, ParkingRecorder):
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class ParkedRow:
+    """One parked event as `headstore parked list` shows it."""
+
+    handler: str
+    event_id: str
+    position: int
+    event_type: str
+    aggregate_id: str
+    attempts: int
+    reason: str
+    parked_at: datetime
+
+
+class ParkingPlace(Protocol):
+    """Where a handler, relay or projection keeps its parked events."""
+
+    handler: str
+
+    def rows(self) -> list[ParkedRow]: ...
+
+    def replay(self, event_id: str | None) -> str: ...
+
+    def drop(self, event_id: str | None) -> int: ...

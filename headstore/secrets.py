@@ -7,7 +7,7 @@ A process runs in one of two profiles, named by `HEADSTORE_PROFILE`:
   ever committed, or malformed; the message names every such variable.
 - `development` (`make run` and the tests set it explicitly): a missing secret gets a random
   value for this run. `make run` writes them once into a git-ignored env file that honcho hands
-  to every process (`headstore dev-env`), so they all agree; the tests do the same through
+  to every process (`python -m devtools dev-env`), so they all agree; the tests do the same through
   their fixtures.
 
 Adding a secret is one entry in `SECRETS`; `deploy/` uses the same names.
@@ -69,7 +69,7 @@ NOTIFICATIONS = "notifications"
 GATEWAY = "gateway"
 JANUS = "janus"
 """Process names as the command line knows them: `headstore run <service>`, `headstore gateway`,
-`headstore janus`. Outbox relays need no secret."""
+`python -m devtools janus`. Outbox relays need no secret."""
 
 
 class SecretsError(RuntimeError):

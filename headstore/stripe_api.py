@@ -1,6 +1,6 @@
 """Stripe through the official SDK, as every part of Headstore reaches it: the key and the API
 address from the environment (development and tests point STRIPE_API_BASE at the local stand-in,
-`headstore stripe`; empty means Stripe itself), and webhooks believed only when signed."""
+`python -m devtools stripe`; empty means Stripe itself), and webhooks believed only when signed."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Generates Python code (messages, gRPC stubs, type stubs) from protos/ into headstore/.
+# Generates Python code (messages, gRPC stubs, type stubs) from protos/ into contracts/.
 # `--check` regenerates into a scratch folder and fails if the committed code differs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,19 +9,19 @@ if [ "${1:-}" = "--check" ]; then
   out=$(mktemp -d)
   trap 'rm -rf "$out"' EXIT
 fi
-mapfile -t protos < <(cd protos && find headstore -name '*.proto' | sort)
+mapfile -t protos < <(cd protos && find contracts -name '*.proto' | sort)
 "$VENV/bin/python" -m grpc_tools.protoc -Iprotos \
   --python_out="$out" --pyi_out="$out" --grpc_python_out="$out" "${protos[@]}"
 # Generated packages need __init__.py files to be importable and type-checked.
 for proto in "${protos[@]}"; do
   dir=$(dirname "$proto")
-  while [ "$dir" != "headstore" ] && [ "$dir" != "." ]; do
+  while [ "$dir" != "contracts" ] && [ "$dir" != "." ]; do
     touch "$out/$dir/__init__.py"
     dir=$(dirname "$dir")
   done
 done
 # grpc_tools writes *_pb2_grpc.py for every file, empty ones too: keep only those with services.
-find "$out/headstore" -name '*_pb2_grpc.py' -print0 | while IFS= read -r -d '' f; do
+find "$out/contracts" -name '*_pb2_grpc.py' -print0 | while IFS= read -r -d '' f; do
   grep -q "class .*Stub" "$f" || rm -f "$f"
 done
 if [ "${1:-}" = "--check" ]; then
@@ -29,9 +29,9 @@ if [ "${1:-}" = "--check" ]; then
   while IFS= read -r -d '' f; do
     rel=${f#"$out"/}
     if ! cmp -s "$f" "$rel"; then echo "stale generated code: $rel (run make protos)"; stale=1; fi
-  done < <(find "$out/headstore" -type f \( -name '*_pb2*.py' -o -name '*_pb2.pyi' \) -print0)
+  done < <(find "$out/contracts" -type f \( -name '*_pb2*.py' -o -name '*_pb2.pyi' \) -print0)
   while IFS= read -r f; do
     [ -e "$out/$f" ] || { echo "generated file without a proto: $f"; stale=1; }
-  done < <(find headstore -type f \( -name '*_pb2*.py' -o -name '*_pb2.pyi' \) -not -path '*/tests/*')
+  done < <(find contracts -type f \( -name '*_pb2*.py' -o -name '*_pb2.pyi' \) -not -path '*/tests/*')
   exit $stale
 fi

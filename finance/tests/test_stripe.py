@@ -1,4 +1,4 @@
-"""Reconcile against the Stripe stand-in (`python -m headstore.stripe_server`, a subprocess on a
+"""Reconcile against the Stripe stand-in (`python -m devtools.stripe_server`, a subprocess on a
 free port): the holds, captures and transfers are real objects there, made through the official
 SDK while the real aggregates record them."""
 
@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import stripe
 
+from devtools.testing import stripe_stand_in
 from finance.cli import main
 from finance.reconcile import reconcile
 from finance.replay import replay
@@ -19,7 +20,6 @@ from finance.tests.scenario import Books, standard_books
 from finance.tests.test_reconcile import alter
 from finance.tests.test_replay import sources
 from headstore.settings import Settings
-from headstore.testing import stripe_stand_in
 
 
 @pytest.fixture
@@ -153,7 +153,7 @@ def test_since_and_until_limit_both_sides(ledger: Path, client: stripe.StripeCli
 def test_stripe_out_of_reach_is_an_error_not_a_clean_bill(
     ledger: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from headstore.testing import free_port
+    from devtools.testing import free_port
 
     monkeypatch.setenv("STRIPE_API_BASE", f"http://127.0.0.1:{free_port()}")
     assert main(["reconcile", "--ledger", str(ledger)]) == 2

@@ -32,10 +32,10 @@ from eventsourcing.application import ProcessingEvent
 from eventsourcing.persistence import IntegrityError, Notification
 from eventsourcing.utils import get_topic
 
+from contracts.events.v1 import calls_pb2, money_pb2
 from headstore import clock, metrics
 from headstore.envelope import Envelope
 from headstore.errors import DomainError, NotFound
-from headstore.events.v1 import calls_pb2, money_pb2
 from headstore.money import Money, check_currency
 from headstore.settings import Settings, env_int
 from headstore.store import ConcurrentUpdate, Policy, ServiceApplication

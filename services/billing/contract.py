@@ -10,8 +10,8 @@ from typing import Any
 
 from google.protobuf.message import Message
 
-from headstore.events.v1 import billing_pb2 as events
-from headstore.events.v1 import money_pb2
+from contracts.events.v1 import billing_pb2 as events
+from contracts.events.v1 import money_pb2
 from services.billing.domain import Bill, CardOnFile
 
 

@@ -10,14 +10,14 @@ from typing import Any
 from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 
+from contracts.billing.v1 import billing_pb2 as api
+from contracts.billing.v1 import billing_pb2_grpc
+from contracts.events.v1 import money_pb2
 from headstore import clock, metrics
-from headstore.billing.v1 import billing_pb2 as api
-from headstore.billing.v1 import billing_pb2_grpc
 from headstore.consumers import consumes
 from headstore.dependencies import Leadership, MetricsServer, Store
 from headstore.envelope import Envelope
 from headstore.errors import NotFound, PreconditionFailed
-from headstore.events.v1 import money_pb2
 from headstore.grpc import Grpc, grpc_method
 from headstore.health import HealthCheck
 from headstore.runtime import OffHub

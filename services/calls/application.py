@@ -28,11 +28,11 @@ from uuid import UUID, uuid4
 from eventsourcing.application import ProcessingEvent
 from eventsourcing.persistence import IntegrityError
 
+from contracts.events.v1 import billing_pb2, profiles_pb2
 from headstore import clock
 from headstore.consume import upstream_name
 from headstore.envelope import Envelope
 from headstore.errors import InvalidInput, NotFound
-from headstore.events.v1 import billing_pb2, profiles_pb2
 from headstore.settings import Settings, env_int
 from headstore.store import ServiceApplication
 from services.calls.domain import (

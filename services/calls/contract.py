@@ -12,8 +12,8 @@ from typing import Any
 
 from google.protobuf.message import Message
 
-from headstore.events.v1 import calls_pb2 as events
-from headstore.events.v1 import money_pb2
+from contracts.events.v1 import calls_pb2 as events
+from contracts.events.v1 import money_pb2
 from services.calls.domain import FREE, PAID, VIDEO, VOICE, InviteLinks, Session
 
 MODES = {VOICE: events.SESSION_MODE_VOICE, VIDEO: events.SESSION_MODE_VIDEO}

@@ -12,15 +12,15 @@ from uuid import UUID
 from nameko.timer import timer
 from nameko.web.handlers import http
 
+from contracts.calls.v1 import calls_pb2 as api
+from contracts.calls.v1 import calls_pb2_grpc
+from contracts.events.v1 import calls_pb2 as events
+from contracts.events.v1 import money_pb2
 from headstore import clock, metrics
-from headstore.calls.v1 import calls_pb2 as api
-from headstore.calls.v1 import calls_pb2_grpc
 from headstore.consumers import consumes
 from headstore.dependencies import Leadership, MetricsServer, Store
 from headstore.envelope import Envelope
 from headstore.errors import InvalidInput, parse_id
-from headstore.events.v1 import calls_pb2 as events
-from headstore.events.v1 import money_pb2
 from headstore.grpc import Grpc, grpc_method
 from headstore.health import HealthCheck
 from headstore.settings import Settings, env_float

@@ -18,8 +18,8 @@ from cachetools import TTLCache
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from contracts.profiles.v1 import profiles_pb2 as pb
 from headstore.errors import Forbidden, NotFound, Unauthenticated
-from headstore.profiles.v1 import profiles_pb2 as pb
 from headstore.settings import Settings
 from services.gateway.upstream import Upstream, profiles
 

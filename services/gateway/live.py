@@ -17,8 +17,8 @@ from typing import Any
 
 from kombu import Connection, Queue, binding
 
+from contracts.events.v1 import billing_pb2, calls_pb2
 from headstore.envelope import Envelope, event_exchange
-from headstore.events.v1 import billing_pb2, calls_pb2
 
 log = logging.getLogger(__name__)
 

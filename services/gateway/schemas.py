@@ -15,12 +15,12 @@ from fastapi import Query
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
-from headstore.billing.v1 import billing_pb2
-from headstore.calls.v1 import calls_pb2
-from headstore.events.v1 import calls_pb2 as call_events
-from headstore.events.v1 import money_pb2
+from contracts.billing.v1 import billing_pb2
+from contracts.calls.v1 import calls_pb2
+from contracts.events.v1 import calls_pb2 as call_events
+from contracts.events.v1 import money_pb2
+from contracts.profiles.v1 import profiles_pb2 as pb
 from headstore.money import CURRENCIES
-from headstore.profiles.v1 import profiles_pb2 as pb
 from headstore.text import describe_character, forbidden_character, text_pattern
 
 # -- what a field accepts ----------------------------------------------------------------------

@@ -15,14 +15,14 @@ import grpc.aio
 from fastapi import Request
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from contracts.billing.v1 import billing_pb2_grpc
+from contracts.calls.v1 import calls_pb2_grpc
+from contracts.ops.v1 import ops_pb2, ops_pb2_grpc
+from contracts.payouts.v1 import payouts_pb2_grpc
+from contracts.profiles.v1 import profiles_pb2_grpc
 from headstore import metrics
-from headstore.billing.v1 import billing_pb2_grpc
-from headstore.calls.v1 import calls_pb2_grpc
 from headstore.context import CORRELATION_HEADER
 from headstore.grpc_auth import bearer_metadata
-from headstore.ops.v1 import ops_pb2, ops_pb2_grpc
-from headstore.payouts.v1 import payouts_pb2_grpc
-from headstore.profiles.v1 import profiles_pb2_grpc
 from services.gateway.errors import from_rpc_error
 
 UPSTREAMS = ("profiles",)

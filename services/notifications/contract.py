@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from headstore.events.v1 import notifications_pb2
+from contracts.events.v1 import notifications_pb2
 from services.notifications.domain import Email
 
 

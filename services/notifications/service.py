@@ -12,15 +12,15 @@ from eventsourcing.application import ProcessingEvent
 from google.protobuf.timestamp_pb2 import Timestamp
 from nameko.timer import timer
 
+from contracts.events.v1 import billing_pb2, payouts_pb2, profiles_pb2
+from contracts.notifications.v1 import notifications_pb2, notifications_pb2_grpc
 from headstore import links, metrics
 from headstore.consumers import consumes
 from headstore.dependencies import Leadership, MetricsServer, Store
 from headstore.envelope import Envelope
 from headstore.errors import InvalidInput
-from headstore.events.v1 import billing_pb2, payouts_pb2, profiles_pb2
 from headstore.grpc import Grpc, grpc_method
 from headstore.health import HealthCheck
-from headstore.notifications.v1 import notifications_pb2, notifications_pb2_grpc
 from headstore.settings import env_float, env_int
 from services.notifications import templates
 from services.notifications.adapters.smtp import DeliveryFailed

@@ -22,10 +22,10 @@ from eventsourcing.application import ProcessingEvent
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
 
+from contracts.events.v1 import billing_pb2, calls_pb2, profiles_pb2
 from headstore import metrics
 from headstore.envelope import Envelope
 from headstore.errors import InvalidInput, NotFound, PreconditionFailed
-from headstore.events.v1 import billing_pb2, calls_pb2, profiles_pb2
 from headstore.settings import Settings, env, env_int
 from headstore.store import ServiceApplication
 from services.payouts.domain import (

@@ -8,8 +8,8 @@ from typing import Any
 
 from google.protobuf.message import Message
 
-from headstore.events.v1 import money_pb2
-from headstore.events.v1 import payouts_pb2 as events
+from contracts.events.v1 import money_pb2
+from contracts.events.v1 import payouts_pb2 as events
 from services.payouts.domain import AMBASSADOR_SHARE, Payee, PayoutAccount
 
 

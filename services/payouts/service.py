@@ -10,15 +10,15 @@ from typing import Any
 from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 
+from contracts.events.v1 import money_pb2
+from contracts.payouts.v1 import payouts_pb2 as api
+from contracts.payouts.v1 import payouts_pb2_grpc
 from headstore import clock
 from headstore.consumers import consumes
 from headstore.dependencies import Leadership, MetricsServer, Store
 from headstore.envelope import Envelope
-from headstore.events.v1 import money_pb2
 from headstore.grpc import Grpc, grpc_method
 from headstore.health import HealthCheck
-from headstore.payouts.v1 import payouts_pb2 as api
-from headstore.payouts.v1 import payouts_pb2_grpc
 from headstore.runtime import OffHub
 from headstore.settings import env_float
 from services.payouts import application as policies

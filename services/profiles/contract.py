@@ -11,8 +11,8 @@ from typing import Any
 
 from google.protobuf.message import Message
 
-from headstore.events.v1 import money_pb2
-from headstore.events.v1 import profiles_pb2 as events
+from contracts.events.v1 import money_pb2
+from contracts.events.v1 import profiles_pb2 as events
 from services.profiles.domain import Account, Ambassador, ExpertApplication, ExpertProfile
 
 AVAILABILITY = {

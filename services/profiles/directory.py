@@ -29,7 +29,7 @@ from headstore import metrics
 from headstore.domain import stable_id
 from headstore.errors import InvalidInput
 from headstore.money import CURRENCIES
-from headstore.parked import Row
+from headstore.parking import ParkedRow as Row
 from headstore.parking import reason_of
 from headstore.settings import Settings
 from headstore.store import persistence_env
@@ -515,7 +515,7 @@ def directory_view(settings: Settings) -> DirectoryView:
 
 
 class DirectoryParking:
-    """The directory's parked events for `headstore parked` (a headstore.parked.Place)."""
+    """The directory's parked events for `headstore parked` (a cli.parked.Place)."""
 
     handler = HANDLER
 

@@ -9,15 +9,15 @@ from uuid import UUID
 
 from nameko.extensions import DependencyProvider
 
+from contracts.events.v1 import calls_pb2, payouts_pb2
+from contracts.profiles.v1 import profiles_pb2 as api
+from contracts.profiles.v1 import profiles_pb2_grpc
 from headstore.consumers import consumes
 from headstore.dependencies import PARKED_GAUGE_SECONDS, MetricsServer, Store
 from headstore.envelope import Envelope
 from headstore.errors import InvalidInput, parse_id
-from headstore.events.v1 import calls_pb2, payouts_pb2
 from headstore.grpc import Grpc, grpc_method
 from headstore.health import HealthCheck
-from headstore.profiles.v1 import profiles_pb2 as api
-from headstore.profiles.v1 import profiles_pb2_grpc
 from headstore.runtime import OffHub
 from headstore.settings import Settings
 from services.profiles.application import ProfilesApplication

@@ -8,11 +8,11 @@ from uuid import UUID
 import pytest
 from google.protobuf import json_format
 
+from contracts.events.v1 import profiles_pb2
 from headstore import clock
 from headstore.clock import FakeClock
 from headstore.domain import event_id
 from headstore.envelope import Envelope
-from headstore.events.v1 import profiles_pb2
 from headstore.links import open_sealed
 from services.profiles.application import (
     DEFAULT_QUESTIONS,

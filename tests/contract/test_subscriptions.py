@@ -8,8 +8,8 @@ import importlib
 
 import pytest
 
+from cli.registry import SERVICES, load
 from headstore.consume import OrderedEventHandler
-from headstore.registry import SERVICES, load
 
 PRODUCERS = {"profiles", "calls", "billing", "payouts", "notifications"}
 
@@ -36,8 +36,8 @@ def test_services_consume_something():
 @pytest.mark.parametrize(("consumer", "handler", "producer", "event_type"), subscriptions())
 def test_each_consumed_event_is_in_its_producers_contract(consumer, handler, producer, event_type):
     assert producer in PRODUCERS, f"{consumer}.{handler} listens to unknown {producer}"
-    contract = importlib.import_module(f"headstore.events.v1.{producer}_pb2")
+    contract = importlib.import_module(f"contracts.events.v1.{producer}_pb2")
     assert event_type in contract.DESCRIPTOR.message_types_by_name, (
         f"{consumer}.{handler} waits for {producer}'s {event_type}, which its contract "
-        f"(protos/headstore/events/v1/{producer}.proto) does not declare"
+        f"(protos/contracts/events/v1/{producer}.proto) does not declare"
     )

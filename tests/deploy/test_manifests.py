@@ -299,3 +299,33 @@ def test_gateway_replicas_share_one_rate_limit_store_only_they_reach(overlay: st
     assert named(overlay, "Service", "redis")["spec"]["ports"][0]["port"] == 6379
     peers = ingress_sources(overlay, "redis", 6379)
     assert peers and all(p["podSelector"]["matchLabels"]["app"] == "gateway" for p in peers)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_development_tools_run_only_from_the_devtools_image(overlay: str) -> None:
+    """The production image has no devtools/ (the Dockerfile's default target drops it)."""
+    for workload in workloads(overlay):
+        for container in containers(workload):
+            runs_devtools = container.get("command", [])[:3] == ["python", "-m", "devtools"]
+            from_devtools_image = container["image"].split(":")[0].endswith("headstore-devtools")
+            assert runs_devtools == from_devtools_image, (
+                f"{overlay}: {workload['metadata']['name']}/{container['name']} runs "
+                f"{container.get('command')} from {container['image']}"
+            )
+    if overlay == "prod":
+        assert not any(
+            container["image"].split(":")[0].endswith("headstore-devtools")
+            for workload in workloads(overlay)
+            for container in containers(workload)
+        )
+
+
+def test_the_default_image_target_leaves_development_tools_out() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    stages = re.findall(r"(?m)^FROM \S+ AS (\w+)$", dockerfile)
+    assert stages[-1] == "production", "a plain `docker build .` must give the production image"
+    bodies = dict(zip(stages, re.split(r"(?m)^FROM .*$", dockerfile)[1:], strict=True))
+    assert "rm -rf /src/devtools" in bodies["source"]
+    # The platform (which production is) takes its files only from the cleaned source.
+    assert "COPY --from=source /src /app" in bodies["platform"]
+    assert not re.search(r"(?m)^COPY (?!--from=source)", bodies["platform"] + bodies["production"])

@@ -17,12 +17,12 @@ import pytest
 import stripe
 from kombu import Connection
 
-from headstore.cli import migrate
+from cli.main import migrate
+from cli.registry import SERVICES, load
+from devtools.media_testing import JanusProcess, MediaNetwork, require_media
+from devtools.testing import ROOT, Processes, free_port, wait_until
 from headstore.consume import handler_queues
-from headstore.media_testing import JanusProcess, MediaNetwork, require_media
-from headstore.registry import SERVICES, load
 from headstore.store import drop_database
-from headstore.testing import ROOT, Processes, free_port, wait_until
 from services.gateway.ratelimits import LIMITS as RATE_LIMITS
 
 
@@ -55,7 +55,7 @@ class Platform:
 
     def grant_role(self, email: str, role: str) -> None:
         subprocess.run(
-            [sys.executable, "-m", "headstore.cli", "grant-role", email, role],
+            [sys.executable, "-m", "cli.main", "grant-role", email, role],
             cwd=ROOT,
             env={**os.environ, **self.processes.env},
             check=True,
@@ -163,10 +163,11 @@ def platform(request, settings, processes, media_network) -> Any:
         processes.env[f"{name.upper()}_METRICS_PORT"] = "0"
         processes.env[f"{name.upper()}_RELAY_METRICS_PORT"] = "0"
     migrate(settings, list(SERVICES.values()))
-    cli = ("-m", "headstore.cli")
+    cli = ("-m", "cli.main")
     processes.start(
         "mail",
-        *cli,
+        "-m",
+        "devtools",
         "mail",
         "--smtp-port",
         str(ports["smtp"]),
@@ -176,7 +177,8 @@ def platform(request, settings, processes, media_network) -> Any:
     gateway_url = f"http://127.0.0.1:{ports['gateway']}"
     processes.start(
         "stripe",
-        *cli,
+        "-m",
+        "devtools",
         "stripe",
         "--port",
         str(ports["stripe"]),

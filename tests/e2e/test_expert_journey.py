@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from headstore.testing import wait_until
+from devtools.testing import wait_until
 from tests.e2e.conftest import link_token
 
 pytestmark = pytest.mark.e2e

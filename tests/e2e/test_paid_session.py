@@ -2,7 +2,7 @@
 the minute on the live WebSocket, hang-up, capture at the Stripe stand-in, receipts, the bill.
 
 The platform runs with MINUTE_SECONDS=1 (one billed minute lasts a second). Both participants
-are in-process aiortc peers (headstore.media_peers) that join the Janus room with the join
+are in-process aiortc peers (devtools.media_peers) that join the Janus room with the join
 details the session hands each of them, over the test's own network namespace.
 """
 
@@ -20,9 +20,9 @@ import aiohttp
 import httpx
 import pytest
 
-from headstore.media_peers import Changes, RoomParticipant
-from headstore.media_testing import only_ice_addresses, tail
-from headstore.testing import wait_until
+from devtools.media_peers import Changes, RoomParticipant
+from devtools.media_testing import only_ice_addresses, tail
+from devtools.testing import wait_until
 from tests.e2e.conftest import link_token
 from tests.e2e.test_expert_journey import PROFILE, accepted_expert, bearer
 

@@ -22,9 +22,9 @@ from typing import Any
 import httpx
 import pytest
 
-from headstore.media_testing import only_ice_addresses
+from devtools.media_testing import only_ice_addresses
+from devtools.testing import ROOT, wait_until
 from headstore.settings import Settings
-from headstore.testing import ROOT, wait_until
 from services.payouts.application import PayoutsApplication
 from tests.e2e.test_expert_journey import PROFILE, bearer, staff
 from tests.e2e.test_paid_session import STEP_TIMEOUT, join_details, request_session
@@ -162,7 +162,7 @@ def transfers(platform: Any) -> list[Any]:
 
 def finance(platform: Any, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "headstore.cli", "finance", *args],
+        [sys.executable, "-m", "cli.main", "finance", *args],
         cwd=ROOT,
         env={**os.environ, **platform.processes.env},
         capture_output=True,

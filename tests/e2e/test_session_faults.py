@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from devtools.testing import wait_until
 from headstore.settings import Settings
-from headstore.testing import wait_until
 from services.billing.application import BillingApplication
 from services.billing.domain import Bill
 from tests.e2e.test_expert_journey import bearer
@@ -21,7 +21,7 @@ from tests.e2e.test_session_money import accepted, captured, client_with_card, e
 
 pytestmark = [pytest.mark.e2e, pytest.mark.media, pytest.mark.timeout(300)]
 
-CLI = ("-m", "headstore.cli")
+CLI = ("-m", "cli.main")
 
 
 def restart(platform: Any, name: str, *args: str) -> None:

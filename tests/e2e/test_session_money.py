@@ -13,9 +13,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from headstore.media_peers import RoomParticipant
-from headstore.media_testing import only_ice_addresses
-from headstore.testing import wait_until
+from devtools.media_peers import RoomParticipant
+from devtools.media_testing import only_ice_addresses
+from devtools.testing import wait_until
 from tests.e2e.conftest import MINUTE_SECONDS
 from tests.e2e.test_expert_journey import PROFILE, accepted_expert, bearer
 from tests.e2e.test_paid_session import (

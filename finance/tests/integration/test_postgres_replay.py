@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from devtools.testing import ROOT, wait_until
 from finance.export import projection_counts
 from finance.ledger import COLUMNS
 from finance.replay import fold, replay
@@ -18,7 +19,6 @@ from finance.source import PostgresStore, RecorderStore
 from finance.tests.scenario import Books, standard_books
 from headstore.settings import Settings
 from headstore.store import ServiceApplication, connect, create_database, drop_database
-from headstore.testing import ROOT, wait_until
 from services.billing.application import BillingApplication
 
 pytestmark = pytest.mark.integration
@@ -117,7 +117,7 @@ def test_the_command_replays_with_a_progress_bar_and_reconciles(
     books.billing.close()
     books.payouts.close()
     env = {**os.environ, "DATABASE_PREFIX": fresh.database_prefix}
-    command = [sys.executable, "-m", "headstore.cli", "finance"]
+    command = [sys.executable, "-m", "cli.main", "finance"]
     done = subprocess.run(
         [*command, "replay", "--out", str(tmp_path / "ledger")],
         cwd=ROOT,

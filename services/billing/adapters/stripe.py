@@ -1,7 +1,7 @@
 """Stripe, through the official SDK only: customers and cards, card holds with manual capture,
 captures and cancellations, webhooks. Every call that changes something carries an idempotency
 key, so a retry after a crash repeats nothing. Development and tests point STRIPE_API_BASE at
-the local Stripe-compatible server (`headstore stripe`)."""
+the local Stripe-compatible server (`python -m devtools stripe`)."""
 
 from __future__ import annotations
 

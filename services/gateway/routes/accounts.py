@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response, status
 
-from headstore.profiles.v1 import profiles_pb2 as pb
+from contracts.profiles.v1 import profiles_pb2 as pb
 from services.gateway.auth import Caller, current_caller
 from services.gateway.ratelimits import RateLimits, rate_limits, request_address
 from services.gateway.schemas import (

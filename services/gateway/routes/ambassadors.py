@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Request, status
 from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from headstore.profiles.v1 import profiles_pb2 as pb
+from contracts.profiles.v1 import profiles_pb2 as pb
 from services.gateway.auth import Caller, require_roles
 from services.gateway.schemas import Id, RequestBody, error_responses
 from services.gateway.upstream import Upstream, profiles

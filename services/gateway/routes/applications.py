@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query, status
 
-from headstore.profiles.v1 import profiles_pb2 as pb
+from contracts.profiles.v1 import profiles_pb2 as pb
 from services.gateway.auth import Caller, require_roles, verified_caller
 from services.gateway.schemas import (
     Application,

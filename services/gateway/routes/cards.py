@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
-from headstore.billing.v1 import billing_pb2
+from contracts.billing.v1 import billing_pb2
 from services.gateway.auth import Caller, current_caller, verified_caller
 from services.gateway.schemas import (
     Card,

@@ -8,9 +8,9 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from headstore.calls.v1 import calls_pb2
+from contracts.calls.v1 import calls_pb2
+from contracts.profiles.v1 import profiles_pb2 as pb
 from headstore.money import parse_amount
-from headstore.profiles.v1 import profiles_pb2 as pb
 from services.gateway.auth import Caller, require_roles
 from services.gateway.schemas import (
     Amount,

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, status
 
-from headstore.calls.v1 import calls_pb2
+from contracts.calls.v1 import calls_pb2
 from headstore.errors import InvalidInput, NotFound
 from services.gateway.auth import Caller, require_roles
 from services.gateway.schemas import InviteLink, Token, error_responses

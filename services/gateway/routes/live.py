@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 
-from headstore.calls.v1 import calls_pb2
+from contracts.calls.v1 import calls_pb2
 from headstore.context import new_correlation_id
 from headstore.errors import DomainError
 from services.gateway.auth import caller_of

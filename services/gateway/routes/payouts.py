@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
-from headstore.payouts.v1 import payouts_pb2
+from contracts.payouts.v1 import payouts_pb2
 from services.gateway.auth import Caller, require_roles
 from services.gateway.schemas import MoneyAmount, RequestBody, WebhookReceived, error_responses
 from services.gateway.upstream import Upstream, payouts

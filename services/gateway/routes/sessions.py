@@ -8,8 +8,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, status
 
-from headstore.billing.v1 import billing_pb2
-from headstore.calls.v1 import calls_pb2
+from contracts.billing.v1 import billing_pb2
+from contracts.calls.v1 import calls_pb2
 from services.gateway.auth import Caller, current_caller, require_roles, verified_caller
 from services.gateway.ratelimits import RateLimits, rate_limits, request_address
 from services.gateway.schemas import (

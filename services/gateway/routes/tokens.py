@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response, status
 
+from contracts.profiles.v1 import profiles_pb2 as pb
 from headstore.errors import Unauthenticated
-from headstore.profiles.v1 import profiles_pb2 as pb
 from services.gateway.ratelimits import RateLimits, rate_limits, request_address
 from services.gateway.schemas import LogIn, LogOut, RefreshTokens, Tokens, error_responses
 from services.gateway.upstream import Upstream, profiles

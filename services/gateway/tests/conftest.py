@@ -20,10 +20,10 @@ import pytest
 from fastapi import FastAPI
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from headstore.events.v1 import money_pb2
-from headstore.ops.v1 import ops_pb2, ops_pb2_grpc
-from headstore.profiles.v1 import profiles_pb2 as pb
-from headstore.profiles.v1 import profiles_pb2_grpc
+from contracts.events.v1 import money_pb2
+from contracts.ops.v1 import ops_pb2, ops_pb2_grpc
+from contracts.profiles.v1 import profiles_pb2 as pb
+from contracts.profiles.v1 import profiles_pb2_grpc
 from headstore.settings import Settings
 from services.gateway.app import create_app
 

@@ -15,11 +15,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from headstore.billing.v1 import billing_pb2, billing_pb2_grpc
-from headstore.calls.v1 import calls_pb2, calls_pb2_grpc
-from headstore.events.v1 import calls_pb2 as call_events
-from headstore.events.v1 import money_pb2
-from headstore.payouts.v1 import payouts_pb2, payouts_pb2_grpc
+from contracts.billing.v1 import billing_pb2, billing_pb2_grpc
+from contracts.calls.v1 import calls_pb2, calls_pb2_grpc
+from contracts.events.v1 import calls_pb2 as call_events
+from contracts.events.v1 import money_pb2
+from contracts.payouts.v1 import payouts_pb2, payouts_pb2_grpc
 from headstore.settings import Settings
 from services.gateway.app import create_app
 from services.gateway.tests.conftest import (

@@ -25,11 +25,11 @@ import pytest
 from fastapi import FastAPI
 from grpc_health.v1 import health_pb2_grpc
 
-from headstore.billing.v1 import billing_pb2, billing_pb2_grpc
-from headstore.calls.v1 import calls_pb2, calls_pb2_grpc
-from headstore.payouts.v1 import payouts_pb2, payouts_pb2_grpc
-from headstore.profiles.v1 import profiles_pb2 as pb
-from headstore.profiles.v1 import profiles_pb2_grpc
+from contracts.billing.v1 import billing_pb2, billing_pb2_grpc
+from contracts.calls.v1 import calls_pb2, calls_pb2_grpc
+from contracts.payouts.v1 import payouts_pb2, payouts_pb2_grpc
+from contracts.profiles.v1 import profiles_pb2 as pb
+from contracts.profiles.v1 import profiles_pb2_grpc
 from headstore.settings import Settings
 from services.gateway.app import create_app
 from services.gateway.ratelimits import RateLimitSettings

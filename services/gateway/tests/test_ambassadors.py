@@ -10,7 +10,7 @@ import httpx
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from headstore.profiles.v1 import profiles_pb2 as pb
+from contracts.profiles.v1 import profiles_pb2 as pb
 from services.gateway.tests.conftest import CANNED, FakeProfiles, bearer
 
 pytestmark = pytest.mark.anyio

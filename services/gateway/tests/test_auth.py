@@ -9,7 +9,7 @@ import jwt
 import pytest
 from fastapi import FastAPI
 
-from headstore.profiles.v1 import profiles_pb2 as pb
+from contracts.profiles.v1 import profiles_pb2 as pb
 from services.gateway.auth import AccessStates
 from services.gateway.tests.conftest import ISSUED, SECRET, FakeProfiles, access_token, bearer
 

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import grpc
 import pytest
 
-from headstore.billing.v1 import billing_pb2
+from contracts.billing.v1 import billing_pb2
 from services.gateway.tests.conftest import bearer
 from services.gateway.tests.fakes_calls_billing import CLIENT_ID, Fakes, running_gateway
 from services.gateway.webhooks import MAX_WEBHOOK_BYTES

@@ -13,14 +13,14 @@ from fastapi.testclient import TestClient
 from kombu import Connection, Producer
 from starlette.websockets import WebSocketDisconnect
 
-from headstore.calls.v1 import calls_pb2 as calls_api
-from headstore.calls.v1 import calls_pb2_grpc
+from contracts.calls.v1 import calls_pb2 as calls_api
+from contracts.calls.v1 import calls_pb2_grpc
+from contracts.events.v1 import billing_pb2, calls_pb2, money_pb2
+from contracts.profiles.v1 import profiles_pb2 as profiles_api
+from contracts.profiles.v1 import profiles_pb2_grpc
+from devtools.testing import free_port
 from headstore.envelope import Envelope, event_exchange
-from headstore.events.v1 import billing_pb2, calls_pb2, money_pb2
-from headstore.profiles.v1 import profiles_pb2 as profiles_api
-from headstore.profiles.v1 import profiles_pb2_grpc
 from headstore.settings import Settings
-from headstore.testing import free_port
 from services.gateway.app import create_app
 from services.gateway.live import CLIENT, EXPERT, view
 

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import grpc
 import pytest
 
-from headstore.payouts.v1 import payouts_pb2
+from contracts.payouts.v1 import payouts_pb2
 from services.gateway.tests.conftest import bearer
 from services.gateway.tests.fakes_calls_billing import PUBLIC_URL, Fakes, running_gateway
 

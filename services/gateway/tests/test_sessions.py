@@ -10,9 +10,9 @@ from typing import Any
 import grpc
 import pytest
 
-from headstore.billing.v1 import billing_pb2
-from headstore.calls.v1 import calls_pb2
-from headstore.events.v1 import calls_pb2 as call_events
+from contracts.billing.v1 import billing_pb2
+from contracts.calls.v1 import calls_pb2
+from contracts.events.v1 import calls_pb2 as call_events
 from services.gateway.tests.conftest import bearer
 from services.gateway.tests.fakes_calls_billing import (
     CLIENT_ID,

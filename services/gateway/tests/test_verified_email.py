@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from headstore.profiles.v1 import profiles_pb2 as pb
+from contracts.profiles.v1 import profiles_pb2 as pb
 from services.gateway.tests.conftest import access_token
 from services.gateway.tests.fakes_calls_billing import CLIENT_ID, EXPERT_ID, SESSION_ID
 from services.gateway.tests.platform import Platform, running_platform

@@ -1,7 +1,7 @@
 """Stripe Connect through the official SDK only: Express connected accounts, onboarding links,
 transfers (separate charges and transfers, grouped by payout week), Connect webhooks. Every
 call that changes something carries an idempotency key. Development and tests point
-STRIPE_API_BASE at the local Stripe-compatible server (`headstore stripe`)."""
+STRIPE_API_BASE at the local Stripe-compatible server (`python -m devtools stripe`)."""
 
 from __future__ import annotations
 

@@ -9,10 +9,10 @@ from uuid import uuid4
 import pytest
 from google.protobuf.message import Message
 
+from contracts.events.v1 import calls_pb2, money_pb2
 from headstore import clock as headstore_clock
 from headstore.clock import FakeClock
 from headstore.envelope import Envelope
-from headstore.events.v1 import calls_pb2, money_pb2
 from headstore.settings import Settings
 from services.billing.application import (
     BillingApplication,

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from headstore.events.v1 import calls_pb2
+from contracts.events.v1 import calls_pb2
 from headstore.money import Money
 from headstore.settings import Settings
 from services.billing.application import (

@@ -4,7 +4,7 @@ import pytest
 from eventsourcing.utils import get_topic
 from nameko.testing.services import worker_factory
 
-from headstore.billing.v1 import billing_pb2 as api
+from contracts.billing.v1 import billing_pb2 as api
 from headstore.errors import InvalidInput
 from services.billing.domain import CardOnFile, card_id, check_card
 from services.billing.service import BillingService

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from contracts.events.v1 import billing_pb2
 from headstore.domain import event_id
 from headstore.envelope import Envelope
-from headstore.events.v1 import billing_pb2
 from services.billing.contract import translate
 from services.billing.domain import Bill
 

@@ -11,7 +11,7 @@ import pytest
 from nameko.testing.services import worker_factory
 from nameko_grpc.errors import GrpcError
 
-from headstore.billing.v1 import billing_pb2 as api
+from contracts.billing.v1 import billing_pb2 as api
 from headstore.stripe_api import StripeSettings
 from services.billing.adapters.stripe import StripeGateway
 from services.billing.service import BillingService

@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from headstore.media_testing import (
+from devtools.media_testing import (
     JanusProcess,
     MediaNetwork,
     require_media,

@@ -18,14 +18,14 @@ from nameko.testing.services import worker_factory
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
-from headstore.media_peers import (
+from devtools.media_peers import (
     UNAUTHORIZED,
     JanusRequestError,
     JanusSession,
     RoomParticipant,
     wait_until_async,
 )
-from headstore.media_testing import JanusProcess, MediaNetwork, only_ice_addresses
+from devtools.media_testing import JanusProcess, MediaNetwork, only_ice_addresses
 from headstore.settings import Settings
 from services.calls.application import CallsApplication, CallsConfig
 from services.calls.rooms import (

@@ -1,10 +1,10 @@
 """Real media through Janus: two aiortc peers publish synthetic audio and video into a room the
 calls service's adapter created, subscribe to each other, and are ended by the adapter.
 
-Everything runs in a network namespace this test creates (headstore.media_testing): Janus
+Everything runs in a network namespace this test creates (devtools.media_testing): Janus
 listens on the namespace's veth address, the peers and the event-handler backend use the root
 end of that veth. No traffic goes to the machine's external address. The peers are
-headstore.media_peers' `RoomParticipant`s, the same ones the end-to-end tests use.
+devtools.media_peers' `RoomParticipant`s, the same ones the end-to-end tests use.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from headstore.media_peers import (
+from devtools.media_peers import (
     UNAUTHORIZED,
     VIDEOROOM_UNAUTHORIZED,
     JanusRequestError,
@@ -25,7 +25,7 @@ from headstore.media_peers import (
     RoomParticipant,
     wait_until_async,
 )
-from headstore.media_testing import JanusProcess, MediaNetwork, only_ice_addresses
+from devtools.media_testing import JanusProcess, MediaNetwork, only_ice_addresses
 from services.calls.adapters.janus import VIDEOROOM, JanusClient, JanusError, JanusEvent
 
 from .conftest import EventSink

@@ -12,10 +12,10 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from contracts.events.v1 import billing_pb2, money_pb2, profiles_pb2
 from headstore import clock as headstore_clock
 from headstore.clock import FakeClock
 from headstore.envelope import Envelope
-from headstore.events.v1 import billing_pb2, money_pb2, profiles_pb2
 from headstore.settings import Settings
 from services.calls.application import CallsApplication, CallsConfig, RoomInfo
 from services.calls.domain import CLIENT, EXPERT, SessionRules

@@ -8,9 +8,9 @@ from uuid import uuid4
 
 from google.protobuf import json_format
 
+from contracts.events.v1 import calls_pb2
 from headstore.domain import event_id
 from headstore.envelope import Envelope
-from headstore.events.v1 import calls_pb2
 from services.calls.application import CallsApplication
 from services.calls.contract import translate
 from services.calls.tests.unit.conftest import MINUTE, Upstream, paying_client

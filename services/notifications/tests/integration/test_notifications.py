@@ -1,5 +1,6 @@
 """The notifications service as it runs: a real process on real RabbitMQ, PostgreSQL and SMTP
-(`headstore mail`), fed profiles events published into RabbitMQ as the profiles relay would."""
+(`python -m devtools mail`), fed profiles events published into RabbitMQ as the profiles relay
+would."""
 
 from __future__ import annotations
 
@@ -17,15 +18,15 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from kombu import Connection, Producer
 
-from headstore.cli import migrate
+from cli.main import migrate
+from cli.registry import SERVICES
+from contracts.events.v1 import profiles_pb2
+from contracts.notifications.v1 import notifications_pb2, notifications_pb2_grpc
+from devtools.testing import Processes, free_port, wait_until
 from headstore.consume import event_exchange, handler_queues
 from headstore.envelope import CONTENT_TYPE, Envelope
-from headstore.events.v1 import profiles_pb2
 from headstore.links import seal
-from headstore.notifications.v1 import notifications_pb2, notifications_pb2_grpc
-from headstore.registry import SERVICES
 from headstore.store import drop_database
-from headstore.testing import Processes, free_port, wait_until
 from services.notifications.service import NotificationsService
 
 pytestmark = pytest.mark.integration
@@ -65,7 +66,7 @@ class Notifications:
         self.processes.start(
             "mail",
             "-m",
-            "headstore.cli",
+            "devtools",
             "mail",
             "--smtp-port",
             str(self.smtp_port),
@@ -80,7 +81,7 @@ class Notifications:
         self.metrics_ports[name] = self.metrics_port if name == "notifications" else free_port()
         self.processes.env["NOTIFICATIONS_GRPC_PORT"] = str(grpc_port)
         self.processes.env["NOTIFICATIONS_METRICS_PORT"] = str(self.metrics_ports[name])
-        self.processes.start(name, "-m", "headstore.cli", "run", "notifications")
+        self.processes.start(name, "-m", "cli.main", "run", "notifications")
         with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
             health = health_pb2_grpc.HealthStub(channel)
 

@@ -7,10 +7,10 @@ from uuid import uuid4
 
 from google.protobuf.message import Message
 
+from cli.parked import ConsumerPlace
+from contracts.events.v1 import billing_pb2, money_pb2, profiles_pb2
 from headstore.consumers import subscriptions
 from headstore.envelope import Envelope
-from headstore.events.v1 import billing_pb2, money_pb2, profiles_pb2
-from headstore.parked import ConsumerPlace
 from services.notifications import templates
 from services.notifications.service import NotificationsService
 

@@ -12,12 +12,12 @@ from google.protobuf.message import Message
 from grpc import StatusCode
 from nameko_grpc.errors import GrpcError
 
+from contracts.events.v1 import notifications_pb2 as events_pb2
+from contracts.events.v1 import profiles_pb2
+from contracts.notifications.v1 import notifications_pb2
+from devtools.mailbox import find_links
 from headstore.envelope import Envelope
-from headstore.events.v1 import notifications_pb2 as events_pb2
-from headstore.events.v1 import profiles_pb2
 from headstore.links import new_key_pair, seal
-from headstore.mailbox import find_links
-from headstore.notifications.v1 import notifications_pb2
 from services.notifications import templates
 from services.notifications.adapters.smtp import DeliveryFailed
 from services.notifications.contract import translate

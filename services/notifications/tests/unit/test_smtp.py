@@ -10,8 +10,8 @@ from uuid import UUID, uuid4
 import pytest
 from aiosmtpd.controller import Controller
 
-from headstore.mailbox import Mailbox, MailServer
-from headstore.testing import free_port
+from devtools.mailbox import Mailbox, MailServer
+from devtools.testing import free_port
 from services.notifications.adapters.smtp import DeliveryFailed, SmtpMailer
 
 SENDER = "Headstore <no-reply@headstore.local>"

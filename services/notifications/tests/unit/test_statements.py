@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from headstore.events.v1 import money_pb2, payouts_pb2
+from contracts.events.v1 import money_pb2, payouts_pb2
 from services.notifications import templates
 
 from .test_receipts import envelope, register

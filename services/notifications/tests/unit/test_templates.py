@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from headstore.mailbox import find_links
+from devtools.mailbox import find_links
 from services.notifications import templates
 
 URL = "https://headstore.test"

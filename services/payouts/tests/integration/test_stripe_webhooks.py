@@ -14,12 +14,12 @@ import pytest
 import stripe
 from nameko.testing.services import worker_factory
 
-from headstore.cli import migrate
-from headstore.payouts.v1 import payouts_pb2 as api
-from headstore.registry import SERVICES
+from cli.main import migrate
+from cli.registry import SERVICES
+from contracts.payouts.v1 import payouts_pb2 as api
+from devtools.testing import stripe_stand_in
 from headstore.store import drop_database
 from headstore.stripe_api import StripeSettings
-from headstore.testing import stripe_stand_in
 from services.payouts.adapters.stripe import ConnectGateway
 from services.payouts.application import PayoutsApplication
 from services.payouts.service import PayoutsService

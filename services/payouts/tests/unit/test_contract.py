@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from contracts.events.v1 import payouts_pb2
 from headstore.domain import event_id
 from headstore.envelope import Envelope
-from headstore.events.v1 import payouts_pb2
 from services.payouts.contract import translate
 
 from .conftest import ANCHOR, WEEK, activate

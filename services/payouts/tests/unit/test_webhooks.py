@@ -12,7 +12,7 @@ import pytest
 from nameko.testing.services import worker_factory
 from nameko_grpc.errors import GrpcError
 
-from headstore.payouts.v1 import payouts_pb2 as api
+from contracts.payouts.v1 import payouts_pb2 as api
 from headstore.stripe_api import StripeSettings
 from services.payouts.adapters.stripe import ConnectGateway
 from services.payouts.service import PayoutsService

@@ -3,11 +3,11 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from headstore.cli import migrate
-from headstore.profiles.v1 import profiles_pb2_grpc
-from headstore.registry import SERVICES
+from cli.main import migrate
+from cli.registry import SERVICES
+from contracts.profiles.v1 import profiles_pb2_grpc
+from devtools.testing import free_port
 from headstore.store import drop_database
-from headstore.testing import free_port
 
 
 @pytest.fixture
@@ -22,7 +22,7 @@ def profiles(settings, processes, monkeypatch):
         ARGON2_TIME_COST="1",
         ARGON2_MEMORY_KIB="8192",
     )
-    processes.start("profiles", "-m", "headstore.cli", "run", "profiles")
+    processes.start("profiles", "-m", "cli.main", "run", "profiles")
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")
     grpc.channel_ready_future(channel).result(timeout=30)
     yield profiles_pb2_grpc.ProfilesServiceStub(channel)

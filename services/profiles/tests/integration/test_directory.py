@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from headstore.cli import migrate
-from headstore.registry import SERVICES
+from cli.main import migrate
+from cli.registry import SERVICES
 from headstore.store import drop_database
 from services.profiles.application import ProfilesApplication, ProfilesConfig
 from services.profiles.directory import (

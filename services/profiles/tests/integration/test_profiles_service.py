@@ -10,9 +10,9 @@ import grpc
 import psycopg
 import pytest
 
-from headstore.cli import grant_role
-from headstore.ops.v1 import ops_pb2, ops_pb2_grpc
-from headstore.profiles.v1 import profiles_pb2 as api
+from cli.main import grant_role
+from contracts.ops.v1 import ops_pb2, ops_pb2_grpc
+from contracts.profiles.v1 import profiles_pb2 as api
 from services.profiles.application import ProfilesApplication, ProfilesConfig
 from services.profiles.domain import Account, EmailIndex
 from services.profiles.tests.integration.test_directory import listed_expert, offering_with_nul

@@ -16,10 +16,10 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError
 from nameko.testing.services import worker_factory
 
+from contracts.profiles.v1 import profiles_pb2 as api
 from headstore import clock as headstore_clock
 from headstore.clock import FakeClock
 from headstore.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
-from headstore.profiles.v1 import profiles_pb2 as api
 from services.profiles import application as application_module
 from services.profiles.application import (
     DEFAULT_QUESTIONS,

@@ -8,8 +8,8 @@ from uuid import uuid4
 import pytest
 from nameko.testing.services import worker_factory
 
+from contracts.events.v1 import payouts_pb2
 from headstore.envelope import Envelope
-from headstore.events.v1 import payouts_pb2
 from services.profiles.application import ProfilesApplication, ProfilesConfig
 from services.profiles.domain import Account
 from services.profiles.service import ProfilesService, account_message

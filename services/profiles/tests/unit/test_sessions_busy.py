@@ -9,10 +9,10 @@ import pytest
 from google.protobuf.message import Message
 from nameko.testing.services import worker_factory
 
+from contracts.events.v1 import calls_pb2
 from headstore import clock
 from headstore.clock import FakeClock
 from headstore.envelope import Envelope
-from headstore.events.v1 import calls_pb2
 from services.profiles.application import ProfilesApplication, ProfilesConfig
 from services.profiles.domain import ExpertProfile
 from services.profiles.service import ProfilesService

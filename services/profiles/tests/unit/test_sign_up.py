@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from contracts.events.v1 import profiles_pb2 as events
 from headstore.errors import NotFound
-from headstore.events.v1 import profiles_pb2 as events
 from services.profiles.application import ProfilesApplication, ProfilesConfig
 from services.profiles.contract import translate
 from services.profiles.domain import Account

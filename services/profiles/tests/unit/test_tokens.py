@@ -13,10 +13,10 @@ import jwt
 import pytest
 from nameko.testing.services import worker_factory
 
+from contracts.profiles.v1 import profiles_pb2 as api
 from headstore import clock
 from headstore.clock import FakeClock
 from headstore.errors import InvalidInput, PreconditionFailed
-from headstore.profiles.v1 import profiles_pb2 as api
 from services.profiles.application import ProfilesApplication, ProfilesConfig
 from services.profiles.service import ProfilesService
 from services.profiles.tests import mailed_links

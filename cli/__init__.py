@@ -1,0 +1,1 @@
+"""The command line (`headstore …`): wires services, relays, migrations and finance together."""

@@ -1,0 +1,1615 @@
+"""The local Stripe-compatible server for development and tests: PyPI `localstripe`, extended.
+
+`localstripe` 1.15.10 covers customers, payment methods and payment intents. This module installs
+what Headstore needs on top of it, before serving its aiohttp app on the loopback interface only:
+
+- idempotent POST requests as Stripe does them (first response replayed for 24 hours, a reuse with
+  other parameters is an `idempotency_error`, concurrent requests with one key run once);
+- payment-intent fixes: `amount_capturable`, `amount_received`, `amount_captured` on the charge, a
+  partial capture booked at the captured amount, Stripe's errors for over-capture and for acting on
+  an intent in the wrong state, `canceled_at` and `cancellation_reason`;
+- cards: brand, country and funding of Stripe's test numbers (15- and 14-digit numbers and 4-digit
+  CVCs accepted), declines at charge time with Stripe's decline codes, `pm_card_*` test ids;
+- Connect: accounts, account links, a dev-only onboarding completion that sends `account.updated`,
+  transfers with their balance transactions, balance-transaction filters, a balance computed from
+  the balance transactions, webhook endpoints created through the API (signed deliveries).
+
+`docs/stripe-stand-in.md` says what is faithful and what is simplified. Everything is in memory:
+localstripe's pickle file under /tmp is never read nor written.
+
+Run it with `python -m devtools stripe --port N` or `python -m devtools.stripe_server --port N`;
+`--webhook URL` and `--connect-webhook URL` (repeatable) register endpoints for every event at
+start-up, as configuring them in Stripe's dashboard does, signed with `STRIPE_WEBHOOK_SECRET` and
+`STRIPE_CONNECT_WEBHOOK_SECRET`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import hmac
+import ipaddress
+import json
+import logging
+import os
+import secrets
+import signal
+import sys
+import time
+import warnings
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+import aiohttp
+from aiohttp import web
+
+from headstore.stripe_api import DEFAULT_CONNECT_WEBHOOK_SECRET, DEFAULT_WEBHOOK_SECRET
+
+with warnings.catch_warnings():
+    # localstripe registers plain functions as handlers, which aiohttp deprecates.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from localstripe import resources as ls
+    from localstripe import server as ls_server
+    from localstripe import webhooks as ls_webhooks
+    from localstripe.errors import UserError
+
+log = logging.getLogger("devtools.stripe_server")
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 12111
+IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60
+ACCOUNT_LINK_TTL_SECONDS = 300
+WEBHOOK_DELAY_SECONDS = 0.2
+IDEMPOTENCY_MISMATCH = (
+    "Keys for idempotent requests can only be used with the same parameters they were first "
+    "used with. Try using a key other than '{key}' if you meant to execute a different request."
+)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def json_response(body: Any, status: int = 200) -> web.Response:
+    return web.json_response(
+        body, status=status, dumps=lambda x: json.dumps(x, indent=2, sort_keys=True) + "\n"
+    )
+
+
+def _now() -> int:
+    return int(time.time())
+
+
+def _unknown(params: dict[str, Any]) -> None:
+    if params:
+        raise UserError(400, f"Received unknown parameter: {sorted(params)[0]}")
+
+
+def _no_such(kind: str, id: str, param: str = "id") -> UserError:
+    return UserError(404, f"No such {kind}: '{id}'", {"code": "resource_missing", "param": param})
+
+
+def _as_int(value: Any, param: str, minimum: int = 0) -> int:
+    value = ls.try_convert_to_int(value)
+    if type(value) is not int or value < minimum:
+        raise UserError(
+            400,
+            f"Invalid {'positive ' if minimum > 0 else ''}integer: {value}",
+            {"code": "parameter_invalid_integer", "param": param},
+        )
+    return value
+
+
+def _as_bool(value: Any, param: str) -> bool:
+    value = ls.try_convert_to_bool(value)
+    if type(value) is not bool:
+        raise UserError(400, f"Invalid boolean: {value}", {"param": param})
+    return value
+
+
+def _metadata(value: Any) -> dict[str, str]:
+    if value is None or value == "":
+        return {}
+    if not isinstance(value, dict):
+        raise UserError(400, "Invalid object", {"param": "metadata"})
+    return {str(k): str(v) for k, v in value.items() if v != ""}
+
+
+def _merge(into: dict[str, Any], update: dict[str, Any]) -> None:
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = value
+
+
+def _paginate(
+    url: str, items: list[Any], limit: Any, starting_after: Any, ending_before: Any = None
+) -> Any:
+    """A localstripe List of `items` (already newest first), with Stripe's cursor parameters."""
+    li = ls.List(url, limit=limit, starting_after=starting_after)
+    if ending_before is not None:
+        ids = [getattr(i, "id", None) for i in items]
+        if ending_before in ids:
+            end = ids.index(ending_before)
+            items = items[max(0, end - li._limit) : end]
+    li._list = items
+    return li
+
+
+def _newest_first(cls: Any) -> list[Any]:
+    objects = [v for k, v in ls.store.items() if k.startswith(cls.object + ":")]
+    objects.reverse()  # insertion order reversed, then a stable sort on the creation second
+    objects.sort(key=lambda o: o.created, reverse=True)
+    return objects
+
+
+def _created_filter(created: Any) -> Callable[[Any], bool]:
+    if created is None:
+        return lambda obj: True
+    if isinstance(created, str):
+        exact = _as_int(created, "created")
+        return lambda obj: obj.created == exact
+    if not isinstance(created, dict) or not set(created) <= {"gt", "gte", "lt", "lte"}:
+        raise UserError(400, "Invalid created filter", {"param": "created"})
+    bounds = {k: _as_int(v, f"created[{k}]") for k, v in created.items()}
+    checks = {
+        "gt": lambda a, b: a > b,
+        "gte": lambda a, b: a >= b,
+        "lt": lambda a, b: a < b,
+        "lte": lambda a, b: a <= b,
+    }
+    return lambda obj: all(checks[k](obj.created, v) for k, v in bounds.items())
+
+
+# --- Idempotency -------------------------------------------------------------------------------
+
+
+@dataclass
+class SavedResponse:
+    fingerprint: str
+    status: int
+    body: bytes
+    content_type: str
+    request_id: str
+    saved_at: float
+
+
+@dataclass
+class IdempotencyCache:
+    """First responses by (account, key), kept `ttl` seconds of `clock` time; a lock per key."""
+
+    ttl: float = IDEMPOTENCY_TTL_SECONDS
+    clock: Callable[[], float] = time.time
+    _saved: dict[tuple[str, str], SavedResponse] = field(default_factory=dict)
+    _locks: dict[tuple[str, str], asyncio.Lock] = field(default_factory=dict)
+
+    def lock(self, key: tuple[str, str]) -> asyncio.Lock:
+        return self._locks.setdefault(key, asyncio.Lock())
+
+    def get(self, key: tuple[str, str]) -> SavedResponse | None:
+        self._prune()
+        return self._saved.get(key)
+
+    def put(self, key: tuple[str, str], saved: SavedResponse) -> None:
+        self._saved[key] = saved
+
+    def _prune(self) -> None:
+        oldest = self.clock() - self.ttl
+        for key in [k for k, v in self._saved.items() if v.saved_at <= oldest]:
+            del self._saved[key]
+            lock = self._locks.get(key)
+            if lock is not None and not lock.locked():
+                del self._locks[key]
+
+
+idempotency = IdempotencyCache()
+
+
+def request_fingerprint(method: str, path: str, query: str, body: bytes, content_type: str) -> str:
+    """What must be equal for a key to be reused: method, path and parameters (in any order)."""
+    if content_type.startswith("application/json"):
+        try:
+            params = json.dumps(json.loads(body or b"null"), sort_keys=True)
+        except ValueError:
+            params = body.decode("utf-8", "replace")
+    else:
+        params = json.dumps(sorted(parse_qsl(body.decode("utf-8", "replace"), True)))
+    canonical = json.dumps([method, path, sorted(parse_qsl(query, True)), params])
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _saved_as_response(saved: SavedResponse) -> web.Response:
+    response = web.Response(status=saved.status, body=saved.body)
+    response.content_type = saved.content_type
+    response.headers["Idempotent-Replayed"] = "true"
+    response.headers["Original-Request"] = saved.request_id
+    response.headers["Request-Id"] = _request_id()
+    return response
+
+
+def _request_id() -> str:
+    return "req_" + ls.random_id(14)
+
+
+def _stores(status: int) -> bool:
+    # Stripe keeps the result once the endpoint began to execute, success or failure (a card
+    # decline, a server error); a request refused by validation (400, 404) is not kept.
+    return status < 400 or status == 402 or status >= 500
+
+
+@web.middleware
+async def idempotency_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    key = request.headers.get("Idempotency-Key")
+    if request.method != "POST" or not key:
+        return await _call(handler, request)
+    if len(key) > 255:
+        raise UserError(400, "Idempotency keys can be at most 255 characters long.")
+    scope = (request.headers.get("Stripe-Account", ""), key)
+    body = await request.read()
+    fingerprint = request_fingerprint(
+        request.method, request.path, request.query_string, body, request.content_type
+    )
+    async with idempotency.lock(scope):
+        saved = idempotency.get(scope)
+        if saved is not None:
+            if saved.fingerprint != fingerprint:
+                return json_response(
+                    {
+                        "error": {
+                            "type": "idempotency_error",
+                            "message": IDEMPOTENCY_MISMATCH.format(key=key),
+                        }
+                    },
+                    status=400,
+                )
+            return _saved_as_response(saved)
+        response = await _call(handler, request)
+        if _stores(response.status) and isinstance(response, web.Response):
+            raw = response.body
+            if isinstance(raw, bytes):
+                request_id = response.headers.setdefault("Request-Id", _request_id())
+                idempotency.put(
+                    scope,
+                    SavedResponse(
+                        fingerprint,
+                        response.status,
+                        raw,
+                        response.content_type,
+                        request_id,
+                        idempotency.clock(),
+                    ),
+                )
+        return response
+
+
+async def _call(handler: Handler, request: web.Request) -> web.StreamResponse:
+    route = getattr(request.match_info, "route", None)
+    resource = getattr(route, "resource", None)
+    canonical = getattr(resource, "canonical", None)
+    handler = _OVERRIDES.get((request.method, canonical), handler) if canonical else handler
+    try:
+        return await handler(request)
+    except UserError as e:
+        return _user_error_response(e)
+
+
+def _user_error_response(e: UserError) -> web.Response:
+    if e.code == 402:
+        e.body["error"]["type"] = "card_error"
+    return e.to_response()
+
+
+@web.middleware
+async def stripe_errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Stripe's error shapes: card errors typed `card_error`, unknown URLs answered in JSON."""
+    try:
+        response = await handler(request)
+    except UserError as e:
+        response = _user_error_response(e)
+    except web.HTTPNotFound:
+        response = json_response(
+            {
+                "error": {
+                    "type": "invalid_request_error",
+                    "message": f"Unrecognized request URL ({request.method}: {request.path}).",
+                }
+            },
+            status=404,
+        )
+    except web.HTTPMethodNotAllowed:
+        response = json_response(
+            {
+                "error": {
+                    "type": "invalid_request_error",
+                    "message": f"Unrecognized request URL ({request.method}: {request.path}).",
+                }
+            },
+            status=404,
+        )
+    if isinstance(response, web.Response) and "Request-Id" not in response.headers:
+        response.headers["Request-Id"] = _request_id()
+    return response
+
+
+# --- Cards -------------------------------------------------------------------------------------
+
+# Stripe's test numbers: "each basic test card's billing country is set to U.S."; the
+# international ones (4000 00CC C... with CCC the ISO 3166 numeric code) carry their country.
+TEST_CARDS: dict[str, tuple[str, str, str]] = {
+    "4242424242424242": ("visa", "US", "credit"),
+    "4000056655665556": ("visa", "US", "debit"),
+    "5555555555554444": ("mastercard", "US", "credit"),
+    "2223003122003222": ("mastercard", "US", "credit"),
+    "5200828282828210": ("mastercard", "US", "debit"),
+    "5105105105105100": ("mastercard", "US", "prepaid"),
+    "378282246310005": ("amex", "US", "credit"),
+    "371449635398431": ("amex", "US", "credit"),
+    "6011111111111117": ("discover", "US", "credit"),
+    "6011000990139424": ("discover", "US", "credit"),
+    "6011981111111113": ("discover", "US", "debit"),
+    "3056930009020004": ("diners", "US", "credit"),
+    "36227206271667": ("diners", "US", "credit"),
+    "3566002020360505": ("jcb", "US", "credit"),
+    "6200000000000005": ("unionpay", "US", "credit"),
+    "6200000000000047": ("unionpay", "US", "debit"),
+    "4000000760000002": ("visa", "BR", "credit"),
+    "4000001240000000": ("visa", "CA", "credit"),
+    "4000004840008001": ("visa", "MX", "credit"),
+    "4000000400000008": ("visa", "AT", "credit"),
+    "4000000560000004": ("visa", "BE", "credit"),
+    "4000002080000001": ("visa", "DK", "credit"),
+    "4000002460000001": ("visa", "FI", "credit"),
+    "4000002500000003": ("visa", "FR", "credit"),
+    "4000002760000016": ("visa", "DE", "credit"),
+    "4000003720000005": ("visa", "IE", "credit"),
+    "4000003800000008": ("visa", "IT", "credit"),
+    "4000005280000002": ("visa", "NL", "credit"),
+    "4000005780000007": ("visa", "NO", "credit"),
+    "4000007240000007": ("visa", "ES", "credit"),
+    "4000007520000008": ("visa", "SE", "credit"),
+    "4000007560000009": ("visa", "CH", "credit"),
+    "4000008260000000": ("visa", "GB", "credit"),
+    "5555558265554449": ("mastercard", "GB", "credit"),
+    "4000000360000006": ("visa", "AU", "credit"),
+    "4000003920000003": ("visa", "JP", "credit"),
+}
+
+# Test payment-method ids (`pm_card_*`) and the numbers behind them.
+TEST_PAYMENT_METHODS: dict[str, str] = {
+    "pm_card_visa": "4242424242424242",
+    "pm_card_visa_debit": "4000056655665556",
+    "pm_card_mastercard": "5555555555554444",
+    "pm_card_mastercard_debit": "5200828282828210",
+    "pm_card_mastercard_prepaid": "5105105105105100",
+    "pm_card_amex": "378282246310005",
+    "pm_card_discover": "6011111111111117",
+    "pm_card_diners": "3056930009020004",
+    "pm_card_jcb": "3566002020360505",
+    "pm_card_unionpay": "6200000000000005",
+    "pm_card_us": "4242424242424242",
+    "pm_card_br": "4000000760000002",
+    "pm_card_ca": "4000001240000000",
+    "pm_card_mx": "4000004840008001",
+    "pm_card_at": "4000000400000008",
+    "pm_card_be": "4000000560000004",
+    "pm_card_dk": "4000002080000001",
+    "pm_card_fi": "4000002460000001",
+    "pm_card_fr": "4000002500000003",
+    "pm_card_de": "4000002760000016",
+    "pm_card_ie": "4000003720000005",
+    "pm_card_it": "4000003800000008",
+    "pm_card_nl": "4000005280000002",
+    "pm_card_no": "4000005780000007",
+    "pm_card_es": "4000007240000007",
+    "pm_card_se": "4000007520000008",
+    "pm_card_ch": "4000007560000009",
+    "pm_card_gb": "4000008260000000",
+    "pm_card_au": "4000000360000006",
+    "pm_card_jp": "4000003920000003",
+    "pm_card_chargeDeclined": "4000000000000002",
+    "pm_card_visa_chargeDeclined": "4000000000000002",
+    "pm_card_chargeDeclinedInsufficientFunds": "4000000000009995",
+    "pm_card_visa_chargeDeclinedInsufficientFunds": "4000000000009995",
+    "pm_card_visa_chargeDeclinedLostCard": "4000000000009987",
+    "pm_card_visa_chargeDeclinedStolenCard": "4000000000009979",
+    "pm_card_chargeDeclinedLostCard": "4000000000009987",
+    "pm_card_chargeDeclinedStolenCard": "4000000000009979",
+    "pm_card_chargeDeclinedExpiredCard": "4000000000000069",
+    "pm_card_chargeDeclinedIncorrectCvc": "4000000000000127",
+    "pm_card_chargeDeclinedProcessingError": "4000000000000119",
+    "pm_card_chargeCustomerFail": "4000000000000341",
+}
+
+# Numbers whose charges fail: (error code, decline code, message), as Stripe answers them.
+DECLINES: dict[str, tuple[str, str, str]] = {
+    "4000000000000002": ("card_declined", "generic_decline", "Your card was declined."),
+    "4000000000000341": ("card_declined", "generic_decline", "Your card was declined."),
+    "4000000000009995": (
+        "card_declined",
+        "insufficient_funds",
+        "Your card has insufficient funds.",
+    ),
+    "4000000000009987": ("card_declined", "lost_card", "Your card was declined."),
+    "4000000000009979": ("card_declined", "stolen_card", "Your card was declined."),
+    "4000000000000069": ("expired_card", "expired_card", "Your card has expired."),
+    "4000000000000127": (
+        "incorrect_cvc",
+        "incorrect_cvc",
+        "Your card's security code is incorrect.",
+    ),
+    "4000000000000119": (
+        "processing_error",
+        "processing_error",
+        "An error occurred while processing your card. Try again in a little bit.",
+    ),
+}
+
+
+def luhn_valid(number: str) -> bool:
+    total = 0
+    for i, digit in enumerate(reversed(number)):
+        d = int(digit) * (2 if i % 2 else 1)
+        total += d - 9 if d > 9 else d
+    return total % 10 == 0
+
+
+def card_details(number: str) -> tuple[str, str, str]:
+    """(brand, country, funding) of a card number: Stripe's test table, else the number's range."""
+    if number in TEST_CARDS:
+        return TEST_CARDS[number]
+    prefix2, prefix4 = int(number[:2]), int(number[:4])
+    if number[0] == "4":
+        brand = "visa"
+    elif 51 <= prefix2 <= 55 or 2221 <= prefix4 <= 2720:
+        brand = "mastercard"
+    elif prefix2 in (34, 37):
+        brand = "amex"
+    elif number.startswith("6011") or prefix2 == 65 or 644 <= int(number[:3]) <= 649:
+        brand = "discover"
+    elif 3528 <= prefix4 <= 3589:
+        brand = "jcb"
+    elif prefix2 in (36, 38, 39) or 300 <= int(number[:3]) <= 305:
+        brand = "diners"
+    elif prefix2 == 62:
+        brand = "unionpay"
+    else:
+        brand = "unknown"
+    return brand, "US", "credit"
+
+
+_original_pm_init = ls.PaymentMethod.__init__
+_original_canonical = ls.PaymentMethod._try_get_canonical_test_article.__func__
+_original_charging_declined = ls.PaymentMethod._charging_is_declined
+
+
+def _payment_method_init(self: Any, type: Any = None, card: Any = None, **kwargs: Any) -> None:
+    if type != "card" or not isinstance(card, dict) or not isinstance(card.get("number"), str):
+        _original_pm_init(self, type=type, card=card, **kwargs)
+        return
+    number = card["number"].replace(" ", "")
+    if not (number.isdigit() and 13 <= len(number) <= 19 and luhn_valid(number)):
+        raise UserError(
+            402,
+            "Your card number is incorrect.",
+            {"code": "incorrect_number", "param": "card[number]"},
+        )
+    cvc = card.get("cvc")
+    if cvc is not None and not (isinstance(cvc, str) and cvc.isdigit() and len(cvc) in (3, 4)):
+        raise UserError(
+            402,
+            "Your card's security code is invalid.",
+            {"code": "invalid_cvc", "param": "card[cvc]"},
+        )
+    # localstripe takes 16 digits and a 3-digit CVC only: validate here, then give it stand-ins.
+    _original_pm_init(
+        self, type=type, card={**card, "number": "4242424242424242", "cvc": "123"}, **kwargs
+    )
+    self._card_number = number
+    brand, country, funding = card_details(number)
+    self.card.update(
+        brand=brand,
+        country=country,
+        funding=funding,
+        last4=number[-4:],
+        fingerprint=ls.fingerprint(number),
+        display_brand={"amex": "american_express", "diners": "diners_club"}.get(brand, brand),
+        networks={"available": [brand], "preferred": None},
+        checks={
+            "address_line1_check": None,
+            "address_postal_code_check": None,
+            "cvc_check": "pass" if cvc else None,
+        },
+        generated_from=None,
+        wallet=None,
+    )
+
+
+def _canonical_test_payment_method(cls: Any, id: str) -> Any:
+    number = TEST_PAYMENT_METHODS.get(id)
+    if number is None:
+        return _original_canonical(cls, id)
+    cvc = "1234" if number.startswith(("34", "37")) else "123"
+    return ls.PaymentMethod(
+        type="card", card={"number": number, "exp_month": "12", "exp_year": "2034", "cvc": cvc}
+    )
+
+
+def _charging_is_declined(self: Any) -> bool:
+    # Stripe declines the charge for every decline test number (localstripe: only at attach).
+    return bool(_original_charging_declined(self) or self._attaching_is_declined())
+
+
+# --- Charges and payment intents ----------------------------------------------------------------
+
+_original_capture = ls.Charge._capture
+_original_pi_export = ls.PaymentIntent._export
+_original_pi_create = ls.PaymentIntent._api_create.__func__
+_original_last_payment_error = ls.PaymentIntent.last_payment_error
+
+
+def _set_auth_failure(self: Any) -> None:
+    number = getattr(ls.PaymentMethod._api_retrieve(self.payment_method), "_card_number", "")
+    code, decline_code, message = DECLINES.get(
+        number, ("card_declined", "generic_decline", "Your card was declined.")
+    )
+    self.status = "failed"
+    self.failure_code = code
+    self.failure_message = message
+    self._decline_code = decline_code
+    self.outcome = {
+        "network_status": "declined_by_network",
+        "reason": decline_code,
+        "risk_level": "normal",
+        "seller_message": "The bank did not return any further details with this decline.",
+        "type": "issuer_declined",
+    }
+
+
+def _charge_raise_failure(self: Any) -> None:
+    raise UserError(402, self.failure_message, _card_error_contents(self))
+
+
+def _card_error_contents(charge: Any) -> dict[str, Any]:
+    return {
+        "code": charge.failure_code,
+        "decline_code": getattr(charge, "_decline_code", None),
+        "charge": charge.id,
+        "doc_url": f"https://stripe.com/docs/error-codes/{charge.failure_code.replace('_', '-')}",
+    }
+
+
+def _charge_capture(self: Any, amount: Any, on_success: Callable[[], None] | None = None) -> None:
+    """Capture `amount` (default all) of an authorisation, booked at the captured amount."""
+    if self._is_async_payment_method():
+        _original_capture(self, amount, on_success)
+        return
+    if self.captured or self.status != "succeeded":
+        raise UserError(
+            400,
+            "This charge has already been captured or cannot be captured.",
+            {"code": "charge_already_captured"},
+        )
+    amount = self.amount if amount is None else _as_int(amount, "amount_to_capture", 1)
+    if amount > self.amount:
+        raise UserError(
+            400,
+            "The payment could not be captured because the requested capture amount is greater "
+            "than the amount you can capture for this charge.",
+            {"code": "amount_too_large", "param": "amount_to_capture"},
+        )
+    txn = ls.BalanceTransaction(
+        amount=amount,
+        currency=self.currency,
+        description=self.description,
+        reporting_category="charge",
+        source=self.id,
+        type="charge",
+    )
+    self.balance_transaction = txn.id
+    self.captured = True
+    self._amount_captured = amount
+    if on_success:
+        on_success()
+
+
+def _charge_amount_captured(self: Any) -> int:
+    if not self.captured or self.status != "succeeded":
+        return 0
+    return int(getattr(self, "_amount_captured", self.amount))
+
+
+def _pi_amount_capturable(self: Any) -> int:
+    return int(self.latest_charge.amount) if self.status == "requires_capture" else 0
+
+
+def _pi_amount_received(self: Any) -> int:
+    if self.status != "succeeded" or self.latest_charge is None:
+        return 0
+    return int(self.latest_charge.amount_captured)
+
+
+def _pi_last_payment_error(self: Any) -> Any:
+    error = _original_last_payment_error.fget(self)
+    charge = self.latest_charge
+    if error and charge is not None and charge.status == "failed":
+        error = {
+            **error,
+            "type": "card_error",
+            "decline_code": getattr(charge, "_decline_code", None),
+        }
+        error["payment_method"] = ls.PaymentMethod._api_retrieve(charge.payment_method)._export()
+    return error
+
+
+def _pi_report_failure(self: Any) -> None:
+    ls.schedule_webhook(ls.Event("payment_intent.payment_failed", self))
+    if self.invoice:
+        ls.Invoice._api_retrieve(self.invoice)._on_payment_failure_now()
+    charge = self.latest_charge
+    contents = _card_error_contents(charge)
+    contents["payment_intent"] = self._export()
+    raise UserError(402, charge.failure_message, contents)
+
+
+def _pi_export(self: Any, expand: Any = None) -> dict[str, Any]:
+    exported: dict[str, Any] = _original_pi_export(self, expand=expand)
+    # Stripe returns the charge's id unless `latest_charge` is expanded, and has no `charges`
+    # list since API version 2022-11-15.
+    exported.pop("charges", None)
+    charge = exported.get("latest_charge")
+    if isinstance(charge, dict) and "latest_charge" not in (expand or []):
+        exported["latest_charge"] = charge["id"]
+    return exported
+
+
+def _pi_create(cls: Any, **data: Any) -> Any:
+    # Stripe takes a description; localstripe refuses it. `off_session` asks Stripe not to
+    # expect the customer present; the stand-in never asks for authentication anyway.
+    description = data.pop("description", None)
+    data.pop("off_session", None)
+    # A `pm_card_*` test id becomes a real payment method, as on Stripe.
+    pm = data.get("payment_method")
+    if isinstance(pm, str) and pm in TEST_PAYMENT_METHODS:
+        data["payment_method"] = ls.PaymentMethod._api_retrieve(pm).id
+    intent = _original_pi_create(cls, **data)
+    intent.description = description
+    return intent
+
+
+def _unexpected_state(obj: Any, action: str, allowed: tuple[str, ...]) -> UserError:
+    return UserError(
+        400,
+        f"This PaymentIntent could not be {action} because it has a status of {obj.status}. "
+        f"Only a PaymentIntent with one of the following statuses may be {action}: "
+        f"{', '.join(allowed)}.",
+        {"code": "payment_intent_unexpected_state", "payment_intent": obj._export()},
+    )
+
+
+CANCELLATION_REASONS = ("duplicate", "fraudulent", "requested_by_customer", "abandoned")
+
+
+async def _pi_cancel_handler(request: web.Request) -> web.Response:
+    data = await ls_server.get_post_data(request) or {}
+    expand = data.pop("expand", None)
+    reason = data.pop("cancellation_reason", None)
+    _unknown(data)
+    if reason is not None and reason not in CANCELLATION_REASONS:
+        raise UserError(400, f"Invalid cancellation_reason: {reason}", {"param": "reason"})
+    obj = _retrieve(ls.PaymentIntent, request.match_info["id"], "payment_intent")
+    allowed: tuple[str, ...] = (
+        "requires_payment_method",
+        "requires_capture",
+        "requires_confirmation",
+        "requires_action",
+        "processing",
+    )
+    if obj.status not in allowed:
+        raise _unexpected_state(obj, "canceled", allowed)
+    obj._canceled = True
+    obj.next_action = None
+    obj.canceled_at = _now()
+    obj.cancellation_reason = reason
+    ls.schedule_webhook(ls.Event("payment_intent.canceled", obj))
+    return json_response(obj._export(expand=expand))
+
+
+async def _pi_capture_handler(request: web.Request) -> web.Response:
+    data = await ls_server.get_post_data(request) or {}
+    expand = data.pop("expand", None)
+    amount_to_capture = data.pop("amount_to_capture", None)
+    metadata = data.pop("metadata", None)
+    _unknown(data)
+    obj = _retrieve(ls.PaymentIntent, request.match_info["id"], "payment_intent")
+    if obj.status != "requires_capture":
+        raise _unexpected_state(obj, "captured", ("requires_capture",))
+    obj.latest_charge._capture(amount=amount_to_capture, on_success=obj._on_success)
+    if metadata:
+        obj.metadata = {**obj.metadata, **_metadata(metadata)}
+    return json_response(obj._export(expand=expand))
+
+
+def _retrieve(cls: Any, id: str, kind: str) -> Any:
+    obj = ls.store.get(cls.object + ":" + id)
+    if obj is None:
+        raise _no_such(kind, id)
+    return obj
+
+
+# --- Balance ------------------------------------------------------------------------------------
+
+
+def new_balance_transaction(
+    *, amount: int, currency: str, source: str, type: str, reporting_category: str
+) -> Any:
+    """A balance transaction of a kind localstripe's own constructor refuses (transfers)."""
+    txn = ls.BalanceTransaction.__new__(ls.BalanceTransaction)
+    ls.StripeObject.__init__(txn)
+    txn.amount = amount
+    txn.available_on = txn.created
+    txn.currency = currency
+    txn.description = None
+    txn.exchange_rate = None
+    txn.fee = 0
+    txn.fee_details = []
+    txn.reporting_category = reporting_category
+    txn.source = source
+    txn.status = "available"
+    txn.type = type
+    return txn
+
+
+BALANCE_TRANSACTION_TYPES = (
+    "adjustment",
+    "application_fee",
+    "charge",
+    "payment",
+    "payout",
+    "refund",
+    "transfer",
+    "transfer_refund",
+    "payment_refund",
+)
+
+
+def _balance_transactions_list(
+    cls: Any,
+    url: str,
+    limit: Any = None,
+    starting_after: Any = None,
+    ending_before: Any = None,
+    type: Any = None,
+    source: Any = None,
+    currency: Any = None,
+    created: Any = None,
+    payout: Any = None,
+    **kwargs: Any,
+) -> Any:
+    _unknown(kwargs)
+    if type is not None and type not in BALANCE_TRANSACTION_TYPES:
+        raise UserError(400, f"Invalid type: {type}", {"param": "type"})
+    if payout is not None:
+        raise UserError(400, "Filtering by payout is not supported here.", {"param": "payout"})
+    in_range = _created_filter(created)
+    items = [
+        t
+        for t in _newest_first(cls)
+        if (type is None or t.type == type)
+        and (source is None or t.source == source)
+        and (currency is None or t.currency == str(currency).lower())
+        and in_range(t)
+    ]
+    return _paginate(url, items, limit, starting_after, ending_before)
+
+
+async def _balance_handler(request: web.Request) -> web.Response:
+    """The balance summed from the balance transactions (all available at once here)."""
+    available: dict[str, int] = {}
+    for txn in _newest_first(ls.BalanceTransaction):
+        available[txn.currency] = available.get(txn.currency, 0) + txn.net
+    return json_response(
+        {
+            "object": "balance",
+            "available": [
+                {"amount": amount, "currency": currency, "source_types": {"card": amount}}
+                for currency, amount in sorted(available.items())
+            ],
+            "pending": [
+                {"amount": 0, "currency": currency, "source_types": {"card": 0}}
+                for currency in sorted(available)
+            ],
+            "livemode": False,
+        }
+    )
+
+
+# --- Connect ------------------------------------------------------------------------------------
+
+CURRENCY_BY_COUNTRY = {
+    "US": "usd",
+    "GB": "gbp",
+    "CA": "cad",
+    "CH": "chf",
+    "AU": "aud",
+    "JP": "jpy",
+    "NO": "nok",
+    "SE": "sek",
+    "DK": "dkk",
+    "MX": "mxn",
+    "BR": "brl",
+}
+EURO_COUNTRIES = {
+    "AT", "BE", "CY", "DE", "EE", "ES", "FI", "FR", "GR", "HR", "IE", "IT", "LT", "LU", "LV",
+    "MT", "NL", "PT", "SI", "SK",
+}  # fmt: skip
+ONBOARDING_REQUIREMENTS = [
+    "business_profile.mcc",
+    "business_profile.url",
+    "business_type",
+    "external_account",
+    "tos_acceptance.date",
+    "tos_acceptance.ip",
+]
+
+
+def _requirements(currently_due: list[str]) -> dict[str, Any]:
+    return {
+        "alternatives": [],
+        "current_deadline": None,
+        "currently_due": list(currently_due),
+        "disabled_reason": "requirements.past_due" if currently_due else None,
+        "errors": [],
+        "eventually_due": list(currently_due),
+        "past_due": list(currently_due),
+        "pending_verification": [],
+    }
+
+
+class Account(ls.StripeObject):
+    """A connected account (`/v1/accounts`), shaped as Stripe's Account object."""
+
+    object = "account"
+    _id_prefix = "acct_"
+
+    def __init__(
+        self,
+        type: Any = None,
+        country: Any = None,
+        email: Any = None,
+        capabilities: Any = None,
+        business_type: Any = None,
+        business_profile: Any = None,
+        default_currency: Any = None,
+        metadata: Any = None,
+        settings: Any = None,
+        tos_acceptance: Any = None,
+        controller: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        _unknown(kwargs)
+        if type is None and controller is None:
+            raise UserError(400, "You must provide `type` or `controller`.", {"param": "type"})
+        if type is not None and type not in ("standard", "express", "custom"):
+            raise UserError(400, f"Invalid type: {type}", {"param": "type"})
+        country = country or "US"
+        if not (isinstance(country, str) and len(country) == 2 and country.isalpha()):
+            raise UserError(400, f"Invalid country: {country}", {"param": "country"})
+        country = country.upper()
+        if email is not None and not (isinstance(email, str) and "@" in email):
+            raise UserError(400, f"Invalid email address: {email}", {"param": "email"})
+        if capabilities is not None and not isinstance(capabilities, dict):
+            raise UserError(400, "Invalid object", {"param": "capabilities"})
+        if business_type not in (None, "individual", "company", "non_profit", "government_entity"):
+            raise UserError(400, f"Invalid business_type: {business_type}")
+        requested = self._requested(capabilities or {})
+        metadata = _metadata(metadata)
+        # All exceptions must be raised before this point.
+        super().__init__()
+
+        del self.livemode  # Stripe's Account object has no `livemode`
+        self.type = type or "none"
+        self.country = country
+        self.email = email
+        self.business_type = business_type
+        self.business_profile = {
+            "annual_revenue": None,
+            "estimated_worker_count": None,
+            "mcc": None,
+            "name": None,
+            "product_description": None,
+            "support_address": None,
+            "support_email": None,
+            "support_phone": None,
+            "support_url": None,
+            "url": None,
+        }
+        if isinstance(business_profile, dict):
+            _merge(self.business_profile, business_profile)
+        self.capabilities = {name: "inactive" for name in requested}
+        self.charges_enabled = False
+        self.payouts_enabled = False
+        self.details_submitted = False
+        self.controller = {
+            "fees": {"payer": "application"},
+            "is_controller": True,
+            "losses": {"payments": "application"},
+            "requirement_collection": "stripe",
+            "stripe_dashboard": {"type": self.type if self.type != "custom" else "none"},
+            "type": "application",
+        }
+        self.default_currency = (default_currency or "").lower() or CURRENCY_BY_COUNTRY.get(
+            country, "eur" if country in EURO_COUNTRIES else "usd"
+        )
+        self.external_accounts = {
+            "object": "list",
+            "data": [],
+            "has_more": False,
+            "total_count": 0,
+            "url": f"/v1/accounts/{self.id}/external_accounts",
+        }
+        self.future_requirements = _requirements([])
+        self.requirements = _requirements(ONBOARDING_REQUIREMENTS)
+        self.metadata = metadata
+        self.settings = {
+            "dashboard": {"display_name": None, "timezone": "Etc/UTC"},
+            "payouts": {
+                "debit_negative_balances": True,
+                "schedule": {"delay_days": 2, "interval": "daily"},
+                "statement_descriptor": None,
+            },
+        }
+        if isinstance(settings, dict):
+            _merge(self.settings, settings)
+        self.tos_acceptance: dict[str, Any] = {"date": None, "ip": None, "user_agent": None}
+        if isinstance(tos_acceptance, dict):
+            _merge(self.tos_acceptance, tos_acceptance)
+        if self.type == "express":
+            self.login_links = {
+                "object": "list",
+                "data": [],
+                "has_more": False,
+                "total_count": 0,
+                "url": f"/v1/accounts/{self.id}/login_links",
+            }
+
+    @staticmethod
+    def _requested(capabilities: dict[str, Any]) -> list[str]:
+        requested = []
+        for name, options in capabilities.items():
+            if not isinstance(options, dict) or set(options) - {"requested"}:
+                raise UserError(400, "Invalid object", {"param": f"capabilities[{name}]"})
+            if _as_bool(options.get("requested", False), f"capabilities[{name}][requested]"):
+                requested.append(name)
+        return requested
+
+    @classmethod
+    def _api_retrieve(cls, id: str) -> Any:
+        obj = ls.store.get(cls.object + ":" + id)
+        if obj is None:
+            raise UserError(
+                403,
+                f"The provided key does not have access to account '{id}' (or that account "
+                "does not exist). Application access may have been revoked.",
+                {"code": "account_invalid"},
+            )
+        return obj
+
+    @classmethod
+    def _api_list_all(
+        cls,
+        url: str,
+        limit: Any = None,
+        starting_after: Any = None,
+        ending_before: Any = None,
+        created: Any = None,
+        **kwargs: Any,
+    ) -> Any:
+        _unknown(kwargs)
+        in_range = _created_filter(created)
+        items = [a for a in _newest_first(cls) if in_range(a)]
+        return _paginate(url, items, limit, starting_after, ending_before)
+
+    def _update(self, **data: Any) -> None:
+        email = data.pop("email", None)
+        metadata = data.pop("metadata", None)
+        capabilities = data.pop("capabilities", None)
+        for name in ("business_profile", "settings", "tos_acceptance"):
+            value = data.pop(name, None)
+            if value is not None:
+                if not isinstance(value, dict):
+                    raise UserError(400, "Invalid object", {"param": name})
+                _merge(getattr(self, name), value)
+        business_type = data.pop("business_type", None)
+        _unknown(data)
+        if email is not None:
+            self.email = email
+        if business_type is not None:
+            self.business_type = business_type
+        if metadata is not None:
+            self.metadata = {**self.metadata, **_metadata(metadata)}
+            for key, value in metadata.items():
+                if value == "":
+                    self.metadata.pop(key, None)
+        if capabilities is not None:
+            if not isinstance(capabilities, dict):
+                raise UserError(400, "Invalid object", {"param": "capabilities"})
+            for name in self._requested(capabilities):
+                self.capabilities.setdefault(
+                    name, "active" if self.details_submitted else "inactive"
+                )
+
+    def _complete_onboarding(self) -> dict[str, Any]:
+        """What the account holder's onboarding does: returns the attributes it changed."""
+        previous = {
+            "charges_enabled": self.charges_enabled,
+            "payouts_enabled": self.payouts_enabled,
+            "details_submitted": self.details_submitted,
+            "capabilities": dict(self.capabilities),
+            "requirements": dict(self.requirements),
+        }
+        self.charges_enabled = True
+        self.payouts_enabled = True
+        self.details_submitted = True
+        self.capabilities = {name: "active" for name in self.capabilities} or {
+            "transfers": "active"
+        }
+        self.requirements = _requirements([])
+        if self.business_type is None:
+            self.business_type = "individual"
+        if self.tos_acceptance.get("date") is None:
+            self.tos_acceptance.update(date=_now(), ip="127.0.0.1", user_agent=None)
+        return previous
+
+
+@dataclass
+class _AccountLinkGrant:
+    account: str
+    refresh_url: str
+    return_url: str
+    expires_at: int
+    used: bool = False
+
+
+_account_links: dict[str, _AccountLinkGrant] = {}
+
+
+async def _account_links_handler(request: web.Request) -> web.Response:
+    data = await ls_server.get_post_data(request) or {}
+    data.pop("expand", None)
+    account = data.pop("account", None)
+    refresh_url = data.pop("refresh_url", None)
+    return_url = data.pop("return_url", None)
+    link_type = data.pop("type", None)
+    data.pop("collect", None)
+    data.pop("collection_options", None)
+    _unknown(data)
+    for name, value in (("account", account), ("type", link_type)):
+        if not value:
+            raise UserError(400, f"Missing required param: {name}.", {"param": name})
+    if link_type not in ("account_onboarding", "account_update"):
+        raise UserError(400, f"Invalid type: {link_type}", {"param": "type"})
+    for name, value in (("refresh_url", refresh_url), ("return_url", return_url)):
+        if not (isinstance(value, str) and value.startswith(("http://", "https://"))):
+            raise UserError(400, f"Not a valid URL: {name}", {"param": name})
+    acct = Account._api_retrieve(account)
+    if link_type == "account_update" and acct.type == "express":
+        raise UserError(400, "Express accounts cannot use account_update links.")
+    created = _now()
+    token = secrets.token_urlsafe(16)
+    _account_links[token] = _AccountLinkGrant(
+        acct.id, str(refresh_url), str(return_url), created + ACCOUNT_LINK_TTL_SECONDS
+    )
+    return json_response(
+        {
+            "object": "account_link",
+            "created": created,
+            "expires_at": created + ACCOUNT_LINK_TTL_SECONDS,
+            "url": f"{request.scheme}://{request.host}/_dev/onboarding/{acct.id}/{token}",
+        }
+    )
+
+
+def _announce_account_updated(account: Any, previous: dict[str, Any]) -> Any:
+    event = ls.Event("account.updated", account)
+    event.account = account.id
+    event.data["previous_attributes"] = previous
+    event.pending_webhooks = len(ls_webhooks._webhooks)
+    event.request = {"id": None, "idempotency_key": None}
+    ls.schedule_webhook(event)
+    return event
+
+
+async def _complete_onboarding_handler(request: web.Request) -> web.Response:
+    """Dev only: the account holder finished onboarding (no Stripe equivalent)."""
+    account = Account._api_retrieve(request.match_info["id"])
+    previous = account._complete_onboarding()
+    _announce_account_updated(account, previous)
+    return json_response(account._export())
+
+
+@web.middleware
+async def onboarding_page_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The page an account link opens (no API key there): finishes onboarding, goes back.
+
+    Like Stripe's links it is single-use and short-lived; a used or expired link sends the
+    browser to `refresh_url`.
+    """
+    parts = request.path.strip("/").split("/")
+    if request.method != "GET" or len(parts) != 4 or parts[:2] != ["_dev", "onboarding"]:
+        return await handler(request)
+    grant = _account_links.get(parts[3])
+    if grant is None or grant.account != parts[2]:
+        return web.Response(status=404, text="Unknown account link\n")
+    if grant.used or grant.expires_at < _now():
+        raise web.HTTPFound(grant.refresh_url)
+    grant.used = True
+    account = Account._api_retrieve(grant.account)
+    if not account.details_submitted:
+        _announce_account_updated(account, account._complete_onboarding())
+    raise web.HTTPFound(grant.return_url)
+
+
+class Transfer(ls.StripeObject):
+    """A transfer to a connected account (`/v1/transfers`), with its balance transaction."""
+
+    object = "transfer"
+    _id_prefix = "tr_"
+
+    def __init__(
+        self,
+        amount: Any = None,
+        currency: Any = None,
+        destination: Any = None,
+        transfer_group: Any = None,
+        metadata: Any = None,
+        description: Any = None,
+        source_transaction: Any = None,
+        source_type: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        _unknown(kwargs)
+        for name, value in (("currency", currency), ("destination", destination)):
+            if value is None:
+                raise UserError(400, f"Missing required param: {name}.", {"param": name})
+        amount = _as_int(amount, "amount", 1)
+        if not (isinstance(currency, str) and len(currency) == 3 and currency.isalpha()):
+            raise UserError(400, f"Invalid currency: {currency}", {"param": "currency"})
+        account = ls.store.get("account:" + str(destination))
+        if account is None:
+            raise UserError(400, f"No such destination: '{destination}'", {"param": "destination"})
+        if account.capabilities.get("transfers") != "active" and not account.payouts_enabled:
+            raise UserError(
+                400,
+                "Your destination account needs to have at least one of the following "
+                "capabilities enabled: transfers, crypto_transfers, legacy_payments",
+                {"code": "insufficient_capabilities_for_transfer", "param": "destination"},
+            )
+        if source_transaction is not None:
+            ls.Charge._api_retrieve(source_transaction)
+        if source_type not in (None, "card", "bank_account", "fpx"):
+            raise UserError(400, f"Invalid source_type: {source_type}")
+        metadata = _metadata(metadata)
+        # All exceptions must be raised before this point.
+        super().__init__()
+
+        self.amount = amount
+        self.amount_reversed = 0
+        self.currency = currency.lower()
+        self.description = description
+        self.destination = account.id
+        self.destination_payment = "py_" + ls.random_id(24)
+        self.metadata = metadata
+        self.reversals = {
+            "object": "list",
+            "data": [],
+            "has_more": False,
+            "total_count": 0,
+            "url": f"/v1/transfers/{self.id}/reversals",
+        }
+        self.reversed = False
+        self.source_transaction = source_transaction
+        self.source_type = source_type or "card"
+        self.transfer_group = transfer_group
+        txn = new_balance_transaction(
+            amount=-amount,
+            currency=self.currency,
+            source=self.id,
+            type="transfer",
+            reporting_category="transfer",
+        )
+        self.balance_transaction = txn.id
+
+    @classmethod
+    def _api_create(cls, **data: Any) -> Any:
+        obj = cls(**data)
+        ls.schedule_webhook(ls.Event("transfer.created", obj))
+        return obj
+
+    @classmethod
+    def _api_retrieve(cls, id: str) -> Any:
+        return _retrieve(cls, id, "transfer")
+
+    @classmethod
+    def _api_delete(cls, id: str) -> Any:
+        raise UserError(405, "Transfers cannot be deleted.")
+
+    @classmethod
+    def _api_list_all(
+        cls,
+        url: str,
+        limit: Any = None,
+        starting_after: Any = None,
+        ending_before: Any = None,
+        destination: Any = None,
+        transfer_group: Any = None,
+        created: Any = None,
+        **kwargs: Any,
+    ) -> Any:
+        _unknown(kwargs)
+        in_range = _created_filter(created)
+        items = [
+            t
+            for t in _newest_first(cls)
+            if (destination is None or t.destination == destination)
+            and (transfer_group is None or t.transfer_group == transfer_group)
+            and in_range(t)
+        ]
+        return _paginate(url, items, limit, starting_after, ending_before)
+
+    def _update(self, **data: Any) -> None:
+        description = data.pop("description", None)
+        metadata = data.pop("metadata", None)
+        _unknown(data)
+        if description is not None:
+            self.description = description
+        if metadata is not None:
+            self.metadata = {**self.metadata, **_metadata(metadata)}
+
+
+class WebhookEndpoint(ls.StripeObject):
+    """`/v1/webhook_endpoints`: registers a signed delivery target, as Stripe's dashboard does."""
+
+    object = "webhook_endpoint"
+    _id_prefix = "we_"
+
+    def __init__(
+        self,
+        url: Any = None,
+        enabled_events: Any = None,
+        connect: Any = None,
+        description: Any = None,
+        metadata: Any = None,
+        api_version: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        _unknown(kwargs)
+        if not (isinstance(url, str) and url.startswith(("http://", "https://"))):
+            raise UserError(400, "Invalid URL", {"param": "url"})
+        if not (isinstance(enabled_events, list) and enabled_events):
+            raise UserError(
+                400, "Missing required param: enabled_events.", {"param": "enabled_events"}
+            )
+        connect = _as_bool(connect, "connect") if connect is not None else False
+        metadata = _metadata(metadata)
+        super().__init__()
+        self.url = url
+        self.enabled_events = [str(e) for e in enabled_events]
+        self.application = None
+        self.api_version = api_version
+        self.description = description
+        self.metadata = metadata
+        self.status = "enabled"
+        self._connect = connect
+        self._secret = "whsec_" + secrets.token_hex(24)
+        self._register()
+
+    def _register(self) -> None:
+        hook = ls_webhooks.Webhook(
+            self.url, self._secret, None if "*" in self.enabled_events else self.enabled_events
+        )
+        hook.connect = self._connect
+        ls_webhooks._webhooks[self.id] = hook
+
+    @classmethod
+    def _api_create(cls, **data: Any) -> Any:
+        obj = cls(**data)
+        exported = obj._export()
+        exported["secret"] = obj._secret  # Stripe shows the secret only when creating
+        return _Exported(exported)
+
+    @classmethod
+    def _configure(cls, url: str, secret: str, *, connect: bool = False) -> WebhookEndpoint:
+        """An endpoint for every event (`*`) signed with a known `secret`: what adding an
+        endpoint in Stripe's dashboard and copying its signing secret does. A `connect` one
+        gets the events of connected accounts only, the others the platform's own. (Private:
+        localstripe exports every public attribute of an object, methods included.)"""
+        if not (isinstance(secret, str) and secret):
+            raise UserError(400, "A webhook signing secret is required.", {"param": "secret"})
+        endpoint = cls(
+            url=url,
+            enabled_events=["*"],
+            connect=connect,
+            description="configured at start-up (--connect-webhook)"
+            if connect
+            else "configured at start-up (--webhook)",
+        )
+        endpoint._secret = secret
+        endpoint._register()
+        return endpoint
+
+    @classmethod
+    def _api_delete(cls, id: str) -> Any:
+        ls_webhooks._webhooks.pop(id, None)
+        return super()._api_delete(id)
+
+    def _update(self, **data: Any) -> None:
+        for name in ("url", "enabled_events", "description", "disabled"):
+            if name in data:
+                value = data.pop(name)
+                if name == "disabled":
+                    self.status = "disabled" if _as_bool(value, name) else "enabled"
+                else:
+                    setattr(self, name, value)
+        metadata = data.pop("metadata", None)
+        _unknown(data)
+        if metadata is not None:
+            self.metadata = {**self.metadata, **_metadata(metadata)}
+        if self.status == "enabled":
+            self._register()
+        else:
+            ls_webhooks._webhooks.pop(self.id, None)
+
+
+class _Exported:
+    def __init__(self, exported: dict[str, Any]) -> None:
+        self._exported = exported
+
+    def _export(self, expand: Any = None) -> dict[str, Any]:
+        return self._exported
+
+
+async def _send_webhook(event: Any) -> None:
+    """localstripe's delivery, with Stripe's rules: Connect events (those with `account`) go to
+    `connect` endpoints only, the signature's timestamp is the time of sending."""
+    payload = json.dumps(event._export(), indent=2, sort_keys=True)
+    await asyncio.sleep(WEBHOOK_DELAY_SECONDS)
+    connect_event = getattr(event, "account", None) is not None
+    for hook in list(ls_webhooks._webhooks.values()):
+        if hook.events is not None and event.type not in hook.events:
+            continue
+        wants_connect = getattr(hook, "connect", None)
+        if wants_connect is not None and wants_connect != connect_event:
+            continue
+        timestamp = _now()
+        signature = hmac.new(
+            hook.secret.encode(), f"{timestamp}.{payload}".encode(), hashlib.sha256
+        ).hexdigest()
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "Stripe-Signature": f"t={timestamp},v1={signature}",
+        }
+        try:
+            async with (
+                aiohttp.ClientSession() as session,
+                session.post(hook.url, data=payload.encode(), headers=headers) as r,
+            ):
+                log.info("webhook %s %s to %s: %d", event.type, event.id, hook.url, r.status)
+        except (aiohttp.ClientError, OSError) as e:
+            log.warning("webhook %s %s to %s failed: %s", event.type, event.id, hook.url, e)
+
+
+# --- Installation and serving --------------------------------------------------------------------
+
+_OVERRIDES: dict[tuple[str, str], Handler] = {}
+_installed = False
+
+
+def install() -> web.Application:
+    """Patch localstripe and add the routes above to its app (once per process); returns it."""
+    global _installed
+    app: web.Application = ls_server.app
+    if _installed:
+        return app
+    _installed = True
+
+    # In memory only: never read nor write localstripe's /tmp/localstripe.pickle.
+    ls.store.clear()
+    ls.store.dump_to_disk = lambda: None
+    ls_webhooks._webhooks.clear()
+    ls_webhooks._send_webhook = _send_webhook
+
+    ls.PaymentMethod.__init__ = _payment_method_init
+    ls.PaymentMethod._try_get_canonical_test_article = classmethod(_canonical_test_payment_method)
+    ls.PaymentMethod._charging_is_declined = _charging_is_declined
+    ls.Charge._set_auth_failure = _set_auth_failure
+    ls.Charge._raise_failure = _charge_raise_failure
+    ls.Charge._capture = _charge_capture
+    ls.Charge.amount_captured = property(_charge_amount_captured)
+    ls.PaymentIntent.amount_capturable = property(_pi_amount_capturable)
+    ls.PaymentIntent.amount_received = property(_pi_amount_received)
+    ls.PaymentIntent.last_payment_error = property(_pi_last_payment_error)
+    ls.PaymentIntent.canceled_at = None
+    ls.PaymentIntent.cancellation_reason = None
+    ls.PaymentIntent._report_failure = _pi_report_failure
+    ls.PaymentIntent._export = _pi_export
+    ls.PaymentIntent._api_create = classmethod(_pi_create)
+    ls.BalanceTransaction._api_list_all = classmethod(_balance_transactions_list)
+
+    _OVERRIDES[("POST", "/v1/payment_intents/{id}/cancel")] = _pi_cancel_handler
+    _OVERRIDES[("POST", "/v1/payment_intents/{id}/capture")] = _pi_capture_handler
+    _OVERRIDES[("GET", "/v1/balance")] = _balance_handler
+
+    router = app.router
+    for cls in (Account, Transfer, WebhookEndpoint):
+        url = "/v1/" + cls.object + "s"
+        router.add_post(url, ls_server.api_create(cls, url))
+        router.add_get(url, ls_server.api_list_all(cls, url))
+        router.add_get(url + "/{id}", ls_server.api_retrieve(cls, url))
+        router.add_post(url + "/{id}", ls_server.api_update(cls, url))
+        router.add_delete(url + "/{id}", ls_server.api_delete(cls, url))
+    router.add_post("/v1/account_links", _account_links_handler)
+    router.add_post("/_dev/accounts/{id}/complete_onboarding", _complete_onboarding_handler)
+
+    middlewares = app.middlewares
+    auth = middlewares.index(ls_server.auth_middleware)
+    middlewares.insert(auth + 1, stripe_errors_middleware)
+    middlewares.insert(auth + 2, idempotency_middleware)
+    middlewares.insert(auth, onboarding_page_middleware)
+    middlewares.insert(0, transfer_delay_middleware)
+    return app
+
+
+TRANSFER_DELAY_SECONDS = 0.0
+"""Tests only (`--transfer-delay`): how long the stand-in takes to answer each transfer, so a
+test can interrupt a payout run half-way. Stripe itself answers in a fraction of a second."""
+
+
+@web.middleware
+async def transfer_delay_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if TRANSFER_DELAY_SECONDS and request.method == "POST" and request.path == "/v1/transfers":
+        await asyncio.sleep(TRANSFER_DELAY_SECONDS)
+    return await handler(request)
+
+
+def _check_loopback(host: str) -> None:
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise ValueError(f"the Stripe stand-in serves the loopback interface only, not {host!r}")
+
+
+def webhook_secret(connect: bool = False) -> str:
+    """The signing secret of endpoints configured at start-up, from the environment (the
+    variables the services verify deliveries with)."""
+    if connect:
+        return os.environ.get("STRIPE_CONNECT_WEBHOOK_SECRET", DEFAULT_CONNECT_WEBHOOK_SECRET)
+    return os.environ.get("STRIPE_WEBHOOK_SECRET", DEFAULT_WEBHOOK_SECRET)
+
+
+def configure_webhooks(
+    webhooks: Sequence[str] = (), connect_webhooks: Sequence[str] = ()
+) -> list[WebhookEndpoint]:
+    """Register the endpoints given at start-up (`--webhook`, `--connect-webhook`)."""
+    install()
+    endpoints = []
+    for urls, connect in ((webhooks, False), (connect_webhooks, True)):
+        for url in urls:
+            endpoint = WebhookEndpoint._configure(url, webhook_secret(connect), connect=connect)
+            log.info(
+                "webhook endpoint %s: %s (%s events)",
+                endpoint.id,
+                url,
+                "Connect" if connect else "platform",
+            )
+            endpoints.append(endpoint)
+    return endpoints
+
+
+async def run(
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    *,
+    stop: asyncio.Event | None = None,
+    on_ready: Callable[[str], None] | None = None,
+    webhooks: Sequence[str] = (),
+    connect_webhooks: Sequence[str] = (),
+) -> None:
+    """Serve until `stop` is set (or SIGTERM/SIGINT arrives, when `stop` is not given), with
+    webhook endpoints for every event at `webhooks` and for Connect events at
+    `connect_webhooks` (see `configure_webhooks`)."""
+    _check_loopback(host)
+    app = install()
+    configure_webhooks(webhooks, connect_webhooks)
+    runner = web.AppRunner(app, access_log=logging.getLogger("aiohttp.access"))
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        bound_host, bound_port = runner.addresses[0][:2]
+        url = f"http://{host if ':' not in host else f'[{host}]'}:{bound_port}"
+        log.info("Stripe stand-in listening on %s", url)
+        if on_ready is not None:
+            on_ready(url)
+        if stop is None:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def serve(
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    webhooks: Sequence[str] = (),
+    connect_webhooks: Sequence[str] = (),
+) -> None:
+    """Run the stand-in in this (main) thread until SIGTERM or SIGINT."""
+
+    def ready(url: str) -> None:
+        print(f"Stripe stand-in listening on {url}", flush=True)
+
+    asyncio.run(
+        run(host, port, on_ready=ready, webhooks=webhooks, connect_webhooks=connect_webhooks)
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m devtools stripe",
+        description="Local Stripe-compatible server (localstripe+).",
+    )
+    parser.add_argument("--host", default=DEFAULT_HOST, help="a loopback address")
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help="0 picks a free port (printed)"
+    )
+    parser.add_argument(
+        "--webhook",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="send every platform event to URL, signed with STRIPE_WEBHOOK_SECRET "
+        f"(default {DEFAULT_WEBHOOK_SECRET}); repeatable",
+    )
+    parser.add_argument(
+        "--connect-webhook",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="send every Connect event (of connected accounts) to URL, signed with "
+        f"STRIPE_CONNECT_WEBHOOK_SECRET (default {DEFAULT_CONNECT_WEBHOOK_SECRET}); repeatable",
+    )
+    parser.add_argument(
+        "--transfer-delay",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="tests only: answer each transfer after SECONDS (to interrupt a payout run)",
+    )
+    args = parser.parse_args(argv)
+    global TRANSFER_DELAY_SECONDS
+    TRANSFER_DELAY_SECONDS = max(0.0, args.transfer_delay)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(message)s")
+    try:
+        _check_loopback(args.host)
+        configure_webhooks(args.webhook, args.connect_webhook)
+    except ValueError as e:
+        parser.error(str(e))
+    except UserError as e:
+        parser.error(f"webhook: {e.body['error']['message']}")
+    serve(args.host, args.port)
+    return 0
+
+
+if __name__ == "__main__":
+    # Run the module under its own name, so that its state (the idempotency cache, the install
+    # flag) lives in `devtools.stripe_server` and not in a second copy called `__main__`.
+    from devtools.stripe_server import main as _main
+
+    sys.exit(_main(sys.argv[1:]))
