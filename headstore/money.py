@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 from headstore.errors import InvalidInput
 
-CURRENCIES = ("USD", "GBP", "EUR", "CAD", "CHF")
+Currency = Literal["USD", "GBP", "EUR", "CAD", "CHF"]
 """The currencies the FAQ promises; each has two decimal places."""
+CURRENCIES: tuple[Currency, ...] = get_args(Currency)
 
 
 def check_currency(currency: str, field: str = "currency") -> str:

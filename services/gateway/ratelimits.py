@@ -167,7 +167,7 @@ def client_address(peer: str, header_value: str | None, proxies: Sequence[Networ
     if address is None:
         return found or "unknown"
     if address.version == 6:
-        mapped = address.ipv4_mapped  # type: ignore[union-attr]
+        mapped = address.ipv4_mapped
         if mapped is not None:
             return str(mapped)
         return str(ipaddress.ip_network(f"{address}/64", strict=False))

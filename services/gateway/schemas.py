@@ -20,7 +20,7 @@ from contracts.calls.v1 import calls_pb2
 from contracts.events.v1 import calls_pb2 as call_events
 from contracts.events.v1 import money_pb2
 from contracts.profiles.v1 import profiles_pb2 as pb
-from headstore.money import CURRENCIES
+from headstore.money import CURRENCIES, Currency
 from headstore.text import describe_character, forbidden_character, text_pattern
 
 # -- what a field accepts ----------------------------------------------------------------------
@@ -48,19 +48,18 @@ def _text_check(multiline: bool, required: bool) -> Any:
     return AfterValidator(check)
 
 
-def Text(  # noqa: N802 - a type, spelled as one where it is used
+def text_field(
     max_length: int,
     *,
     required: bool = False,
     multiline: bool = False,
     description: str | None = None,
     examples: list[Any] | None = None,
-) -> Any:
+) -> tuple[Any, ...]:
     """A text field under the platform's one rule (`headstore.text`): no control characters
     (line breaks and tabs allowed if `multiline`), at most `max_length` characters and, if
-    `required`, something other than white space."""
-    return Annotated[
-        str,
+    `required`, something other than white space. Used as `Annotated[str, *text_field(...)]`."""
+    return (
         Field(
             min_length=1 if required else None,
             max_length=max_length,
@@ -69,7 +68,7 @@ def Text(  # noqa: N802 - a type, spelled as one where it is used
             json_schema_extra={"pattern": text_pattern(multiline=multiline, required=required)},
         ),
         _text_check(multiline, required),
-    ]
+    )
 
 
 def _amount(value: str) -> str:
@@ -116,13 +115,13 @@ Flag = Annotated[bool, Field(strict=True)]
 """true or false; not "true", "yes" or 1, which the document does not allow."""
 
 
-def WholeNumber(minimum: int, maximum: int, description: str) -> Any:  # noqa: N802
-    """A whole-number query parameter within documented bounds."""
-    return Annotated[
-        int,
+def whole_number(minimum: int, maximum: int, description: str) -> tuple[Any, ...]:
+    """A whole-number query parameter within documented bounds: `Annotated[int,
+    *whole_number(...)]`."""
+    return (
         Query(ge=minimum, le=maximum, description=f"{description} ({minimum} to {maximum})."),
         BeforeValidator(_digits),
-    ]
+    )
 
 
 Email = Annotated[
@@ -177,7 +176,7 @@ def _currency(value: Any) -> Any:
 
 
 CurrencyCode = Annotated[
-    Literal[CURRENCIES],
+    Currency,
     Field(description="One of the currencies we take: " + ", ".join(CURRENCIES) + "."),
     BeforeValidator(_currency),
 ]
@@ -200,7 +199,7 @@ def format_minor(minor: int) -> str:
 class SignUp(RequestBody):
     email: Email
     password: NewPassword
-    name: Text(80, required=True, examples=["Ada Lovelace"])
+    name: Annotated[str, *text_field(80, required=True, examples=["Ada Lovelace"])]
 
 
 class AccountCreated(BaseModel):
@@ -311,10 +310,13 @@ class Assessment(BaseModel):
 
 
 class AnswerIn(RequestBody):
-    question_id: Text(100, required=True, examples=["expertise"])
-    answer: Text(
-        2000, required=True, multiline=True, examples=["Tax law for start-ups, twelve years."]
-    )
+    question_id: Annotated[str, *text_field(100, required=True, examples=["expertise"])]
+    answer: Annotated[
+        str,
+        *text_field(
+            2000, required=True, multiline=True, examples=["Tax law for start-ups, twelve years."]
+        ),
+    ]
 
 
 class Answer(BaseModel):
@@ -325,7 +327,7 @@ class Answer(BaseModel):
 class ApplyAsExpert(RequestBody):
     """The application is the caller's, with their account's (verified) e-mail address."""
 
-    name: Text(80, required=True, examples=["Grace Hopper"])
+    name: Annotated[str, *text_field(80, required=True, examples=["Grace Hopper"])]
     answers: list[AnswerIn] = Field(
         max_length=50, description="One answer to each question of the assessment."
     )
@@ -395,12 +397,15 @@ class Applications(BaseModel):
 
 class ReviewApplication(RequestBody):
     approve: Flag
-    comment: Text(
-        2000,
-        multiline=True,
-        description="Required to reject (422 comment_required without it).",
-        examples=["Deep, current expertise."],
-    ) = ""
+    comment: Annotated[
+        str,
+        *text_field(
+            2000,
+            multiline=True,
+            description="Required to reject (422 comment_required without it).",
+            examples=["Deep, current expertise."],
+        ),
+    ] = ""
 
 
 class CompleteExpertSignup(RequestBody):
@@ -424,7 +429,7 @@ class AddCategory(RequestBody):
         description="Letters, digits and single dashes (stored in lower case).",
         examples=["tax-law"],
     )
-    label: Text(60, required=True, examples=["Tax law"])
+    label: Annotated[str, *text_field(60, required=True, examples=["Tax law"])]
 
 
 class Categories(BaseModel):
@@ -453,19 +458,22 @@ FreeMinutes = Annotated[int, Field(ge=0, le=1000), BeforeValidator(_json_integer
 class UpdateExpertProfile(RequestBody):
     """Only the fields present change; a list present in the body replaces the whole list."""
 
-    name: Text(80, required=True, examples=["Ada Lovelace"]) | None = None
+    name: Annotated[str, *text_field(80, required=True, examples=["Ada Lovelace"])] | None = None
     photo_url: (
-        Text(
-            2000,
-            description="An https:// address of the photo.",
-            examples=["https://x.example/a.jpg"],
-        )
+        Annotated[
+            str,
+            *text_field(
+                2000,
+                description="An https:// address of the photo.",
+                examples=["https://x.example/a.jpg"],
+            ),
+        ]
         | None
     ) = None
-    job_title: Text(80, examples=["Tax adviser"]) | None = None
-    company: Text(80, examples=["Lovelace & Co"]) | None = None
-    offering: Text(500, multiline=True) | None = None
-    description: Text(500, multiline=True) | None = None
+    job_title: Annotated[str, *text_field(80, examples=["Tax adviser"])] | None = None
+    company: Annotated[str, *text_field(80, examples=["Lovelace & Co"])] | None = None
+    offering: Annotated[str, *text_field(500, multiline=True)] | None = None
+    description: Annotated[str, *text_field(500, multiline=True)] | None = None
     categories: (
         Annotated[
             list[Annotated[str, Field(max_length=40, pattern=SLUG_PATTERN)]],
@@ -480,7 +488,7 @@ class UpdateExpertProfile(RequestBody):
     ) = None
     tags: (
         Annotated[
-            list[Text(30, required=True)],
+            list[Annotated[str, *text_field(30, required=True)]],
             Field(max_length=10, description="At most 10 tags.", examples=[["vat", "start-ups"]]),
         ]
         | None
@@ -725,7 +733,10 @@ class SwitchMode(RequestBody):
 
 class RateSession(RequestBody):
     stars: Integer = Field(ge=1, le=5, examples=[5], description="1 to 5 stars")
-    review: Text(1000, multiline=True, examples=["Clear and to the point."]) | None = None
+    review: (
+        Annotated[str, *text_field(1000, multiline=True, examples=["Clear and to the point."])]
+        | None
+    ) = None
 
 
 class JoinDetails(BaseModel):

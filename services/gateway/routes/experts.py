@@ -19,10 +19,10 @@ from services.gateway.schemas import (
     ExpertRating,
     ExpertSearchResults,
     SetAvailability,
-    Text,
     UpdateExpertProfile,
-    WholeNumber,
     error_responses,
+    text_field,
+    whole_number,
 )
 from services.gateway.upstream import Upstream, calls, profiles
 
@@ -36,12 +36,12 @@ MAX_PAGE_SIZE = 50
 """The directory's largest page (profiles refuses more)."""
 
 RateFilter = Annotated[Amount | None, Query(examples=["1.50"])]
-SearchWords = Annotated[Text(200), Query(description="Words to look for.")]
-CategorySlug = Text(40)
-TagFilter = Text(30)
-LanguageFilter = Text(2)
-Page = WholeNumber(1, 10_000, "The page, from 1")
-PageSize = WholeNumber(1, MAX_PAGE_SIZE, "Experts per page")
+SearchWords = Annotated[str, *text_field(200), Query(description="Words to look for.")]
+CategorySlug = Annotated[str, *text_field(40)]
+TagFilter = Annotated[str, *text_field(30)]
+LanguageFilter = Annotated[str, *text_field(2)]
+Page = Annotated[int, *whole_number(1, 10_000, "The page, from 1")]
+PageSize = Annotated[int, *whole_number(1, MAX_PAGE_SIZE, "Experts per page")]
 ExpertId = Annotated[UUID, Path(description="The expert's account id.")]
 
 

@@ -38,7 +38,10 @@ async def readyz(request: Request) -> Readiness | JSONResponse:
         upstream.health(timeout=READINESS_TIMEOUT_SECONDS),
         upstream.components(timeout=READINESS_TIMEOUT_SECONDS),
     )
-    states = {name: ComponentState(state=s, detail=d) for name, (s, d) in components.items()}
+    states = {
+        name: ComponentState.model_validate({"state": s, "detail": d})
+        for name, (s, d) in components.items()
+    }
     not_ready = [
         f"{name} ({state})"
         for name, state in sorted(services.items())
