@@ -34,9 +34,7 @@ from services.gateway.routes import (
     tokens,
     web,
 )
-from services.gateway.upstream import STUBS, Upstreams, open_channels
-
-DEFAULT_DEADLINE_SECONDS = 10.0
+from services.gateway.upstream import APIS, DEFAULT_DEADLINE_SECONDS, Upstreams, open_channels
 
 
 def docs_enabled() -> bool:
@@ -85,9 +83,10 @@ def create_app(
     rate_limits: RateLimitSettings | None = None,
 ) -> FastAPI:
     """The gateway app. Without `channels` it opens a grpc.aio channel to each service it
-    calls (`Settings.grpc_address`) on startup and closes them on shutdown; channels given
-    here are used as they are and left open. `docs` (default: GATEWAY_DOCS) serves /docs and
-    /redoc. `rate_limits` default to RATE_LIMIT_* (see ratelimits.py)."""
+    calls (`Settings.grpc_address`, with `deadline_seconds`) on startup and closes them on
+    shutdown; channels given here (from `upstream.open_channels`, which sets their deadline) are
+    used as they are and left open. `docs` (default: GATEWAY_DOCS) serves /docs and /redoc.
+    `rate_limits` default to RATE_LIMIT_* (see ratelimits.py)."""
     settings = settings or Settings.from_env()
     deadline = (
         deadline_seconds
@@ -114,14 +113,15 @@ def create_app(
     @asynccontextmanager
     async def upstreams_for(app: FastAPI) -> AsyncIterator[None]:
         if channels is not None:
-            app.state.upstreams = Upstreams(channels, deadline)
+            app.state.upstreams = Upstreams(channels)
             yield
             return
         opened = Upstreams(
             open_channels(
-                {name: settings.grpc_address(name) for name in STUBS}, settings.grpc_auth_token
-            ),
-            deadline,
+                {name: settings.grpc_address(name) for name in APIS},
+                settings.grpc_auth_token,
+                deadline,
+            )
         )
         app.state.upstreams = opened
         try:

@@ -21,7 +21,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from contracts.profiles.v1 import profiles_pb2 as pb
 from headstore.errors import Forbidden, NotFound, Unauthenticated
 from headstore.settings import Settings
-from services.gateway.upstream import Upstream, profiles
+from services.gateway.upstream import ProfilesClient, profiles
 
 LEEWAY_SECONDS = 5
 ROLES = ("client", "expert", "ambassador", "trustee", "admin")
@@ -91,14 +91,16 @@ class AccessStates:
     ) -> None:
         self.cache: TTLCache[str, pb.AccessState] = TTLCache(size, ttl=seconds, timer=timer)
 
-    async def get(self, profiles: Upstream, account_id: str, newer_than: int = 0) -> pb.AccessState:
+    async def get(
+        self, profiles: ProfilesClient, account_id: str, newer_than: int = 0
+    ) -> pb.AccessState:
         """The account's state, asked again if the cached one is from before credentials
         version `newer_than` (a token issued since says the cached answer is out of date)."""
         state = self.cache.get(account_id)
         if state is None or state.credentials_version < newer_than:
             try:
-                state = await profiles.call(
-                    "GetAccessState", pb.GetAccessStateRequest(account_id=account_id)
+                state = await profiles.GetAccessState(
+                    pb.GetAccessStateRequest(account_id=account_id)
                 )
             except NotFound:
                 raise _unauthenticated("This account no longer exists.") from None
@@ -107,7 +109,7 @@ class AccessStates:
 
 
 async def caller_of(
-    token: str, settings: Settings, states: AccessStates, service: Upstream
+    token: str, settings: Settings, states: AccessStates, service: ProfilesClient
 ) -> Caller:
     """The caller an access token stands for, with their current roles; Unauthenticated
     (`token_revoked`) for a token from before a password change or reset."""
@@ -124,7 +126,7 @@ async def caller_of(
 async def current_caller(
     request: Request,
     credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
-    service: Upstream = Depends(profiles),
+    service: ProfilesClient = Depends(profiles),
 ) -> Caller:
     """FastAPI dependency: the signed-in caller; 401 `unauthenticated` without a valid token,
     401 `token_revoked` for one issued before the account's password changed."""

@@ -1,47 +1,83 @@
-"""gRPC clients of the services: one grpc.aio channel per service, presenting the platform's gRPC
-token (GRPC_AUTH_TOKEN) on every call, and per HTTP request an `Upstream` that puts the caller's
-correlation id and a deadline on every call."""
+"""gRPC clients of the services: one grpc.aio channel per service and, over it, the service's
+typed client (the stub generated from its proto). The channel's interceptors give every call
+what the gateway owes it: the platform's gRPC token (GRPC_AUTH_TOKEN), the correlation id of the
+request being served, a deadline, a latency metric, and a failure turned into the service's
+DomainError or the gateway's own."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, TypeVar
 
 import grpc
 import grpc.aio
 from fastapi import Request
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from prometheus_client import Histogram
+from starlette.requests import HTTPConnection
 
-from contracts.billing.v1 import billing_pb2_grpc
-from contracts.calls.v1 import calls_pb2_grpc
+from contracts.billing.v1 import billing_pb2, billing_pb2_grpc
+from contracts.calls.v1 import calls_pb2, calls_pb2_grpc
 from contracts.ops.v1 import ops_pb2, ops_pb2_grpc
-from contracts.payouts.v1 import payouts_pb2_grpc
-from contracts.profiles.v1 import profiles_pb2_grpc
+from contracts.payouts.v1 import payouts_pb2, payouts_pb2_grpc
+from contracts.profiles.v1 import profiles_pb2, profiles_pb2_grpc
 from headstore import metrics
-from headstore.context import CORRELATION_HEADER
+from headstore.context import CORRELATION_HEADER, current_correlation_id
 from headstore.grpc_auth import bearer_metadata
 from services.gateway.errors import from_rpc_error
 
+if TYPE_CHECKING:
+    # The generated stubs' grpc.aio types: at run time the stub is one class for both kinds of
+    # channel, and a grpc.aio channel makes it asynchronous.
+    ProfilesClient = profiles_pb2_grpc.ProfilesServiceAsyncStub
+    CallsClient = calls_pb2_grpc.CallsServiceAsyncStub
+    BillingClient = billing_pb2_grpc.BillingServiceAsyncStub
+    PayoutsClient = payouts_pb2_grpc.PayoutsServiceAsyncStub
+else:
+    ProfilesClient = profiles_pb2_grpc.ProfilesServiceStub
+    CallsClient = calls_pb2_grpc.CallsServiceStub
+    BillingClient = billing_pb2_grpc.BillingServiceStub
+    PayoutsClient = payouts_pb2_grpc.PayoutsServiceStub
+
 UPSTREAMS = ("profiles",)
 """The services the gateway cannot serve without: /readyz is 503 when one is not serving. It
-asks every service in STUBS, and reports the others as degrading it (sign-up, log-in and search
+asks every service in APIS, and reports the others as degrading it (sign-up, log-in and search
 still work while billing is down)."""
 
-STUBS: dict[str, Any] = {
-    "profiles": profiles_pb2_grpc.ProfilesServiceStub,
-    "calls": calls_pb2_grpc.CallsServiceStub,
-    "billing": billing_pb2_grpc.BillingServiceStub,
-    "payouts": payouts_pb2_grpc.PayoutsServiceStub,
+APIS: dict[str, str] = {
+    "profiles": profiles_pb2.DESCRIPTOR.services_by_name["ProfilesService"].full_name,
+    "calls": calls_pb2.DESCRIPTOR.services_by_name["CallsService"].full_name,
+    "billing": billing_pb2.DESCRIPTOR.services_by_name["BillingService"].full_name,
+    "payouts": payouts_pb2.DESCRIPTOR.services_by_name["PayoutsService"].full_name,
 }
-"""Every service the gateway calls."""
+"""Every service the gateway calls, and the full name of its gRPC API."""
 
 CHANNEL_OPTIONS = (
     ("grpc.keepalive_time_ms", 30_000),
     ("grpc.keepalive_timeout_ms", 10_000),
 )
+
+DEFAULT_DEADLINE_SECONDS = 10.0
+
+Req = TypeVar("Req")
+Resp = TypeVar("Resp")
+Continuation = Callable[
+    [grpc.aio.ClientCallDetails, Req], Awaitable[grpc.aio.UnaryUnaryCall[Req, Resp]]
+]
+
+
+def _with(
+    details: grpc.aio.ClientCallDetails,
+    metadata: grpc.aio.Metadata,
+    timeout: float | None,
+) -> grpc.aio.ClientCallDetails:
+    return grpc.aio.ClientCallDetails(
+        details.method, timeout, metadata, details.credentials, details.wait_for_ready
+    )
 
 
 class BearerToken(grpc.aio.UnaryUnaryClientInterceptor):
@@ -52,22 +88,18 @@ class BearerToken(grpc.aio.UnaryUnaryClientInterceptor):
         self.metadata = bearer_metadata(token)
 
     async def intercept_unary_unary(
-        self, continuation: Any, client_call_details: grpc.aio.ClientCallDetails, request: Any
-    ) -> Any:
+        self,
+        continuation: Continuation[Req, Resp],
+        client_call_details: grpc.aio.ClientCallDetails,
+        request: Req,
+    ) -> Resp | grpc.aio.UnaryUnaryCall[Req, Resp]:
         metadata = grpc.aio.Metadata(*(client_call_details.metadata or ()), *self.metadata)
-        return await continuation(client_call_details._replace(metadata=metadata), request)
+        return await continuation(
+            _with(client_call_details, metadata, client_call_details.timeout), request
+        )
 
 
-def open_channels(addresses: Mapping[str, str], token: str = "") -> dict[str, grpc.aio.Channel]:
-    """A channel per service; with a `token`, every call on it presents that token."""
-    interceptors = [BearerToken(token)] if token else None
-    return {
-        name: grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS, interceptors=interceptors)
-        for name, address in addresses.items()
-    }
-
-
-def call_seconds() -> Any:
+def call_seconds() -> Histogram:
     return metrics.histogram(
         "gateway_grpc_client_seconds",
         "Latency of the gateway's gRPC calls to services",
@@ -75,24 +107,103 @@ def call_seconds() -> Any:
     )
 
 
+class ServiceCalls(grpc.aio.UnaryUnaryClientInterceptor):
+    """Each call of a service's API (`api`, the full name of its gRPC service) goes with the
+    correlation id of the request being served and, unless the caller gave one, the gateway's
+    deadline; it is timed, and a failure becomes the service's DomainError or the gateway's own.
+    Other calls on the channel (the health check, the components list) pass as they are."""
+
+    def __init__(self, service: str, api: str, deadline_seconds: float) -> None:
+        self.service = service
+        self.prefix = f"/{api}/"
+        self.deadline_seconds = deadline_seconds
+
+    async def intercept_unary_unary(
+        self,
+        continuation: Continuation[Req, Resp],
+        client_call_details: grpc.aio.ClientCallDetails,
+        request: Req,
+    ) -> Resp | grpc.aio.UnaryUnaryCall[Req, Resp]:
+        path = client_call_details.method
+        # grpc.aio hands the method path over as bytes, whatever its type stubs say.
+        path = path.decode() if isinstance(path, bytes) else path
+        if not path.startswith(self.prefix):
+            return await continuation(client_call_details, request)
+        method = path.removeprefix(self.prefix)
+        metadata = grpc.aio.Metadata(
+            *(client_call_details.metadata or ()), (CORRELATION_HEADER, current_correlation_id())
+        )
+        timeout = client_call_details.timeout
+        details = _with(
+            client_call_details, metadata, self.deadline_seconds if timeout is None else timeout
+        )
+        started = time.perf_counter()
+        code = grpc.StatusCode.OK
+        try:
+            call = await continuation(details, request)
+            return await call
+        except grpc.aio.AioRpcError as error:
+            code = error.code()
+            raise from_rpc_error(self.service, method, error) from error
+        finally:
+            call_seconds().labels(self.service, method, code.name).observe(
+                time.perf_counter() - started
+            )
+
+
+def open_channels(
+    addresses: Mapping[str, str],
+    token: str = "",
+    deadline_seconds: float = DEFAULT_DEADLINE_SECONDS,
+) -> dict[str, grpc.aio.Channel]:
+    """A channel per service (named in APIS); with a `token`, every call on it presents that
+    token. Calls of the service's API get `deadline_seconds` unless they say otherwise."""
+
+    def interceptors(name: str) -> list[grpc.aio.ClientInterceptor]:
+        calls = ServiceCalls(name, APIS[name], deadline_seconds)
+        return [BearerToken(token), calls] if token else [calls]
+
+    return {
+        name: grpc.aio.insecure_channel(
+            address, options=CHANNEL_OPTIONS, interceptors=interceptors(name)
+        )
+        for name, address in addresses.items()
+    }
+
+
 @dataclass
 class Upstreams:
-    """Channels and stubs, shared by every request while the app runs."""
+    """The channels (from `open_channels`) and each service's typed client over its channel,
+    shared by every request while the app runs."""
 
     channels: Mapping[str, grpc.aio.Channel]
-    deadline_seconds: float
-    stubs: dict[str, Any] = field(init=False)
 
-    def __post_init__(self) -> None:
-        self.stubs = {name: STUBS[name](channel) for name, channel in self.channels.items()}
+    @cached_property
+    def profiles(self) -> ProfilesClient:
+        return profiles_pb2_grpc.ProfilesServiceStub(self.channels["profiles"])
+
+    @cached_property
+    def calls(self) -> CallsClient:
+        return calls_pb2_grpc.CallsServiceStub(self.channels["calls"])
+
+    @cached_property
+    def billing(self) -> BillingClient:
+        return billing_pb2_grpc.BillingServiceStub(self.channels["billing"])
+
+    @cached_property
+    def payouts(self) -> PayoutsClient:
+        return payouts_pb2_grpc.PayoutsServiceStub(self.channels["payouts"])
 
     async def health(self, timeout: float = 1.0) -> dict[str, str]:
         """Each service's grpc.health.v1 status: SERVING, NOT_SERVING, or why it did not say."""
 
         async def check(name: str, channel: grpc.aio.Channel) -> tuple[str, str]:
-            stub = health_pb2_grpc.HealthStub(channel)
+            # types-grpcio-health-checking declares HealthStub without its methods.
+            ask = health_pb2_grpc.HealthStub(channel).Check  # type: ignore[attr-defined]
             try:
-                answer = await stub.Check(health_pb2.HealthCheckRequest(), timeout=timeout)
+                answer: health_pb2.HealthCheckResponse = await ask(
+                    health_pb2.HealthCheckRequest(), timeout=timeout
+                )
             except grpc.aio.AioRpcError as error:
                 return name, error.code().name
             return name, health_pb2.HealthCheckResponse.ServingStatus.Name(answer.status)
@@ -106,7 +217,7 @@ class Upstreams:
         """Every service's parts (projections, parked events): name -> (state, detail). A
         service that does not answer lists none (its health check says why)."""
 
-        async def ask(channel: grpc.aio.Channel) -> list[Any]:
+        async def ask(channel: grpc.aio.Channel) -> list[ops_pb2.Component]:
             stub = ops_pb2_grpc.ComponentsStub(channel)
             try:
                 answer = await stub.ListComponents(ops_pb2.ListComponentsRequest(), timeout=timeout)
@@ -121,64 +232,27 @@ class Upstreams:
         await asyncio.gather(*(channel.close(grace=1.0) for channel in self.channels.values()))
 
 
-@dataclass
-class Upstream:
-    """One service's stub, bound to one HTTP request's correlation id and a deadline."""
-
-    service: str
-    stub: Any
-    correlation_id: str
-    deadline_seconds: float
-
-    async def call(self, method: str, request: Any) -> Any:
-        """Call `method`; a failure becomes the service's DomainError or the gateway's own."""
-        rpc = getattr(self.stub, method)
-        started = time.perf_counter()
-        code = grpc.StatusCode.OK
-        try:
-            return await rpc(
-                request,
-                timeout=self.deadline_seconds,
-                metadata=((CORRELATION_HEADER, self.correlation_id),),
-            )
-        except grpc.aio.AioRpcError as error:
-            code = error.code()
-            raise from_rpc_error(self.service, method, error) from error
-        finally:
-            call_seconds().labels(self.service, method, code.name).observe(
-                time.perf_counter() - started
-            )
+def upstreams(connection: HTTPConnection) -> Upstreams:
+    """The app's upstreams, for a request or a WebSocket."""
+    return connection.app.state.upstreams
 
 
-def upstreams(request: Request) -> Upstreams:
-    return request.app.state.upstreams
+def profiles(request: Request) -> ProfilesClient:
+    """FastAPI dependency: the profiles service's client."""
+    return upstreams(request).profiles
 
 
-def _upstream(request: Request, service: str) -> Upstream:
-    shared = upstreams(request)
-    return Upstream(
-        service,
-        shared.stubs[service],
-        request.state.correlation_id,
-        shared.deadline_seconds,
-    )
+def calls(request: Request) -> CallsClient:
+    """FastAPI dependency: the calls service's client (sessions, invite links, ratings)."""
+    return upstreams(request).calls
 
 
-def profiles(request: Request) -> Upstream:
-    """FastAPI dependency: the profiles service, for this request."""
-    return _upstream(request, "profiles")
+def billing(request: Request) -> BillingClient:
+    """FastAPI dependency: the billing service's client (cards, bills, Stripe webhooks)."""
+    return upstreams(request).billing
 
 
-def calls(request: Request) -> Upstream:
-    """FastAPI dependency: the calls service (sessions, invite links, ratings), for this request."""
-    return _upstream(request, "calls")
-
-
-def billing(request: Request) -> Upstream:
-    """FastAPI dependency: the billing service (cards, bills, Stripe webhooks), for this request."""
-    return _upstream(request, "billing")
-
-
-def payouts(request: Request) -> Upstream:
-    """FastAPI dependency: the payouts service (payout accounts, statistics, Connect webhooks)."""
-    return _upstream(request, "payouts")
+def payouts(request: Request) -> PayoutsClient:
+    """FastAPI dependency: the payouts service's client (payout accounts, statistics, Connect
+    webhooks)."""
+    return upstreams(request).payouts

@@ -3,13 +3,13 @@ signature: payments to billing, Connect (connected accounts) to payouts."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from fastapi import Request
 
 from headstore.errors import DomainError, InvalidInput
 from services.gateway.schemas import ErrorBody
-from services.gateway.upstream import Upstream
 
 MAX_WEBHOOK_BYTES = 1024 * 1024
 """Stripe's event payloads are far smaller; anything bigger is not from Stripe."""
@@ -61,9 +61,13 @@ async def read_webhook(request: Request) -> tuple[bytes, str]:
     return payload, signature
 
 
-async def forward_webhook(service: Upstream, request: Any) -> Any:
+Answer = TypeVar("Answer")
+
+
+async def forward_webhook(handled: Awaitable[Answer]) -> Answer:
+    """The service's answer to the webhook it was handed (its HandleStripeWebhook call)."""
     try:
-        return await service.call("HandleStripeWebhook", request)
+        return await handled
     except DomainError as error:
         if isinstance(error, InvalidInput):
             # The service refused the event (a bad signature, or not an event): for Stripe

@@ -20,11 +20,11 @@ from services.gateway.schemas import (
     VerifyEmail,
     error_responses,
 )
-from services.gateway.upstream import Upstream, profiles
+from services.gateway.upstream import ProfilesClient, profiles
 
 router = APIRouter(tags=["accounts"], responses=error_responses(422, 503))
 
-Profiles = Annotated[Upstream, Depends(profiles)]
+Profiles = Annotated[ProfilesClient, Depends(profiles)]
 SignedIn = Annotated[Caller, Depends(current_caller)]
 Limits = Annotated[RateLimits, Depends(rate_limits)]
 Address = Annotated[str, Depends(request_address)]
@@ -42,8 +42,8 @@ async def sign_up(
     body: SignUp, service: Profiles, limits: Limits, address: Address
 ) -> AccountCreated:
     await limits.per_address_and("sign_up", address, "email", body.email)
-    answer = await service.call(
-        "SignUp", pb.SignUpRequest(email=body.email, password=body.password, name=body.name)
+    answer = await service.SignUp(
+        pb.SignUpRequest(email=body.email, password=body.password, name=body.name)
     )
     return AccountCreated(account_id=answer.account_id)
 
@@ -54,7 +54,7 @@ async def sign_up(
     summary="Verify an e-mail address with the token from the mailed link",
 )
 async def verify_email(body: VerifyEmail, service: Profiles) -> AccountCreated:
-    answer = await service.call("VerifyEmail", pb.VerifyEmailRequest(token=body.token))
+    answer = await service.VerifyEmail(pb.VerifyEmailRequest(token=body.token))
     return AccountCreated(account_id=answer.account_id)
 
 
@@ -69,9 +69,7 @@ async def resend_verification(
     caller: SignedIn, service: Profiles, limits: Limits, address: Address
 ) -> Accepted:
     await limits.per_address_and("verification_resend", address, "account", caller.account_id)
-    await service.call(
-        "ResendVerification", pb.ResendVerificationRequest(account_id=caller.account_id)
-    )
+    await service.ResendVerification(pb.ResendVerificationRequest(account_id=caller.account_id))
     return Accepted(message="A new verification link is on its way.")
 
 
@@ -82,7 +80,7 @@ async def resend_verification(
     summary="The caller's account",
 )
 async def me(caller: SignedIn, service: Profiles) -> Account:
-    answer = await service.call("GetAccount", pb.GetAccountRequest(account_id=caller.account_id))
+    answer = await service.GetAccount(pb.GetAccountRequest(account_id=caller.account_id))
     return Account.from_proto(answer)
 
 
@@ -94,8 +92,7 @@ async def me(caller: SignedIn, service: Profiles) -> Account:
     summary="Change the caller's password (needs the current one)",
 )
 async def change_password(body: ChangePassword, caller: SignedIn, service: Profiles) -> Response:
-    await service.call(
-        "ChangePassword",
+    await service.ChangePassword(
         pb.ChangePasswordRequest(
             account_id=caller.account_id,
             current_password=body.current_password,
@@ -116,7 +113,7 @@ async def request_password_reset(
     body: RequestPasswordReset, service: Profiles, limits: Limits, address: Address
 ) -> Accepted:
     await limits.per_address_and("password_reset", address, "email", body.email)
-    await service.call("RequestPasswordReset", pb.RequestPasswordResetRequest(email=body.email))
+    await service.RequestPasswordReset(pb.RequestPasswordResetRequest(email=body.email))
     return Accepted(message="If the address has an account, a reset link is on its way.")
 
 
@@ -133,8 +130,7 @@ async def reset_password(
     # A link's token starts with its account's id: attempts are counted per account too.
     account = body.token.partition(".")[0][:32] or "none"
     await limits.per_address_and("password_reset_confirm", address, "account", account)
-    await service.call(
-        "ResetPassword",
+    await service.ResetPassword(
         pb.ResetPasswordRequest(token=body.token, new_password=body.new_password),
     )
     return Response(status_code=status.HTTP_204_NO_CONTENT)

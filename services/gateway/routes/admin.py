@@ -10,11 +10,11 @@ from fastapi import APIRouter, Depends, Path, status
 from contracts.profiles.v1 import profiles_pb2 as pb
 from services.gateway.auth import Caller, require_roles
 from services.gateway.schemas import Account, AddCategory, Categories, GrantRole, error_responses
-from services.gateway.upstream import Upstream, profiles
+from services.gateway.upstream import ProfilesClient, profiles
 
 router = APIRouter(responses=error_responses(422, 503))
 
-Profiles = Annotated[Upstream, Depends(profiles)]
+Profiles = Annotated[ProfilesClient, Depends(profiles)]
 Admin = Annotated[Caller, Depends(require_roles("admin"))]
 
 
@@ -25,7 +25,7 @@ Admin = Annotated[Caller, Depends(require_roles("admin"))]
     summary="The categories experts choose from",
 )
 async def list_categories(service: Profiles) -> Categories:
-    return Categories.from_proto(await service.call("ListCategories", pb.ListCategoriesRequest()))
+    return Categories.from_proto(await service.ListCategories(pb.ListCategoriesRequest()))
 
 
 @router.post(
@@ -37,8 +37,7 @@ async def list_categories(service: Profiles) -> Categories:
     summary="Add a category (admin); answers the whole list",
 )
 async def add_category(body: AddCategory, caller: Admin, service: Profiles) -> Categories:
-    answer = await service.call(
-        "AddCategory",
+    answer = await service.AddCategory(
         pb.AddCategoryRequest(admin_id=caller.account_id, slug=body.slug, label=body.label),
     )
     return Categories.from_proto(answer)
@@ -57,8 +56,7 @@ async def grant_role(
     caller: Admin,
     service: Profiles,
 ) -> Account:
-    answer = await service.call(
-        "GrantRole",
+    answer = await service.GrantRole(
         pb.GrantRoleRequest(admin_id=caller.account_id, account_id=str(account_id), role=body.role),
     )
     return Account.from_proto(answer)

@@ -20,11 +20,11 @@ from pydantic_core import PydanticCustomError
 from contracts.profiles.v1 import profiles_pb2 as pb
 from services.gateway.auth import Caller, require_roles
 from services.gateway.schemas import Id, RequestBody, error_responses
-from services.gateway.upstream import Upstream, profiles
+from services.gateway.upstream import ProfilesClient, profiles
 
 router = APIRouter(tags=["ambassadors"], responses=error_responses(422, 503))
 
-Profiles = Annotated[Upstream, Depends(profiles)]
+Profiles = Annotated[ProfilesClient, Depends(profiles)]
 Admin = Annotated[Caller, Depends(require_roles("admin"))]
 AmbassadorCaller = Annotated[Caller, Depends(require_roles("ambassador"))]
 
@@ -166,7 +166,7 @@ async def appoint_ambassador(
     share = body.share_basis_points()
     if share is not None:
         appoint.share_basis_points = share
-    return _ambassador(request, await service.call("AppointAmbassador", appoint))
+    return _ambassador(request, await service.AppointAmbassador(appoint))
 
 
 @router.get(
@@ -184,7 +184,5 @@ async def appoint_ambassador(
 async def my_ambassadorship(
     request: Request, caller: AmbassadorCaller, service: Profiles
 ) -> Ambassador:
-    answer = await service.call(
-        "GetAmbassador", pb.GetAmbassadorRequest(ambassador_id=caller.account_id)
-    )
+    answer = await service.GetAmbassador(pb.GetAmbassadorRequest(ambassador_id=caller.account_id))
     return _ambassador(request, answer)

@@ -20,11 +20,11 @@ from services.gateway.schemas import (
     Tokens,
     error_responses,
 )
-from services.gateway.upstream import Upstream, profiles
+from services.gateway.upstream import ProfilesClient, profiles
 
 router = APIRouter(tags=["becoming an expert"], responses=error_responses(422, 503))
 
-Profiles = Annotated[Upstream, Depends(profiles)]
+Profiles = Annotated[ProfilesClient, Depends(profiles)]
 Trustee = Annotated[Caller, Depends(require_roles("trustee"))]
 Verified = Annotated[Caller, Depends(verified_caller)]
 
@@ -35,7 +35,7 @@ Verified = Annotated[Caller, Depends(verified_caller)]
     summary="The questions an applicant answers",
 )
 async def assessment(service: Profiles) -> Assessment:
-    return Assessment.from_proto(await service.call("GetAssessment", pb.GetAssessmentRequest()))
+    return Assessment.from_proto(await service.GetAssessment(pb.GetAssessmentRequest()))
 
 
 @router.post(
@@ -47,7 +47,7 @@ async def assessment(service: Profiles) -> Assessment:
     "address); trustees review the answers",
 )
 async def apply(body: ApplyAsExpert, caller: Verified, service: Profiles) -> ApplicationCreated:
-    answer = await service.call("ApplyAsExpert", body.to_proto(caller.account_id))
+    answer = await service.ApplyAsExpert(body.to_proto(caller.account_id))
     return ApplicationCreated(application_id=answer.application_id)
 
 
@@ -62,8 +62,7 @@ async def list_applications(
     service: Profiles,
     status: Literal["pending", "accepted", "rejected", "all"] = Query(default="pending"),
 ) -> Applications:
-    answer = await service.call(
-        "ListApplications",
+    answer = await service.ListApplications(
         pb.ListApplicationsRequest(trustee_id=caller.account_id, status=status),
     )
     return Applications(applications=[Application.from_proto(a) for a in answer.applications])
@@ -81,8 +80,7 @@ async def review_application(
     caller: Trustee,
     service: Profiles,
 ) -> Application:
-    answer = await service.call(
-        "ReviewApplication",
+    answer = await service.ReviewApplication(
         pb.ReviewApplicationRequest(
             trustee_id=caller.account_id,
             application_id=str(application_id),
@@ -101,8 +99,7 @@ async def review_application(
     summary="Create the accepted expert's account with the token from the mailed signup link",
 )
 async def complete_expert_signup(body: CompleteExpertSignup, service: Profiles) -> Tokens:
-    answer = await service.call(
-        "CompleteExpertSignup",
+    answer = await service.CompleteExpertSignup(
         pb.CompleteExpertSignupRequest(signup_token=body.signup_token, password=body.password),
     )
     return Tokens.from_proto(answer)

@@ -18,7 +18,7 @@ from services.gateway.schemas import (
     WebhookReceived,
     error_responses,
 )
-from services.gateway.upstream import Upstream, billing
+from services.gateway.upstream import BillingClient, billing
 from services.gateway.webhooks import (
     WEBHOOK_REQUEST,
     WEBHOOK_RESPONSES,
@@ -28,7 +28,7 @@ from services.gateway.webhooks import (
 
 router = APIRouter(tags=["payments"], responses=error_responses(503))
 
-Billing = Annotated[Upstream, Depends(billing)]
+Billing = Annotated[BillingClient, Depends(billing)]
 SignedIn = Annotated[Caller, Depends(current_caller)]
 Verified = Annotated[Caller, Depends(verified_caller)]
 
@@ -40,8 +40,8 @@ Verified = Annotated[Caller, Depends(verified_caller)]
     summary="Start saving a card: a Stripe SetupIntent for the caller to confirm with Stripe",
 )
 async def create_setup_intent(caller: Verified, service: Billing) -> SetupIntent:
-    answer = await service.call(
-        "CreateSetupIntent", billing_pb2.CreateSetupIntentRequest(client_id=caller.account_id)
+    answer = await service.CreateSetupIntent(
+        billing_pb2.CreateSetupIntentRequest(client_id=caller.account_id)
     )
     return SetupIntent.from_proto(answer)
 
@@ -53,8 +53,7 @@ async def create_setup_intent(caller: Verified, service: Billing) -> SetupIntent
     summary="Save the caller's card: the PaymentMethod id Stripe gave for it",
 )
 async def save_card(body: SaveCard, caller: Verified, service: Billing) -> Card:
-    answer = await service.call(
-        "SaveCard",
+    answer = await service.SaveCard(
         billing_pb2.SaveCardRequest(
             client_id=caller.account_id, payment_method_id=body.payment_method_id
         ),
@@ -69,7 +68,7 @@ async def save_card(body: SaveCard, caller: Verified, service: Billing) -> Card:
     summary="The caller's card on file: brand, last four digits, country, expiry",
 )
 async def get_card(caller: SignedIn, service: Billing) -> Card:
-    answer = await service.call("GetCard", billing_pb2.GetCardRequest(client_id=caller.account_id))
+    answer = await service.GetCard(billing_pb2.GetCardRequest(client_id=caller.account_id))
     return Card.from_proto(answer)
 
 
@@ -83,7 +82,8 @@ async def get_card(caller: SignedIn, service: Billing) -> Card:
 async def stripe_webhook(request: Request, service: Billing) -> WebhookReceived:
     payload, signature = await read_webhook(request)
     await forward_webhook(
-        service,
-        billing_pb2.HandleStripeWebhookRequest(payload=payload, signature=signature),
+        service.HandleStripeWebhook(
+            billing_pb2.HandleStripeWebhookRequest(payload=payload, signature=signature)
+        )
     )
     return WebhookReceived()

@@ -24,11 +24,11 @@ from services.gateway.schemas import (
     text_field,
     whole_number,
 )
-from services.gateway.upstream import Upstream, calls, profiles
+from services.gateway.upstream import CallsClient, ProfilesClient, calls, profiles
 
 router = APIRouter(tags=["experts"], responses=error_responses(422, 503))
 
-Profiles = Annotated[Upstream, Depends(profiles)]
+Profiles = Annotated[ProfilesClient, Depends(profiles)]
 Expert = Annotated[Caller, Depends(require_roles("expert"))]
 
 
@@ -56,9 +56,7 @@ def _amount(text: str | None, field: str) -> int | None:
     summary="The calling expert's own profile",
 )
 async def my_profile(caller: Expert, service: Profiles) -> ExpertProfile:
-    answer = await service.call(
-        "GetExpertProfile", pb.GetExpertProfileRequest(expert_id=caller.account_id)
-    )
+    answer = await service.GetExpertProfile(pb.GetExpertProfileRequest(expert_id=caller.account_id))
     return ExpertProfile.from_proto(answer)
 
 
@@ -72,7 +70,7 @@ async def update_profile(
     body: UpdateExpertProfile, caller: Expert, service: Profiles
 ) -> ExpertProfile:
     rate = _amount(body.rate_per_minute, "rate_per_minute")
-    answer = await service.call("UpdateExpertProfile", body.to_proto(caller.account_id, rate))
+    answer = await service.UpdateExpertProfile(body.to_proto(caller.account_id, rate))
     return ExpertProfile.from_proto(answer)
 
 
@@ -85,8 +83,7 @@ async def update_profile(
 async def set_availability(
     body: SetAvailability, caller: Expert, service: Profiles
 ) -> ExpertProfile:
-    answer = await service.call(
-        "SetAvailability",
+    answer = await service.SetAvailability(
         pb.SetAvailabilityRequest(expert_id=caller.account_id, online=body.online),
     )
     return ExpertProfile.from_proto(answer)
@@ -99,15 +96,13 @@ async def set_availability(
     summary="An expert's public profile",
 )
 async def get_expert(
-    expert_id: ExpertId, service: Profiles, sessions: Annotated[Upstream, Depends(calls)]
+    expert_id: ExpertId, service: Profiles, sessions: Annotated[CallsClient, Depends(calls)]
 ) -> ExpertProfile:
     """With the expert's average rating from sessions; the profile shows even when the
     ratings cannot be had right now."""
     answer, rating = await asyncio.gather(
-        service.call("GetExpertProfile", pb.GetExpertProfileRequest(expert_id=str(expert_id))),
-        sessions.call(
-            "GetExpertRating", calls_pb2.GetExpertRatingRequest(expert_id=str(expert_id))
-        ),
+        service.GetExpertProfile(pb.GetExpertProfileRequest(expert_id=str(expert_id))),
+        sessions.GetExpertRating(calls_pb2.GetExpertRatingRequest(expert_id=str(expert_id))),
         return_exceptions=True,
     )
     if isinstance(answer, BaseException):
@@ -158,5 +153,5 @@ async def search_experts(
         request.min_rate = min_minor
     if max_minor is not None:
         request.max_rate = max_minor
-    answer = await service.call("SearchExperts", request)
+    answer = await service.SearchExperts(request)
     return ExpertSearchResults.from_proto(answer)

@@ -11,11 +11,11 @@ from contracts.calls.v1 import calls_pb2
 from headstore.errors import InvalidInput, NotFound
 from services.gateway.auth import Caller, require_roles
 from services.gateway.schemas import InviteLink, Token, error_responses
-from services.gateway.upstream import Upstream, calls
+from services.gateway.upstream import CallsClient, calls
 
 router = APIRouter(tags=["invite links"], responses=error_responses(422, 503))
 
-Calls = Annotated[Upstream, Depends(calls)]
+Calls = Annotated[CallsClient, Depends(calls)]
 Expert = Annotated[Caller, Depends(require_roles("expert"))]
 
 
@@ -30,9 +30,7 @@ def _link(request: Request, link: calls_pb2.InviteLink) -> InviteLink:
     summary="The calling expert's link for paid sessions: it never changes and never expires",
 )
 async def paid_link(request: Request, caller: Expert, service: Calls) -> InviteLink:
-    answer = await service.call(
-        "GetPaidLink", calls_pb2.GetPaidLinkRequest(expert_id=caller.account_id)
-    )
+    answer = await service.GetPaidLink(calls_pb2.GetPaidLinkRequest(expert_id=caller.account_id))
     return _link(request, answer)
 
 
@@ -44,8 +42,8 @@ async def paid_link(request: Request, caller: Expert, service: Calls) -> InviteL
     summary="A new one-time link for a whole free session with the calling expert",
 )
 async def create_free_link(request: Request, caller: Expert, service: Calls) -> InviteLink:
-    answer = await service.call(
-        "CreateFreeLink", calls_pb2.CreateFreeLinkRequest(expert_id=caller.account_id)
+    answer = await service.CreateFreeLink(
+        calls_pb2.CreateFreeLinkRequest(expert_id=caller.account_id)
     )
     return _link(request, answer)
 
@@ -61,7 +59,7 @@ async def get_invite_link(
     request: Request, token: Annotated[Token, Path()], service: Calls
 ) -> InviteLink:
     try:
-        answer = await service.call("GetInviteLink", calls_pb2.GetInviteLinkRequest(token=token))
+        answer = await service.GetInviteLink(calls_pb2.GetInviteLinkRequest(token=token))
     except InvalidInput as error:
         # A token that is not one of ours names no link: the address does not exist.
         raise NotFound(error.code, error.message, "token") from error

@@ -8,11 +8,11 @@ from typing import Any
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 
 from contracts.calls.v1 import calls_pb2
-from headstore.context import new_correlation_id
+from headstore.context import correlation_id, new_correlation_id
 from headstore.errors import DomainError
 from services.gateway.auth import caller_of
 from services.gateway.live import CLIENT, EXPERT
-from services.gateway.upstream import Upstream
+from services.gateway.upstream import ProfilesClient, upstreams
 
 router = APIRouter(tags=["sessions"])
 
@@ -24,12 +24,9 @@ CLOSE_NOT_FOUND = 4404
 
 async def participant_role(websocket: WebSocket, account_id: str, session_id: str) -> str | None:
     """ "client" or "expert" if the caller takes part in the session; None otherwise."""
-    shared = websocket.app.state.upstreams
-    calls = Upstream("calls", shared.stubs["calls"], new_correlation_id(), shared.deadline_seconds)
     try:
-        session = await calls.call(
-            "GetSession",
-            calls_pb2.GetSessionRequest(participant_id=account_id, session_id=session_id),
+        session = await upstreams(websocket).calls.GetSession(
+            calls_pb2.GetSessionRequest(participant_id=account_id, session_id=session_id)
         )
     except DomainError:
         return None
@@ -51,10 +48,10 @@ async def live_session(
     """Messages, as JSON: `started`, `minute` (the client sees `cost_so_far`, the expert
     `earnings_so_far`), `warning` (`minutes_left`), `payment_problem`, `mode`, `ended`
     (`reason`), `charged` (the client's `total`, the expert's `earnings`)."""
-    shared = websocket.app.state.upstreams
-    profiles = Upstream(
-        "profiles", shared.stubs["profiles"], new_correlation_id(), shared.deadline_seconds
-    )
+    # The calls made for this socket share one correlation id (no middleware gives a socket
+    # one); the socket has a task of its own, so the id ends with it.
+    correlation_id.set(new_correlation_id())
+    profiles = upstreams(websocket).profiles
     try:
         caller = await caller_of(
             access_token, websocket.app.state.settings, websocket.app.state.access_states, profiles
@@ -100,7 +97,7 @@ async def live_session(
         hub.unwatch(session_id, queue)
 
 
-async def _until_revoked(websocket: WebSocket, access_token: str, profiles: Upstream) -> str:
+async def _until_revoked(websocket: WebSocket, access_token: str, profiles: ProfilesClient) -> str:
     """Checks the token again every `live_recheck_seconds`, so a socket opened before a
     password change (or with a token that has since expired) does not stay open; returns why
     it no longer holds."""

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from contracts.payouts.v1 import payouts_pb2
 from services.gateway.auth import Caller, require_roles
 from services.gateway.schemas import MoneyAmount, RequestBody, WebhookReceived, error_responses
-from services.gateway.upstream import Upstream, payouts
+from services.gateway.upstream import PayoutsClient, payouts
 from services.gateway.webhooks import (
     WEBHOOK_REQUEST,
     WEBHOOK_RESPONSES,
@@ -21,7 +21,7 @@ from services.gateway.webhooks import (
 
 router = APIRouter(tags=["payouts"], responses=error_responses(503))
 
-Payouts = Annotated[Upstream, Depends(payouts)]
+Payouts = Annotated[PayoutsClient, Depends(payouts)]
 Payee = Annotated[Caller, Depends(require_roles("expert", "ambassador"))]
 
 
@@ -136,8 +136,7 @@ async def activate_payout(
     body: ActivatePayout, caller: Payee, service: Payouts, request: Request
 ) -> PayoutAccount:
     public_url = request.app.state.settings.public_url
-    answer = await service.call(
-        "ActivatePayout",
+    answer = await service.ActivatePayout(
         payouts_pb2.ActivatePayoutRequest(
             account_id=caller.account_id,
             country=body.country,
@@ -161,8 +160,7 @@ async def get_payout(
         bool, Query(description="Ask Stripe again (after coming back from onboarding).")
     ] = False,
 ) -> PayoutAccount:
-    answer = await service.call(
-        "GetPayoutAccount",
+    answer = await service.GetPayoutAccount(
         payouts_pb2.GetPayoutAccountRequest(account_id=caller.account_id, refresh=refresh),
     )
     return PayoutAccount.from_proto(answer)
@@ -175,8 +173,7 @@ async def get_payout(
     summary="Earnings by week and currency, sessions, minutes, rating, balances, transfers",
 )
 async def payout_statistics(caller: Payee, service: Payouts) -> PayoutStatistics:
-    answer = await service.call(
-        "GetPayoutStatistics",
+    answer = await service.GetPayoutStatistics(
         payouts_pb2.GetPayoutStatisticsRequest(account_id=caller.account_id),
     )
     return PayoutStatistics.from_proto(answer)
@@ -192,7 +189,8 @@ async def payout_statistics(caller: Payee, service: Payouts) -> PayoutStatistics
 async def stripe_connect_webhook(request: Request, service: Payouts) -> WebhookReceived:
     payload, signature = await read_webhook(request)
     await forward_webhook(
-        service,
-        payouts_pb2.HandleStripeWebhookRequest(payload=payload, signature=signature),
+        service.HandleStripeWebhook(
+            payouts_pb2.HandleStripeWebhookRequest(payload=payload, signature=signature)
+        )
     )
     return WebhookReceived()

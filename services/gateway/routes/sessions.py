@@ -24,13 +24,13 @@ from services.gateway.schemas import (
     SwitchMode,
     error_responses,
 )
-from services.gateway.upstream import Upstream, billing, calls
+from services.gateway.upstream import BillingClient, CallsClient, billing, calls
 
 # One router, tagged per route: an expert's rating is listed with the experts.
 router = APIRouter(responses=error_responses(422, 503))
 
-Calls = Annotated[Upstream, Depends(calls)]
-Billing = Annotated[Upstream, Depends(billing)]
+Calls = Annotated[CallsClient, Depends(calls)]
+Billing = Annotated[BillingClient, Depends(billing)]
 SignedIn = Annotated[Caller, Depends(current_caller)]
 Verified = Annotated[Caller, Depends(verified_caller)]
 Expert = Annotated[Caller, Depends(require_roles("expert"))]
@@ -56,7 +56,7 @@ async def request_session(
     body: RequestSession, caller: Verified, service: Calls, limits: Limits, address: Address
 ) -> Session:
     await limits.per_address_and("session_request", address, "account", caller.account_id)
-    answer = await service.call("RequestSession", body.to_proto(caller.account_id))
+    answer = await service.RequestSession(body.to_proto(caller.account_id))
     return Session.from_proto(answer)
 
 
@@ -71,8 +71,7 @@ async def request_session(
 async def answer_session(
     session_id: SessionId, body: AnswerSession, caller: Expert, service: Calls
 ) -> Session:
-    answer = await service.call(
-        "AnswerSession",
+    answer = await service.AnswerSession(
         calls_pb2.AnswerSessionRequest(
             expert_id=caller.account_id, session_id=str(session_id), accept=body.accept
         ),
@@ -89,8 +88,7 @@ async def answer_session(
     summary="A session the caller takes part in, with their join details once the room is open",
 )
 async def get_session(session_id: SessionId, caller: SignedIn, service: Calls) -> Session:
-    answer = await service.call(
-        "GetSession",
+    answer = await service.GetSession(
         calls_pb2.GetSessionRequest(participant_id=caller.account_id, session_id=str(session_id)),
     )
     return Session.from_proto(answer)
@@ -105,8 +103,7 @@ async def get_session(session_id: SessionId, caller: SignedIn, service: Calls) -
     summary="End the session (either participant); the started minutes are billed",
 )
 async def hang_up(session_id: SessionId, caller: SignedIn, service: Calls) -> Session:
-    answer = await service.call(
-        "HangUp",
+    answer = await service.HangUp(
         calls_pb2.HangUpRequest(participant_id=caller.account_id, session_id=str(session_id)),
     )
     return Session.from_proto(answer)
@@ -123,8 +120,7 @@ async def hang_up(session_id: SessionId, caller: SignedIn, service: Calls) -> Se
 async def switch_mode(
     session_id: SessionId, body: SwitchMode, caller: SignedIn, service: Calls
 ) -> Session:
-    answer = await service.call(
-        "SwitchMode",
+    answer = await service.SwitchMode(
         calls_pb2.SwitchModeRequest(
             participant_id=caller.account_id,
             session_id=str(session_id),
@@ -145,8 +141,7 @@ async def switch_mode(
 async def rate_session(
     session_id: SessionId, body: RateSession, caller: Verified, service: Calls
 ) -> Rating:
-    answer = await service.call(
-        "RateSession",
+    answer = await service.RateSession(
         calls_pb2.RateSessionRequest(
             client_id=caller.account_id,
             session_id=str(session_id),
@@ -165,8 +160,7 @@ async def rate_session(
     summary="What the session costs so far (client) and earns so far (expert)",
 )
 async def session_bill(session_id: SessionId, caller: SignedIn, service: Billing) -> SessionBill:
-    answer = await service.call(
-        "GetSessionBill",
+    answer = await service.GetSessionBill(
         billing_pb2.GetSessionBillRequest(
             participant_id=caller.account_id, session_id=str(session_id)
         ),
@@ -184,7 +178,7 @@ async def session_bill(session_id: SessionId, caller: SignedIn, service: Billing
 async def expert_rating(
     expert_id: Annotated[UUID, Path(description="The expert's account id.")], service: Calls
 ) -> ExpertRating:
-    answer = await service.call(
-        "GetExpertRating", calls_pb2.GetExpertRatingRequest(expert_id=str(expert_id))
+    answer = await service.GetExpertRating(
+        calls_pb2.GetExpertRatingRequest(expert_id=str(expert_id))
     )
     return ExpertRating.from_proto(answer)

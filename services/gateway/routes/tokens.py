@@ -10,11 +10,11 @@ from contracts.profiles.v1 import profiles_pb2 as pb
 from headstore.errors import Unauthenticated
 from services.gateway.ratelimits import RateLimits, rate_limits, request_address
 from services.gateway.schemas import LogIn, LogOut, RefreshTokens, Tokens, error_responses
-from services.gateway.upstream import Upstream, profiles
+from services.gateway.upstream import ProfilesClient, profiles
 
 router = APIRouter(tags=["sign-in"], responses=error_responses(422, 503))
 
-Profiles = Annotated[Upstream, Depends(profiles)]
+Profiles = Annotated[ProfilesClient, Depends(profiles)]
 Limits = Annotated[RateLimits, Depends(rate_limits)]
 Address = Annotated[str, Depends(request_address)]
 
@@ -28,9 +28,7 @@ Address = Annotated[str, Depends(request_address)]
 async def log_in(body: LogIn, service: Profiles, limits: Limits, address: Address) -> Tokens:
     await limits.before_log_in(address, body.email)
     try:
-        answer = await service.call(
-            "LogIn", pb.LogInRequest(email=body.email, password=body.password)
-        )
+        answer = await service.LogIn(pb.LogInRequest(email=body.email, password=body.password))
     except Unauthenticated:
         await limits.log_in_failed(address, body.email)
         raise
@@ -44,9 +42,7 @@ async def log_in(body: LogIn, service: Profiles, limits: Limits, address: Addres
     summary="Trade a refresh token (single use) for a new pair of tokens",
 )
 async def refresh(body: RefreshTokens, service: Profiles) -> Tokens:
-    answer = await service.call(
-        "RefreshTokens", pb.RefreshTokensRequest(refresh_token=body.refresh_token)
-    )
+    answer = await service.RefreshTokens(pb.RefreshTokensRequest(refresh_token=body.refresh_token))
     return Tokens.from_proto(answer)
 
 
@@ -57,5 +53,5 @@ async def refresh(body: RefreshTokens, service: Profiles) -> Tokens:
     summary="Sign out: the refresh token stops working",
 )
 async def log_out(body: LogOut, service: Profiles) -> Response:
-    await service.call("LogOut", pb.LogOutRequest(refresh_token=body.refresh_token))
+    await service.LogOut(pb.LogOutRequest(refresh_token=body.refresh_token))
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -36,7 +36,7 @@ from services.gateway.tests.conftest import (
     free_port,
     settings_for,
 )
-from services.gateway.upstream import STUBS
+from services.gateway.upstream import APIS
 
 pytestmark = pytest.mark.anyio
 
@@ -61,7 +61,7 @@ async def serving(
     fake: tuple[FakeProfiles, int], monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The gateway with every service it calls answering (the fake's health and components)."""
-    for name in STUBS:
+    for name in APIS:
         monkeypatch.setenv(f"{name.upper()}_GRPC", f"127.0.0.1:{fake[1]}")
     async for http in gateway_with(fake[1]):
         yield http
@@ -79,7 +79,7 @@ async def only_profiles(
         yield http
 
 
-EVERY_SERVICE = sorted(STUBS)
+EVERY_SERVICE = sorted(APIS)
 
 
 async def test_readyz_is_ready_when_every_service_is_serving(serving: httpx.AsyncClient) -> None:

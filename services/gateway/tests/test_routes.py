@@ -12,6 +12,7 @@ import pytest
 from services.gateway import schemas
 from services.gateway.app import create_app
 from services.gateway.tests.conftest import FakeProfiles, bearer, settings_for
+from services.gateway.upstream import open_channels
 
 pytestmark = pytest.mark.anyio
 
@@ -233,7 +234,7 @@ async def test_an_unexpected_failure_is_a_json_500_with_the_correlation_id(
 
 @pytest.fixture
 async def given_channel(fake: tuple[FakeProfiles, int]) -> AsyncIterator[grpc.aio.Channel]:
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{fake[1]}")
+    channel = open_channels({"profiles": f"127.0.0.1:{fake[1]}"})["profiles"]
     try:
         yield channel
     finally:
