@@ -1,30 +1,52 @@
-"""nameko DependencyProviders the services share."""
+"""nameko DependencyProviders the services share, typed as what a worker sees (`Provides`)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, overload
 
+from nameko.containers import WorkerContext
 from nameko.extensions import DependencyProvider
 
-from headstore.runtime import OffHub
+from headstore.lease import Lease
+from headstore.runtime import off_hub
 from headstore.settings import Settings
 from headstore.store import ServiceApplication
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+App = TypeVar("App", bound=ServiceApplication)
 
 PARKED_GAUGE_SECONDS = 15.0
 
 
-class Store(DependencyProvider):
+class Provides(DependencyProvider, Generic[T]):
+    """A DependencyProvider whose workers find a `T` in its place: nameko sets what
+    `get_dependency` returns on each worker instance, under the provider's name. mypy is told
+    the same by a descriptor's signature, so `self.store` in a service is its Application."""
+
+    if TYPE_CHECKING:
+
+        @overload
+        def __get__(self, instance: None, owner: type[Any]) -> Self: ...
+        @overload
+        def __get__(self, instance: object, owner: type[Any]) -> T: ...
+        def __get__(self, instance: object | None, owner: type[Any]) -> Self | T:
+            raise NotImplementedError
+
+    def get_dependency(self, worker_ctx: WorkerContext) -> T:
+        raise NotImplementedError
+
+
+class Store(Provides[App]):
     """Gives workers the service's Application, with every call made off the eventlet hub,
     and keeps its parked-events gauge current (operators replay and drop from elsewhere)."""
 
-    def __init__(self, factory: Callable[[Settings], ServiceApplication]) -> None:
+    def __init__(self, factory: Callable[[Settings], App]) -> None:
         self.factory = factory
-        self.application: ServiceApplication | None = None
+        self.application: App | None = None
 
     def setup(self) -> None:
         from eventlet import tpool
@@ -40,7 +62,8 @@ class Store(DependencyProvider):
 
         while True:
             try:
-                tpool.execute(self.application.refresh_parked_metrics)  # type: ignore[union-attr]
+                if self.application is not None:
+                    tpool.execute(self.application.refresh_parked_metrics)
             except Exception:
                 log.exception("counting parked events failed")
             eventlet.sleep(PARKED_GAUGE_SECONDS)
@@ -49,11 +72,13 @@ class Store(DependencyProvider):
         if self.application is not None:
             self.application.close()
 
-    def get_dependency(self, worker_ctx: Any) -> Any:
-        return OffHub(self.application)
+    def get_dependency(self, worker_ctx: WorkerContext) -> App:
+        if self.application is None:
+            raise RuntimeError(f"{type(self).__name__} gives workers nothing before its setup")
+        return off_hub(self.application)
 
 
-class MetricsServer(DependencyProvider):
+class MetricsServer(Provides[None]):
     """Serves Prometheus /metrics from a green thread (a real thread must not touch the
     process's green sockets)."""
 
@@ -73,11 +98,11 @@ class MetricsServer(DependencyProvider):
             lambda: eventlet.wsgi.server(listener, make_wsgi_app(), log_output=False)
         )
 
-    def get_dependency(self, worker_ctx: Any) -> None:
+    def get_dependency(self, worker_ctx: WorkerContext) -> None:
         return None
 
 
-class Leadership(DependencyProvider):
+class Leadership(Provides[Lease]):
     """Whether this replica holds the service's lease named `key` (taking it when free): for
     work one replica at a time must do. Its database calls run off the hub."""
 
@@ -85,8 +110,6 @@ class Leadership(DependencyProvider):
         self.key = key
 
     def setup(self) -> None:
-        from headstore.lease import Lease
-
         self.lease = Lease(Settings.from_env(), self.container.service_name, self.key)
 
     def stop(self) -> None:
@@ -94,5 +117,5 @@ class Leadership(DependencyProvider):
 
         tpool.execute(self.lease.release)
 
-    def get_dependency(self, worker_ctx: Any) -> Any:
-        return OffHub(self.lease)
+    def get_dependency(self, worker_ctx: WorkerContext) -> Lease:
+        return off_hub(self.lease)

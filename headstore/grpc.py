@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from grpc import StatusCode
 from nameko import config
+from nameko_grpc.context import GrpcContext
 from nameko_grpc.entrypoint import Grpc as NamekoGrpc
 from nameko_grpc.entrypoint import GrpcServer
 from nameko_grpc.errors import GrpcError
@@ -24,7 +25,11 @@ from headstore.grpc_auth import AUTHORIZATION, token_accepted
 
 log = logging.getLogger(__name__)
 
-F = TypeVar("F", bound=Callable[..., Any])
+Service = TypeVar("Service")
+Request = TypeVar("Request")
+Response = TypeVar("Response")
+Method = Callable[[Service, Request, GrpcContext], Response]
+"""A gRPC method of a service: its request message and nameko-grpc's context, its answer."""
 
 AUTH_TOKEN_CONFIG = "GRPC_AUTH_TOKEN"
 """The nameko config key (filled from the environment variable of that name by `headstore run`)
@@ -70,7 +75,7 @@ class Grpc(NamekoGrpc):
     grpc_server = AuthenticatedGrpcServer()
 
 
-def caller_correlation_id(context: Any) -> str:
+def caller_correlation_id(context: GrpcContext | None) -> str:
     metadata = context.invocation_metadata() if context is not None else {}
     items = metadata.items() if hasattr(metadata, "items") else metadata
     for key, value in items:
@@ -79,13 +84,17 @@ def caller_correlation_id(context: Any) -> str:
     return new_correlation_id()
 
 
-def grpc_method(service: str) -> Callable[[F], F]:
+def grpc_method(
+    service: str,
+) -> Callable[[Method[Service, Request, Response]], Method[Service, Request, Response]]:
     """Wrap a nameko-grpc method: put it under the caller's correlation id, time it, and
     answer a DomainError with its status and `{"code", "message", "field"}` as the message."""
 
-    def decorate(method: F) -> F:
+    def decorate(
+        method: Method[Service, Request, Response],
+    ) -> Method[Service, Request, Response]:
         @wraps(method)
-        def wrapper(self: Any, request: Any, context: Any) -> Any:
+        def wrapper(self: Service, request: Request, context: GrpcContext) -> Response:
             token = correlation_id.set(caller_correlation_id(context))
             started = time.perf_counter()
             code = StatusCode.OK
@@ -113,6 +122,6 @@ def grpc_method(service: str) -> Callable[[F], F]:
                 )
                 correlation_id.reset(token)
 
-        return wrapper  # type: ignore[return-value]
+        return wrapper
 
     return decorate

@@ -5,12 +5,10 @@ events) say how they are, for the gateway's /readyz."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from contracts.ops.v1 import ops_pb2, ops_pb2_grpc
-from headstore.grpc import Grpc
+from headstore.grpc import Grpc, GrpcContext
 
 health_grpc = Grpc.implementing(health_pb2_grpc.HealthStub)
 components_grpc = Grpc.implementing(ops_pb2_grpc.ComponentsStub)
@@ -25,11 +23,15 @@ class HealthCheck:
     name: str
 
     @health_grpc
-    def Check(self, request: Any, context: Any) -> health_pb2.HealthCheckResponse:  # noqa: N802
+    def Check(  # noqa: N802
+        self, request: health_pb2.HealthCheckRequest, context: GrpcContext
+    ) -> health_pb2.HealthCheckResponse:
         return health_pb2.HealthCheckResponse(status=health_pb2.HealthCheckResponse.SERVING)
 
     @components_grpc
-    def ListComponents(self, request: Any, context: Any) -> ops_pb2.ListComponentsResponse:  # noqa: N802
+    def ListComponents(  # noqa: N802
+        self, request: ops_pb2.ListComponentsRequest, context: GrpcContext
+    ) -> ops_pb2.ListComponentsResponse:
         return ops_pb2.ListComponentsResponse(
             components=[
                 ops_pb2.Component(name=name, state=state, detail=detail)

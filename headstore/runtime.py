@@ -10,7 +10,9 @@ green threads; those are swapped for green ones here.
 from __future__ import annotations
 
 import contextvars
-from typing import Any
+from typing import Any, TypeVar, cast
+
+T = TypeVar("T")
 
 _patched = False
 
@@ -60,6 +62,12 @@ class OffHub:
             return tpool.execute(context.run, attribute, *args, **kwargs)
 
         return call_in_thread
+
+
+def off_hub(target: T) -> T:
+    """`target` behind an OffHub: the same methods with the same answers, only run in the
+    thread pool, so its callers may take it for `target`."""
+    return cast(T, OffHub(target))
 
 
 def run_service(service_class: type, config: dict[str, Any]) -> None:
