@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict
 from uuid import UUID
 
 from eventsourcing.application import ProcessingEvent
@@ -148,6 +148,18 @@ class PaymentsReport:
     captures: int = 0
     cancels: int = 0
     errors: int = 0
+
+
+class CardDetails(TypedDict):
+    """A card on file as Stripe describes it, for CardOnFile.save and replace."""
+
+    customer_id: str
+    payment_method_id: str
+    brand: str
+    last4: str
+    country: str
+    exp_month: int
+    exp_year: int
 
 
 class BillNotOpenYet(RuntimeError):
@@ -409,15 +421,15 @@ class BillingApplication(ServiceApplication):
         """Keep the client's card (a Stripe customer and payment method, and its expiry) for
         their sessions; refused (`card_brand_not_accepted`) for brands the FAQ does not accept
         there."""
-        details = {
-            "customer_id": customer_id,
-            "payment_method_id": payment_method_id,
-            "brand": brand,
-            "last4": last4,
-            "country": country,
-            "exp_month": exp_month,
-            "exp_year": exp_year,
-        }
+        details = CardDetails(
+            customer_id=customer_id,
+            payment_method_id=payment_method_id,
+            brand=brand,
+            last4=last4,
+            country=country,
+            exp_month=exp_month,
+            exp_year=exp_year,
+        )
         card = self.card(client_id)
         if card is None:
             card = CardOnFile.save(client_id=client_id, **details)

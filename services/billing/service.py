@@ -5,26 +5,26 @@ sessions through Stripe; gRPC for cards, a session's bill and Stripe's webhooks.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from nameko.extensions import DependencyProvider
+from nameko.containers import WorkerContext
 from nameko.timer import timer
+from prometheus_client import Gauge
 
 from contracts.billing.v1 import billing_pb2 as api
 from contracts.billing.v1 import billing_pb2_grpc
 from contracts.events.v1 import money_pb2
 from headstore import clock, metrics
 from headstore.consumers import consumes
-from headstore.dependencies import Leadership, MetricsServer, Store
+from headstore.dependencies import Leadership, MetricsServer, Provides, Store
 from headstore.envelope import Envelope
 from headstore.errors import NotFound, PreconditionFailed
-from headstore.grpc import Grpc, grpc_method
+from headstore.grpc import Grpc, GrpcContext, grpc_method
 from headstore.health import HealthCheck
-from headstore.runtime import OffHub
+from headstore.runtime import off_hub
 from headstore.settings import env_float
 from services.billing import application as policies
 from services.billing.adapters.stripe import StripeGateway
-from services.billing.application import BillingApplication
+from services.billing.application import BillingApplication, Processing
 from services.billing.domain import Bill, CardOnFile
 
 log = logging.getLogger(__name__)
@@ -34,14 +34,14 @@ handled = grpc_method("billing")
 TICK_SECONDS = env_float("BILLING_TICK_SECONDS", 0.25)
 
 
-class Stripe(DependencyProvider):
+class Stripe(Provides[StripeGateway]):
     """The Stripe gateway (official SDK), its network calls made off the eventlet hub."""
 
     def setup(self) -> None:
         self.gateway = StripeGateway()
 
-    def get_dependency(self, worker_ctx: Any) -> Any:
-        return OffHub(self.gateway)
+    def get_dependency(self, worker_ctx: WorkerContext) -> StripeGateway:
+        return off_hub(self.gateway)
 
 
 def money(currency: str, minor: int) -> money_pb2.Money:
@@ -70,7 +70,7 @@ def card_message(card: CardOnFile) -> api.Card:
     )
 
 
-def open_bills() -> Any:
+def open_bills() -> Gauge:
     return metrics.gauge("billing_open_bills", "Bills not yet charged")
 
 
@@ -81,23 +81,29 @@ def hold_failures(count: int) -> None:
 
 class BillingService(HealthCheck):
     name = "billing"
-    store: Any = Store(BillingApplication)
-    stripe: Any = Stripe()
-    timer_lease: Any = Leadership("timer")
+    store = Store(BillingApplication)
+    stripe = Stripe()
+    timer_lease = Leadership("timer")
     metrics = MetricsServer(lambda settings: settings.metrics_ports["billing"])
 
     # -- calls' events (handler names match the policies: they name the tracking streams) ------
 
     @consumes("calls", "SessionAccepted")
-    def on_session_accepted(self, app: Any, envelope: Envelope, processing: Any) -> None:
+    def on_session_accepted(
+        self, app: BillingApplication, envelope: Envelope, processing: Processing
+    ) -> None:
         policies.on_session_accepted(app, envelope, processing)
 
     @consumes("calls", "SessionStarted")
-    def on_session_started(self, app: Any, envelope: Envelope, processing: Any) -> None:
+    def on_session_started(
+        self, app: BillingApplication, envelope: Envelope, processing: Processing
+    ) -> None:
         policies.on_session_started(app, envelope, processing)
 
     @consumes("calls", "SessionEnded")
-    def on_session_ended(self, app: Any, envelope: Envelope, processing: Any) -> None:
+    def on_session_ended(
+        self, app: BillingApplication, envelope: Envelope, processing: Processing
+    ) -> None:
         policies.on_session_ended(app, envelope, processing)
 
     # -- the clock ------------------------------------------------------------------------------
@@ -118,7 +124,9 @@ class BillingService(HealthCheck):
 
     @grpc
     @handled
-    def CreateSetupIntent(self, request: Any, context: Any) -> api.SetupIntent:  # noqa: N802
+    def CreateSetupIntent(  # noqa: N802
+        self, request: api.CreateSetupIntentRequest, context: GrpcContext
+    ) -> api.SetupIntent:
         customer = self.stripe.customer_for(request.client_id)
         intent = self.stripe.setup_intent(customer)
         return api.SetupIntent(
@@ -129,7 +137,9 @@ class BillingService(HealthCheck):
 
     @grpc
     @handled
-    def SaveCard(self, request: Any, context: Any) -> api.Card:  # noqa: N802
+    def SaveCard(  # noqa: N802
+        self, request: api.SaveCardRequest, context: GrpcContext
+    ) -> api.Card:
         customer = self.stripe.customer_for(request.client_id)
         card = self.stripe.attach_card(customer, request.payment_method_id)
         saved = self.store.save_card(
@@ -146,7 +156,9 @@ class BillingService(HealthCheck):
 
     @grpc
     @handled
-    def GetCard(self, request: Any, context: Any) -> api.Card:  # noqa: N802
+    def GetCard(  # noqa: N802
+        self, request: api.GetCardRequest, context: GrpcContext
+    ) -> api.Card:
         card = self.store.card(request.client_id)
         if card is None:
             raise NotFound("card_not_found", "No card is saved yet.", None)
@@ -154,7 +166,9 @@ class BillingService(HealthCheck):
 
     @grpc
     @handled
-    def GetSessionBill(self, request: Any, context: Any) -> api.SessionBill:  # noqa: N802
+    def GetSessionBill(  # noqa: N802
+        self, request: api.GetSessionBillRequest, context: GrpcContext
+    ) -> api.SessionBill:
         bill = self.store.bill(request.session_id)
         if request.participant_id not in (bill.client_id, bill.expert_id):
             raise NotFound("bill_not_found", "No such bill.", "session_id")
@@ -162,7 +176,9 @@ class BillingService(HealthCheck):
 
     @grpc
     @handled
-    def HandleStripeWebhook(self, request: Any, context: Any) -> Any:  # noqa: N802
+    def HandleStripeWebhook(  # noqa: N802
+        self, request: api.HandleStripeWebhookRequest, context: GrpcContext
+    ) -> api.HandleStripeWebhookResponse:
         event = self.stripe.webhook_event(request.payload, request.signature)
         if not event.type:
             raise PreconditionFailed("invalid_webhook", "The webhook has no event type.", None)
