@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from nameko.containers import WorkerContext
 
-from nameko.extensions import DependencyProvider
-
+from headstore.dependencies import Provides
 from services.calls.rooms import JanusEventsGate, JanusSettings
 
 
-class JanusEvents(DependencyProvider):
+class JanusEvents(Provides[JanusEventsGate]):
     """Gives workers one `JanusEventsGate` (the expected credentials and the presence cache),
     from the environment at start."""
 
     def setup(self) -> None:
         self.gate = JanusEventsGate(JanusSettings.from_env())
 
-    def get_dependency(self, worker_ctx: Any) -> JanusEventsGate:
+    def get_dependency(self, worker_ctx: WorkerContext) -> JanusEventsGate:
         return self.gate

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
 from uuid import UUID
 
 from nameko.timer import timer
 from nameko.web.handlers import http
+from prometheus_client import Gauge
+from werkzeug.wrappers import Request
 
 from contracts.calls.v1 import calls_pb2 as api
 from contracts.calls.v1 import calls_pb2_grpc
@@ -21,12 +22,12 @@ from headstore.consumers import consumes
 from headstore.dependencies import Leadership, MetricsServer, Store
 from headstore.envelope import Envelope
 from headstore.errors import InvalidInput, parse_id
-from headstore.grpc import Grpc, grpc_method
+from headstore.grpc import Grpc, GrpcContext, grpc_method
 from headstore.health import HealthCheck
 from headstore.settings import Settings, env_float
 from services.calls import application as policies
 from services.calls.adapters.janus import JanusEvent
-from services.calls.application import CallsApplication
+from services.calls.application import CallsApplication, InviteLinkView, Processing
 from services.calls.dependencies import JanusEvents
 from services.calls.domain import (
     ACCEPTED,
@@ -105,7 +106,7 @@ def session_message(session: Session, participant_id: UUID | None = None) -> api
     return message
 
 
-def live_sessions() -> Any:
+def live_sessions() -> Gauge:
     return metrics.gauge("calls_live_sessions", "Sessions in progress")
 
 
@@ -123,16 +124,18 @@ def janus_events(kind: str) -> None:
 
 class CallsService(HealthCheck):
     name = "calls"
-    store: Any = Store(calls_application)
-    timer_lease: Any = Leadership("timer")
+    store = Store(calls_application)
+    timer_lease = Leadership("timer")
     metrics = MetricsServer(lambda settings: settings.metrics_ports["calls"])
-    janus: Any = JanusEvents()
+    janus = JanusEvents()
 
     # -- sessions -----------------------------------------------------------------------------
 
     @grpc
     @handled
-    def RequestSession(self, request: Any, context: Any) -> api.Session:  # noqa: N802
+    def RequestSession(  # noqa: N802
+        self, request: api.RequestSessionRequest, context: GrpcContext
+    ) -> api.Session:
         session = self.store.request_session(
             parse_id(request.client_id, "client_id"),
             parse_id(request.expert_id, "expert_id"),
@@ -143,7 +146,9 @@ class CallsService(HealthCheck):
 
     @grpc
     @handled
-    def AnswerSession(self, request: Any, context: Any) -> api.Session:  # noqa: N802
+    def AnswerSession(  # noqa: N802
+        self, request: api.AnswerSessionRequest, context: GrpcContext
+    ) -> api.Session:
         expert_id = parse_id(request.expert_id, "expert_id")
         session = self.store.answer_session(
             parse_id(request.session_id, "session_id"), expert_id, request.accept
@@ -152,21 +157,27 @@ class CallsService(HealthCheck):
 
     @grpc
     @handled
-    def GetSession(self, request: Any, context: Any) -> api.Session:  # noqa: N802
+    def GetSession(  # noqa: N802
+        self, request: api.GetSessionRequest, context: GrpcContext
+    ) -> api.Session:
         participant = parse_id(request.participant_id, "participant_id")
         session = self.store.session(parse_id(request.session_id, "session_id"), participant)
         return session_message(session, participant)
 
     @grpc
     @handled
-    def HangUp(self, request: Any, context: Any) -> api.Session:  # noqa: N802
+    def HangUp(  # noqa: N802
+        self, request: api.HangUpRequest, context: GrpcContext
+    ) -> api.Session:
         participant = parse_id(request.participant_id, "participant_id")
         session = self.store.hang_up(parse_id(request.session_id, "session_id"), participant)
         return session_message(session, participant)
 
     @grpc
     @handled
-    def SwitchMode(self, request: Any, context: Any) -> api.Session:  # noqa: N802
+    def SwitchMode(  # noqa: N802
+        self, request: api.SwitchModeRequest, context: GrpcContext
+    ) -> api.Session:
         participant = parse_id(request.participant_id, "participant_id")
         session = self.store.switch_mode(
             parse_id(request.session_id, "session_id"), participant, mode_name(request.mode)
@@ -175,7 +186,9 @@ class CallsService(HealthCheck):
 
     @grpc
     @handled
-    def RateSession(self, request: Any, context: Any) -> api.Rating:  # noqa: N802
+    def RateSession(  # noqa: N802
+        self, request: api.RateSessionRequest, context: GrpcContext
+    ) -> api.Rating:
         self.store.rate_session(
             parse_id(request.session_id, "session_id"),
             parse_id(request.client_id, "client_id"),
@@ -188,21 +201,27 @@ class CallsService(HealthCheck):
 
     @grpc
     @handled
-    def GetPaidLink(self, request: Any, context: Any) -> api.InviteLink:  # noqa: N802
+    def GetPaidLink(  # noqa: N802
+        self, request: api.GetPaidLinkRequest, context: GrpcContext
+    ) -> api.InviteLink:
         return self._link(self.store.paid_link(parse_id(request.expert_id, "expert_id")))
 
     @grpc
     @handled
-    def CreateFreeLink(self, request: Any, context: Any) -> api.InviteLink:  # noqa: N802
+    def CreateFreeLink(  # noqa: N802
+        self, request: api.CreateFreeLinkRequest, context: GrpcContext
+    ) -> api.InviteLink:
         return self._link(self.store.create_free_link(parse_id(request.expert_id, "expert_id")))
 
     @grpc
     @handled
-    def GetInviteLink(self, request: Any, context: Any) -> api.InviteLink:  # noqa: N802
+    def GetInviteLink(  # noqa: N802
+        self, request: api.GetInviteLinkRequest, context: GrpcContext
+    ) -> api.InviteLink:
         return self._link(self.store.invite_link(request.token))
 
     @staticmethod
-    def _link(view: Any) -> api.InviteLink:
+    def _link(view: InviteLinkView) -> api.InviteLink:
         kind = (
             events.INVITE_LINK_KIND_FREE if view.kind == "free" else (events.INVITE_LINK_KIND_PAID)
         )
@@ -216,7 +235,9 @@ class CallsService(HealthCheck):
 
     @grpc
     @handled
-    def GetExpertRating(self, request: Any, context: Any) -> api.ExpertRating:  # noqa: N802
+    def GetExpertRating(  # noqa: N802
+        self, request: api.GetExpertRatingRequest, context: GrpcContext
+    ) -> api.ExpertRating:
         expert_id = parse_id(request.expert_id, "expert_id")
         summary = self.store.expert_rating(expert_id)
         return api.ExpertRating(
@@ -226,28 +247,38 @@ class CallsService(HealthCheck):
     # -- other services' events ---------------------------------------------------------------
 
     @consumes("profiles", "ExpertProfileUpdated")
-    def on_expert_profile_updated(self, app: Any, envelope: Envelope, processing: Any) -> None:
+    def on_expert_profile_updated(
+        self, app: CallsApplication, envelope: Envelope, processing: Processing
+    ) -> None:
         policies.on_expert_profile_updated(app, envelope, processing)
 
     @consumes("profiles", "RateChanged")
-    def on_rate_changed(self, app: Any, envelope: Envelope, processing: Any) -> None:
+    def on_rate_changed(
+        self, app: CallsApplication, envelope: Envelope, processing: Processing
+    ) -> None:
         policies.on_rate_changed(app, envelope, processing)
 
     @consumes("profiles", "AvailabilityChanged")
-    def on_availability_changed(self, app: Any, envelope: Envelope, processing: Any) -> None:
+    def on_availability_changed(
+        self, app: CallsApplication, envelope: Envelope, processing: Processing
+    ) -> None:
         policies.on_availability_changed(app, envelope, processing)
 
     @consumes("billing", "CardSaved")
-    def on_card_saved(self, app: Any, envelope: Envelope, processing: Any) -> None:
+    def on_card_saved(
+        self, app: CallsApplication, envelope: Envelope, processing: Processing
+    ) -> None:
         policies.on_card_saved(app, envelope, processing)
 
     @consumes("billing", "PaymentAuthorized")
-    def on_payment_authorized(self, app: Any, envelope: Envelope, processing: Any) -> None:
+    def on_payment_authorized(
+        self, app: CallsApplication, envelope: Envelope, processing: Processing
+    ) -> None:
         policies.on_payment_authorized(app, envelope, processing)
 
     @consumes("billing", "PaymentAuthorizationFailed")
     def on_payment_authorization_failed(
-        self, app: Any, envelope: Envelope, processing: Any
+        self, app: CallsApplication, envelope: Envelope, processing: Processing
     ) -> None:
         policies.on_payment_authorization_failed(app, envelope, processing)
 
@@ -268,7 +299,7 @@ class CallsService(HealthCheck):
     # -- Janus ----------------------------------------------------------------------------------
 
     @http("POST", "/janus/events")
-    def janus_events(self, request: Any) -> tuple[int, str] | tuple[int, dict[str, str], str]:
+    def janus_events(self, request: Request) -> tuple[int, str] | tuple[int, dict[str, str], str]:
         """Janus' event handler posts here (HTTP basic auth): participants' media up or gone,
         as of when the events arrive."""
         if not self.janus.admits(request.authorization):
