@@ -206,7 +206,7 @@ class NotificationsApplication(ServiceApplication):
         """Pending mails whose next attempt is due, oldest first, read fresh from the store."""
         now = now or clock.now()
         self.index.catch_up(self)
-        emails = [self.repository.get(i) for i in self.index.due(now, limit)]
+        emails: list[Email] = [self.repository.get(i) for i in self.index.due(now, limit)]
         return [email for email in emails if email.is_due(now)]
 
     def emails_to(self, recipient: str, limit: int = DEFAULT_LIST_LIMIT) -> list[EmailView]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import ProcessingEvent
@@ -19,7 +18,7 @@ from headstore.consumers import consumes
 from headstore.dependencies import Leadership, MetricsServer, Store
 from headstore.envelope import Envelope
 from headstore.errors import InvalidInput
-from headstore.grpc import Grpc, grpc_method
+from headstore.grpc import Grpc, GrpcContext, grpc_method
 from headstore.health import HealthCheck
 from headstore.settings import env_float, env_int
 from services.notifications import templates
@@ -60,7 +59,11 @@ def email_failures(template: str) -> None:
     ).labels(template).inc()
 
 
-def expiry(event: Any) -> datetime | None:
+def expiry(
+    event: profiles_pb2.EmailVerificationRequested
+    | profiles_pb2.PasswordResetRequested
+    | profiles_pb2.ExpertAccepted,
+) -> datetime | None:
     return event.expires_at.ToDatetime(tzinfo=UTC) if event.HasField("expires_at") else None
 
 
@@ -314,7 +317,7 @@ class NotificationsService(HealthCheck):
     @notifications_grpc
     @grpc_method("notifications")
     def ListEmails(  # noqa: N802
-        self, request: notifications_pb2.ListEmailsRequest, context: Any
+        self, request: notifications_pb2.ListEmailsRequest, context: GrpcContext
     ) -> notifications_pb2.ListEmailsResponse:
         recipient = request.recipient.strip()
         if not recipient:

@@ -17,7 +17,9 @@ from headstore.settings import Settings
 
 
 class Mail(Protocol):
-    id: UUID
+    @property
+    def id(self) -> UUID: ...
+
     to: str
     subject: str
     text: str
