@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 from uuid import UUID
 
 from eventsourcing.application import ProcessingEvent
@@ -216,7 +216,9 @@ class PayoutsApplication(ServiceApplication):
         """Every account with a balance record, caught up with the store."""
         topic = get_topic(Payee.Opened)
         for notification in self.notifications_after(self._payees_position, topics=(topic,)):
-            self._payees.add(self.mapper.to_domain_event(notification).account_id)
+            # The topic names the event's class: every one read here opened a Payee.
+            opened = cast(Payee.Opened, self.mapper.to_domain_event(notification))
+            self._payees.add(opened.account_id)
             self._payees_position = notification.id
         return sorted(self._payees)
 
@@ -414,7 +416,7 @@ class PayoutsApplication(ServiceApplication):
     def _unfinished_runs(self, before: int) -> Iterator[PayoutRun]:
         started = get_topic(PayoutRun.Started)
         weeks = sorted(
-            self.mapper.to_domain_event(n).week
+            cast(PayoutRun.Started, self.mapper.to_domain_event(n)).week
             for n in self.notifications_after(0, topics=(started,))
         )
         for week in weeks:
@@ -461,12 +463,11 @@ class PayoutsApplication(ServiceApplication):
             for item in items:
                 self._settle(run.week, item, connect, report)
             currencies = [item["currency"] for item in items]
-            if self._with_payee(
-                account_id,
-                lambda payee, currencies=currencies: payee.issue_statement(
-                    run.week, self.weeks, currencies
-                ),
-            ):
+
+            def issue_statement(payee: Payee, currencies: list[str] = currencies) -> bool:
+                return payee.issue_statement(run.week, self.weeks, currencies)
+
+            if self._with_payee(account_id, issue_statement):
                 report.statements += 1
         outcomes = []
         for item in run.planned:

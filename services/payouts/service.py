@@ -5,9 +5,8 @@ statistics and Stripe's Connect webhooks."""
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from nameko.extensions import DependencyProvider
+from nameko.containers import WorkerContext
 from nameko.timer import timer
 
 from contracts.events.v1 import money_pb2
@@ -15,15 +14,15 @@ from contracts.payouts.v1 import payouts_pb2 as api
 from contracts.payouts.v1 import payouts_pb2_grpc
 from headstore import clock
 from headstore.consumers import consumes
-from headstore.dependencies import Leadership, MetricsServer, Store
+from headstore.dependencies import Leadership, MetricsServer, Provides, Store
 from headstore.envelope import Envelope
-from headstore.grpc import Grpc, grpc_method
+from headstore.grpc import Grpc, GrpcContext, grpc_method
 from headstore.health import HealthCheck
-from headstore.runtime import OffHub
+from headstore.runtime import off_hub
 from headstore.settings import env_float
 from services.payouts import application as policies
 from services.payouts.adapters.stripe import ConnectGateway, account_state
-from services.payouts.application import PayoutsApplication
+from services.payouts.application import PayoutsApplication, Processing
 from services.payouts.domain import PayoutAccount
 
 log = logging.getLogger(__name__)
@@ -33,14 +32,14 @@ handled = grpc_method("payouts")
 TICK_SECONDS = env_float("PAYOUTS_TICK_SECONDS", 1.0)
 
 
-class Connect(DependencyProvider):
+class Connect(Provides[ConnectGateway]):
     """Stripe Connect (official SDK), its network calls made off the eventlet hub."""
 
     def setup(self) -> None:
         self.gateway = ConnectGateway()
 
-    def get_dependency(self, worker_ctx: Any) -> Any:
-        return OffHub(self.gateway)
+    def get_dependency(self, worker_ctx: WorkerContext) -> ConnectGateway:
+        return off_hub(self.gateway)
 
 
 def money(currency: str, minor: int) -> money_pb2.Money:
@@ -59,27 +58,35 @@ def account_message(account: PayoutAccount, onboarding_url: str = "") -> api.Pay
 
 class PayoutsService(HealthCheck):
     name = "payouts"
-    store: Any = Store(PayoutsApplication)
-    connect: Any = Connect()
-    timer_lease: Any = Leadership("timer")
+    store = Store(PayoutsApplication)
+    connect = Connect()
+    timer_lease = Leadership("timer")
     metrics = MetricsServer(lambda settings: settings.metrics_ports["payouts"])
 
     # -- other services' events (handler names name the tracking streams) ----------------------
 
     @consumes("billing", "EarningsAccrued")
-    def on_earnings_accrued(self, app: Any, envelope: Envelope, processing: Any) -> None:
+    def on_earnings_accrued(
+        self, app: PayoutsApplication, envelope: Envelope, processing: Processing
+    ) -> None:
         policies.on_earnings_accrued(app, envelope, processing)
 
     @consumes("billing", "SessionCharged")
-    def on_session_charged(self, app: Any, envelope: Envelope, processing: Any) -> None:
+    def on_session_charged(
+        self, app: PayoutsApplication, envelope: Envelope, processing: Processing
+    ) -> None:
         policies.on_session_charged(app, envelope, processing)
 
     @consumes("calls", "RatingGiven")
-    def on_rating_given(self, app: Any, envelope: Envelope, processing: Any) -> None:
+    def on_rating_given(
+        self, app: PayoutsApplication, envelope: Envelope, processing: Processing
+    ) -> None:
         policies.on_rating_given(app, envelope, processing)
 
     @consumes("profiles", "ExpertReferred")
-    def on_expert_referred(self, app: Any, envelope: Envelope, processing: Any) -> None:
+    def on_expert_referred(
+        self, app: PayoutsApplication, envelope: Envelope, processing: Processing
+    ) -> None:
         policies.on_expert_referred(app, envelope, processing)
 
     # -- the weekly run -------------------------------------------------------------------------
@@ -96,7 +103,9 @@ class PayoutsService(HealthCheck):
 
     @grpc
     @handled
-    def ActivatePayout(self, request: Any, context: Any) -> api.PayoutAccount:  # noqa: N802
+    def ActivatePayout(  # noqa: N802
+        self, request: api.ActivatePayoutRequest, context: GrpcContext
+    ) -> api.PayoutAccount:
         account, url = self.store.activate_payout(
             self.connect,
             account_id=request.account_id,
@@ -109,7 +118,10 @@ class PayoutsService(HealthCheck):
 
     @grpc
     @handled
-    def GetPayoutAccount(self, request: Any, context: Any) -> api.PayoutAccount:  # noqa: N802
+    def GetPayoutAccount(  # noqa: N802
+        self, request: api.GetPayoutAccountRequest, context: GrpcContext
+    ) -> api.PayoutAccount:
+        account: PayoutAccount | None
         if request.refresh:
             account = self.store.refresh_payout_account(self.connect, request.account_id)
         else:
@@ -120,7 +132,9 @@ class PayoutsService(HealthCheck):
 
     @grpc
     @handled
-    def GetPayoutStatistics(self, request: Any, context: Any) -> api.PayoutStatistics:  # noqa: N802
+    def GetPayoutStatistics(  # noqa: N802
+        self, request: api.GetPayoutStatisticsRequest, context: GrpcContext
+    ) -> api.PayoutStatistics:
         stats = self.store.statistics(request.account_id)
         weeks = self.store.weeks
         return api.PayoutStatistics(
@@ -162,7 +176,9 @@ class PayoutsService(HealthCheck):
 
     @grpc
     @handled
-    def HandleStripeWebhook(self, request: Any, context: Any) -> Any:  # noqa: N802
+    def HandleStripeWebhook(  # noqa: N802
+        self, request: api.HandleStripeWebhookRequest, context: GrpcContext
+    ) -> api.HandleStripeWebhookResponse:
         event = self.connect.webhook_event(request.payload, request.signature)
         if event.type == "account.updated":
             claimed = account_state(event.data.object.to_dict())  # whose, not how it is

@@ -9,6 +9,7 @@ import logging
 from typing import Any
 
 import stripe
+from stripe.params import AccountCreateParams
 
 from headstore import metrics
 from headstore.errors import InvalidInput
@@ -51,15 +52,16 @@ class ConnectGateway:
         self, idempotency_key: str, account_id: str, email: str, country: str
     ) -> str:
         try:
+            params: AccountCreateParams = {
+                "type": "express",
+                "country": country,
+                "capabilities": {"transfers": {"requested": True}},
+                "metadata": {"account_id": account_id},
+            }
+            if email:
+                params["email"] = email
             account = self.client.v1.accounts.create(
-                params={
-                    "type": "express",
-                    "country": country,
-                    "email": email or None,  # type: ignore[typeddict-item]
-                    "capabilities": {"transfers": {"requested": True}},
-                    "metadata": {"account_id": account_id},
-                },
-                options={"idempotency_key": idempotency_key},
+                params=params, options={"idempotency_key": idempotency_key}
             )
         except stripe.InvalidRequestError as error:
             stripe_calls("create_account", "refused")
