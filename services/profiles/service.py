@@ -7,23 +7,30 @@ import logging
 from typing import Any
 from uuid import UUID
 
-from nameko.extensions import DependencyProvider
+from eventsourcing.application import ProcessingEvent
+from nameko.containers import WorkerContext
 
 from contracts.events.v1 import calls_pb2, payouts_pb2
 from contracts.profiles.v1 import profiles_pb2 as api
 from contracts.profiles.v1 import profiles_pb2_grpc
 from headstore.consumers import consumes
-from headstore.dependencies import PARKED_GAUGE_SECONDS, MetricsServer, Store
+from headstore.dependencies import PARKED_GAUGE_SECONDS, MetricsServer, Provides, Store
 from headstore.envelope import Envelope
 from headstore.errors import InvalidInput, parse_id
-from headstore.grpc import Grpc, grpc_method
+from headstore.grpc import Grpc, GrpcContext, grpc_method
 from headstore.health import HealthCheck
-from headstore.runtime import OffHub
+from headstore.runtime import off_hub
 from headstore.settings import Settings
 from services.profiles.application import ProfilesApplication
 from services.profiles.contract import profile_fields, rate_of
 from services.profiles.directory import SearchQuery, directory_state, start_directory
-from services.profiles.domain import Account, Ambassador, ExpertApplication, ExpertProfile
+from services.profiles.domain import (
+    Account,
+    Ambassador,
+    CategoryList,
+    ExpertApplication,
+    ExpertProfile,
+)
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +40,10 @@ handled = grpc_method("profiles")
 # How long a search waits for the directory to show writes made before it (read-your-writes).
 DIRECTORY_WAIT_SECONDS = 2.0
 
+Processing = ProcessingEvent[UUID]
 
-class Directory(DependencyProvider):
+
+class Directory(Provides["Directory"]):
     """Runs the directory projection in threads of its own while the service runs."""
 
     def setup(self) -> None:
@@ -62,8 +71,8 @@ class Directory(DependencyProvider):
 
         tpool.execute(self.runner.__exit__, None, None, None)
 
-    def get_dependency(self, worker_ctx: Any) -> Any:
-        return OffHub(self)
+    def get_dependency(self, worker_ctx: WorkerContext) -> Directory:
+        return off_hub(self)
 
     def search(self, head: int | None, query: SearchQuery) -> tuple[list[UUID], int]:
         if head:
@@ -169,8 +178,8 @@ class ProfilesService(HealthCheck):
     """Accounts, expert applications and profiles over gRPC; busy while in a session."""
 
     name = "profiles"
-    store: Any = Store(ProfilesApplication)
-    directory: Any = Directory()
+    store = Store(ProfilesApplication)
+    directory = Directory()
     metrics = MetricsServer(lambda settings: settings.metrics_ports["profiles"])
 
     def components(self) -> list[tuple[str, str, str]]:
@@ -180,17 +189,23 @@ class ProfilesService(HealthCheck):
     # -- sessions (from calls) ------------------------------------------------------------
 
     @consumes("payouts", "PayoutAccountActivated")
-    def on_payout_account_activated(self, app: Any, envelope: Envelope, processing: Any) -> None:
+    def on_payout_account_activated(
+        self, app: ProfilesApplication, envelope: Envelope, processing: Processing
+    ) -> None:
         activated = envelope.parse(payouts_pb2.PayoutAccountActivated)
         app.payout_activated(processing, parse_id(activated.account_id, "account_id"))
 
     @consumes("calls", "SessionStarted")
-    def on_session_started(self, app: Any, envelope: Envelope, processing: Any) -> None:
+    def on_session_started(
+        self, app: ProfilesApplication, envelope: Envelope, processing: Processing
+    ) -> None:
         started = envelope.parse(calls_pb2.SessionStarted)
         app.mark_in_session(processing, parse_id(started.expert_id, "expert_id"), True)
 
     @consumes("calls", "SessionEnded")
-    def on_session_ended(self, app: Any, envelope: Envelope, processing: Any) -> None:
+    def on_session_ended(
+        self, app: ProfilesApplication, envelope: Envelope, processing: Processing
+    ) -> None:
         ended = envelope.parse(calls_pb2.SessionEnded)
         if ended.HasField("started_at"):  # a session that never started never made them busy
             app.mark_in_session(processing, parse_id(ended.expert_id, "expert_id"), False)
@@ -199,41 +214,55 @@ class ProfilesService(HealthCheck):
 
     @grpc
     @handled
-    def SignUp(self, request: api.SignUpRequest, context: Any) -> api.SignUpResponse:  # noqa: N802
+    def SignUp(  # noqa: N802
+        self, request: api.SignUpRequest, context: GrpcContext
+    ) -> api.SignUpResponse:
         account_id = self.store.sign_up(request.email, request.password, request.name)
         return api.SignUpResponse(account_id=str(account_id))
 
     @grpc
     @handled
-    def VerifyEmail(self, request: api.VerifyEmailRequest, context: Any) -> Any:  # noqa: N802
+    def VerifyEmail(  # noqa: N802
+        self, request: api.VerifyEmailRequest, context: GrpcContext
+    ) -> api.VerifyEmailResponse:
         account_id = self.store.verify_email(request.token)
         return api.VerifyEmailResponse(account_id=str(account_id))
 
     @grpc
     @handled
-    def ResendVerification(self, request: Any, context: Any) -> Any:  # noqa: N802
+    def ResendVerification(  # noqa: N802
+        self, request: api.ResendVerificationRequest, context: GrpcContext
+    ) -> api.ResendVerificationResponse:
         self.store.resend_verification(parse_id(request.account_id, "account_id"))
         return api.ResendVerificationResponse()
 
     @grpc
     @handled
-    def LogIn(self, request: api.LogInRequest, context: Any) -> api.TokensResponse:  # noqa: N802
+    def LogIn(  # noqa: N802
+        self, request: api.LogInRequest, context: GrpcContext
+    ) -> api.TokensResponse:
         return tokens_message(self.store.log_in(request.email, request.password))
 
     @grpc
     @handled
-    def RefreshTokens(self, request: Any, context: Any) -> api.TokensResponse:  # noqa: N802
+    def RefreshTokens(  # noqa: N802
+        self, request: api.RefreshTokensRequest, context: GrpcContext
+    ) -> api.TokensResponse:
         return tokens_message(self.store.refresh_tokens(request.refresh_token))
 
     @grpc
     @handled
-    def LogOut(self, request: api.LogOutRequest, context: Any) -> api.LogOutResponse:  # noqa: N802
+    def LogOut(  # noqa: N802
+        self, request: api.LogOutRequest, context: GrpcContext
+    ) -> api.LogOutResponse:
         self.store.log_out(request.refresh_token)
         return api.LogOutResponse()
 
     @grpc
     @handled
-    def ChangePassword(self, request: Any, context: Any) -> Any:  # noqa: N802
+    def ChangePassword(  # noqa: N802
+        self, request: api.ChangePasswordRequest, context: GrpcContext
+    ) -> api.ChangePasswordResponse:
         self.store.change_password(
             parse_id(request.account_id, "account_id"),
             request.current_password,
@@ -243,24 +272,32 @@ class ProfilesService(HealthCheck):
 
     @grpc
     @handled
-    def RequestPasswordReset(self, request: Any, context: Any) -> Any:  # noqa: N802
+    def RequestPasswordReset(  # noqa: N802
+        self, request: api.RequestPasswordResetRequest, context: GrpcContext
+    ) -> api.RequestPasswordResetResponse:
         self.store.request_password_reset(request.email)
         return api.RequestPasswordResetResponse()
 
     @grpc
     @handled
-    def ResetPassword(self, request: Any, context: Any) -> Any:  # noqa: N802
+    def ResetPassword(  # noqa: N802
+        self, request: api.ResetPasswordRequest, context: GrpcContext
+    ) -> api.ResetPasswordResponse:
         self.store.reset_password(request.token, request.new_password)
         return api.ResetPasswordResponse()
 
     @grpc
     @handled
-    def GetAccount(self, request: api.GetAccountRequest, context: Any) -> api.Account:  # noqa: N802
+    def GetAccount(  # noqa: N802
+        self, request: api.GetAccountRequest, context: GrpcContext
+    ) -> api.Account:
         return account_message(self.store.account(parse_id(request.account_id, "account_id")))
 
     @grpc
     @handled
-    def GetAccessState(self, request: Any, context: Any) -> api.AccessState:  # noqa: N802
+    def GetAccessState(  # noqa: N802
+        self, request: api.GetAccessStateRequest, context: GrpcContext
+    ) -> api.AccessState:
         """What the gateway checks each access token against."""
         account = self.store.account(parse_id(request.account_id, "account_id"))
         return api.AccessState(
@@ -272,7 +309,9 @@ class ProfilesService(HealthCheck):
 
     @grpc
     @handled
-    def GrantRole(self, request: api.GrantRoleRequest, context: Any) -> api.Account:  # noqa: N802
+    def GrantRole(  # noqa: N802
+        self, request: api.GrantRoleRequest, context: GrpcContext
+    ) -> api.Account:
         account = self.store.grant_role(
             parse_id(request.admin_id, "admin_id"),
             parse_id(request.account_id, "account_id"),
@@ -284,7 +323,9 @@ class ProfilesService(HealthCheck):
 
     @grpc
     @handled
-    def GetAssessment(self, request: Any, context: Any) -> api.Assessment:  # noqa: N802
+    def GetAssessment(  # noqa: N802
+        self, request: api.GetAssessmentRequest, context: GrpcContext
+    ) -> api.Assessment:
         config = self.store.config
         return api.Assessment(
             questions=[
@@ -295,7 +336,9 @@ class ProfilesService(HealthCheck):
 
     @grpc
     @handled
-    def ApplyAsExpert(self, request: api.ApplyAsExpertRequest, context: Any) -> Any:  # noqa: N802
+    def ApplyAsExpert(  # noqa: N802
+        self, request: api.ApplyAsExpertRequest, context: GrpcContext
+    ) -> api.ApplyAsExpertResponse:
         application_id = self.store.apply_as_expert(
             parse_id(request.applicant_id, "applicant_id"),
             request.name,
@@ -306,7 +349,9 @@ class ProfilesService(HealthCheck):
 
     @grpc
     @handled
-    def ListApplications(self, request: Any, context: Any) -> Any:  # noqa: N802
+    def ListApplications(  # noqa: N802
+        self, request: api.ListApplicationsRequest, context: GrpcContext
+    ) -> api.ListApplicationsResponse:
         self.store._check_role(parse_id(request.trustee_id, "trustee_id"), "trustee")
         status = request.status or "pending"
         if status not in ("pending", "accepted", "rejected", "all"):
@@ -320,7 +365,9 @@ class ProfilesService(HealthCheck):
 
     @grpc
     @handled
-    def ReviewApplication(self, request: Any, context: Any) -> api.Application:  # noqa: N802
+    def ReviewApplication(  # noqa: N802
+        self, request: api.ReviewApplicationRequest, context: GrpcContext
+    ) -> api.Application:
         application = self.store.review_application(
             parse_id(request.trustee_id, "trustee_id"),
             parse_id(request.application_id, "application_id"),
@@ -331,7 +378,9 @@ class ProfilesService(HealthCheck):
 
     @grpc
     @handled
-    def CompleteExpertSignup(self, request: Any, context: Any) -> api.TokensResponse:  # noqa: N802
+    def CompleteExpertSignup(  # noqa: N802
+        self, request: api.CompleteExpertSignupRequest, context: GrpcContext
+    ) -> api.TokensResponse:
         return tokens_message(
             self.store.complete_expert_signup(request.signup_token, request.password)
         )
@@ -340,12 +389,16 @@ class ProfilesService(HealthCheck):
 
     @grpc
     @handled
-    def ListCategories(self, request: Any, context: Any) -> api.ListCategoriesResponse:  # noqa: N802
+    def ListCategories(  # noqa: N802
+        self, request: api.ListCategoriesRequest, context: GrpcContext
+    ) -> api.ListCategoriesResponse:
         return self._categories(self.store.categories())
 
     @grpc
     @handled
-    def AddCategory(self, request: Any, context: Any) -> api.ListCategoriesResponse:  # noqa: N802
+    def AddCategory(  # noqa: N802
+        self, request: api.AddCategoryRequest, context: GrpcContext
+    ) -> api.ListCategoriesResponse:
         return self._categories(
             self.store.add_category(
                 parse_id(request.admin_id, "admin_id"), request.slug, request.label
@@ -353,7 +406,7 @@ class ProfilesService(HealthCheck):
         )
 
     @staticmethod
-    def _categories(categories: Any) -> api.ListCategoriesResponse:
+    def _categories(categories: CategoryList) -> api.ListCategoriesResponse:
         return api.ListCategoriesResponse(
             categories=[
                 api.Category(slug=slug, label=categories.label_of(slug))
@@ -363,7 +416,9 @@ class ProfilesService(HealthCheck):
 
     @grpc
     @handled
-    def UpdateExpertProfile(self, request: Any, context: Any) -> api.ExpertProfile:  # noqa: N802
+    def UpdateExpertProfile(  # noqa: N802
+        self, request: api.UpdateExpertProfileRequest, context: GrpcContext
+    ) -> api.ExpertProfile:
         profile = self.store.update_expert_profile(
             parse_id(request.expert_id, "expert_id"), profile_changes(request)
         )
@@ -371,7 +426,9 @@ class ProfilesService(HealthCheck):
 
     @grpc
     @handled
-    def SetAvailability(self, request: Any, context: Any) -> api.ExpertProfile:  # noqa: N802
+    def SetAvailability(  # noqa: N802
+        self, request: api.SetAvailabilityRequest, context: GrpcContext
+    ) -> api.ExpertProfile:
         profile = self.store.set_availability(
             parse_id(request.expert_id, "expert_id"), request.online
         )
@@ -379,12 +436,16 @@ class ProfilesService(HealthCheck):
 
     @grpc
     @handled
-    def GetExpertProfile(self, request: Any, context: Any) -> api.ExpertProfile:  # noqa: N802
+    def GetExpertProfile(  # noqa: N802
+        self, request: api.GetExpertProfileRequest, context: GrpcContext
+    ) -> api.ExpertProfile:
         return profile_message(self.store.expert_profile(parse_id(request.expert_id, "expert_id")))
 
     @grpc
     @handled
-    def SearchExperts(self, request: Any, context: Any) -> api.SearchExpertsResponse:  # noqa: N802
+    def SearchExperts(  # noqa: N802
+        self, request: api.SearchExpertsRequest, context: GrpcContext
+    ) -> api.SearchExpertsResponse:
         query = SearchQuery(
             text=request.query,
             category=request.category,
@@ -410,7 +471,9 @@ class ProfilesService(HealthCheck):
 
     @grpc
     @handled
-    def AppointAmbassador(self, request: Any, context: Any) -> api.Ambassador:  # noqa: N802
+    def AppointAmbassador(  # noqa: N802
+        self, request: api.AppointAmbassadorRequest, context: GrpcContext
+    ) -> api.Ambassador:
         ambassador = self.store.appoint_ambassador(
             parse_id(request.admin_id, "admin_id"),
             parse_id(request.account_id, "account_id"),
@@ -420,6 +483,8 @@ class ProfilesService(HealthCheck):
 
     @grpc
     @handled
-    def GetAmbassador(self, request: Any, context: Any) -> api.Ambassador:  # noqa: N802
+    def GetAmbassador(  # noqa: N802
+        self, request: api.GetAmbassadorRequest, context: GrpcContext
+    ) -> api.Ambassador:
         ambassador = self.store.ambassador(parse_id(request.ambassador_id, "ambassador_id"))
         return ambassador_message(ambassador, self.store.referred_experts(ambassador))
