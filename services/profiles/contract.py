@@ -7,12 +7,14 @@ notifications service (see application.NewLink), never in plain text.
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import Any, TypeVar
 
+from eventsourcing.domain import Aggregate
 from google.protobuf.message import Message
 
 from contracts.events.v1 import money_pb2
 from contracts.events.v1 import profiles_pb2 as events
+from headstore.store import ServiceApplication
 from services.profiles.domain import Account, Ambassador, ExpertApplication, ExpertProfile
 
 AVAILABILITY = {
@@ -22,21 +24,29 @@ AVAILABILITY = {
 }
 
 
+A = TypeVar("A", bound=Aggregate)
+
+
 def _sealed(sealed: str) -> bytes:
     return base64.b64decode(sealed)
 
 
-def translate(event: Any, app: Any) -> Message | None:
+def translate(event: Any, app: ServiceApplication) -> Message | None:
     """The public event for a stored event, or None for events that stay inside profiles.
 
     Where the event alone is not enough (names and addresses for mails), the aggregate is read
     as it was right after the event.
     """
-    state = (
-        app.repository.get(event.originator_id, version=event.originator_version)
-        if isinstance(event, NEEDS_STATE)
-        else None
-    )
+
+    def state(kind: type[A]) -> A:
+        aggregate: object = app.repository.get(
+            event.originator_id, version=event.originator_version
+        )
+        if not isinstance(aggregate, kind):
+            raise TypeError(f"{type(event).__qualname__} is not an event of a {kind.__name__}")
+        return aggregate
+
+    message: Message
     match event:
         case Account.Registered():
             return events.AccountRegistered(
@@ -46,10 +56,11 @@ def translate(event: Any, app: Any) -> Message | None:
                 roles=list(event.roles),
             )
         case Account.EmailVerificationRequested():
+            account = state(Account)
             message = events.EmailVerificationRequested(
                 account_id=str(event.originator_id),
-                email=state.email,
-                name=state.display_name,
+                email=account.email,
+                name=account.display_name,
                 sealed_token=_sealed(event.sealed_token),
             )
             message.expires_at.FromDatetime(event.expires_at)
@@ -57,18 +68,21 @@ def translate(event: Any, app: Any) -> Message | None:
         case Account.EmailVerified():
             return events.EmailVerified(account_id=str(event.originator_id))
         case Account.SignUpAttempted():
+            account = state(Account)
             return events.SignUpAttempted(
-                account_id=str(event.originator_id), email=state.email, name=state.display_name
+                account_id=str(event.originator_id), email=account.email, name=account.display_name
             )
         case Account.PasswordChanged() | Account.PasswordReset():
+            account = state(Account)
             return events.PasswordChanged(
-                account_id=str(event.originator_id), email=state.email, name=state.display_name
+                account_id=str(event.originator_id), email=account.email, name=account.display_name
             )
         case Account.PasswordResetRequested():
+            account = state(Account)
             message = events.PasswordResetRequested(
                 account_id=str(event.originator_id),
-                email=state.email,
-                name=state.display_name,
+                email=account.email,
+                name=account.display_name,
                 sealed_token=_sealed(event.sealed_token),
             )
             message.expires_at.FromDatetime(event.expires_at)
@@ -90,39 +104,42 @@ def translate(event: Any, app: Any) -> Message | None:
                 comment=event.comment,
             )
         case ExpertApplication.Accepted() | ExpertApplication.SignupLinkReissued():
+            application = state(ExpertApplication)
             message = events.ExpertAccepted(
                 application_id=str(event.originator_id),
-                email=state.email,
-                name=state.name,
+                email=application.email,
+                name=application.name,
                 sealed_signup_token=_sealed(event.sealed_signup_token),
-                referral_code=state.referral_code or "",
+                referral_code=application.referral_code or "",
             )
             message.expires_at.FromDatetime(event.expires_at)
             return message
         case ExpertApplication.Rejected():
+            application = state(ExpertApplication)
             return events.ExpertRejected(
                 application_id=str(event.originator_id),
-                email=state.email,
-                name=state.name,
-                comment="; ".join(r["comment"] for r in state.reviews if not r["approve"]),
+                email=application.email,
+                name=application.name,
+                comment="; ".join(r["comment"] for r in application.reviews if not r["approve"]),
             )
         case ExpertApplication.SignupRedeemed():
             return events.ExpertSignedUp(
                 application_id=str(event.originator_id),
                 expert_id=str(event.account_id),
-                email=state.email,
+                email=state(ExpertApplication).email,
             )
         case ExpertProfile.ProfileUpdated():
-            return _profile_updated(state)
+            return _profile_updated(state(ExpertProfile))
         case ExpertProfile.RateChanged():
             return events.RateChanged(
-                expert_id=str(state.account_id),
+                expert_id=str(state(ExpertProfile).account_id),
                 rate_per_minute=money_pb2.Money(currency=event.currency, minor=event.rate_minor),
                 free_minutes=event.free_minutes,
             )
         case ExpertProfile.AvailabilityChanged():
             return events.AvailabilityChanged(
-                expert_id=str(state.account_id), availability=AVAILABILITY[event.availability]
+                expert_id=str(state(ExpertProfile).account_id),
+                availability=AVAILABILITY[event.availability],
             )
         case Ambassador.Appointed():
             return events.AmbassadorAppointed(
@@ -133,29 +150,12 @@ def translate(event: Any, app: Any) -> Message | None:
         case Ambassador.ExpertReferred():
             return events.ExpertReferred(
                 expert_id=str(event.expert_id),
-                ambassador_id=str(state.account_id),
+                ambassador_id=str(state(Ambassador).account_id),
                 referral_code=event.referral_code,
                 share_basis_points=event.share_basis_points,
                 application_id=str(event.application_id),
             )
     return None
-
-
-NEEDS_STATE = (
-    Account.SignUpAttempted,
-    Account.EmailVerificationRequested,
-    Account.PasswordChanged,
-    Account.PasswordReset,
-    Account.PasswordResetRequested,
-    ExpertApplication.Accepted,
-    ExpertApplication.SignupLinkReissued,
-    ExpertApplication.Rejected,
-    ExpertApplication.SignupRedeemed,
-    ExpertProfile.ProfileUpdated,
-    ExpertProfile.RateChanged,
-    ExpertProfile.AvailabilityChanged,
-    Ambassador.ExpertReferred,
-)
 
 
 def profile_fields(profile: ExpertProfile) -> dict[str, Any]:
