@@ -28,7 +28,7 @@ from headstore.parking import (
     now,
     reason_of,
 )
-from headstore.settings import Settings, env
+from headstore.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +49,8 @@ def persistence_env(service: str, settings: Settings, create_table: bool = False
         "POSTGRES_PASSWORD": settings.postgres_password,
         # Tables are made once by `headstore migrate`: concurrent CREATE TABLE at start-up races.
         "CREATE_TABLE": "y" if create_table else "n",
-        # The pool opens POOL_SIZE connections at once and grows to POOL_SIZE + MAX_OVERFLOW
-        # under load: keep the idle footprint small, every process of every service has pools.
-        "POSTGRES_POOL_SIZE": env("POSTGRES_POOL_SIZE", "1"),
-        "POSTGRES_MAX_OVERFLOW": env("POSTGRES_MAX_OVERFLOW", "7"),
+        "POSTGRES_POOL_SIZE": str(settings.postgres_pool_size),
+        "POSTGRES_MAX_OVERFLOW": str(settings.postgres_max_overflow),
     }
 
 

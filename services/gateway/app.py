@@ -12,9 +12,9 @@ from contextlib import asynccontextmanager
 import grpc
 from fastapi import FastAPI
 
-from headstore.settings import Settings, env, env_float
+from headstore.settings import Settings
 from services.gateway import errors
-from services.gateway.auth import DEFAULT_ACCESS_STATE_SECONDS, AccessStates
+from services.gateway.auth import AccessStates
 from services.gateway.live import LiveConsumer, LiveHub
 from services.gateway.middleware import RequestContext, WellFormedRequest
 from services.gateway.openapi import declare_error_statuses
@@ -34,14 +34,12 @@ from services.gateway.routes import (
     tokens,
     web,
 )
-from services.gateway.upstream import APIS, DEFAULT_DEADLINE_SECONDS, Upstreams, open_channels
+from services.gateway.settings import GatewaySettings
+from services.gateway.upstream import APIS, Upstreams, open_channels
 
 
 def docs_enabled() -> bool:
-    """GATEWAY_DOCS=1 serves the interactive API documentation (/docs, /redoc): on in
-    development, off unless asked for in production. /openapi.json is always served: it is the
-    public contract of the API (the landing page links it, clients generate code from it)."""
-    return env("GATEWAY_DOCS", "0") == "1"
+    return GatewaySettings.from_env().serves_docs
 
 
 DESCRIPTION = """\
@@ -88,11 +86,8 @@ def create_app(
     used as they are and left open. `docs` (default: GATEWAY_DOCS) serves /docs and /redoc.
     `rate_limits` default to RATE_LIMIT_* (see ratelimits.py)."""
     settings = settings or Settings.from_env()
-    deadline = (
-        deadline_seconds
-        if deadline_seconds is not None
-        else env_float("GATEWAY_DEADLINE_SECONDS", DEFAULT_DEADLINE_SECONDS)
-    )
+    gateway = GatewaySettings.from_env()
+    deadline = deadline_seconds if deadline_seconds is not None else gateway.deadline_seconds
 
     # The live view's consumer needs RabbitMQ; apps built around given channels are tests.
     consume_live_events = channels is None if live_events is None else live_events
@@ -118,7 +113,10 @@ def create_app(
             return
         opened = Upstreams(
             open_channels(
-                {name: settings.grpc_address(name) for name in APIS},
+                {
+                    name: settings.grpc_address(name, gateway.upstreams.get(name, ""))
+                    for name in APIS
+                },
                 settings.grpc_auth_token,
                 deadline,
             )
@@ -129,7 +127,7 @@ def create_app(
         finally:
             await opened.close()
 
-    serve_docs = docs_enabled() if docs is None else docs
+    serve_docs = gateway.serves_docs if docs is None else docs
     app = FastAPI(
         title="Headstore API",
         version="1.0.0",
@@ -140,12 +138,9 @@ def create_app(
         redoc_url="/redoc" if serve_docs else None,
     )
     app.state.settings = settings
-    # How often an open live view checks its access token again (a password change ends it).
-    app.state.live_recheck_seconds = env_float("GATEWAY_LIVE_RECHECK_SECONDS", 30.0)
+    app.state.live_recheck_seconds = gateway.live_recheck_seconds
     app.state.access_states = AccessStates(
-        access_state_seconds
-        if access_state_seconds is not None
-        else env_float("GATEWAY_ACCESS_STATE_SECONDS", DEFAULT_ACCESS_STATE_SECONDS)
+        access_state_seconds if access_state_seconds is not None else gateway.access_state_seconds
     )
     app.state.rate_limits = RateLimits(rate_limits or RateLimitSettings.from_env())
     errors.install(app)

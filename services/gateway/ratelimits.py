@@ -22,9 +22,9 @@ import ipaddress
 import logging
 import math
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 from fastapi import Request
 from limits import RateLimitItem, parse_many
@@ -34,10 +34,11 @@ from limits.aio.strategies import (
     SlidingWindowCounterRateLimiter,
 )
 from limits.storage import storage_from_string
+from pydantic import AfterValidator, BeforeValidator, Field, field_validator
 
 from headstore import metrics
 from headstore.errors import TooManyRequests
-from headstore.settings import env
+from headstore.settings import EnvironmentSettings, OnePerKey, variable
 
 log = logging.getLogger(__name__)
 
@@ -174,40 +175,47 @@ def client_address(peer: str, header_value: str | None, proxies: Sequence[Networ
     return str(address)
 
 
-@dataclass(frozen=True)
-class RateLimitSettings:
-    limits: Mapping[str, str] = field(default_factory=lambda: {x.name: x.default for x in LIMITS})
-    storage_uri: str = "memory://"
-    strategy: str = "moving-window"
-    key_prefix: str = "headstore-gateway"
-    trusted_proxies: tuple[Network, ...] = ()
-    client_address_header: str = "x-forwarded-for"
+def _limit_text(text: str) -> str:
+    parse_many(text)  # a ValueError says what is wrong with it
+    return text
 
-    def __post_init__(self) -> None:
-        unknown = set(self.limits) - {limit.name for limit in LIMITS}
+
+def _networks(value: Any) -> Any:
+    return parse_networks(value) if isinstance(value, str) else value
+
+
+class RateLimitSettings(EnvironmentSettings):
+    limits: Annotated[
+        dict[str, Annotated[str, AfterValidator(_limit_text)]],
+        OnePerKey({limit.name: limit.variable for limit in LIMITS}),
+    ] = Field(default_factory=lambda: {x.name: x.default for x in LIMITS})
+    storage_uri: str = variable("RATE_LIMIT_STORAGE_URI", "memory://")
+    strategy: str = variable("RATE_LIMIT_STRATEGY", "moving-window")
+    key_prefix: str = "headstore-gateway"
+    trusted_proxies: Annotated[tuple[Network, ...], BeforeValidator(_networks)] = variable(
+        "GATEWAY_TRUSTED_PROXIES", ()
+    )
+    client_address_header: str = variable("GATEWAY_CLIENT_ADDRESS_HEADER", "x-forwarded-for")
+
+    @field_validator("limits")
+    @classmethod
+    def _known_limits(cls, limits: dict[str, str]) -> dict[str, str]:
+        unknown = set(limits) - {limit.name for limit in LIMITS}
         if unknown:
             raise ValueError(f"unknown rate limits: {sorted(unknown)}")
-        if self.strategy not in STRATEGIES:
-            raise ValueError(
-                f"RATE_LIMIT_STRATEGY must be one of {sorted(STRATEGIES)}, not {self.strategy!r}"
-            )
-        for name, text in self.limits.items():
-            try:
-                parse_many(text)
-            except ValueError as error:
-                raise ValueError(f"RATE_LIMIT_{name.upper()}={text!r}: {error}") from None
+        return limits
 
+    @field_validator("strategy")
     @classmethod
-    def from_env(cls) -> RateLimitSettings:
-        return cls(
-            limits={limit.name: env(limit.variable, limit.default) for limit in LIMITS},
-            storage_uri=env("RATE_LIMIT_STORAGE_URI", cls.storage_uri),
-            strategy=env("RATE_LIMIT_STRATEGY", cls.strategy),
-            trusted_proxies=parse_networks(env("GATEWAY_TRUSTED_PROXIES", "")),
-            client_address_header=env(
-                "GATEWAY_CLIENT_ADDRESS_HEADER", cls.client_address_header
-            ).lower(),
-        )
+    def _known_strategy(cls, strategy: str) -> str:
+        if strategy not in STRATEGIES:
+            raise ValueError(f"must be one of {sorted(STRATEGIES)}, not {strategy!r}")
+        return strategy
+
+    @field_validator("client_address_header")
+    @classmethod
+    def _lower_case(cls, header: str) -> str:
+        return header.lower()
 
     @classmethod
     def all_at(cls, limit: str, **changes: Any) -> RateLimitSettings:

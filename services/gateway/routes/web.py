@@ -3,18 +3,19 @@ their scripts call the JSON API. Tokens ride in the URL, so these pages send no 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse
 
+from services.gateway.settings import GatewaySettings
+
 
 def web_dir() -> Path:
     """`HEADSTORE_WEB_DIR`, else `web/` of the source tree, else `web/` of the working directory."""
-    if configured := os.environ.get("HEADSTORE_WEB_DIR"):
-        return Path(configured)
+    if configured := GatewaySettings.from_env().web_dir:
+        return configured
     beside_source = Path(__file__).resolve().parents[3] / "web"
     return beside_source if beside_source.is_dir() else Path.cwd() / "web"
 

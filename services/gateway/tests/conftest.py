@@ -271,8 +271,8 @@ def access_token(
     typ: str = "access",
     secret: str = SECRET,
     version: int = 1,
-    issuer: str = Settings.jwt_issuer,
-    audience: str = Settings.jwt_audience,
+    issuer: str = Settings().jwt_issuer,
+    audience: str = Settings().jwt_audience,
     email_verified: bool = True,
 ) -> str:
     """A token as profiles issues it; the account it names is registered in ISSUED as it

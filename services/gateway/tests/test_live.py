@@ -90,8 +90,8 @@ class FakeProfiles(profiles_pb2_grpc.ProfilesServiceServicer):
 def token(account_id: str, version: int = 1) -> str:
     now = int(datetime.now(UTC).timestamp())
     claims = {
-        "iss": Settings.jwt_issuer,
-        "aud": Settings.jwt_audience,
+        "iss": Settings().jwt_issuer,
+        "aud": Settings().jwt_audience,
         "sub": account_id,
         "ver": version,
         "roles": ["client"],

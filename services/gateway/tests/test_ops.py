@@ -3,7 +3,6 @@ public port), OpenAPI, the interactive docs only when asked for."""
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import AsyncIterator
 
@@ -317,6 +316,6 @@ async def test_the_gateway_presents_the_grpc_token_on_every_call(
 ) -> None:
     monkeypatch.delenv("PROFILES_GRPC", raising=False)
     profiles, port = fake
-    settings = dataclasses.replace(settings_for(port), grpc_auth_token="the-platform-token")
+    settings = settings_for(port).model_copy(update={"grpc_auth_token": "the-platform-token"})
     assert (await get(create_app(settings, live_events=False), "/v1/categories")).status_code == 200
     assert profiles.last("ListCategories").metadata["authorization"] == "Bearer the-platform-token"
