@@ -14,7 +14,6 @@ import logging
 import time
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from amqp.exceptions import ConnectionError
@@ -25,7 +24,7 @@ from nameko.exceptions import ContainerBeingKilled
 from nameko.messaging import Consumer, decode_from_headers
 
 from headstore.envelope import event_exchange
-from headstore.settings import env_float, env_int
+from headstore.settings import EnvironmentSettings, variable
 
 log = logging.getLogger(__name__)
 
@@ -48,24 +47,11 @@ def upstream_name(producer: str, event_type: str, method: str) -> str:
     return f"{producer}.{event_type}.{method}"
 
 
-@dataclass(frozen=True)
-class BatchLimits:
+class BatchLimits(EnvironmentSettings):
     """How many messages a handler takes together, and how long it waits for more."""
 
-    size: int = 200
-    linger_seconds: float = 0.01
-
-    @classmethod
-    def from_env(cls) -> BatchLimits:
-        limits = cls(
-            size=env_int("CONSUMER_BATCH_SIZE", cls.size),
-            linger_seconds=env_float("CONSUMER_BATCH_LINGER_SECONDS", cls.linger_seconds),
-        )
-        if limits.size < 1:
-            raise ValueError("CONSUMER_BATCH_SIZE must be at least 1")
-        if limits.linger_seconds < 0:
-            raise ValueError("CONSUMER_BATCH_LINGER_SECONDS must not be negative")
-        return limits
+    size: int = variable("CONSUMER_BATCH_SIZE", 200, ge=1)
+    linger_seconds: float = variable("CONSUMER_BATCH_LINGER_SECONDS", 0.01, ge=0)
 
 
 class OrderedEventHandler(EventHandler):

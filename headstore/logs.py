@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 
+from pydantic import field_validator
 from pythonjsonlogger.json import JsonFormatter
 
 from headstore.context import correlation_id
+from headstore.settings import EnvironmentSettings, variable
+
+
+class LogSettings(EnvironmentSettings):
+    level: str = variable("LOG_LEVEL", "INFO")
+
+    @field_validator("level")
+    @classmethod
+    def _known_level(cls, level: str) -> str:
+        if level not in logging.getLevelNamesMapping():
+            raise ValueError(f"must be one of {', '.join(logging.getLevelNamesMapping())}")
+        return level
 
 
 class CorrelationFilter(logging.Filter):
@@ -33,6 +45,6 @@ def configure(service: str) -> None:
     handler.addFilter(CorrelationFilter(service))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(os.environ.get("LOG_LEVEL", "INFO"))
+    root.setLevel(LogSettings.from_env().level)
     for noisy in ("kombu", "amqp", "nameko", "h2", "hpack", "eventsourcing", "psycopg"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -31,30 +31,18 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
-from headstore.settings import env_float, env_int
+from headstore.settings import EnvironmentSettings, variable
 
 # Reasons are for people: long tracebacks stay in the logs.
 MAX_REASON_LENGTH = 2000
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
+class RetryPolicy(EnvironmentSettings):
     """How often and how patiently a failing message is tried before it is parked."""
 
-    attempts: int = 10
-    first_delay: float = 0.5
-    max_delay: float = 30.0
-
-    @classmethod
-    def from_env(cls) -> RetryPolicy:
-        policy = cls(
-            attempts=env_int("CONSUMER_ATTEMPTS", cls.attempts),
-            first_delay=env_float("CONSUMER_RETRY_SECONDS", cls.first_delay),
-            max_delay=env_float("CONSUMER_RETRY_MAX_SECONDS", cls.max_delay),
-        )
-        if policy.attempts < 1:
-            raise ValueError("CONSUMER_ATTEMPTS must be at least 1")
-        return policy
+    attempts: int = variable("CONSUMER_ATTEMPTS", 10, ge=1)
+    first_delay: float = variable("CONSUMER_RETRY_SECONDS", 0.5)
+    max_delay: float = variable("CONSUMER_RETRY_MAX_SECONDS", 30.0)
 
     def delay_after(self, attempt: int) -> float | None:
         """Seconds to wait before trying again after failed attempt number `attempt` (from 1);

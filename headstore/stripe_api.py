@@ -4,7 +4,6 @@ address from the environment (development and tests point STRIPE_API_BASE at the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import stripe
@@ -15,7 +14,7 @@ from headstore.secrets import (
     DEVELOPMENT_STRIPE_CONNECT_WEBHOOK_SECRET,
     DEVELOPMENT_STRIPE_WEBHOOK_SECRET,
 )
-from headstore.settings import env
+from headstore.settings import EnvironmentSettings, variable
 
 # What unit tests and the stand-in get when nothing is set; a deployed process refuses them.
 DEFAULT_API_KEY = DEVELOPMENT_STRIPE_API_KEY
@@ -24,23 +23,16 @@ DEFAULT_WEBHOOK_SECRET = DEVELOPMENT_STRIPE_WEBHOOK_SECRET
 DEFAULT_CONNECT_WEBHOOK_SECRET = DEVELOPMENT_STRIPE_CONNECT_WEBHOOK_SECRET
 
 
-@dataclass(frozen=True)
-class StripeSettings:
-    api_key: str
-    api_base: str
-    webhook_secret: str
+class StripeSettings(EnvironmentSettings):
+    api_key: str = variable("STRIPE_API_KEY", DEFAULT_API_KEY)
+    api_base: str = variable("STRIPE_API_BASE", DEFAULT_API_BASE)
+    webhook_secret: str = variable("STRIPE_WEBHOOK_SECRET", DEFAULT_WEBHOOK_SECRET)
 
     @classmethod
     def from_env(cls, connect: bool = False) -> StripeSettings:
         """Payment webhooks are signed with STRIPE_WEBHOOK_SECRET; Connect events (of connected
         accounts) come to their own endpoint, signed with STRIPE_CONNECT_WEBHOOK_SECRET."""
-        return cls(
-            api_key=env("STRIPE_API_KEY", DEFAULT_API_KEY),
-            api_base=env("STRIPE_API_BASE", DEFAULT_API_BASE),
-            webhook_secret=env("STRIPE_CONNECT_WEBHOOK_SECRET", DEFAULT_CONNECT_WEBHOOK_SECRET)
-            if connect
-            else env("STRIPE_WEBHOOK_SECRET", DEFAULT_WEBHOOK_SECRET),
-        )
+        return StripeConnectSettings.read_env() if connect else cls.read_env()
 
     def client(self) -> stripe.StripeClient:
         return stripe.StripeClient(
@@ -57,3 +49,9 @@ class StripeSettings:
             raise InvalidInput(
                 "invalid_webhook", "The webhook's signature does not match.", "signature"
             ) from None
+
+
+class StripeConnectSettings(StripeSettings):
+    """Stripe for Connect events: their webhooks are signed with a secret of their own."""
+
+    webhook_secret: str = variable("STRIPE_CONNECT_WEBHOOK_SECRET", DEFAULT_CONNECT_WEBHOOK_SECRET)
