@@ -37,7 +37,7 @@ from headstore import clock, metrics
 from headstore.envelope import Envelope
 from headstore.errors import DomainError, NotFound
 from headstore.money import Money, check_currency
-from headstore.settings import Settings, env_int
+from headstore.settings import EnvironmentSettings, Settings, variable
 from headstore.store import ConcurrentUpdate, Policy, ServiceApplication
 from services.billing.domain import (
     MAX_SESSION_MINUTES,
@@ -60,42 +60,19 @@ MAX_STEPS_PER_BILL = 64
 cancellations; the bound only stops a bug from looping."""
 
 
-@dataclass(frozen=True)
-class BillingConfig:
+class BillingConfig(EnvironmentSettings):
     """Rules an operator may tune, from the environment."""
 
-    minute_seconds: int = 60
-    hold_block_minutes: int = 10
-    hold_lead_minutes: int = 2
-    max_session_minutes: int = MAX_SESSION_MINUTES
-    commission_percent: int = 10
-    save_batch: int = 500
-
-    def __post_init__(self) -> None:
-        if self.minute_seconds < 1:
-            raise ValueError("MINUTE_SECONDS must be at least 1")
-        if self.hold_block_minutes < 1:
-            raise ValueError("HOLD_BLOCK_MINUTES must be at least 1")
-        if self.hold_lead_minutes < 1:
-            raise ValueError("HOLD_LEAD_MINUTES must be at least 1")
-        if not 1 <= self.max_session_minutes <= MAX_SESSION_MINUTES:
-            raise ValueError(f"MAX_SESSION_MINUTES must be from 1 to {MAX_SESSION_MINUTES}")
-        if not 0 <= self.commission_percent <= 100:
-            raise ValueError("COMMISSION_PERCENT must be from 0 to 100")
-        if self.save_batch < 1:
-            raise ValueError("BILLING_SAVE_BATCH must be at least 1")
-
-    @classmethod
-    def from_env(cls) -> BillingConfig:
-        default = cls()
-        return cls(
-            minute_seconds=env_int("MINUTE_SECONDS", default.minute_seconds),
-            hold_block_minutes=env_int("HOLD_BLOCK_MINUTES", default.hold_block_minutes),
-            hold_lead_minutes=env_int("HOLD_LEAD_MINUTES", default.hold_lead_minutes),
-            max_session_minutes=env_int("MAX_SESSION_MINUTES", default.max_session_minutes),
-            commission_percent=env_int("COMMISSION_PERCENT", default.commission_percent),
-            save_batch=env_int("BILLING_SAVE_BATCH", default.save_batch),
-        )
+    minute_seconds: int = variable("MINUTE_SECONDS", 60, ge=1)
+    hold_block_minutes: int = variable("HOLD_BLOCK_MINUTES", 10, ge=1)
+    hold_lead_minutes: int = variable("HOLD_LEAD_MINUTES", 2, ge=1)
+    max_session_minutes: int = variable(
+        "MAX_SESSION_MINUTES", MAX_SESSION_MINUTES, ge=1, le=MAX_SESSION_MINUTES
+    )
+    commission_percent: int = variable("COMMISSION_PERCENT", 10, ge=0, le=100)
+    save_batch: int = variable("BILLING_SAVE_BATCH", 500, ge=1)
+    tick_seconds: float = variable("BILLING_TICK_SECONDS", 0.25, gt=0)
+    """How often the timer bills the minutes that have passed."""
 
 
 # ---------------------------------------------------------------------------------------------

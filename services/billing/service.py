@@ -21,17 +21,16 @@ from headstore.errors import NotFound, PreconditionFailed
 from headstore.grpc import Grpc, GrpcContext, grpc_method
 from headstore.health import HealthCheck
 from headstore.runtime import off_hub
-from headstore.settings import env_float
 from services.billing import application as policies
 from services.billing.adapters.stripe import StripeGateway
-from services.billing.application import BillingApplication, Processing
+from services.billing.application import BillingApplication, BillingConfig, Processing
 from services.billing.domain import Bill, CardOnFile
 
 log = logging.getLogger(__name__)
 
 grpc = Grpc.implementing(billing_pb2_grpc.BillingServiceStub)
 handled = grpc_method("billing")
-TICK_SECONDS = env_float("BILLING_TICK_SECONDS", 0.25)
+TICK_SECONDS = BillingConfig.from_env().tick_seconds
 
 
 class Stripe(Provides[StripeGateway]):

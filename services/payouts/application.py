@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, cast
 from uuid import UUID
@@ -21,12 +21,13 @@ from uuid import UUID
 from eventsourcing.application import ProcessingEvent
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
+from pydantic import AwareDatetime
 
 from contracts.events.v1 import billing_pb2, calls_pb2, profiles_pb2
 from headstore import metrics
 from headstore.envelope import Envelope
 from headstore.errors import InvalidInput, NotFound, PreconditionFailed
-from headstore.settings import Settings, env, env_int
+from headstore.settings import EnvironmentSettings, Settings, variable
 from headstore.store import ServiceApplication
 from services.payouts.domain import (
     AMBASSADOR_SHARE,
@@ -58,30 +59,20 @@ SAVE_ATTEMPTS = 5
 SNAPSHOT_INTERVAL = 50
 
 
-@dataclass(frozen=True)
-class PayoutsConfig:
+class PayoutsConfig(EnvironmentSettings):
     """The payout calendar, from the environment: `PAYOUTS_WEEK_SECONDS` (a week by default)
     and `PAYOUTS_WEEK_ANCHOR` (when week 0 starts, ISO 8601 with a time zone)."""
 
-    weeks: PayoutWeeks = field(
-        default_factory=lambda: PayoutWeeks(
-            datetime.fromisoformat(DEFAULT_WEEK_ANCHOR), timedelta(days=7)
-        )
+    week_anchor: AwareDatetime = variable(
+        "PAYOUTS_WEEK_ANCHOR", datetime.fromisoformat(DEFAULT_WEEK_ANCHOR)
     )
+    week_seconds: int = variable("PAYOUTS_WEEK_SECONDS", 7 * 24 * 3600, ge=1)
+    tick_seconds: float = variable("PAYOUTS_TICK_SECONDS", 1.0, gt=0)
+    """How often the timer looks for finished weeks and transfers to retry."""
 
-    @classmethod
-    def from_env(cls) -> PayoutsConfig:
-        seconds = env_int("PAYOUTS_WEEK_SECONDS", 7 * 24 * 3600)
-        raw_anchor = env("PAYOUTS_WEEK_ANCHOR", DEFAULT_WEEK_ANCHOR)
-        try:
-            anchor = datetime.fromisoformat(raw_anchor)
-        except ValueError as exc:
-            raise ValueError(
-                f"PAYOUTS_WEEK_ANCHOR is not an ISO 8601 time: {raw_anchor!r}"
-            ) from exc
-        if seconds < 1:
-            raise ValueError("PAYOUTS_WEEK_SECONDS must be at least 1")
-        return cls(weeks=PayoutWeeks(anchor, timedelta(seconds=seconds)))
+    @property
+    def weeks(self) -> PayoutWeeks:
+        return PayoutWeeks(self.week_anchor, timedelta(seconds=self.week_seconds))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -19,17 +19,16 @@ from headstore.envelope import Envelope
 from headstore.grpc import Grpc, GrpcContext, grpc_method
 from headstore.health import HealthCheck
 from headstore.runtime import off_hub
-from headstore.settings import env_float
 from services.payouts import application as policies
 from services.payouts.adapters.stripe import ConnectGateway, account_state
-from services.payouts.application import PayoutsApplication, Processing
+from services.payouts.application import PayoutsApplication, PayoutsConfig, Processing
 from services.payouts.domain import PayoutAccount
 
 log = logging.getLogger(__name__)
 
 grpc = Grpc.implementing(payouts_pb2_grpc.PayoutsServiceStub)
 handled = grpc_method("payouts")
-TICK_SECONDS = env_float("PAYOUTS_TICK_SECONDS", 1.0)
+TICK_SECONDS = PayoutsConfig.from_env().tick_seconds
 
 
 class Connect(Provides[ConnectGateway]):

@@ -24,11 +24,10 @@ from services.payouts.application import (
     on_rating_given,
     on_session_charged,
 )
-from services.payouts.domain import PayoutWeeks
 
 ANCHOR = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday
 WEEK = timedelta(days=7)
-CONFIG = PayoutsConfig(weeks=PayoutWeeks(ANCHOR, WEEK))
+CONFIG = PayoutsConfig(week_anchor=ANCHOR, week_seconds=int(WEEK.total_seconds()))
 
 
 class Crash(BaseException):
