@@ -20,20 +20,21 @@ import logging
 import secrets
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID, uuid4
 
 from eventsourcing.application import ProcessingEvent
 from eventsourcing.persistence import IntegrityError
+from pydantic import Field
 
 from contracts.events.v1 import billing_pb2, profiles_pb2
 from headstore import clock
 from headstore.consume import upstream_name
 from headstore.envelope import Envelope
 from headstore.errors import InvalidInput, NotFound
-from headstore.settings import Settings, env_int
+from headstore.settings import EnvironmentSettings, Seconds, Settings, variable
 from headstore.store import ServiceApplication
 from services.calls.domain import (
     AUTHORIZED,
@@ -75,42 +76,43 @@ AVAILABILITY = {
 }
 
 
-@dataclass(frozen=True)
-class CallsConfig:
+class SessionRuleVariables(EnvironmentSettings):
+    """The session rules an operator may tune (SessionRules says what they mean)."""
+
+    answer_timeout_seconds: int = variable(
+        "ANSWER_TIMEOUT_SECONDS", SessionRules.answer_timeout_seconds, gt=0
+    )
+    participant_grace_seconds: int = variable(
+        "PARTICIPANT_GRACE_SECONDS", SessionRules.participant_grace_seconds, gt=0
+    )
+    start_timeout_seconds: int = variable(
+        "START_TIMEOUT_SECONDS", SessionRules.start_timeout_seconds, gt=0
+    )
+    max_session_minutes: int = variable(
+        "MAX_SESSION_MINUTES", SessionRules.max_session_minutes, gt=0
+    )
+    minute_seconds: int = variable("MINUTE_SECONDS", SessionRules.minute_seconds, gt=0)
+
+    def rules(self) -> SessionRules:
+        return SessionRules(**self.model_dump())
+
+
+class CallsConfig(EnvironmentSettings):
     """Rules an operator may tune, from the environment."""
 
-    rules: SessionRules = field(default_factory=SessionRules)
-    tick_batch: int = 50
+    rules: SessionRules = Field(default_factory=SessionRules)
+    tick_batch: int = variable("CALLS_TICK_BATCH", 50)
     """Sessions saved together by the timer (the store locks its table once per save)."""
     retries: int = 5
     """Attempts of a command that lost a race with another writer of the same aggregate."""
-    free_link_lifetime: timedelta = timedelta(days=30)
+    free_link_lifetime: Seconds = variable("FREE_INVITE_LINK_SECONDS", timedelta(days=30))
     """How long a one-time free invite link works if nobody uses it."""
+    tick_seconds: float = variable("CALLS_TICK_SECONDS", 0.5, gt=0)
+    """How often the timer moves sessions on (timeouts, minutes, warnings)."""
 
     @classmethod
     def from_env(cls) -> CallsConfig:
-        default = SessionRules()
-        return cls(
-            rules=SessionRules(
-                answer_timeout_seconds=env_int(
-                    "ANSWER_TIMEOUT_SECONDS", default.answer_timeout_seconds
-                ),
-                participant_grace_seconds=env_int(
-                    "PARTICIPANT_GRACE_SECONDS", default.participant_grace_seconds
-                ),
-                start_timeout_seconds=env_int(
-                    "START_TIMEOUT_SECONDS", default.start_timeout_seconds
-                ),
-                max_session_minutes=env_int("MAX_SESSION_MINUTES", default.max_session_minutes),
-                minute_seconds=env_int("MINUTE_SECONDS", default.minute_seconds),
-            ),
-            tick_batch=env_int("CALLS_TICK_BATCH", cls.tick_batch),
-            free_link_lifetime=timedelta(
-                seconds=env_int(
-                    "FREE_INVITE_LINK_SECONDS", int(cls.free_link_lifetime.total_seconds())
-                )
-            ),
-        )
+        return cls.read_env(rules=SessionRuleVariables.from_env().rules())
 
 
 # ---------------------------------------------------------------------------------------------

@@ -24,13 +24,15 @@ from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
+from pydantic import model_validator
+
 from headstore.secrets import (
     DEVELOPMENT_CALLS_JANUS_EVENTS_PASSWORD,
     DEVELOPMENT_JANUS_ADMIN_SECRET,
     DEVELOPMENT_JANUS_API_SECRET,
     DEVELOPMENT_JANUS_ROOM_ADMIN_KEY,
 )
-from headstore.settings import env
+from headstore.settings import EnvironmentSettings, variable
 from services.calls.adapters.janus import (
     VIDEOROOM,
     VIDEOROOM_ROOM_EXISTS,
@@ -44,36 +46,32 @@ from services.calls.domain import CLIENT, EXPERT, ROLES, VIDEO
 log = logging.getLogger(__name__)
 
 MAX_ROOM_ID = 2**52  # Janus room ids are JSON numbers: keep them exact in a double
+DEFAULT_JANUS_URL = "http://127.0.0.1:8088/janus"
 EVENTS_USER = "janus"
 """The user name Janus' event handler gives with CALLS_JANUS_EVENTS_PASSWORD (basic auth)."""
 
 
-@dataclass(frozen=True)
-class JanusSettings:
-    api_url: str
-    admin_url: str
-    public_url: str
-    admin_secret: str
-    api_secret: str
+class JanusSettings(EnvironmentSettings):
+    api_url: str = variable("JANUS_URL", DEFAULT_JANUS_URL)
+    admin_url: str = variable("JANUS_ADMIN_URL", "http://127.0.0.1:7088/admin")
+    public_url: str = variable("JANUS_PUBLIC_URL", DEFAULT_JANUS_URL)
+    """Where browsers reach Janus; unset: `api_url`."""
+    admin_secret: str = variable("JANUS_ADMIN_SECRET", DEVELOPMENT_JANUS_ADMIN_SECRET)
+    api_secret: str = variable("JANUS_API_SECRET", DEVELOPMENT_JANUS_API_SECRET)
     """Authenticates calls on the Janus API, and keys the participants' tokens."""
-    room_admin_key: str
-    events_password: str
+    room_admin_key: str = variable("JANUS_ROOM_ADMIN_KEY", DEVELOPMENT_JANUS_ROOM_ADMIN_KEY)
+    events_password: str = variable(
+        "CALLS_JANUS_EVENTS_PASSWORD", DEVELOPMENT_CALLS_JANUS_EVENTS_PASSWORD
+    )
     """What Janus' event handler must present (user `janus`, HTTP basic auth) to post events."""
 
+    @model_validator(mode="before")
     @classmethod
-    def from_env(cls) -> JanusSettings:
-        api_url = env("JANUS_URL", "http://127.0.0.1:8088/janus")
-        return cls(
-            api_url=api_url,
-            admin_url=env("JANUS_ADMIN_URL", "http://127.0.0.1:7088/admin"),
-            public_url=env("JANUS_PUBLIC_URL", api_url),
-            admin_secret=env("JANUS_ADMIN_SECRET", DEVELOPMENT_JANUS_ADMIN_SECRET),
-            api_secret=env("JANUS_API_SECRET", DEVELOPMENT_JANUS_API_SECRET),
-            room_admin_key=env("JANUS_ROOM_ADMIN_KEY", DEVELOPMENT_JANUS_ROOM_ADMIN_KEY),
-            events_password=env(
-                "CALLS_JANUS_EVENTS_PASSWORD", DEVELOPMENT_CALLS_JANUS_EVENTS_PASSWORD
-            ),
-        )
+    def _public_url_is_the_api_url_unless_set(cls, values: Any) -> Any:
+        if not isinstance(values, dict) or {"public_url", "JANUS_PUBLIC_URL"} & values.keys():
+            return values
+        api_url = values.get("api_url", values.get("JANUS_URL"))
+        return values if api_url is None else {**values, "public_url": api_url}
 
 
 def room_id_of(session_id: UUID) -> int:

@@ -24,10 +24,10 @@ from headstore.envelope import Envelope
 from headstore.errors import InvalidInput, parse_id
 from headstore.grpc import Grpc, GrpcContext, grpc_method
 from headstore.health import HealthCheck
-from headstore.settings import Settings, env_float
+from headstore.settings import Settings
 from services.calls import application as policies
 from services.calls.adapters.janus import JanusEvent
-from services.calls.application import CallsApplication, InviteLinkView, Processing
+from services.calls.application import CallsApplication, CallsConfig, InviteLinkView, Processing
 from services.calls.dependencies import JanusEvents
 from services.calls.domain import (
     ACCEPTED,
@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 
 grpc = Grpc.implementing(calls_pb2_grpc.CallsServiceStub)
 handled = grpc_method("calls")
-TICK_SECONDS = env_float("CALLS_TICK_SECONDS", 0.5)
+TICK_SECONDS = CallsConfig.from_env().tick_seconds
 
 STATES = {
     REQUESTED: "requested",
