@@ -7,13 +7,12 @@ its attempts run out. Pure: the sender passes in the time and the outcome of eac
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
 from headstore.domain import Aggregate, stable_id
 from headstore.errors import InvalidInput, PreconditionFailed
-from headstore.settings import env_float, env_int
+from headstore.settings import EnvironmentSettings, Seconds, variable
 
 MAX_ERROR_LENGTH = 500
 
@@ -23,35 +22,15 @@ def email_id(cause_event_id: str, template: str) -> UUID:
     return stable_id("email", cause_event_id, template)
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
+class RetryPolicy(EnvironmentSettings):
     """How often and how soon a failed mail is tried again: the delay doubles after each failed
     attempt, from `first_delay` up to `max_delay`; after `max_attempts` the mail is given up."""
 
-    max_attempts: int = 8
-    first_delay: timedelta = timedelta(seconds=30)
-    max_delay: timedelta = timedelta(hours=1)
-
-    def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
-
-    @classmethod
-    def from_env(cls) -> RetryPolicy:
-        default = cls()
-        return cls(
-            max_attempts=env_int("NOTIFICATIONS_MAX_ATTEMPTS", default.max_attempts),
-            first_delay=timedelta(
-                seconds=env_float(
-                    "NOTIFICATIONS_RETRY_FIRST_DELAY_SECONDS", default.first_delay.total_seconds()
-                )
-            ),
-            max_delay=timedelta(
-                seconds=env_float(
-                    "NOTIFICATIONS_RETRY_MAX_DELAY_SECONDS", default.max_delay.total_seconds()
-                )
-            ),
-        )
+    max_attempts: int = variable("NOTIFICATIONS_MAX_ATTEMPTS", 8, ge=1)
+    first_delay: Seconds = variable(
+        "NOTIFICATIONS_RETRY_FIRST_DELAY_SECONDS", timedelta(seconds=30)
+    )
+    max_delay: Seconds = variable("NOTIFICATIONS_RETRY_MAX_DELAY_SECONDS", timedelta(hours=1))
 
     def delay_after(self, attempt: int) -> timedelta:
         """The wait after failed attempt number `attempt` (1-based)."""

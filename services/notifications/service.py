@@ -20,7 +20,7 @@ from headstore.envelope import Envelope
 from headstore.errors import InvalidInput
 from headstore.grpc import Grpc, GrpcContext, grpc_method
 from headstore.health import HealthCheck
-from headstore.settings import env_float, env_int
+from headstore.settings import EnvironmentSettings, variable
 from services.notifications import templates
 from services.notifications.adapters.smtp import DeliveryFailed
 from services.notifications.application import (
@@ -34,8 +34,15 @@ from services.notifications.domain import EmailStatus
 
 log = logging.getLogger(__name__)
 
-SEND_INTERVAL_SECONDS = env_float("NOTIFICATIONS_SEND_INTERVAL_SECONDS", 1.0)
-SEND_BATCH = env_int("NOTIFICATIONS_SEND_BATCH", 50)
+
+class Sending(EnvironmentSettings):
+    """How often the sender looks for due mails, and how many it takes at a time."""
+
+    interval_seconds: float = variable("NOTIFICATIONS_SEND_INTERVAL_SECONDS", 1.0, gt=0)
+    batch: int = variable("NOTIFICATIONS_SEND_BATCH", 50, ge=1)
+
+
+SENDING = Sending.from_env()
 
 notifications_grpc = Grpc.implementing(notifications_pb2_grpc.NotificationsServiceStub)
 
@@ -282,14 +289,14 @@ class NotificationsService(HealthCheck):
 
     # --- the sender -----------------------------------------------------------------------------
 
-    @timer(interval=SEND_INTERVAL_SECONDS)
+    @timer(interval=SENDING.interval_seconds)
     def send_due_emails(self) -> int:
         """Send the mails that are due, if this replica holds the sender lease; returns how
         many were sent. A failed attempt is recorded and retried later with backoff."""
         if not self.sending_lease.held():
             return 0
         sent = 0
-        for email in self.store.due_emails(limit=SEND_BATCH):
+        for email in self.store.due_emails(limit=SENDING.batch):
             try:
                 self.mailer.send(email)
             except Exception as error:
