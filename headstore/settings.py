@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any, Self, get_args, get_origin
 
-from pydantic import BeforeValidator, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -85,8 +85,15 @@ def _seconds(value: Any) -> Any:
     return value
 
 
+def _positive(duration: timedelta) -> timedelta:
+    if duration <= timedelta(0):
+        raise ValueError("must be a positive number of seconds")
+    return duration
+
+
 Seconds = Annotated[timedelta, BeforeValidator(_seconds)]
 """A duration given in seconds (`RESET_LINK_SECONDS=3600`)."""
+PositiveSeconds = Annotated[Seconds, AfterValidator(_positive)]
 
 
 class EnvironmentSettings(BaseSettings):

@@ -16,12 +16,11 @@ import contextlib
 import functools
 import hashlib
 import json
-import os
 import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
 from uuid import UUID, uuid4
 
 import jwt
@@ -30,10 +29,17 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from eventsourcing.application import ProcessingEvent
 from eventsourcing.domain import Aggregate as LibraryAggregate
 from eventsourcing.persistence import IntegrityError
+from pydantic import BeforeValidator, Field
 
 from headstore import clock, links
 from headstore.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
-from headstore.settings import Settings, env_int
+from headstore.settings import (
+    EnvironmentSettings,
+    OnePerKey,
+    PositiveSeconds,
+    Settings,
+    variable,
+)
 from headstore.store import ServiceApplication
 from services.profiles.domain import (
     CATEGORY_LIST_ID,
@@ -81,65 +87,45 @@ DEFAULT_CATEGORIES = (
 )
 
 
-@dataclass(frozen=True)
-class ProfilesConfig:
+def _questions(value: Any) -> Any:
+    """ASSESSMENT_QUESTIONS: a JSON list of {"id": ..., "text": ...}."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return tuple((str(q["id"]), str(q["text"])) for q in json.loads(value))
+    except (ValueError, TypeError, KeyError):
+        raise ValueError('must be a JSON list of {"id": ..., "text": ...}') from None
+
+
+class ProfilesConfig(EnvironmentSettings):
     """Rules an operator may tune, from the environment."""
 
-    questions: tuple[tuple[str, str], ...] = DEFAULT_QUESTIONS
-    quorum: int = 2
-    min_rate_minor: int = 100
-    max_rate_minor: int = 1500
-    max_free_minutes: int = 30
-    access_token_seconds: int = 900
-    verification_lifetime: timedelta = EMAIL_VERIFICATION_LIFETIME
-    reset_lifetime: timedelta = PASSWORD_RESET_LIFETIME
-    refresh_lifetime: timedelta = REFRESH_TOKEN_LIFETIME
-    signup_lifetime: timedelta = SIGNUP_LINK_LIFETIME
-    ambassador_share_basis_points: int = DEFAULT_AMBASSADOR_SHARE_BASIS_POINTS
+    questions: Annotated[tuple[tuple[str, str], ...], BeforeValidator(_questions)] = variable(
+        "ASSESSMENT_QUESTIONS", DEFAULT_QUESTIONS
+    )
+    quorum: int = variable("TRUSTEE_QUORUM", 2)
+    min_rate_minor: int = variable("RATE_MIN_MINOR", 100)
+    max_rate_minor: int = variable("RATE_MAX_MINOR", 1500)
+    max_free_minutes: int = variable("MAX_FREE_MINUTES", 30)
+    access_token_seconds: int = variable("ACCESS_TOKEN_SECONDS", 900, ge=1)
+    verification_lifetime: PositiveSeconds = variable(
+        "VERIFICATION_LINK_SECONDS", EMAIL_VERIFICATION_LIFETIME
+    )
+    reset_lifetime: PositiveSeconds = variable("RESET_LINK_SECONDS", PASSWORD_RESET_LIFETIME)
+    refresh_lifetime: PositiveSeconds = variable("REFRESH_TOKEN_SECONDS", REFRESH_TOKEN_LIFETIME)
+    signup_lifetime: PositiveSeconds = variable("SIGNUP_LINK_SECONDS", SIGNUP_LINK_LIFETIME)
+    ambassador_share_basis_points: int = variable(
+        "PROFILES_AMBASSADOR_SHARE_BASIS_POINTS",
+        DEFAULT_AMBASSADOR_SHARE_BASIS_POINTS,
+        ge=1,
+        le=10_000,  # 1000 is 10%
+    )
     """An ambassador's share of the platform's commission unless the admin sets another."""
-    argon2: dict[str, int] = field(default_factory=dict)
-
-    @classmethod
-    def from_env(cls) -> ProfilesConfig:
-        questions = cls.questions
-        raw = os.environ.get("ASSESSMENT_QUESTIONS")
-        if raw:
-            questions = tuple((str(q["id"]), str(q["text"])) for q in json.loads(raw))
-        share = env_int("PROFILES_AMBASSADOR_SHARE_BASIS_POINTS", cls.ambassador_share_basis_points)
-        if not 1 <= share <= 10_000:
-            raise ValueError(
-                "PROFILES_AMBASSADOR_SHARE_BASIS_POINTS must be 1..10000 (1000 is 10%), "
-                f"not {share}"
-            )
-        return cls(
-            questions=questions,
-            quorum=env_int("TRUSTEE_QUORUM", cls.quorum),
-            min_rate_minor=env_int("RATE_MIN_MINOR", cls.min_rate_minor),
-            max_rate_minor=env_int("RATE_MAX_MINOR", cls.max_rate_minor),
-            max_free_minutes=env_int("MAX_FREE_MINUTES", cls.max_free_minutes),
-            access_token_seconds=_positive("ACCESS_TOKEN_SECONDS", cls.access_token_seconds),
-            verification_lifetime=_lifetime("VERIFICATION_LINK_SECONDS", cls.verification_lifetime),
-            reset_lifetime=_lifetime("RESET_LINK_SECONDS", cls.reset_lifetime),
-            refresh_lifetime=_lifetime("REFRESH_TOKEN_SECONDS", cls.refresh_lifetime),
-            signup_lifetime=_lifetime("SIGNUP_LINK_SECONDS", cls.signup_lifetime),
-            ambassador_share_basis_points=share,
-            # Tests lower argon2's cost; production keeps the library's defaults.
-            argon2={
-                "time_cost": env_int("ARGON2_TIME_COST", 3),
-                "memory_cost": env_int("ARGON2_MEMORY_KIB", 65536),
-            },
-        )
-
-
-def _positive(name: str, default: int) -> int:
-    value = env_int(name, default)
-    if value < 1:
-        raise ValueError(f"{name} must be a positive number of seconds, not {value}")
-    return value
-
-
-def _lifetime(name: str, default: timedelta) -> timedelta:
-    return timedelta(seconds=_positive(name, int(default.total_seconds())))
+    # Tests lower argon2's cost; production keeps the library's defaults.
+    argon2: Annotated[
+        dict[str, int],
+        OnePerKey({"time_cost": "ARGON2_TIME_COST", "memory_cost": "ARGON2_MEMORY_KIB"}),
+    ] = Field(default_factory=lambda: {"time_cost": 3, "memory_cost": 65536})
 
 
 def digest(token: str) -> str:
