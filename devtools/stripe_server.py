@@ -32,7 +32,6 @@ import hmac
 import ipaddress
 import json
 import logging
-import os
 import secrets
 import signal
 import sys
@@ -46,7 +45,11 @@ from urllib.parse import parse_qsl
 import aiohttp
 from aiohttp import web
 
-from headstore.stripe_api import DEFAULT_CONNECT_WEBHOOK_SECRET, DEFAULT_WEBHOOK_SECRET
+from headstore.stripe_api import (
+    DEFAULT_CONNECT_WEBHOOK_SECRET,
+    DEFAULT_WEBHOOK_SECRET,
+    StripeSettings,
+)
 
 with warnings.catch_warnings():
     # localstripe registers plain functions as handlers, which aiohttp deprecates.
@@ -1485,9 +1488,7 @@ def _check_loopback(host: str) -> None:
 def webhook_secret(connect: bool = False) -> str:
     """The signing secret of endpoints configured at start-up, from the environment (the
     variables the services verify deliveries with)."""
-    if connect:
-        return os.environ.get("STRIPE_CONNECT_WEBHOOK_SECRET", DEFAULT_CONNECT_WEBHOOK_SECRET)
-    return os.environ.get("STRIPE_WEBHOOK_SECRET", DEFAULT_WEBHOOK_SECRET)
+    return StripeSettings.from_env(connect).webhook_secret
 
 
 def configure_webhooks(
