@@ -19,21 +19,11 @@ import pytest
 
 from devtools.testing import Processes
 from headstore import secrets
+from headstore.postgres import connect
 from headstore.settings import Settings
 
 # `make test` fails when any test was skipped (devtools/no_skips.py).
 pytest_plugins = ["devtools.no_skips"]
-
-
-def _admin_connection(settings: Settings) -> psycopg.Connection:
-    return psycopg.connect(
-        host=settings.postgres_host,
-        port=settings.postgres_port,
-        user=settings.postgres_user,
-        password=settings.postgres_password,
-        dbname="postgres",
-        autocommit=True,
-    )
 
 
 @pytest.fixture(scope="session")
@@ -67,7 +57,7 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
                 os.environ[key] = value
         subprocess.run(["rabbitmqctl", "-q", "delete_vhost", vhost], check=False)
         settings = Settings.from_env()
-        with _admin_connection(settings) as conn:
+        with connect(settings, autocommit=True) as conn:
             names = [
                 row[0]
                 for row in conn.execute(

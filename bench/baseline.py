@@ -30,6 +30,7 @@ import psycopg
 from psycopg import sql
 
 from devtools.testing import Processes
+from headstore.postgres import connect
 from headstore.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,14 +84,7 @@ def wait_for(condition: Any, timeout: float, interval: float, what: str) -> Any:
 
 
 def admin_connection(settings: Settings, dbname: str = "postgres") -> psycopg.Connection[Any]:
-    return psycopg.connect(
-        host=settings.postgres_host,
-        port=settings.postgres_port,
-        user=settings.postgres_user,
-        password=settings.postgres_password,
-        dbname=dbname,
-        autocommit=True,
-    )
+    return connect(settings, dbname, autocommit=True)
 
 
 def _local(host: str) -> None:

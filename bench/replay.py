@@ -54,7 +54,7 @@ from finance.source import PAGE_SIZE, PostgresStore
 from headstore import clock
 from headstore.clock import FakeClock
 from headstore.money import Money
-from headstore.store import connect
+from headstore.postgres import connect
 from services.billing.application import BillingApplication
 from services.billing.domain import Bill, CardOnFile, bill_id
 

@@ -15,8 +15,9 @@ from typing import Any
 from psycopg import sql
 
 from finance.ledger import CAPTURES, COLUMNS, CURRENCIES, EXPERT_WEEKS, SESSIONS, TRANSFERS, Row
+from headstore.postgres import connect
 from headstore.settings import Settings
-from headstore.store import connect, create_database
+from headstore.store import create_database
 
 # Column types of the projection; text columns never hold NULL (blank is ''), other blanks
 # (a week start that the events do not tell) are NULL.

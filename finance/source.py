@@ -17,8 +17,9 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from headstore.postgres import connect
 from headstore.settings import Settings
-from headstore.store import connect, database_exists
+from headstore.store import database_exists
 
 PAGE_SIZE = 50_000
 

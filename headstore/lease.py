@@ -15,6 +15,7 @@ from typing import Any
 
 import psycopg
 
+from headstore.postgres import connect
 from headstore.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -59,13 +60,9 @@ class Lease:
     def _connect(self) -> psycopg.Connection[Any]:
         if self._connection is None or self._connection.closed:
             self._held = False
-            s = self.settings
-            self._connection = psycopg.connect(
-                host=s.postgres_host,
-                port=s.postgres_port,
-                user=s.postgres_user,
-                password=s.postgres_password,
-                dbname=s.database(self.service),
+            self._connection = connect(
+                self.settings,
+                self.settings.database(self.service),
                 autocommit=True,
                 connect_timeout=5,
             )

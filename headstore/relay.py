@@ -40,8 +40,9 @@ from headstore import metrics
 from headstore.domain import stable_id
 from headstore.envelope import CONTENT_TYPE, Envelope, event_exchange
 from headstore.parking import reason_of
+from headstore.postgres import connect
 from headstore.settings import Settings
-from headstore.store import ServiceApplication, connect, persistence_env
+from headstore.store import ServiceApplication, persistence_env
 
 log = logging.getLogger(__name__)
 
@@ -413,15 +414,7 @@ class OutboxRelay:
         self.parked_counted_at = time.monotonic()
 
     def _listen_connection(self) -> psycopg.Connection[Any]:
-        s = self.settings
-        return psycopg.connect(
-            host=s.postgres_host,
-            port=s.postgres_port,
-            user=s.postgres_user,
-            password=s.postgres_password,
-            dbname=s.database(self.service),
-            autocommit=True,
-        )
+        return connect(self.settings, self.settings.database(self.service), autocommit=True)
 
     def _wait_for_leadership(self, listener: psycopg.Connection[Any]) -> None:
         key = f"headstore-relay-{self.service}"

@@ -28,6 +28,7 @@ from headstore.parking import (
     now,
     reason_of,
 )
+from headstore.postgres import connect
 from headstore.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -52,19 +53,6 @@ def persistence_env(service: str, settings: Settings, create_table: bool = False
         "POSTGRES_POOL_SIZE": str(settings.postgres_pool_size),
         "POSTGRES_MAX_OVERFLOW": str(settings.postgres_max_overflow),
     }
-
-
-def connect(settings: Settings, dbname: str = "postgres", **kwargs: Any) -> psycopg.Connection[Any]:
-    """A plain connection to `dbname` (by default the server's maintenance database, for
-    creating and dropping others)."""
-    return psycopg.connect(
-        host=settings.postgres_host,
-        port=settings.postgres_port,
-        user=settings.postgres_user,
-        password=settings.postgres_password,
-        dbname=dbname,
-        **kwargs,
-    )
 
 
 def database_exists(settings: Settings, dbname: str) -> bool:

@@ -17,8 +17,9 @@ from finance.ledger import COLUMNS
 from finance.replay import fold, replay
 from finance.source import PostgresStore, RecorderStore
 from finance.tests.scenario import Books, standard_books
+from headstore.postgres import connect
 from headstore.settings import Settings
-from headstore.store import ServiceApplication, connect, create_database, drop_database
+from headstore.store import ServiceApplication, create_database, drop_database
 from services.billing.application import BillingApplication
 
 pytestmark = pytest.mark.integration

@@ -7,12 +7,12 @@ import threading
 import time
 
 import grpc
-import psycopg
 import pytest
 
 from cli.main import grant_role
 from contracts.ops.v1 import ops_pb2, ops_pb2_grpc
 from contracts.profiles.v1 import profiles_pb2 as api
+from headstore.postgres import connect
 from services.profiles.application import ProfilesApplication, ProfilesConfig
 from services.profiles.domain import Account, EmailIndex
 from services.profiles.tests.integration.test_directory import listed_expert, offering_with_nul
@@ -114,12 +114,7 @@ def test_bad_search_input_is_refused_with_the_field(profiles):
 def test_a_blocked_database_call_does_not_stall_other_requests(profiles, settings):
     """Store work runs off the eventlet hub: while one sign-up waits on a locked table, the
     service still answers requests that do not need that table."""
-    locker = psycopg.connect(
-        host=settings.postgres_host,
-        port=settings.postgres_port,
-        user=settings.postgres_user,
-        dbname=settings.database("profiles"),
-    )
+    locker = connect(settings, settings.database("profiles"))
     locker.execute("LOCK TABLE profiles_events IN ACCESS EXCLUSIVE MODE")
     blocked_done = threading.Event()
 
