@@ -9,8 +9,11 @@ from typing import Literal, get_args
 from headstore.errors import InvalidInput
 
 Currency = Literal["USD", "GBP", "EUR", "CAD", "CHF"]
-"""The currencies the FAQ promises; each has two decimal places."""
+"""The currencies the FAQ promises."""
 CURRENCIES: tuple[Currency, ...] = get_args(Currency)
+
+MINOR_UNIT_DIGITS: dict[str, int] = {"USD": 2, "GBP": 2, "EUR": 2, "CAD": 2, "CHF": 2}
+"""Decimal places of each currency's minor unit (ISO 4217): 100 cents, pence or centimes."""
 
 
 def check_currency(currency: str, field: str = "currency") -> str:
@@ -58,9 +61,24 @@ class Money:
             raise ValueError(f"cannot combine {self.currency} and {other.currency}")
 
     def __str__(self) -> str:
-        sign = "-" if self.minor < 0 else ""
-        whole, cents = divmod(abs(self.minor), 100)
-        return f"{sign}{whole}.{cents:02d} {self.currency}"
+        return format_money(self.minor, self.currency)
+
+
+def format_amount(minor: int, currency: str) -> str:
+    """An amount in minor units as people read it, without the currency: 150 USD → '1.50',
+    -150 → '-1.50' (the sign before the whole amount, never only before the cents), 1 → '0.01'.
+    No grouping of thousands: the apps format for the reader's locale."""
+    digits = MINOR_UNIT_DIGITS.get(currency)
+    if digits is None:
+        raise ValueError(f"no minor unit known for currency {currency!r}")
+    sign = "-" if minor < 0 else ""
+    whole, fraction = divmod(abs(minor), 10**digits)
+    return f"{sign}{whole}.{fraction:0{digits}d}" if digits else f"{sign}{whole}"
+
+
+def format_money(minor: int, currency: str) -> str:
+    """The amount and its currency, as mails and messages show it: '1.50 USD'."""
+    return f"{format_amount(minor, currency)} {currency}"
 
 
 MAX_AMOUNT_DIGITS = 9

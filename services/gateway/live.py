@@ -19,6 +19,7 @@ from kombu import Connection, Queue, binding
 
 from contracts.events.v1 import billing_pb2, calls_pb2
 from headstore.envelope import Envelope, event_exchange
+from headstore.money import format_amount
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ MODES = {calls_pb2.SESSION_MODE_VOICE: "voice", calls_pb2.SESSION_MODE_VIDEO: "v
 def money(amount: Any) -> dict[str, Any]:
     return {
         "currency": amount.currency,
-        "amount": f"{amount.minor // 100}.{amount.minor % 100:02d}",
+        "amount": format_amount(amount.minor, amount.currency),
         "minor": amount.minor,
     }
 

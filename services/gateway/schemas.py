@@ -20,7 +20,7 @@ from contracts.calls.v1 import calls_pb2
 from contracts.events.v1 import calls_pb2 as call_events
 from contracts.events.v1 import money_pb2
 from contracts.profiles.v1 import profiles_pb2 as pb
-from headstore.money import CURRENCIES, Currency
+from headstore.money import CURRENCIES, Currency, format_amount
 from headstore.text import describe_character, forbidden_character, text_pattern
 
 # -- what a field accepts ----------------------------------------------------------------------
@@ -184,13 +184,6 @@ CurrencyCode = Annotated[
 
 class RequestBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-def format_minor(minor: int) -> str:
-    """300 → '3.00'; integers only."""
-    sign = "-" if minor < 0 else ""
-    whole, cents = divmod(abs(minor), 100)
-    return f"{sign}{whole}.{cents:02d}"
 
 
 # -- accounts and sign-in ----------------------------------------------------------------------
@@ -567,7 +560,9 @@ class ExpertProfile(BaseModel):
         if profile.HasField("rate_per_minute") and profile.rate_per_minute.currency:
             money = profile.rate_per_minute
             rate = Rate(
-                currency=money.currency, amount=format_minor(money.minor), minor=money.minor
+                currency=money.currency,
+                amount=format_amount(money.minor, money.currency),
+                minor=money.minor,
             )
         return cls(
             expert_id=profile.expert_id,
@@ -687,7 +682,11 @@ class MoneyAmount(BaseModel):
 
     @classmethod
     def from_proto(cls, money: money_pb2.Money) -> MoneyAmount:
-        return cls(currency=money.currency, amount=format_minor(money.minor), minor=money.minor)
+        return cls(
+            currency=money.currency,
+            amount=format_amount(money.minor, money.currency),
+            minor=money.minor,
+        )
 
 
 def _money(message: Any, name: str) -> MoneyAmount | None:

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
+from headstore.money import format_money
+
 EMAIL_VERIFICATION = "email_verification"
 PASSWORD_RESET = "password_reset"
 PASSWORD_CHANGED = "password_changed"
@@ -193,10 +195,6 @@ def expert_rejected(name: str, comment: str) -> Rendered:
     )
 
 
-def _amount(minor: int, currency: str) -> str:
-    return f"{minor // 100}.{minor % 100:02d} {currency}"
-
-
 def session_receipt(
     name: str,
     *,
@@ -217,13 +215,13 @@ def session_receipt(
         f"Session: {session_id}",
         f"{'Client' if for_expert else 'Expert'}: {other_name}",
         f"Minutes: {minutes}" + (f" ({free} free)" if free else ""),
-        f"Rate: {_amount(rate_minor, currency)} per minute",
-        f"Total: {_amount(total_minor, currency)}",
+        f"Rate: {format_money(rate_minor, currency)} per minute",
+        f"Total: {format_money(total_minor, currency)}",
     ]
     if for_expert:
         lines += [
-            f"Your earnings: {_amount(expert_share_minor, currency)}",
-            f"Headstore commission: {_amount(total_minor - expert_share_minor, currency)}",
+            f"Your earnings: {format_money(expert_share_minor, currency)}",
+            f"Headstore commission: {format_money(total_minor - expert_share_minor, currency)}",
         ]
         intro = "Here is the receipt for the session you just held."
         outro = "Your earnings are paid out to your bank account weekly through Stripe."
@@ -231,7 +229,7 @@ def session_receipt(
         intro = "Thank you for your session. Here is your receipt."
         outro = "The total was charged to your card. You can rate the session on Headstore."
     return _render(
-        f"Your Headstore receipt: {_amount(total_minor, currency)}",
+        f"Your Headstore receipt: {format_money(total_minor, currency)}",
         name,
         [intro, "\n".join(lines), outro],
     )
@@ -264,25 +262,26 @@ def payout_statement(
         period = f"{start:%Y-%m-%d %H:%M:%S} to {end:%Y-%m-%d %H:%M:%S} UTC"
     blocks: list[Block] = [f"Here is your Headstore payout statement for {period}."]
     for line in lines:
-        items = [f"Earned from sessions this week: {_amount(line.earnings_minor, line.currency)}"]
+        transferred = format_money(line.amount_minor, line.currency)
+        items = [
+            f"Earned from sessions this week: {format_money(line.earnings_minor, line.currency)}"
+        ]
         if line.ambassador_shares_minor:
             items.append(
                 f"Ambassador shares this week: "
-                f"{_amount(line.ambassador_shares_minor, line.currency)}"
+                f"{format_money(line.ambassador_shares_minor, line.currency)}"
             )
         if line.status == "sent":
-            items.append(
-                f"Transferred to your Stripe account: {_amount(line.amount_minor, line.currency)}"
-            )
+            items.append(f"Transferred to your Stripe account: {transferred}")
         else:
             items.append(
-                f"Not transferred: {_amount(line.amount_minor, line.currency)} "
+                f"Not transferred: {transferred} "
                 f"({line.reason or 'refused by Stripe'}); we try again with the next payout."
             )
-        items.append(f"Still unpaid: {_amount(line.balance_minor, line.currency)}")
+        items.append(f"Still unpaid: {format_money(line.balance_minor, line.currency)}")
         blocks += [line.currency, Bullets(tuple(items))]
     blocks.append("Stripe pays transfers out to your bank account on its usual schedule.")
     total = ", ".join(
-        _amount(line.amount_minor, line.currency) for line in lines if line.status == "sent"
+        format_money(line.amount_minor, line.currency) for line in lines if line.status == "sent"
     )
     return _render(f"Your Headstore payout: {total or 'nothing transferred'}", name, blocks)

@@ -29,7 +29,7 @@ from headstore.errors import (
     PreconditionFailed,
     Unauthenticated,
 )
-from headstore.money import check_currency
+from headstore.money import check_currency, format_amount, format_money
 from headstore.text import check_characters, check_text, field_label
 
 # ---------------------------------------------------------------------------------------------
@@ -1036,8 +1036,8 @@ def check_rate(
     if not min_rate_minor <= rate_minor <= max_rate_minor:
         raise InvalidInput(
             "rate_out_of_bounds",
-            f"The rate per minute must be between {_amount(min_rate_minor)} and "
-            f"{_amount(max_rate_minor)} {code}.",
+            f"The rate per minute must be between {format_amount(min_rate_minor, code)} and "
+            f"{format_money(max_rate_minor, code)}.",
             "rate_minor",
         )
     if (
@@ -1051,10 +1051,6 @@ def check_rate(
             "free_minutes",
         )
     return code, rate_minor, free_minutes
-
-
-def _amount(minor: int) -> str:
-    return f"{minor // 100}.{minor % 100:02d}"
 
 
 def _unique(items: Any) -> list[str]:

@@ -56,6 +56,16 @@ def test_the_client_sees_cost_and_the_expert_earnings():
     }
 
 
+def test_a_negative_amount_is_shown_with_its_sign_before_the_whole_amount():
+    """-150 minor units read -1.50, never -2.50 (floor division would borrow a unit)."""
+    taken_back = billing_pb2.MinuteBilled(session_id="s-1", minute=4, cost_so_far=usd(-150))
+    assert view(taken_back, CLIENT)["cost_so_far"] == {
+        "currency": "USD",
+        "amount": "-1.50",
+        "minor": -150,
+    }
+
+
 def test_warnings_and_the_end_are_shown_to_both():
     warning = calls_pb2.SessionTimeWarning(session_id="s-1", minutes_left=5)
     ended = calls_pb2.SessionEnded(session_id="s-1", reason="time_limit")
