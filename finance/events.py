@@ -4,8 +4,10 @@ The library stores an event as a row (originator_id, originator_version, topic, 
 notification_id of the log). `state` is the event's attributes less the originator id and
 version, encoded by the library's `JSONTranscoder`: plain JSON, with a datetime as
 `{"_type_": "datetime_iso", "_data_": "<isoformat>"}` (and a UUID as `uuid_hex`, a Decimal as
-`decimal_str`; none of the events read here carry either). `topic` names the event class,
-`<module>:<qualname>`.
+`decimal_str`; none of the events read here carry either). `topic` names the event class:
+its stable name (`billing:Bill.Opened`, headstore/topics.py) or, for events stored before the
+services registered stable names, its module path then (`services.billing.domain:Bill.Opened`).
+Both are read alike.
 
 Building the library's event objects (topic resolution, a transcoder hook per JSON object, an
 object per event) costs more than finance needs, so `decode` parses the JSON once with the
@@ -20,8 +22,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-_BILL = "services.billing.domain:Bill."
-_PAYEE = "services.payouts.domain:Payee."
+_BILL = "billing:Bill."
+_PAYEE = "payouts:Payee."
 
 BILL_OPENED = _BILL + "Opened"
 CAPTURE_RECORDED = _BILL + "CaptureRecorded"
@@ -33,7 +35,7 @@ CREDITED = _PAYEE + "Credited"
 TRANSFER_SENT = _PAYEE + "TransferSent"
 TRANSFER_FAILED = _PAYEE + "TransferFailed"
 STATEMENT_ISSUED = _PAYEE + "StatementIssued"
-PAYOUT_RUN_STARTED = "services.payouts.domain:PayoutRun.Started"
+PAYOUT_RUN_STARTED = "payouts:PayoutRun.Started"
 
 DATETIME_FIELDS: dict[str, tuple[str, ...]] = {
     BILL_OPENED: ("timestamp",),
@@ -47,10 +49,31 @@ DATETIME_FIELDS: dict[str, tuple[str, ...]] = {
     STATEMENT_ISSUED: ("timestamp", "period_start", "period_end"),
     PAYOUT_RUN_STARTED: ("timestamp", "cutoff"),
 }
-"""Every topic the ledgers use, with its attributes that are stored as datetimes."""
+"""Every topic the ledgers use, by its stable name, with its attributes stored as datetimes."""
 
-BILLING_TOPICS = (BILL_OPENED, CAPTURE_RECORDED, CHARGED, EARNINGS_ACCRUED)
-PAYOUTS_TOPICS = (
+FORMER_MODULES = {"billing": "services.billing.domain", "payouts": "services.payouts.domain"}
+"""Where the classes lived when events were stored under module paths."""
+
+
+def former_topic(topic: str) -> str:
+    """The name `topic` was stored under before stable names: `services.billing.domain:...`."""
+    service, _, name = topic.partition(":")
+    return f"{FORMER_MODULES[service]}:{name}"
+
+
+STORED_AS: dict[str, str] = {
+    **{topic: topic for topic in DATETIME_FIELDS},
+    **{former_topic(topic): topic for topic in DATETIME_FIELDS},
+}
+"""Every name a used event may be stored under, to its stable name."""
+
+
+def _stored_names(*topics: str) -> tuple[str, ...]:
+    return tuple(name for name, topic in STORED_AS.items() if topic in topics)
+
+
+BILLING_TOPICS = _stored_names(BILL_OPENED, CAPTURE_RECORDED, CHARGED, EARNINGS_ACCRUED)
+PAYOUTS_TOPICS = _stored_names(
     PAYEE_OPENED,
     CREDITED,
     TRANSFER_SENT,
@@ -58,6 +81,7 @@ PAYOUTS_TOPICS = (
     STATEMENT_ISSUED,
     PAYOUT_RUN_STARTED,
 )
+"""What the ledgers read from each store, under every name it may be stored under."""
 
 _DATETIME = "datetime_iso"
 
@@ -67,12 +91,12 @@ class UndecodableEvent(ValueError):
 
 
 def decode(topic: str, state: bytes) -> dict[str, Any]:
-    """The attributes of a stored event of `topic` (one of DATETIME_FIELDS), as the library's
-    mapper would set them, without originator_id and originator_version."""
+    """The attributes of a stored event of `topic` (one of STORED_AS), as the library's mapper
+    would set them, without originator_id and originator_version."""
     fields: dict[str, Any] = json.loads(state)
     if "class_version" in fields:  # the library would upcast it; these classes have none
         raise UndecodableEvent(f"{topic}: class_version {fields['class_version']} is unknown")
-    for name in DATETIME_FIELDS[topic]:
+    for name in DATETIME_FIELDS[STORED_AS[topic]]:
         value = fields.get(name)
         if value is None:
             continue

@@ -159,7 +159,7 @@ class Ledger:
         self.week_starts: dict[int, datetime] = {}
         self.events = 0  # rows folded, of any topic
         self.used = 0  # rows whose state was decoded
-        self._handlers = {
+        handlers = {
             ev.BILL_OPENED: self._bill_opened,
             ev.CAPTURE_RECORDED: self._capture_recorded,
             ev.CHARGED: self._charged,
@@ -171,6 +171,8 @@ class Ledger:
             ev.STATEMENT_ISSUED: self._statement_issued,
             ev.PAYOUT_RUN_STARTED: self._run_started,
         }
+        # Keyed by every name an event may be stored under (finance.events.STORED_AS).
+        self._handlers = {name: handlers[topic] for name, topic in ev.STORED_AS.items()}
 
     # -- folding ----------------------------------------------------------------------------
 

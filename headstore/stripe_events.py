@@ -7,6 +7,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from headstore.domain import Aggregate, stable_id
+from headstore.topics import register_stable_topics
 
 
 def receipt_id(stripe_event_id: str) -> UUID:
@@ -33,3 +34,8 @@ class StripeEventReceipt(Aggregate):
             event_type=event_type,
         )
         return receipt
+
+
+# Stored as `headstore:StripeEventReceipt.Received` wherever the class lives; receipts stored
+# before under this module's path resolve to the same class.
+register_stable_topics("headstore", StripeEventReceipt, previous=("headstore.stripe_events",))

@@ -11,6 +11,7 @@ from eventsourcing.utils import get_topic
 
 from finance import events as ev
 from finance.tests.scenario import Books
+from headstore.topics import stored_topics
 from services.billing.domain import Bill
 from services.payouts.domain import Payee, PayoutRun
 
@@ -26,6 +27,27 @@ def test_topics_name_the_domain_classes() -> None:
     assert get_topic(Payee.TransferFailed) == ev.TRANSFER_FAILED
     assert get_topic(Payee.StatementIssued) == ev.STATEMENT_ISSUED
     assert get_topic(PayoutRun.Started) == ev.PAYOUT_RUN_STARTED
+
+
+def test_finance_reads_every_name_the_services_store_an_event_under() -> None:
+    """The stable name and the module path events were stored under before, as the services
+    registered them (headstore.topics)."""
+    for cls in (
+        Bill.Opened,
+        Bill.CaptureRecorded,
+        Bill.Charged,
+        Bill.EarningsAccrued,
+        Payee.Opened,
+        Payee.Credited,
+        Payee.TransferSent,
+        Payee.TransferFailed,
+        Payee.StatementIssued,
+        PayoutRun.Started,
+    ):
+        names = stored_topics(cls)
+        assert len(names) == 2 and names[1].startswith("services.")
+        assert {ev.STORED_AS[name] for name in names} == {get_topic(cls)}
+        assert set(names) <= set(ev.BILLING_TOPICS + ev.PAYOUTS_TOPICS)
 
 
 def test_decoding_equals_the_library_mapper_for_every_topic_used(standard: Books) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 from eventsourcing.utils import get_topic
 
+from finance import events as ev
 from finance.ledger import CAPTURES, COLUMNS, CURRENCIES, EXPERT_WEEKS, SESSIONS, TRANSFERS, Ledger
 from finance.replay import fold
 from finance.source import RecorderStore
@@ -137,6 +138,31 @@ def test_other_topics_are_skipped_unread(books: Books) -> None:
         ]
     )
     assert (ledger.events, ledger.used) == (2, 0)
+
+
+def test_events_stored_under_the_former_module_paths_fold_the_same(standard: Books) -> None:
+    """A store written before the stable topics holds `services.billing.domain:Bill.Opened`
+    and the like: the same ledgers come out of it."""
+    ledger, former = Ledger(), Ledger()
+    for source in (
+        RecorderStore(standard.billing.recorder, "billing"),
+        RecorderStore(standard.payouts.recorder, "payouts"),
+    ):
+        for page in source.pages(source.head()):
+            ledger.fold(page)
+            renamed = [
+                (
+                    n,
+                    originator,
+                    ev.former_topic(topic) if topic in ev.DATETIME_FIELDS else topic,
+                    state,
+                )
+                for n, originator, topic, state in page
+            ]
+            assert any(row[2].startswith("services.") for row in renamed)
+            former.fold(renamed)
+    assert former.tables() == ledger.tables()
+    assert (former.events, former.used) == (ledger.events, ledger.used) and ledger.used > 0
 
 
 def test_small_pages_fold_to_the_same_tables(standard: Books) -> None:

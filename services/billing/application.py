@@ -30,7 +30,6 @@ from uuid import UUID
 
 from eventsourcing.application import ProcessingEvent
 from eventsourcing.persistence import IntegrityError, Notification
-from eventsourcing.utils import get_topic
 
 from contracts.events.v1 import calls_pb2, money_pb2
 from headstore import clock, metrics
@@ -39,6 +38,7 @@ from headstore.errors import DomainError, NotFound
 from headstore.money import Money, check_currency
 from headstore.settings import EnvironmentSettings, Settings, variable
 from headstore.store import ConcurrentUpdate, Policy, ServiceApplication
+from headstore.topics import stored_topics
 from services.billing.domain import (
     MAX_SESSION_MINUTES,
     Bill,
@@ -148,26 +148,25 @@ class BillNotOpenYet(RuntimeError):
 # The open bills, in memory
 # ---------------------------------------------------------------------------------------------
 
-BILL_TOPICS = tuple(
-    get_topic(cls)
-    for cls in (
-        Bill.Opened,
-        Bill.Voided,
-        Bill.HoldRequested,
-        Bill.HoldPlaced,
-        Bill.HoldFailed,
-        Bill.Started,
-        Bill.MinuteBilled,
-        Bill.Ended,
-        Bill.SettlementPlanned,
-        Bill.CaptureRecorded,
-        Bill.HoldCancelled,
-        Bill.Charged,
-        Bill.EarningsAccrued,
-    )
+# Every name a bill's events may be stored under (headstore.topics): the stable ones, and the
+# module paths of events stored before.
+BILL_TOPICS = stored_topics(
+    Bill.Opened,
+    Bill.Voided,
+    Bill.HoldRequested,
+    Bill.HoldPlaced,
+    Bill.HoldFailed,
+    Bill.Started,
+    Bill.MinuteBilled,
+    Bill.Ended,
+    Bill.SettlementPlanned,
+    Bill.CaptureRecorded,
+    Bill.HoldCancelled,
+    Bill.Charged,
+    Bill.EarningsAccrued,
 )
-OPENED_TOPIC = get_topic(Bill.Opened)
-CHARGED_TOPIC = get_topic(Bill.Charged)
+OPENED_TOPICS = frozenset(stored_topics(Bill.Opened))
+CHARGED_TOPICS = frozenset(stored_topics(Bill.Charged))
 
 
 class OpenBills:
@@ -205,7 +204,7 @@ class OpenBills:
         id = notification.originator_id
         if not isinstance(id, UUID):
             id = UUID(str(id))
-        if notification.topic == OPENED_TOPIC:
+        if notification.topic in OPENED_TOPICS:
             if id not in self.bills:
                 opened: Bill.Opened = app.mapper.to_domain_event(notification)  # type: ignore[assignment]
                 bill = opened.mutate(None)
@@ -216,7 +215,7 @@ class OpenBills:
             return  # charged, voided, or opened before a position we never read
         cached = self.bills[id]
         if cached is None:
-            if notification.topic == CHARGED_TOPIC:
+            if notification.topic in CHARGED_TOPICS:
                 self.bills.pop(id, None)
                 self.work.discard(id)
             return

@@ -20,7 +20,6 @@ from uuid import UUID
 
 from eventsourcing.application import ProcessingEvent
 from eventsourcing.persistence import IntegrityError
-from eventsourcing.utils import get_topic
 from pydantic import AwareDatetime
 
 from contracts.events.v1 import billing_pb2, calls_pb2, profiles_pb2
@@ -29,6 +28,7 @@ from headstore.envelope import Envelope
 from headstore.errors import InvalidInput, NotFound, PreconditionFailed
 from headstore.settings import EnvironmentSettings, Settings, variable
 from headstore.store import ServiceApplication
+from headstore.topics import stored_topics
 from services.payouts.domain import (
     AMBASSADOR_SHARE,
     EARNINGS,
@@ -205,8 +205,8 @@ class PayoutsApplication(ServiceApplication):
 
     def payee_ids(self) -> list[str]:
         """Every account with a balance record, caught up with the store."""
-        topic = get_topic(Payee.Opened)
-        for notification in self.notifications_after(self._payees_position, topics=(topic,)):
+        topics = stored_topics(Payee.Opened)
+        for notification in self.notifications_after(self._payees_position, topics=topics):
             # The topic names the event's class: every one read here opened a Payee.
             opened = cast(Payee.Opened, self.mapper.to_domain_event(notification))
             self._payees.add(opened.account_id)
@@ -405,10 +405,9 @@ class PayoutsApplication(ServiceApplication):
             return report
 
     def _unfinished_runs(self, before: int) -> Iterator[PayoutRun]:
-        started = get_topic(PayoutRun.Started)
         weeks = sorted(
             cast(PayoutRun.Started, self.mapper.to_domain_event(n)).week
-            for n in self.notifications_after(0, topics=(started,))
+            for n in self.notifications_after(0, topics=stored_topics(PayoutRun.Started))
         )
         for week in weeks:
             if week < before and week not in self._finished_runs:

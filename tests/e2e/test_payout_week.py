@@ -25,7 +25,9 @@ import pytest
 from devtools.media_testing import only_ice_addresses
 from devtools.testing import ROOT, wait_until
 from headstore.settings import Settings
+from headstore.topics import stored_topics
 from services.payouts.application import PayoutsApplication
+from services.payouts.domain import PayoutRun
 from tests.e2e.test_expert_journey import PROFILE, bearer, staff
 from tests.e2e.test_paid_session import STEP_TIMEOUT, join_details, request_session
 from tests.e2e.test_session_faults import restart
@@ -150,8 +152,8 @@ def commission(total_minor: int) -> int:
 def finished_run_weeks(settings: Settings) -> list[int]:
     app = PayoutsApplication(settings)
     try:
-        topic = "services.payouts.domain:PayoutRun.Finished"
-        return [app.mapper.to_domain_event(n).week for n in app.notifications_after(0, (topic,))]
+        topics = stored_topics(PayoutRun.Finished)
+        return [app.mapper.to_domain_event(n).week for n in app.notifications_after(0, topics)]
     finally:
         app.close()
 

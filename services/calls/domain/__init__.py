@@ -1,0 +1,157 @@
+"""The calls domain: calls' own view of each expert (`ExpertCard`), paid and free voice/video
+sessions (`Session`), an expert's invite links (`InviteLinks`) and rating (`ExpertRating`), a
+client's card (`ClientCard`), initial free minutes (`InitialFreeMinutes`) and Janus handles
+(`MediaHandle`): one module each, with their shared vocabulary in values.py.
+
+Pure: no I/O, no clock reads, no randomness. The application passes in the current time (`now`,
+`at`), new ids and the rules in force (`SessionRules`); events take their timestamps from the
+injected clock through `headstore.domain.Aggregate`. Aggregate state holds only str, int, bool,
+None, UUID, datetime, lists and dicts (string keys), so it can be snapshotted.
+"""
+
+from __future__ import annotations
+
+from headstore.topics import register_stable_topics
+from services.calls.domain.client_card import ClientCard, client_card_id
+from services.calls.domain.expert_card import ExpertCard, expert_card_id, unavailable_message
+from services.calls.domain.expert_rating import ExpertRating, average_tenths, expert_rating_id
+from services.calls.domain.initial_free_minutes import InitialFreeMinutes, initial_free_minutes_id
+from services.calls.domain.invite_links import Invite, InviteLinks, invite_links_id, paid_link_id
+from services.calls.domain.media_handle import MediaHandle, media_handle_id
+from services.calls.domain.session import (
+    CLOSE_ROOM,
+    END_AT_LIMIT,
+    END_NOT_STARTED,
+    END_PARTICIPANT_LOST,
+    EXPIRE,
+    OPEN_ROOM,
+    ROOM_ACTIONS,
+    WARN,
+    Due,
+    Session,
+)
+from services.calls.domain.values import (
+    ACCEPTED,
+    AUTHORIZED,
+    AVAILABILITIES,
+    BUSY,
+    CANCELLED,
+    CLIENT,
+    CLIENT_HUNG_UP,
+    DECLINED,
+    DECLINED_BY_EXPERT,
+    DEFAULT_RULES,
+    ENDED,
+    ENGAGED,
+    EXPERT,
+    EXPERT_HUNG_UP,
+    FINAL,
+    FREE,
+    LINK_KINDS,
+    LIVE,
+    MAX_REVIEW_LENGTH,
+    MAX_STARS,
+    MIN_STARS,
+    MODES,
+    NO_ANSWER,
+    OFFLINE,
+    ONLINE,
+    PAID,
+    PARTICIPANT_LOST,
+    PAYMENT_FAILED,
+    REQUESTED,
+    ROLES,
+    ROOM_OPEN,
+    TIME_LIMIT,
+    VIDEO,
+    VOICE,
+    SessionRules,
+    check_aware,
+    check_mode,
+    check_review,
+    check_role,
+    check_stars,
+)
+
+__all__ = [
+    "ACCEPTED",
+    "AUTHORIZED",
+    "AVAILABILITIES",
+    "BUSY",
+    "CANCELLED",
+    "CLIENT",
+    "CLIENT_HUNG_UP",
+    "CLOSE_ROOM",
+    "ClientCard",
+    "DECLINED",
+    "DECLINED_BY_EXPERT",
+    "DEFAULT_RULES",
+    "Due",
+    "ENDED",
+    "END_AT_LIMIT",
+    "END_NOT_STARTED",
+    "END_PARTICIPANT_LOST",
+    "ENGAGED",
+    "EXPERT",
+    "EXPERT_HUNG_UP",
+    "EXPIRE",
+    "ExpertCard",
+    "ExpertRating",
+    "FINAL",
+    "FREE",
+    "InitialFreeMinutes",
+    "Invite",
+    "InviteLinks",
+    "LINK_KINDS",
+    "LIVE",
+    "MAX_REVIEW_LENGTH",
+    "MAX_STARS",
+    "MIN_STARS",
+    "MODES",
+    "MediaHandle",
+    "NO_ANSWER",
+    "OFFLINE",
+    "ONLINE",
+    "OPEN_ROOM",
+    "PAID",
+    "PARTICIPANT_LOST",
+    "PAYMENT_FAILED",
+    "REQUESTED",
+    "ROLES",
+    "ROOM_ACTIONS",
+    "ROOM_OPEN",
+    "Session",
+    "SessionRules",
+    "TIME_LIMIT",
+    "VIDEO",
+    "VOICE",
+    "WARN",
+    "average_tenths",
+    "check_aware",
+    "check_mode",
+    "check_review",
+    "check_role",
+    "check_stars",
+    "client_card_id",
+    "expert_card_id",
+    "expert_rating_id",
+    "initial_free_minutes_id",
+    "invite_links_id",
+    "media_handle_id",
+    "paid_link_id",
+    "unavailable_message",
+]
+
+# Stored as `calls:Session.Started` and so on, wherever the classes live; the topics stored
+# while they lived in services/calls/domain.py resolve to the same classes (headstore.topics).
+register_stable_topics(
+    "calls",
+    ExpertCard,
+    InviteLinks,
+    ClientCard,
+    InitialFreeMinutes,
+    ExpertRating,
+    MediaHandle,
+    Session,
+    previous=("services.calls.domain",),
+)
