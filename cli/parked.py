@@ -1,7 +1,8 @@
 """`headstore parked list|replay|drop`: what operators do with parked events.
 
-A service's parking places are its consumers' handlers (one per ordered stream, named like
-`calls.SessionEnded.on_session_ended`), its outbox relay (`relay`) and its projections
+A service's parking places are its consumers' handlers (one per ordered stream, under the
+upstream name its subscription table gives it, such as `calls.SessionEnded.on_session_ended`),
+its outbox relay (`relay`) and its projections
 (`projection:<name>`). Each lists its events oldest first; replay applies (or, for the relay,
 publishes) them again in that order; drop forgets them, only with `--yes`.
 """
@@ -11,21 +12,24 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cli.registry import ServiceParts, load
 from headstore.parking import ParkedRow as Row
 from headstore.parking import ParkingPlace as Place
 from headstore.settings import Settings
 
+if TYPE_CHECKING:
+    from headstore.consumers import Handler
+
 
 class ConsumerPlace:
     """One `@consumes` handler's parked events, replayed through its policy."""
 
-    def __init__(self, app: Any, service_class: type, subscription: Any) -> None:
+    def __init__(self, app: Any, service_class: type, handler: Handler) -> None:
         self.app = app
-        self.subscription = subscription
-        self.handler = subscription.upstream
+        self.consumer = handler
+        self.handler = handler.upstream
         # Policies take everything from `app` and the envelope (see headstore.consumers);
         # the service object only carries them.
         self.service: Any = object.__new__(service_class)
@@ -46,7 +50,7 @@ class ConsumerPlace:
         ]
 
     def replay(self, event_id: str | None) -> str:
-        policy = self.subscription.policy
+        policy = self.consumer.policy
 
         def policy_for(envelope: Any) -> Callable[[Any, Any], None]:
             return lambda app, processing: policy(self.service, app, envelope, processing)
@@ -109,13 +113,11 @@ class RelayPlace:
 
 @contextmanager
 def places(settings: Settings, parts: ServiceParts) -> Iterator[list[Place]]:
-    from headstore.consumers import subscriptions
+    from headstore.consumers import handlers
 
     app = load(parts.application_class)(settings)
     service_class = load(parts.service_class)
-    found: list[Place] = [
-        ConsumerPlace(app, service_class, s) for s in subscriptions(service_class)
-    ]
+    found: list[Place] = [ConsumerPlace(app, service_class, h) for h in handlers(service_class)]
     relay = RelayPlace(app, load(parts.translate), settings)
     found.append(relay)
     closers: list[Callable[[], None]] = [relay.close, app.close]

@@ -16,6 +16,7 @@ if __name__ == "__main__" and sys.argv[1:2] == ["consumer"]:
     from headstore.runtime import patch_eventlet
 
     patch_eventlet()
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -28,6 +29,7 @@ from headstore.dependencies import Store
 from headstore.domain import Aggregate, stable_id
 from headstore.envelope import Envelope
 from headstore.store import ServiceApplication
+from headstore.subscriptions import Subscription
 
 
 class Counter(Aggregate):
@@ -85,7 +87,7 @@ def poisoned(variable: str, counter_id: str, tick: int) -> bool:
     return f"{counter_id}:{tick}" in os.environ.get(variable, "").split(",")
 
 
-def trace_policy(ticked: probe_pb2.Ticked) -> None:
+def trace_policy(ticked: Tick) -> None:
     """For the fault tests: `PROBE_POLICY_SECONDS` makes each tick's policy that slow, and
     `PROBE_TRACE` names a file where each policy run appends `counter:tick` before its
     transaction commits, so a test can see a batch applied but not yet committed."""
@@ -106,15 +108,37 @@ def translate(domain_event: Any, app: Any = None) -> probe_pb2.Ticked | None:
     return None
 
 
+@dataclass(frozen=True)
+class Tick:
+    """A counter's tick, as the consumer applies it."""
+
+    counter_id: str
+    tick: int
+    event_id: str
+
+
+def received_tick(ticked: probe_pb2.Ticked, envelope: Envelope) -> Tick:
+    return Tick(ticked.counter_id, ticked.tick, envelope.event_id)
+
+
+TICKED = Subscription(
+    producer="probe_producer",
+    event=probe_pb2.Ticked,
+    queue="evt-probe_producer-Ticked--probe_consumer.on_ticked",
+    upstream="probe_producer.Ticked.on_ticked",
+    translate=received_tick,
+)
+"""The consumer's subscription table has this one row."""
+
+
 class ProbeConsumerService:
     name = "probe_consumer"
     store = Store(ProbeConsumer)
 
-    @consumes("probe_producer", "Ticked")
+    @consumes(TICKED)
     def on_ticked(
-        self, app: ProbeConsumer, envelope: Envelope, processing: ProcessingEvent[UUID]
+        self, app: ProbeConsumer, ticked: Tick, processing: ProcessingEvent[UUID]
     ) -> None:
-        ticked = envelope.parse(probe_pb2.Ticked)
         if poisoned("PROBE_POISON", ticked.counter_id, ticked.tick):
             raise RuntimeError(f"tick {ticked.tick} of {ticked.counter_id} is poison")
         trace_policy(ticked)

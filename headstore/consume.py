@@ -31,9 +31,10 @@ log = logging.getLogger(__name__)
 QUEUE_ARGUMENTS = {"x-single-active-consumer": True}
 
 
-def handler_queue(producer: str, event_type: str, consumer: str, method: str) -> Queue:
+def handler_queue(producer: str, event_type: str, name: str) -> Queue:
+    """The durable queue `name`, bound to `producer`'s events of `event_type`."""
     return Queue(
-        f"evt-{producer}-{event_type}--{consumer}.{method}",
+        name,
         exchange=event_exchange(producer),
         routing_key=event_type,
         durable=True,
@@ -42,8 +43,13 @@ def handler_queue(producer: str, event_type: str, consumer: str, method: str) ->
     )
 
 
+def derived_queue_name(producer: str, event_type: str, consumer: str, method: str) -> str:
+    """The queue name a handler without a subscription row gets from its method's name."""
+    return f"evt-{producer}-{event_type}--{consumer}.{method}"
+
+
 def upstream_name(producer: str, event_type: str, method: str) -> str:
-    """The tracking name of one ordered stream: one per handler queue."""
+    """The tracking name a handler without a subscription row gets from its method's name."""
     return f"{producer}.{event_type}.{method}"
 
 
@@ -66,8 +72,11 @@ class OrderedEventHandler(EventHandler):
 
     retry_pause_seconds = 0.5
 
-    def __init__(self, source_service: str, event_type: str, **kwargs: Any) -> None:
+    def __init__(
+        self, source_service: str, event_type: str, queue_name: str | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(source_service, event_type, requeue_on_error=True, **kwargs)
+        self.queue_name = queue_name
 
     def setup(self) -> None:
         from eventlet.green import threading as green_threading
@@ -75,7 +84,15 @@ class OrderedEventHandler(EventHandler):
         self.limits = BatchLimits.from_env()
         self.consumer_options["prefetch_count"] = 2 * self.limits.size
         self.queue = handler_queue(
-            self.source_service, self.event_type, self.container.service_name, self.method_name
+            self.source_service,
+            self.event_type,
+            self.queue_name
+            or derived_queue_name(
+                self.source_service,
+                self.event_type,
+                self.container.service_name,
+                self.method_name,
+            ),
         )
         self._pending: deque[tuple[Any, Message]] = deque()
         self._arrived = green_threading.Event()
@@ -167,13 +184,14 @@ def handler_queues(service_class: type) -> list[Queue]:
         method = getattr(service_class, name, None)
         for entrypoint in getattr(method, "nameko_entrypoints", ()):
             if isinstance(entrypoint, OrderedEventHandler):
+                queue_name = entrypoint.queue_name or derived_queue_name(
+                    entrypoint.source_service,
+                    entrypoint.event_type,
+                    service_class.name,  # type: ignore[attr-defined]
+                    name,
+                )
                 queues.append(
-                    handler_queue(
-                        entrypoint.source_service,
-                        entrypoint.event_type,
-                        service_class.name,  # type: ignore[attr-defined]
-                        name,
-                    )
+                    handler_queue(entrypoint.source_service, entrypoint.event_type, queue_name)
                 )
     return queues
 

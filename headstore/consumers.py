@@ -1,8 +1,11 @@
 """`@consumes`: the one way a service applies another service's event.
 
-The decorated method is the policy: it runs with the real Application (off the eventlet hub)
-and collects the aggregates it changed on `processing`; the chassis commits them together with
-the message's tracking record, so a redelivery changes nothing. The entrypoint delivers a
+`@consumes(subscription)` takes a row of the service's subscription table
+(headstore.subscriptions): the queue and the stream's name come from the row, and the decorated
+method gets the event translated into the row's command. The method is the policy: it runs with
+the real Application (off the eventlet hub) and collects the aggregates it changed on
+`processing`; the chassis commits them together with the message's tracking record, so a
+redelivery changes nothing. The entrypoint delivers a
 stream's messages in batches (headstore.consume): a batch is applied in one transaction with one
 tracking record, and if that fails, one message at a time.
 
@@ -26,15 +29,19 @@ from headstore.consume import ordered_event_handler, upstream_name
 from headstore.context import correlation_id
 from headstore.envelope import Envelope
 from headstore.parking import RetryPolicy, reason_of
+from headstore.subscriptions import Subscription
 
 log = logging.getLogger(__name__)
 
 Policy = Callable[[Any, Any, Envelope, Any], None]
+"""(service, app, envelope, processing): how the chassis applies an envelope with a handler."""
 
 
 @dataclass(frozen=True)
-class Subscription:
-    """One handler: the producer's events of one type, the ordered stream's name, the policy."""
+class Handler:
+    """A service's handler of one stream: the producer's events of one type, the stream's
+    name (its tracking and parking), and the policy that applies an envelope (translation and
+    handler)."""
 
     producer: str
     event_type: str
@@ -42,19 +49,59 @@ class Subscription:
     policy: Policy
 
 
-def subscriptions(service_class: type) -> list[Subscription]:
+def handlers(service_class: type) -> list[Handler]:
     """Every `@consumes` handler of a service class."""
     found = []
     for name in dir(service_class):
-        subscription = getattr(getattr(service_class, name, None), "subscription", None)
-        if isinstance(subscription, Subscription):
-            found.append(subscription)
+        handler = getattr(getattr(service_class, name, None), "handler", None)
+        if isinstance(handler, Handler):
+            found.append(handler)
     return found
 
 
-def consumes(producer: str, event_type: str, store: str = "store") -> Callable[..., Any]:
-    def decorate(policy: Policy) -> Callable[..., Any]:
-        upstream = upstream_name(producer, event_type, policy.__name__)
+def receive(service_class: type, app: Any, envelope: Envelope) -> str:
+    """Apply `envelope` once with the service's handler for its producer and type, as the
+    entrypoint does but without retries and parking (for tests and tools); "ignored" if the
+    service has no handler for it. A handler takes everything from `app` and the envelope: the
+    service object only carries it."""
+    found = [
+        handler
+        for handler in handlers(service_class)
+        if (handler.producer, handler.event_type) == (envelope.producer, envelope.type)
+    ]
+    if not found:
+        return "ignored"
+    [handler] = found
+    service: Any = object.__new__(service_class)
+    outcome: str = app.consume(
+        envelope,
+        handler.upstream,
+        lambda app, processing: handler.policy(service, app, envelope, processing),
+    )
+    return outcome
+
+
+def _translating(subscription: Subscription[Any, Any], method: Callable[..., None]) -> Policy:
+    def policy(service: Any, app: Any, envelope: Envelope, processing: Any) -> None:
+        method(service, app, subscription.command(envelope), processing)
+
+    return policy
+
+
+def consumes(
+    subscription: Subscription[Any, Any] | str, derived_event_type: str = "", store: str = "store"
+) -> Callable[..., Any]:
+    def decorate(method: Callable[..., None]) -> Callable[..., Any]:
+        queue_name: str | None
+        if isinstance(subscription, Subscription):
+            producer, event_type = subscription.producer, subscription.event_type
+            upstream, queue_name = subscription.upstream, subscription.queue
+            policy = _translating(subscription, method)
+        else:  # names derived from the method's, for handlers without a subscription row yet
+            producer, event_type = subscription, derived_event_type
+            upstream = upstream_name(producer, event_type, method.__name__)
+            queue_name = None
+            policy = method
 
         def policy_for(service: Any, envelope: Envelope) -> Callable[[Any, Any], None]:
             def apply(app: Any, processing: Any) -> None:
@@ -117,7 +164,7 @@ def consumes(producer: str, event_type: str, store: str = "store") -> Callable[.
                 metrics.events_consumed(name, producer, event_type, outcome)
             return outcomes
 
-        @wraps(policy)
+        @wraps(method)
         def handle(self: Any, body: Any) -> str | list[str]:
             """One message body (its outcome), or a batch as the entrypoint delivers it: a
             list of bodies in stream order (their outcomes)."""
@@ -133,11 +180,11 @@ def consumes(producer: str, event_type: str, store: str = "store") -> Callable[.
                 finally:
                     correlation_id.reset(token)
             finally:
-                metrics.handler_seconds(type(self).name).labels(policy.__name__).observe(
+                metrics.handler_seconds(type(self).name).labels(method.__name__).observe(
                     time.perf_counter() - started
                 )
 
-        handle.subscription = Subscription(producer, event_type, upstream, policy)  # type: ignore[attr-defined]
-        return ordered_event_handler(producer, event_type)(handle)
+        handle.handler = Handler(producer, event_type, upstream, policy)  # type: ignore[attr-defined]
+        return ordered_event_handler(producer, event_type, queue_name)(handle)
 
     return decorate

@@ -13,7 +13,7 @@ import pytest
 
 from cli.registry import SERVICES, load
 from headstore.consume import QUEUE_ARGUMENTS, handler_queues
-from headstore.consumers import subscriptions
+from headstore.consumers import handlers
 
 # service -> (producer, event type) -> (queue, upstream: the tracking and parking name)
 DEPLOYED: dict[str, dict[tuple[str, str], tuple[str, str]]] = {
@@ -149,7 +149,7 @@ def test_queues_keep_their_deployed_names_and_bindings(service):
 
 @pytest.mark.parametrize("service", sorted(SERVICES))
 def test_tracking_and_parking_keep_their_deployed_names(service):
-    found = subscriptions(load(SERVICES[service].service_class))
+    found = handlers(load(SERVICES[service].service_class))
     assert {(s.producer, s.event_type): s.upstream for s in found} == {
         key: upstream for key, (_, upstream) in DEPLOYED[service].items()
     }

@@ -12,7 +12,7 @@ from eventsourcing.application import ProcessingEvent
 from nameko.testing.services import worker_factory
 
 from contracts.probe.v1 import probe_pb2
-from devtools.outbox_probe import ProbeConsumer, ProbeConsumerService
+from devtools.outbox_probe import TICKED, ProbeConsumer, ProbeConsumerService, Tick
 from headstore.consume import BatchLimits
 from headstore.consumers import consumes
 from headstore.dependencies import Store
@@ -151,11 +151,10 @@ class TotalService:
     store = Store(ProbeConsumer)
     refuse: set[int] = {99}
 
-    @consumes("probe_producer", "Ticked")
+    @consumes(TICKED)
     def on_ticked(
-        self, app: ProbeConsumer, envelope: Envelope, processing: ProcessingEvent[UUID]
+        self, app: ProbeConsumer, ticked: Tick, processing: ProcessingEvent[UUID]
     ) -> None:
-        ticked = envelope.parse(probe_pb2.Ticked)
         if ticked.tick in self.refuse:
             raise Conflict("tick_refused", "This tick is refused.")
         total = app.find(Total, stable_id("total", ticked.counter_id))

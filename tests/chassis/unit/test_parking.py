@@ -11,8 +11,8 @@ from nameko.testing.services import worker_factory
 
 from cli.parked import ConsumerPlace
 from contracts.probe.v1 import probe_pb2
-from devtools.outbox_probe import ProbeConsumer, ProbeConsumerService, Tally, poisoned
-from headstore.consumers import consumes, subscriptions
+from devtools.outbox_probe import TICKED, ProbeConsumer, ProbeConsumerService, Tally, poisoned
+from headstore.consumers import consumes, handlers
 from headstore.dependencies import Store
 from headstore.envelope import Envelope
 from headstore.errors import Conflict
@@ -68,8 +68,8 @@ def tick(counter: str, n: int, position: int, replayed: bool = False) -> str:
 
 
 def replay(app: ProbeConsumer, event_id: str | None = None) -> str:
-    [subscription] = subscriptions(ProbeConsumerService)
-    return ConsumerPlace(app, ProbeConsumerService, subscription).replay(event_id)
+    [handler] = handlers(ProbeConsumerService)
+    return ConsumerPlace(app, ProbeConsumerService, handler).replay(event_id)
 
 
 def test_a_poison_message_is_parked_after_every_attempt_and_its_aggregate_waits(
@@ -138,9 +138,9 @@ class RefusingService:
     store = Store(ProbeConsumer)
     refused: list[str] = []
 
-    @consumes("probe_producer", "Ticked")
-    def on_ticked(self, app, envelope, processing):
-        self.refused.append(envelope.event_id)
+    @consumes(TICKED)
+    def on_ticked(self, app, ticked, processing):
+        self.refused.append(ticked.event_id)
         raise Conflict("tick_refused", "This tick is refused.")
 
 
@@ -170,9 +170,8 @@ class AppendingService:
     store = Store(ProbeConsumer)
     while_applying: list[Callable[[], object]] = []
 
-    @consumes("probe_producer", "Ticked")
-    def on_ticked(self, app, envelope, processing):
-        ticked = envelope.parse(probe_pb2.Ticked)
+    @consumes(TICKED)
+    def on_ticked(self, app, ticked, processing):
         if poisoned("PROBE_POISON", ticked.counter_id, ticked.tick):
             raise RuntimeError(f"tick {ticked.tick} is poison")
         while self.while_applying:
@@ -189,8 +188,8 @@ def test_two_replays_at_once_apply_a_parked_event_once(app, monkeypatch):
     monkeypatch.setenv("PROBE_POISON", f"{a}:1")
     assert service.on_ticked(tick(a, 1, 1)) == "parked"
     monkeypatch.delenv("PROBE_POISON")
-    [subscription] = subscriptions(AppendingService)
-    place = ConsumerPlace(app, AppendingService, subscription)
+    [handler] = handlers(AppendingService)
+    place = ConsumerPlace(app, AppendingService, handler)
     # A second operator's replay runs while the first one is applying the same event.
     AppendingService.while_applying.append(lambda: place.replay(None))
     place.replay(None)

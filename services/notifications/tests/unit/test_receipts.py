@@ -9,7 +9,7 @@ from google.protobuf.message import Message
 
 from cli.parked import ConsumerPlace
 from contracts.events.v1 import billing_pb2, money_pb2, profiles_pb2
-from headstore.consumers import subscriptions
+from headstore.consumers import handlers
 from headstore.envelope import Envelope
 from services.notifications import templates
 from services.notifications.service import NotificationsService
@@ -98,7 +98,7 @@ def test_a_receipt_for_an_unknown_account_is_parked_and_sent_by_replay_once_it_i
     register(service, "expert-1", "ada@example.com", "Ada", 2)
     [place] = [
         ConsumerPlace(app, NotificationsService, s)
-        for s in subscriptions(NotificationsService)
+        for s in handlers(NotificationsService)
         if s.upstream == parked.handler
     ]
     assert place.replay(None).startswith("1 applied")
