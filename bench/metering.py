@@ -62,17 +62,14 @@ from cli.main import migrate
 from cli.registry import SERVICES
 from contracts.events.v1 import calls_pb2, money_pb2
 from headstore import clock
-from headstore.consume import upstream_name
+from headstore.consumers import Handler, handlers
 from headstore.envelope import Envelope
-from services.billing.application import (
-    POLICIES,
-    BillingApplication,
-    BillingConfig,
-    HoldResult,
-)
+from services.billing.application import BillingApplication, BillingConfig, HoldResult
 from services.billing.domain import MAX_SESSION_MINUTES, Bill, CardOnFile
+from services.billing.service import BillingService
 
 LEVELS = (1_000, 5_000, 20_000)
+HANDLERS: dict[str, Handler] = {h.event_type: h for h in handlers(BillingService)}
 MINUTE_SECONDS = 10  # 20,000 sessions bill 2,000 minutes/s (as 120,000 would with 60-s minutes)
 WINDOW_SECONDS = 15.0
 TICK_SECONDS = 0.25  # BILLING_TICK_SECONDS' default in services/billing/service.py
@@ -269,7 +266,7 @@ class Session:
 @dataclass
 class Calls:
     """Delivers the calls service's events to billing as `@consumes` does: envelope through JSON,
-    `app.consume(envelope, upstream_name("calls", type, "<policy>"), policy)`."""
+    `app.consume(envelope, <its stream>, <the service's handler for it>)`."""
 
     app: BillingApplication
     positions: dict[str, itertools.count[int]] = field(default_factory=dict)
@@ -291,14 +288,14 @@ class Calls:
         """One consume (one transaction) for `messages`, all of one type, in order."""
         envelopes = [self.envelope(message) for message in messages]
         kind = envelopes[-1].type
-        policy = POLICIES[kind]
-        upstream = upstream_name("calls", kind, policy.__name__)
+        handler = HANDLERS[kind]
+        service: Any = object.__new__(BillingService)
 
         def run(app: Any, processing: Any) -> None:
             for envelope in envelopes:
-                policy(app, envelope, processing)
+                handler.policy(service, app, envelope, processing)
 
-        outcome = self.app.consume(envelopes[-1], upstream, run)
+        outcome = self.app.consume(envelopes[-1], handler.upstream, run)
         if outcome != "processed":
             raise RuntimeError(f"{kind} at {envelopes[-1].position} was {outcome}")
 

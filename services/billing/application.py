@@ -24,18 +24,17 @@ import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol, TypedDict
 from uuid import UUID
 
 from eventsourcing.application import ProcessingEvent
 from eventsourcing.persistence import IntegrityError, Notification
 
-from contracts.events.v1 import calls_pb2, money_pb2
 from headstore import clock, metrics
 from headstore.envelope import Envelope
 from headstore.errors import DomainError, NotFound
-from headstore.money import Money, check_currency
+from headstore.money import Money
 from headstore.settings import EnvironmentSettings, Settings, variable
 from headstore.store import ConcurrentUpdate, Policy, ServiceApplication
 from headstore.topics import stored_topics
@@ -142,6 +141,48 @@ class CardDetails(TypedDict):
 class BillNotOpenYet(RuntimeError):
     """A started session ended, but its acceptance or start has not been applied yet (the
     events travel on separate queues). Not a DomainError: the message is retried later."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Commands: the calls service's events, as billing takes them (services/billing/contract.py
+# translates them)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SessionTerms:
+    """What a session costs, as calls agreed it: who pays whom, the rate per minute, the
+    minutes given free, or the whole session free."""
+
+    session_id: str
+    client_id: str
+    expert_id: str
+    rate: Money
+    free_minutes: int
+    free_session: bool
+
+
+@dataclass(frozen=True)
+class StartBill:
+    """A session started at `started_at` on its terms. calls' own minute length and limit
+    (`minute_seconds`, `max_minutes`) win when given; 0 leaves billing's configuration."""
+
+    terms: SessionTerms
+    started_at: datetime
+    minute_seconds: int = 0
+    max_minutes: int = 0
+
+
+@dataclass(frozen=True)
+class CloseBill:
+    """A session ended at `ended_at` for `reason`; `started_at` is None if it never started."""
+
+    session_id: str
+    client_id: str
+    expert_id: str
+    reason: str
+    started_at: datetime | None
+    ended_at: datetime
 
 
 # ---------------------------------------------------------------------------------------------
@@ -297,86 +338,52 @@ class BillingApplication(ServiceApplication):
             self.index.catch_up(self)
             return outcomes
 
-    def open_bill(
-        self,
-        processing: Processing,
-        *,
-        session_id: str,
-        client_id: str,
-        expert_id: str,
-        rate: Money,
-        free_minutes: int,
-        free_session: bool,
-    ) -> Bill | None:
+    def open_bill(self, processing: Processing, terms: SessionTerms) -> Bill | None:
         """Open the session's bill and request block 1's hold; None if it exists already
         (opened by SessionStarted, or voided by an earlier SessionEnded)."""
-        if bill_id(session_id) in self.repository:
+        if bill_id(terms.session_id) in self.repository:
             return None
-        bill = self._new_bill(session_id, client_id, expert_id, rate, free_minutes, free_session)
+        bill = self._new_bill(terms)
         processing.collect_events(bill)
         return bill
 
-    def start_bill(
-        self,
-        processing: Processing,
-        *,
-        session_id: str,
-        client_id: str,
-        expert_id: str,
-        rate: Money,
-        free_minutes: int,
-        free_session: bool,
-        started_at: datetime,
-        minute_seconds: int = 0,
-        max_minutes: int = 0,
-    ) -> Bill | None:
+    def start_bill(self, processing: Processing, start: StartBill) -> Bill | None:
         """Start counting minutes (opening the bill if SessionAccepted has not arrived yet) and
         bill minute 1 if a hold covers it; None if the session already ended."""
+        session_id = start.terms.session_id
         bill = self._stored_bill(session_id)
         if bill is None:
-            bill = self._new_bill(
-                session_id, client_id, expert_id, rate, free_minutes, free_session
-            )
+            bill = self._new_bill(start.terms)
         elif bill.voided or bill.ended:
             log.info("session %s started after it ended: nothing to bill", session_id)
             return None
         maximum = self.config.max_session_minutes
         bill.start(
-            started_at,
-            minute_seconds or self.config.minute_seconds,
-            min(max_minutes or maximum, maximum),
+            start.started_at,
+            start.minute_seconds or self.config.minute_seconds,
+            min(start.max_minutes or maximum, maximum),
         )
         bill.bill_minutes_started_by(clock.now())
         processing.collect_events(bill)
         return bill
 
-    def close_bill(
-        self,
-        processing: Processing,
-        *,
-        session_id: str,
-        client_id: str,
-        expert_id: str,
-        reason: str,
-        started_at: datetime | None,
-        ended_at: datetime,
-    ) -> Bill | None:
+    def close_bill(self, processing: Processing, close: CloseBill) -> Bill | None:
         """Bill the minutes started before `ended_at` and plan the captures (once the holds
         still missing for started minutes, requested here, are answered by the next payments
         run); None if the bill was already closed. A session that ended before billing heard
         of it is voided (if it never started) or retried later (BillNotOpenYet, if it did)."""
-        bill = self._stored_bill(session_id)
+        bill = self._stored_bill(close.session_id)
         if bill is None:
-            if started_at is not None:
-                raise BillNotOpenYet(f"session {session_id} ended before its bill was opened")
+            if close.started_at is not None:
+                raise BillNotOpenYet(f"session {close.session_id} ended before its bill was opened")
             bill = Bill.void(
-                session_id=session_id,
-                client_id=client_id,
-                expert_id=expert_id,
-                ended_at=ended_at,
-                reason=reason,
+                session_id=close.session_id,
+                client_id=close.client_id,
+                expert_id=close.expert_id,
+                ended_at=close.ended_at,
+                reason=close.reason,
             )
-        elif bill.voided or not bill.close(ended_at, reason, started_at):
+        elif bill.voided or not bill.close(close.ended_at, close.reason, close.started_at):
             return None
         processing.collect_events(bill)
         return bill
@@ -518,23 +525,15 @@ class BillingApplication(ServiceApplication):
 
     # --- internals ----------------------------------------------------------------------------
 
-    def _new_bill(
-        self,
-        session_id: str,
-        client_id: str,
-        expert_id: str,
-        rate: Money,
-        free_minutes: int,
-        free_session: bool,
-    ) -> Bill:
+    def _new_bill(self, terms: SessionTerms) -> Bill:
         c = self.config
         return Bill.open(
-            session_id=session_id,
-            client_id=client_id,
-            expert_id=expert_id,
-            rate=rate,
-            free_minutes=free_minutes,
-            free_session=free_session,
+            session_id=terms.session_id,
+            client_id=terms.client_id,
+            expert_id=terms.expert_id,
+            rate=terms.rate,
+            free_minutes=terms.free_minutes,
+            free_session=terms.free_session,
             minute_seconds=c.minute_seconds,
             block_minutes=c.hold_block_minutes,
             lead_minutes=c.hold_lead_minutes,
@@ -661,72 +660,3 @@ class BillingApplication(ServiceApplication):
 def _batches(items: list[Bill], size: int) -> Iterator[list[Bill]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-# ---------------------------------------------------------------------------------------------
-# Policies: the calls service's events, as the nameko service hands them over
-# ---------------------------------------------------------------------------------------------
-
-
-def _money(message: money_pb2.Money) -> Money:
-    return Money(check_currency(message.currency), int(message.minor))
-
-
-def _time(message: Any, field: str) -> datetime | None:
-    return getattr(message, field).ToDatetime(tzinfo=UTC) if message.HasField(field) else None
-
-
-def on_session_accepted(
-    app: BillingApplication, envelope: Envelope, processing: Processing
-) -> None:
-    event = envelope.parse(calls_pb2.SessionAccepted)
-    app.open_bill(
-        processing,
-        session_id=event.session_id,
-        client_id=event.client_id,
-        expert_id=event.expert_id,
-        rate=_money(event.rate_per_minute),
-        free_minutes=event.free_minutes,
-        free_session=event.free_session,
-    )
-
-
-def on_session_started(app: BillingApplication, envelope: Envelope, processing: Processing) -> None:
-    event = envelope.parse(calls_pb2.SessionStarted)
-    started_at = _time(event, "started_at")
-    if started_at is None:
-        raise BillNotOpenYet(f"SessionStarted {event.session_id} has no started_at")
-    app.start_bill(
-        processing,
-        session_id=event.session_id,
-        client_id=event.client_id,
-        expert_id=event.expert_id,
-        rate=_money(event.rate_per_minute),
-        free_minutes=event.free_minutes,
-        free_session=event.free_session,
-        started_at=started_at,
-        minute_seconds=event.minute_seconds,
-        max_minutes=event.max_minutes,
-    )
-
-
-def on_session_ended(app: BillingApplication, envelope: Envelope, processing: Processing) -> None:
-    event = envelope.parse(calls_pb2.SessionEnded)
-    ended_at = _time(event, "ended_at") or envelope.occurred_at
-    app.close_bill(
-        processing,
-        session_id=event.session_id,
-        client_id=event.client_id,
-        expert_id=event.expert_id,
-        reason=event.reason,
-        started_at=_time(event, "started_at"),
-        ended_at=ended_at,
-    )
-
-
-POLICIES: dict[str, Callable[[BillingApplication, Envelope, Processing], None]] = {
-    "SessionAccepted": on_session_accepted,
-    "SessionStarted": on_session_started,
-    "SessionEnded": on_session_ended,
-}
-"""The calls service's events billing consumes, by type, for the nameko service to wire."""

@@ -16,14 +16,20 @@ from contracts.events.v1 import money_pb2
 from headstore import clock, metrics
 from headstore.consumers import consumes
 from headstore.dependencies import Leadership, MetricsServer, Provides, Store
-from headstore.envelope import Envelope
 from headstore.errors import NotFound, PreconditionFailed
 from headstore.grpc import Grpc, GrpcContext, grpc_method
 from headstore.health import HealthCheck
 from headstore.runtime import off_hub
-from services.billing import application as policies
+from services.billing import contract
 from services.billing.adapters.stripe import StripeGateway
-from services.billing.application import BillingApplication, BillingConfig, Processing
+from services.billing.application import (
+    BillingApplication,
+    BillingConfig,
+    CloseBill,
+    Processing,
+    SessionTerms,
+    StartBill,
+)
 from services.billing.domain import Bill, CardOnFile
 
 log = logging.getLogger(__name__)
@@ -85,25 +91,25 @@ class BillingService(HealthCheck):
     timer_lease = Leadership("timer")
     metrics = MetricsServer(lambda settings: settings.metrics_ports["billing"])
 
-    # -- calls' events (handler names match the policies: they name the tracking streams) ------
+    # -- calls' events (contract.SUBSCRIPTIONS: their queues, streams and translations) --------
 
-    @consumes("calls", "SessionAccepted")
+    @consumes(contract.SESSION_ACCEPTED)
     def on_session_accepted(
-        self, app: BillingApplication, envelope: Envelope, processing: Processing
+        self, app: BillingApplication, terms: SessionTerms, processing: Processing
     ) -> None:
-        policies.on_session_accepted(app, envelope, processing)
+        app.open_bill(processing, terms)
 
-    @consumes("calls", "SessionStarted")
+    @consumes(contract.SESSION_STARTED)
     def on_session_started(
-        self, app: BillingApplication, envelope: Envelope, processing: Processing
+        self, app: BillingApplication, start: StartBill, processing: Processing
     ) -> None:
-        policies.on_session_started(app, envelope, processing)
+        app.start_bill(processing, start)
 
-    @consumes("calls", "SessionEnded")
+    @consumes(contract.SESSION_ENDED)
     def on_session_ended(
-        self, app: BillingApplication, envelope: Envelope, processing: Processing
+        self, app: BillingApplication, close: CloseBill, processing: Processing
     ) -> None:
-        policies.on_session_ended(app, envelope, processing)
+        app.close_bill(processing, close)
 
     # -- the clock ------------------------------------------------------------------------------
 

@@ -12,16 +12,11 @@ from google.protobuf.message import Message
 from contracts.events.v1 import calls_pb2, money_pb2
 from headstore import clock as headstore_clock
 from headstore.clock import FakeClock
+from headstore.consumers import receive
 from headstore.envelope import Envelope
 from headstore.settings import Settings
-from services.billing.application import (
-    BillingApplication,
-    BillingConfig,
-    HoldResult,
-    on_session_accepted,
-    on_session_ended,
-    on_session_started,
-)
+from services.billing.application import BillingApplication, BillingConfig, HoldResult
+from services.billing.service import BillingService
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 CONFIG = BillingConfig(
@@ -116,7 +111,8 @@ def money(minor: int, currency: str = "USD") -> money_pb2.Money:
 
 class Calls:
     """Delivers the calls service's events to billing as the consumer does: an envelope through
-    JSON, consumed exactly once per upstream position."""
+    JSON, translated and handled by the service's handler for it, exactly once per upstream
+    position."""
 
     def __init__(self, app: BillingApplication, session_id: str = "session-1") -> None:
         self.app = app
@@ -125,7 +121,7 @@ class Calls:
 
     _positions = itertools.count(1)
 
-    def deliver(self, message: Message, policy: Any, position: int | None = None) -> str:
+    def deliver(self, message: Message, position: int | None = None) -> str:
         self.position = position or next(Calls._positions)
         envelope = Envelope.wrap(
             message,
@@ -135,11 +131,7 @@ class Calls:
             position=self.position,
             correlation_id="test",
         )
-        envelope = Envelope.from_json(envelope.dumps())
-        upstream = f"calls.{envelope.type}.{policy.__name__}"
-        return self.app.consume(
-            envelope, upstream, lambda app, processing: policy(app, envelope, processing)
-        )
+        return receive(BillingService, self.app, Envelope.from_json(envelope.dumps()))
 
     def accepted(self, rate: int = 300, free_minutes: int = 0, free_session: bool = False) -> str:
         return self.deliver(
@@ -150,8 +142,7 @@ class Calls:
                 rate_per_minute=money(rate),
                 free_minutes=free_minutes,
                 free_session=free_session,
-            ),
-            on_session_accepted,
+            )
         )
 
     def started(
@@ -172,7 +163,7 @@ class Calls:
             minute_seconds=60,
         )
         message.started_at.FromDatetime(started_at)
-        return self.deliver(message, on_session_started)
+        return self.deliver(message)
 
     def ended(
         self,
@@ -186,7 +177,7 @@ class Calls:
         if started_at is not None:
             message.started_at.FromDatetime(started_at)
         message.ended_at.FromDatetime(ended_at)
-        return self.deliver(message, on_session_ended)
+        return self.deliver(message)
 
 
 def stored_events(app: BillingApplication, kind: type | None = None) -> list[Any]:

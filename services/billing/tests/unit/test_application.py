@@ -13,8 +13,6 @@ from services.billing.application import (
     BillingApplication,
     BillingConfig,
     BillNotOpenYet,
-    on_session_accepted,
-    on_session_ended,
 )
 from services.billing.domain import Bill, bill_id
 
@@ -173,8 +171,7 @@ def test_a_client_without_a_card_is_declined_without_a_call(app, gateway, clock)
             client_id="client-without-card",
             expert_id="expert-1",
             rate_per_minute=money(300),
-        ),
-        on_session_accepted,
+        )
     )
     app.execute_payments(gateway)
     [failed] = stored_events(app, Bill.HoldFailed)
@@ -353,26 +350,30 @@ def test_the_open_bills_are_rebuilt_from_the_store(app, calls, gateway, clock):
 def test_a_redelivered_event_changes_nothing(app, calls, gateway, clock):
     calls.accepted()
     message = calls_pb2.SessionAccepted(session_id="session-1", client_id=CLIENT, expert_id="e")
-    assert calls.deliver(message, on_session_accepted, position=calls.position) == "duplicate"
+    assert calls.deliver(message, position=calls.position) == "duplicate"
     assert len(stored_events(app, Bill.Opened)) == 1
 
 
-def test_an_end_that_races_another_writer_is_applied_again(app, calls, gateway, clock):
+def test_an_end_that_races_another_writer_is_applied_again(app, calls, gateway, clock, monkeypatch):
     begin(app, calls, gateway, clock)
     attempts = []
+    close_bill = app.close_bill
 
-    def racing(app, envelope, processing):
-        on_session_ended(app, envelope, processing)  # read the bill, closed it, not yet stored
-        attempts.append(envelope.position)
+    def racing(processing, close):
+        closed = close_bill(processing, close)  # read the bill, closed it, not yet stored
+        attempts.append(close)
         if len(attempts) == 1:  # meanwhile another process bills minutes 2 and 3
             other = app.repository.get(bill_id("session-1"))
             other.bill_minutes_started_by(START + 2 * MINUTE)
             app.save(other)
+        return closed
+
+    monkeypatch.setattr(app, "close_bill", racing)
 
     message = calls_pb2.SessionEnded(session_id="session-1", client_id=CLIENT, expert_id="e")
     message.started_at.FromDatetime(START)
     message.ended_at.FromDatetime(START + 2 * MINUTE + timedelta(seconds=30))
-    assert calls.deliver(message, racing) == "processed"
+    assert calls.deliver(message) == "processed"
     assert len(attempts) == 2
     app.execute_payments(gateway)
     assert [e.minute for e in stored_events(app, Bill.MinuteBilled)] == [1, 2, 3]

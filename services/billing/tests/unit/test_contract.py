@@ -1,11 +1,22 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
-from contracts.events.v1 import billing_pb2
+import pytest
+
+from contracts.events.v1 import billing_pb2, calls_pb2, money_pb2
 from headstore.domain import event_id
 from headstore.envelope import Envelope
-from services.billing.contract import translate
+from headstore.errors import DomainError
+from headstore.money import Money
+from services.billing.application import BillNotOpenYet, CloseBill, SessionTerms, StartBill
+from services.billing.contract import (
+    SESSION_ACCEPTED,
+    SESSION_ENDED,
+    SESSION_STARTED,
+    SUBSCRIPTIONS,
+    translate,
+)
 from services.billing.domain import Bill
 
 from .conftest import START, Calls, run_until, stored_events
@@ -126,3 +137,127 @@ def test_a_session_that_never_started_sends_no_receipt(app, gateway, clock):
     [charged] = stored_events(app, Bill.Charged)
     assert charged.minutes == 0 and translate(charged, app) is None
     assert gateway.open_intents() == []
+
+
+# -- inbound: calls' events, as billing's commands ---------------------------------------------
+
+ARRIVED = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
+
+
+def arrived(message) -> Envelope:
+    """`message` as calls' relay publishes it and billing's consumer receives it."""
+    envelope = Envelope.wrap(
+        message,
+        event_id="event-1",
+        occurred_at=ARRIVED,
+        producer="calls",
+        position=7,
+        correlation_id="c",
+    )
+    return Envelope.from_json(envelope.dumps())
+
+
+def test_the_table_names_the_queues_and_streams_billing_has_always_used():
+    assert [(s.producer, s.event_type, s.queue, s.upstream) for s in SUBSCRIPTIONS] == [
+        (
+            "calls",
+            "SessionAccepted",
+            "evt-calls-SessionAccepted--billing.on_session_accepted",
+            "calls.SessionAccepted.on_session_accepted",
+        ),
+        (
+            "calls",
+            "SessionStarted",
+            "evt-calls-SessionStarted--billing.on_session_started",
+            "calls.SessionStarted.on_session_started",
+        ),
+        (
+            "calls",
+            "SessionEnded",
+            "evt-calls-SessionEnded--billing.on_session_ended",
+            "calls.SessionEnded.on_session_ended",
+        ),
+    ]
+
+
+def test_an_accepted_session_becomes_its_terms():
+    accepted = calls_pb2.SessionAccepted(
+        session_id="s-1",
+        client_id="c-1",
+        expert_id="e-1",
+        rate_per_minute=money_pb2.Money(currency="EUR", minor=250),
+        free_minutes=3,
+        free_session=False,
+    )
+    assert SESSION_ACCEPTED.command(arrived(accepted)) == SessionTerms(
+        session_id="s-1",
+        client_id="c-1",
+        expert_id="e-1",
+        rate=Money("EUR", 250),
+        free_minutes=3,
+        free_session=False,
+    )
+
+
+def test_a_started_session_becomes_its_terms_with_its_start_and_limits():
+    started = calls_pb2.SessionStarted(
+        session_id="s-1",
+        client_id="c-1",
+        expert_id="e-1",
+        rate_per_minute=money_pb2.Money(currency="USD", minor=300),
+        free_session=True,
+        max_minutes=45,
+        minute_seconds=2,
+    )
+    started.started_at.FromDatetime(START)
+    assert SESSION_STARTED.command(arrived(started)) == StartBill(
+        terms=SessionTerms(
+            session_id="s-1",
+            client_id="c-1",
+            expert_id="e-1",
+            rate=Money("USD", 300),
+            free_minutes=0,
+            free_session=True,
+        ),
+        started_at=START,
+        minute_seconds=2,
+        max_minutes=45,
+    )
+
+
+def test_a_start_without_its_time_is_not_a_command():
+    started = calls_pb2.SessionStarted(
+        session_id="s-1", rate_per_minute=money_pb2.Money(currency="USD", minor=300)
+    )
+    with pytest.raises(BillNotOpenYet):
+        SESSION_STARTED.command(arrived(started))
+
+
+def test_a_rate_in_a_currency_billing_does_not_take_is_refused():
+    accepted = calls_pb2.SessionAccepted(
+        session_id="s-1", rate_per_minute=money_pb2.Money(currency="JPY", minor=300)
+    )
+    with pytest.raises(DomainError):
+        SESSION_ACCEPTED.command(arrived(accepted))
+
+
+def test_an_ended_session_becomes_the_close_of_its_bill():
+    ended = calls_pb2.SessionEnded(
+        session_id="s-1", client_id="c-1", expert_id="e-1", reason="client_hung_up"
+    )
+    ended.started_at.FromDatetime(START)
+    ended.ended_at.FromDatetime(START + 3 * MINUTE)
+    assert SESSION_ENDED.command(arrived(ended)) == CloseBill(
+        session_id="s-1",
+        client_id="c-1",
+        expert_id="e-1",
+        reason="client_hung_up",
+        started_at=START,
+        ended_at=START + 3 * MINUTE,
+    )
+
+
+def test_a_session_that_never_started_ends_when_calls_said_so():
+    ended = calls_pb2.SessionEnded(session_id="s-1", reason="declined")
+    close = SESSION_ENDED.command(arrived(ended))
+    assert (close.started_at, close.ended_at) == (None, ARRIVED)
