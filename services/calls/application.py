@@ -29,21 +29,15 @@ from eventsourcing.application import ProcessingEvent
 from eventsourcing.persistence import IntegrityError
 from pydantic import Field
 
-from contracts.events.v1 import billing_pb2, profiles_pb2
 from headstore import clock
-from headstore.consume import upstream_name
-from headstore.envelope import Envelope
 from headstore.errors import InvalidInput, NotFound
 from headstore.settings import EnvironmentSettings, Seconds, Settings, variable
 from headstore.store import ServiceApplication
 from services.calls.domain import (
     AUTHORIZED,
-    BUSY,
     CLOSE_ROOM,
     ENGAGED,
     LIVE,
-    OFFLINE,
-    ONLINE,
     OPEN_ROOM,
     ROOM_ACTIONS,
     ClientCard,
@@ -69,11 +63,69 @@ log = logging.getLogger(__name__)
 
 Processing = ProcessingEvent[UUID]
 
-AVAILABILITY = {
-    profiles_pb2.AVAILABILITY_OFFLINE: OFFLINE,
-    profiles_pb2.AVAILABILITY_ONLINE: ONLINE,
-    profiles_pb2.AVAILABILITY_BUSY: BUSY,
-}
+# ---------------------------------------------------------------------------------------------
+# Commands: other services' events, as calls takes them (services/calls/contract.py translates
+# them). `position` is the event's position in its producer's log: an expert's card keeps the
+# latest of what profiles said, whichever of its streams brings it first.
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExpertProfileUpdate:
+    """profiles' expert profile as it is now: the name, whether it is complete and described
+    well enough to take sessions, the rate (None: no rate yet) and the initial free minutes."""
+
+    expert_id: UUID
+    position: int
+    name: str
+    complete: bool
+    described: bool
+    currency: str | None
+    rate_minor: int | None
+    free_minutes: int
+
+
+@dataclass(frozen=True)
+class ExpertRateChange:
+    expert_id: UUID
+    position: int
+    currency: str | None
+    rate_minor: int
+    free_minutes: int
+
+
+@dataclass(frozen=True)
+class ExpertAvailabilityChange:
+    expert_id: UUID
+    position: int
+    availability: str  # OFFLINE, ONLINE or BUSY
+
+
+@dataclass(frozen=True)
+class ClientCardSaved:
+    """billing's card on file for a client, and when it expires."""
+
+    client_id: UUID
+    position: int
+    exp_month: int
+    exp_year: int
+
+
+@dataclass(frozen=True)
+class PaymentAuthorized:
+    """billing holds the money for a session's `block` of minutes."""
+
+    session_id: UUID
+    block: int
+
+
+@dataclass(frozen=True)
+class PaymentFailed:
+    """billing could not hold the money; `ends_session` when the session must end for it."""
+
+    session_id: UUID
+    ends_session: bool
+    failed_at: datetime
 
 
 class SessionRuleVariables(EnvironmentSettings):
@@ -657,133 +709,68 @@ class CallsApplication(ServiceApplication):
             return False
         return True
 
-    # -- consuming ----------------------------------------------------------------------------
+    # -- other services' events (services/calls/contract.py translates them) ----------------
 
-    def receive(self, envelope: Envelope) -> str:
-        """Apply another service's event with its policy, exactly once (as the service's
-        handler for it would); "ignored" if calls has no policy for it."""
-        policy = POLICIES.get((envelope.producer, envelope.type))
-        if policy is None:
-            return "ignored"
-        upstream = upstream_name(envelope.producer, envelope.type, policy.__name__)
-        return self.consume(
-            envelope, upstream, lambda _, processing: policy(self, envelope, processing)
+    def update_expert_profile(self, processing: Processing, update: ExpertProfileUpdate) -> None:
+        card = self._expert_card(update.expert_id)
+        card.profile_updated(
+            update.position,
+            name=update.name,
+            complete=update.complete,
+            described=update.described,
+            currency=update.currency,
+            rate_minor=update.rate_minor,
+            free_minutes=update.free_minutes,
         )
+        processing.collect_events(card)
+
+    def change_expert_rate(self, processing: Processing, change: ExpertRateChange) -> None:
+        card = self._expert_card(change.expert_id)
+        card.rate_changed(change.position, change.currency, change.rate_minor, change.free_minutes)
+        processing.collect_events(card)
+
+    def change_expert_availability(
+        self, processing: Processing, change: ExpertAvailabilityChange
+    ) -> None:
+        card = self._expert_card(change.expert_id)
+        card.availability_changed(change.position, change.availability)
+        processing.collect_events(card)
+
+    def save_client_card(self, processing: Processing, saved: ClientCardSaved) -> None:
+        """billing kept the client's card: the client can pay for sessions (until the card
+        expires)."""
+        card: ClientCard = self.find(
+            ClientCard, client_card_id(saved.client_id)
+        ) or ClientCard.create(saved.client_id)
+        card.saved(saved.position, saved.exp_month, saved.exp_year)
+        processing.collect_events(card)
+
+    def payment_authorized(self, processing: Processing, authorized: PaymentAuthorized) -> None:
+        """Block 1 held: open the room now (the timer retries if the SFU does not answer)."""
+        session = self.session(authorized.session_id)
+        session.payment_authorized(authorized.block)
+        if session.status == AUTHORIZED and self.rooms is not None:
+            try:
+                info = self.rooms.open(session.id, session.mode)
+            except Exception:
+                log.exception("opening the room of session %s failed; will retry", session.id)
+            else:
+                session.room_opened(
+                    info.room_id, info.client_token, info.expert_token, info.server_url
+                )
+        processing.collect_events(session)
+
+    def payment_failed(self, processing: Processing, failed: PaymentFailed) -> None:
+        """A failure that ends the session ends it when billing said so (the timer closes the
+        room); a first warning changes nothing here."""
+        session = self.session(failed.session_id)
+        if session.payment_failed(failed.ends_session, failed.failed_at):
+            processing.collect_events(session, *self._given_back(session))
+
+    def _expert_card(self, expert_id: UUID) -> ExpertCard:
+        card: ExpertCard | None = self.find(ExpertCard, expert_card_id(expert_id))
+        return card or ExpertCard.create(expert_id)
 
 
 def _changes_state(due: Due) -> bool:
     return due.kind not in ROOM_ACTIONS
-
-
-# ---------------------------------------------------------------------------------------------
-# Policies: other services' events, in the (app, envelope, processing) style
-# ---------------------------------------------------------------------------------------------
-
-
-def _uuid(value: str, field_name: str) -> UUID:
-    try:
-        return UUID(value)
-    except (ValueError, TypeError, AttributeError):
-        raise InvalidInput(
-            f"invalid_{field_name}", f"{value!r} is not an id.", field_name
-        ) from None
-
-
-def _card(app: CallsApplication, expert_id: UUID) -> ExpertCard:
-    card: ExpertCard | None = app.find(ExpertCard, expert_card_id(expert_id))
-    return card or ExpertCard.create(expert_id)
-
-
-def on_expert_profile_updated(
-    app: CallsApplication, envelope: Envelope, processing: Processing
-) -> None:
-    event = envelope.parse(profiles_pb2.ExpertProfileUpdated)
-    card = _card(app, _uuid(event.expert_id, "expert_id"))
-    has_rate = event.HasField("rate_per_minute")
-    card.profile_updated(
-        envelope.position,
-        name=event.name,
-        complete=event.complete,
-        described=bool(event.name and event.offering and event.categories and event.languages),
-        currency=(event.rate_per_minute.currency if has_rate else event.currency) or None,
-        rate_minor=event.rate_per_minute.minor if has_rate else None,
-        free_minutes=event.free_minutes,
-    )
-    processing.collect_events(card)
-
-
-def on_rate_changed(app: CallsApplication, envelope: Envelope, processing: Processing) -> None:
-    event = envelope.parse(profiles_pb2.RateChanged)
-    card = _card(app, _uuid(event.expert_id, "expert_id"))
-    card.rate_changed(
-        envelope.position,
-        event.rate_per_minute.currency or None,
-        event.rate_per_minute.minor,
-        event.free_minutes,
-    )
-    processing.collect_events(card)
-
-
-def on_availability_changed(
-    app: CallsApplication, envelope: Envelope, processing: Processing
-) -> None:
-    event = envelope.parse(profiles_pb2.AvailabilityChanged)
-    availability = AVAILABILITY.get(event.availability)
-    if availability is None:
-        raise InvalidInput(
-            "invalid_availability", "The availability is not specified.", "availability"
-        )
-    card = _card(app, _uuid(event.expert_id, "expert_id"))
-    card.availability_changed(envelope.position, availability)
-    processing.collect_events(card)
-
-
-def on_card_saved(app: CallsApplication, envelope: Envelope, processing: Processing) -> None:
-    """billing's CardSaved: the client can pay for sessions (until the card expires)."""
-    event = envelope.parse(billing_pb2.CardSaved)
-    client_id = _uuid(event.client_id, "client_id")
-    card: ClientCard = app.find(ClientCard, client_card_id(client_id)) or ClientCard.create(
-        client_id
-    )
-    card.saved(envelope.position, event.exp_month, event.exp_year)
-    processing.collect_events(card)
-
-
-def on_payment_authorized(
-    app: CallsApplication, envelope: Envelope, processing: Processing
-) -> None:
-    """Block 1 held: open the room now (the timer retries if the SFU does not answer)."""
-    event = envelope.parse(billing_pb2.PaymentAuthorized)
-    session = app.session(_uuid(event.session_id, "session_id"))
-    session.payment_authorized(event.block)
-    if session.status == AUTHORIZED and app.rooms is not None:
-        try:
-            info = app.rooms.open(session.id, session.mode)
-        except Exception:
-            log.exception("opening the room of session %s failed; will retry", session.id)
-        else:
-            session.room_opened(info.room_id, info.client_token, info.expert_token, info.server_url)
-    processing.collect_events(session)
-
-
-def on_payment_authorization_failed(
-    app: CallsApplication, envelope: Envelope, processing: Processing
-) -> None:
-    """A failure that ends the session ends it when billing said so (the timer closes the
-    room); a first warning changes nothing here."""
-    event = envelope.parse(billing_pb2.PaymentAuthorizationFailed)
-    session = app.session(_uuid(event.session_id, "session_id"))
-    if session.payment_failed(event.ends_session, envelope.occurred_at):
-        processing.collect_events(session, *app._given_back(session))
-
-
-POLICIES: dict[tuple[str, str], Callable[[CallsApplication, Envelope, Processing], None]] = {
-    ("profiles", "ExpertProfileUpdated"): on_expert_profile_updated,
-    ("profiles", "RateChanged"): on_rate_changed,
-    ("profiles", "AvailabilityChanged"): on_availability_changed,
-    ("billing", "CardSaved"): on_card_saved,
-    ("billing", "PaymentAuthorized"): on_payment_authorized,
-    ("billing", "PaymentAuthorizationFailed"): on_payment_authorization_failed,
-}
-"""The events calls listens to, by (producer, type). The service's handler for each should be
-named like its policy (the tracking stream's name includes it)."""

@@ -20,14 +20,24 @@ from contracts.events.v1 import money_pb2
 from headstore import clock, metrics
 from headstore.consumers import consumes
 from headstore.dependencies import Leadership, MetricsServer, Store
-from headstore.envelope import Envelope
 from headstore.errors import InvalidInput, parse_id
 from headstore.grpc import Grpc, GrpcContext, grpc_method
 from headstore.health import HealthCheck
 from headstore.settings import Settings
-from services.calls import application as policies
+from services.calls import contract
 from services.calls.adapters.janus import JanusEvent
-from services.calls.application import CallsApplication, CallsConfig, InviteLinkView, Processing
+from services.calls.application import (
+    CallsApplication,
+    CallsConfig,
+    ClientCardSaved,
+    ExpertAvailabilityChange,
+    ExpertProfileUpdate,
+    ExpertRateChange,
+    InviteLinkView,
+    PaymentAuthorized,
+    PaymentFailed,
+    Processing,
+)
 from services.calls.dependencies import JanusEvents
 from services.calls.domain import (
     ACCEPTED,
@@ -244,43 +254,43 @@ class CallsService(HealthCheck):
             expert_id=str(expert_id), count=summary.count, average_tenths=summary.average_tenths
         )
 
-    # -- other services' events ---------------------------------------------------------------
+    # -- other services' events (contract.SUBSCRIPTIONS: their queues, streams, translations) --
 
-    @consumes("profiles", "ExpertProfileUpdated")
+    @consumes(contract.EXPERT_PROFILE_UPDATED)
     def on_expert_profile_updated(
-        self, app: CallsApplication, envelope: Envelope, processing: Processing
+        self, app: CallsApplication, update: ExpertProfileUpdate, processing: Processing
     ) -> None:
-        policies.on_expert_profile_updated(app, envelope, processing)
+        app.update_expert_profile(processing, update)
 
-    @consumes("profiles", "RateChanged")
+    @consumes(contract.RATE_CHANGED)
     def on_rate_changed(
-        self, app: CallsApplication, envelope: Envelope, processing: Processing
+        self, app: CallsApplication, change: ExpertRateChange, processing: Processing
     ) -> None:
-        policies.on_rate_changed(app, envelope, processing)
+        app.change_expert_rate(processing, change)
 
-    @consumes("profiles", "AvailabilityChanged")
+    @consumes(contract.AVAILABILITY_CHANGED)
     def on_availability_changed(
-        self, app: CallsApplication, envelope: Envelope, processing: Processing
+        self, app: CallsApplication, change: ExpertAvailabilityChange, processing: Processing
     ) -> None:
-        policies.on_availability_changed(app, envelope, processing)
+        app.change_expert_availability(processing, change)
 
-    @consumes("billing", "CardSaved")
+    @consumes(contract.CARD_SAVED)
     def on_card_saved(
-        self, app: CallsApplication, envelope: Envelope, processing: Processing
+        self, app: CallsApplication, saved: ClientCardSaved, processing: Processing
     ) -> None:
-        policies.on_card_saved(app, envelope, processing)
+        app.save_client_card(processing, saved)
 
-    @consumes("billing", "PaymentAuthorized")
+    @consumes(contract.PAYMENT_AUTHORIZED)
     def on_payment_authorized(
-        self, app: CallsApplication, envelope: Envelope, processing: Processing
+        self, app: CallsApplication, authorized: PaymentAuthorized, processing: Processing
     ) -> None:
-        policies.on_payment_authorized(app, envelope, processing)
+        app.payment_authorized(processing, authorized)
 
-    @consumes("billing", "PaymentAuthorizationFailed")
+    @consumes(contract.PAYMENT_AUTHORIZATION_FAILED)
     def on_payment_authorization_failed(
-        self, app: CallsApplication, envelope: Envelope, processing: Processing
+        self, app: CallsApplication, failed: PaymentFailed, processing: Processing
     ) -> None:
-        policies.on_payment_authorization_failed(app, envelope, processing)
+        app.payment_failed(processing, failed)
 
     # -- the clock ------------------------------------------------------------------------------
 

@@ -37,7 +37,7 @@ from services.calls.rooms import (
     room_id_of,
 )
 from services.calls.service import CallsService
-from services.calls.tests.unit.conftest import RULES, Upstream
+from services.calls.tests.unit.conftest import RULES, Upstream, receive
 
 from .conftest import EventSink
 
@@ -87,12 +87,12 @@ def test_each_participant_is_who_their_token_says(
     event_sink.forward = calls_endpoint(app, settings)
     try:
         upstream, expert_id, client_id = Upstream(), uuid4(), uuid4()
-        app.receive(upstream.profile(expert_id))
-        app.receive(upstream.availability(expert_id, "online"))
-        app.receive(upstream.card_saved(client_id))
+        receive(app, upstream.profile(expert_id))
+        receive(app, upstream.availability(expert_id, "online"))
+        receive(app, upstream.card_saved(client_id))
         session = app.request_session(client_id, expert_id, "video")
         app.answer_session(session.id, expert_id, accept=True)
-        app.receive(upstream.authorized(session.id))
+        receive(app, upstream.authorized(session.id))
         session = app.session(session.id)
         assert session.status == "room_open"
         assert session.room is not None and int(session.room["room_id"]) == room_id_of(session.id)

@@ -15,11 +15,13 @@ import pytest
 from contracts.events.v1 import billing_pb2, money_pb2, profiles_pb2
 from headstore import clock as headstore_clock
 from headstore.clock import FakeClock
+from headstore.consumers import receive as receive_with
 from headstore.envelope import Envelope
 from headstore.settings import Settings
 from services.calls.application import CallsApplication, CallsConfig, RoomInfo
 from services.calls.domain import CLIENT, EXPERT, SessionRules
 from services.calls.rooms import participant_token
+from services.calls.service import CallsService
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 MINUTE = 1
@@ -90,6 +92,11 @@ def app(rooms: FakeRooms) -> Iterator[CallsApplication]:
     )
     yield application
     application.close()
+
+
+def receive(app: CallsApplication, envelope: Envelope) -> str:
+    """Apply another service's event as calls' handler for it does, exactly once."""
+    return receive_with(CallsService, app, envelope)
 
 
 class Upstream:
@@ -218,8 +225,8 @@ def upstream() -> Upstream:
 def expert_id(app: CallsApplication, upstream: Upstream) -> UUID:
     """An expert with a complete profile at 3.00 USD a minute, online."""
     expert = uuid4()
-    assert app.receive(upstream.profile(expert)) == "processed"
-    assert app.receive(upstream.availability(expert, "online")) == "processed"
+    assert receive(app, upstream.profile(expert)) == "processed"
+    assert receive(app, upstream.availability(expert, "online")) == "processed"
     return expert
 
 
@@ -231,7 +238,7 @@ def paying_client(app: CallsApplication) -> UUID:
     """A new client with a card on file (billing said so): who may ask for paid sessions."""
     client = uuid4()
     envelope = Upstream().card_saved(client, position=next(CARD_POSITIONS))
-    assert app.receive(envelope) == "processed"
+    assert receive(app, envelope) == "processed"
     return client
 
 

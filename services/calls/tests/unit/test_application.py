@@ -25,7 +25,13 @@ from headstore.errors import (
 from headstore.store import ConcurrentUpdate
 from services.calls.application import CallsApplication, CallsConfig, OpenSessions
 from services.calls.domain import CLOSE_ROOM, OPEN_ROOM, Session
-from services.calls.tests.unit.conftest import MINUTE, FakeRooms, Upstream, paying_client
+from services.calls.tests.unit.conftest import (
+    MINUTE,
+    FakeRooms,
+    Upstream,
+    paying_client,
+    receive,
+)
 
 SECOND = timedelta(seconds=1)
 PUBLISHED_TOKEN_SECRET = "dev-only-token-secret-change-me-in-production-42"
@@ -47,7 +53,7 @@ def live_session(
 ) -> Session:
     session = app.request_session(client, expert, "video")
     app.answer_session(session.id, expert, accept=True)
-    assert app.receive(upstream.authorized(session.id)) == "processed"
+    assert receive(app, upstream.authorized(session.id)) == "processed"
     app.participant_connected(session.id, "client", clock.now())
     clock.advance(2 * SECOND)
     return app.participant_connected(session.id, "expert", clock.now())
@@ -59,7 +65,7 @@ def live_session(
 
 
 def test_profiles_events_build_the_expert_card(app, upstream, expert_id):
-    app.receive(upstream.rate(expert_id, 450, "EUR", 3))
+    receive(app, upstream.rate(expert_id, 450, "EUR", 3))
     card = app.expert_card(expert_id)
     assert (card.name, card.currency, card.rate_minor, card.free_minutes) == (
         "Ada Expert",
@@ -73,23 +79,23 @@ def test_profiles_events_build_the_expert_card(app, upstream, expert_id):
 def test_a_redelivered_profiles_event_changes_nothing(app, upstream):
     expert = uuid4()
     envelope = upstream.availability(expert, "busy")
-    assert app.receive(envelope) == "processed"
+    assert receive(app, envelope) == "processed"
     head = app.head()
-    assert app.receive(envelope) == "duplicate"
+    assert receive(app, envelope) == "duplicate"
     assert app.head() == head
 
 
 def test_a_profile_update_overtaken_by_a_rate_change_keeps_the_newer_rate(app, upstream):
     expert = uuid4()
-    app.receive(upstream.rate(expert, 700, position=20))
-    app.receive(upstream.profile(expert, rate=300, position=19))
+    receive(app, upstream.rate(expert, 700, position=20))
+    receive(app, upstream.profile(expert, rate=300, position=19))
     assert app.expert_card(expert).rate_minor == 700
 
 
 def test_an_unspecified_availability_is_rejected_and_recorded(app, upstream):
     envelope = upstream.availability(uuid4(), "unspecified")
-    assert app.receive(envelope) == "rejected"
-    assert app.receive(envelope) == "duplicate"
+    assert receive(app, envelope) == "rejected"
+    assert receive(app, envelope) == "duplicate"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -100,7 +106,7 @@ def test_an_unspecified_availability_is_rejected_and_recorded(app, upstream):
 def test_offline_expert_is_refused_with_message_and_appointment_offer(
     app, upstream, expert_id, client_id
 ):
-    app.receive(upstream.availability(expert_id, "offline"))
+    receive(app, upstream.availability(expert_id, "offline"))
     error = refused(
         app,
         PreconditionFailed,
@@ -115,7 +121,7 @@ def test_offline_expert_is_refused_with_message_and_appointment_offer(
 
 
 def test_busy_expert_is_refused(app, upstream, expert_id, client_id):
-    app.receive(upstream.availability(expert_id, "busy"))
+    receive(app, upstream.availability(expert_id, "busy"))
     refused(
         app,
         PreconditionFailed,
@@ -204,7 +210,7 @@ def test_accept_payment_room_both_connected_start(
 ):
     session = app.request_session(client_id, expert_id, "video")
     app.answer_session(session.id, expert_id, accept=True)
-    app.receive(upstream.authorized(session.id, block=1))
+    receive(app, upstream.authorized(session.id, block=1))
     session = app.session(session.id)
     assert session.status == "room_open"
     assert rooms.open_rooms == {session.room["room_id"]: session.id}
@@ -222,7 +228,7 @@ def test_a_room_that_fails_to_open_is_opened_by_the_timer(
     session = app.request_session(client_id, expert_id, "video")
     app.answer_session(session.id, expert_id, accept=True)
     rooms.failing = True
-    assert app.receive(upstream.authorized(session.id)) == "processed"
+    assert receive(app, upstream.authorized(session.id)) == "processed"
     assert app.session(session.id).status == "authorized"
     assert app.tick(clock.now()) == []
     rooms.failing = False
@@ -312,7 +318,7 @@ def test_a_payment_failure_that_ends_the_session_ends_it(
 ):
     session = live_session(app, upstream, clock, client_id, expert_id)
     clock.advance(30 * SECOND)
-    assert app.receive(upstream.failed(session.id, ends_session=True)) == "processed"
+    assert receive(app, upstream.failed(session.id, ends_session=True)) == "processed"
     ended = app.session(session.id)
     assert (ended.end_reason, ended.ended_at) == ("payment_failed", clock.now())
     assert app.tick(clock.now()) == [(session.id, CLOSE_ROOM)]
@@ -321,14 +327,14 @@ def test_a_payment_failure_that_ends_the_session_ends_it(
 
 def test_a_first_payment_warning_changes_nothing(app, upstream, clock, expert_id, client_id):
     session = live_session(app, upstream, clock, client_id, expert_id)
-    assert app.receive(upstream.failed(session.id, ends_session=False)) == "processed"
+    assert receive(app, upstream.failed(session.id, ends_session=False)) == "processed"
     assert app.session(session.id).version == session.version
 
 
 def test_a_failed_first_hold_ends_the_session_before_it_starts(app, upstream, expert_id, client_id):
     session = app.request_session(client_id, expert_id, "video")
     app.answer_session(session.id, expert_id, accept=True)
-    app.receive(upstream.failed(session.id, ends_session=True, block=1))
+    receive(app, upstream.failed(session.id, ends_session=True, block=1))
     ended = app.session(session.id)
     assert (ended.end_reason, ended.started_at) == ("payment_failed", None)
 
@@ -381,8 +387,8 @@ def test_open_sessions_are_rebuilt_from_the_notification_log(
     app, upstream, clock, expert_id, client_id
 ):
     other = uuid4()
-    app.receive(upstream.profile(other))
-    app.receive(upstream.availability(other, "online"))
+    receive(app, upstream.profile(other))
+    receive(app, upstream.availability(other, "online"))
     done = app.request_session(paying_client(app), expert_id, "voice")
     app.cancel_session(done.id, done.client_id)
     live = live_session(app, upstream, clock, client_id, expert_id)
@@ -449,7 +455,7 @@ def test_a_free_link_whose_request_was_declined_works_again(app, expert_id, clie
 
 def test_a_free_link_is_not_used_by_a_refused_request(app, upstream, expert_id, client_id):
     link = app.create_free_link(expert_id)
-    app.receive(upstream.availability(expert_id, "offline"))
+    receive(app, upstream.availability(expert_id, "offline"))
     refused(
         app,
         PreconditionFailed,
@@ -474,8 +480,8 @@ def old_scheme_token(expert_id: UUID, link_id: UUID) -> str:
 
 def test_a_foreign_or_forged_invite_token_is_refused(app, upstream, expert_id, client_id):
     other = uuid4()
-    app.receive(upstream.profile(other))
-    app.receive(upstream.availability(other, "online"))
+    receive(app, upstream.profile(other))
+    receive(app, upstream.availability(other, "online"))
     foreign = app.paid_link(other).token
     refused(
         app,

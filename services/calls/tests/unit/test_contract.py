@@ -1,19 +1,39 @@
 """Every event calls publishes parses against calls.proto, and every message declared there is
-published by some path."""
+published by some path; every event calls subscribes to becomes the right command."""
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
+import pytest
 from google.protobuf import json_format
 
-from contracts.events.v1 import calls_pb2
+from contracts.events.v1 import billing_pb2, calls_pb2, money_pb2, profiles_pb2
 from headstore.domain import event_id
 from headstore.envelope import Envelope
-from services.calls.application import CallsApplication
-from services.calls.contract import translate
-from services.calls.tests.unit.conftest import MINUTE, Upstream, paying_client
+from headstore.errors import InvalidInput
+from services.calls.application import (
+    CallsApplication,
+    ClientCardSaved,
+    ExpertAvailabilityChange,
+    ExpertProfileUpdate,
+    ExpertRateChange,
+    PaymentAuthorized,
+    PaymentFailed,
+)
+from services.calls.contract import (
+    AVAILABILITY_CHANGED,
+    CARD_SAVED,
+    EXPERT_PROFILE_UPDATED,
+    PAYMENT_AUTHORIZATION_FAILED,
+    PAYMENT_AUTHORIZED,
+    RATE_CHANGED,
+    SUBSCRIPTIONS,
+    translate,
+)
+from services.calls.domain import BUSY
+from services.calls.tests.unit.conftest import MINUTE, Upstream, paying_client, receive
 
 CALLS_EVENTS = set(calls_pb2.DESCRIPTOR.message_types_by_name)
 SECOND = timedelta(seconds=1)
@@ -31,7 +51,7 @@ def every_public_path(app: CallsApplication, upstream: Upstream, clock, expert_i
     client = uuid4()
     session = app.request_session(client, expert_id, "video", link.token)
     app.answer_session(session.id, expert_id, accept=True)
-    app.receive(upstream.authorized(session.id))
+    receive(app, upstream.authorized(session.id))
     app.participant_connected(session.id, "client", clock.now())
     app.participant_connected(session.id, "expert", clock.now() + SECOND)
     app.switch_mode(session.id, client, "voice")
@@ -100,3 +120,118 @@ def test_a_session_ended_before_it_started_has_no_start(app, expert_id):
 def test_internal_events_stay_inside_calls(app, upstream, expert_id):
     types = {e.type for e in published(app)}
     assert "ExpertProfileUpdated" not in types and "AvailabilityChanged" not in types
+
+
+# -- inbound: profiles' and billing's events, as calls' commands -------------------------------
+
+EXPERT, CLIENT, SESSION = uuid4(), uuid4(), uuid4()
+ARRIVED = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
+
+
+def arrived(producer: str, message, position: int = 7) -> Envelope:
+    """`message` as its producer's relay publishes it and calls' consumer receives it."""
+    envelope = Envelope.wrap(
+        message,
+        event_id="event-1",
+        occurred_at=ARRIVED,
+        producer=producer,
+        position=position,
+        correlation_id="c",
+    )
+    return Envelope.from_json(envelope.dumps())
+
+
+def test_the_table_names_the_queues_and_streams_calls_has_always_used():
+    assert {s.queue: s.upstream for s in SUBSCRIPTIONS} == {
+        "evt-profiles-ExpertProfileUpdated--calls.on_expert_profile_updated": (
+            "profiles.ExpertProfileUpdated.on_expert_profile_updated"
+        ),
+        "evt-profiles-RateChanged--calls.on_rate_changed": "profiles.RateChanged.on_rate_changed",
+        "evt-profiles-AvailabilityChanged--calls.on_availability_changed": (
+            "profiles.AvailabilityChanged.on_availability_changed"
+        ),
+        "evt-billing-CardSaved--calls.on_card_saved": "billing.CardSaved.on_card_saved",
+        "evt-billing-PaymentAuthorized--calls.on_payment_authorized": (
+            "billing.PaymentAuthorized.on_payment_authorized"
+        ),
+        "evt-billing-PaymentAuthorizationFailed--calls.on_payment_authorization_failed": (
+            "billing.PaymentAuthorizationFailed.on_payment_authorization_failed"
+        ),
+    }
+
+
+def test_a_described_profile_with_a_rate_becomes_its_update():
+    updated = profiles_pb2.ExpertProfileUpdated(
+        expert_id=str(EXPERT),
+        name="Ada",
+        offering="Tax advice.",
+        categories=["finance"],
+        languages=["en"],
+        currency="USD",
+        rate_per_minute=money_pb2.Money(currency="EUR", minor=450),
+        free_minutes=5,
+        complete=True,
+    )
+    assert EXPERT_PROFILE_UPDATED.command(arrived("profiles", updated, 12)) == ExpertProfileUpdate(
+        expert_id=EXPERT,
+        position=12,
+        name="Ada",
+        complete=True,
+        described=True,
+        currency="EUR",
+        rate_minor=450,
+        free_minutes=5,
+    )
+
+
+def test_a_profile_without_a_rate_or_an_offering_is_not_described_and_has_no_rate():
+    updated = profiles_pb2.ExpertProfileUpdated(expert_id=str(EXPERT), name="Ada", currency="")
+    update = EXPERT_PROFILE_UPDATED.command(arrived("profiles", updated))
+    assert (update.described, update.currency, update.rate_minor) == (False, None, None)
+
+
+def test_a_rate_change_becomes_its_command():
+    changed = profiles_pb2.RateChanged(
+        expert_id=str(EXPERT),
+        rate_per_minute=money_pb2.Money(currency="GBP", minor=200),
+        free_minutes=2,
+    )
+    assert RATE_CHANGED.command(arrived("profiles", changed, 3)) == ExpertRateChange(
+        expert_id=EXPERT, position=3, currency="GBP", rate_minor=200, free_minutes=2
+    )
+
+
+def test_an_availability_becomes_calls_word_for_it():
+    changed = profiles_pb2.AvailabilityChanged(
+        expert_id=str(EXPERT), availability=profiles_pb2.AVAILABILITY_BUSY
+    )
+    assert AVAILABILITY_CHANGED.command(arrived("profiles", changed, 4)) == (
+        ExpertAvailabilityChange(expert_id=EXPERT, position=4, availability=BUSY)
+    )
+
+
+def test_an_unspecified_availability_or_a_malformed_id_is_refused():
+    unspecified = profiles_pb2.AvailabilityChanged(expert_id=str(EXPERT))
+    with pytest.raises(InvalidInput):
+        AVAILABILITY_CHANGED.command(arrived("profiles", unspecified))
+    malformed = billing_pb2.PaymentAuthorized(session_id="not-an-id", block=1)
+    with pytest.raises(InvalidInput):
+        PAYMENT_AUTHORIZED.command(arrived("billing", malformed))
+
+
+def test_a_saved_card_becomes_the_clients_card_with_its_expiry():
+    saved = billing_pb2.CardSaved(client_id=str(CLIENT), brand="visa", exp_month=4, exp_year=2031)
+    assert CARD_SAVED.command(arrived("billing", saved, 9)) == ClientCardSaved(
+        client_id=CLIENT, position=9, exp_month=4, exp_year=2031
+    )
+
+
+def test_payments_held_and_failed_become_their_commands():
+    held = billing_pb2.PaymentAuthorized(session_id=str(SESSION), block=2)
+    assert PAYMENT_AUTHORIZED.command(arrived("billing", held)) == PaymentAuthorized(
+        session_id=SESSION, block=2
+    )
+    failed = billing_pb2.PaymentAuthorizationFailed(session_id=str(SESSION), ends_session=True)
+    assert PAYMENT_AUTHORIZATION_FAILED.command(arrived("billing", failed)) == PaymentFailed(
+        session_id=SESSION, ends_session=True, failed_at=ARRIVED
+    )

@@ -28,7 +28,7 @@ from services.calls.rooms import (
     room_id_of,
 )
 from services.calls.service import CallsService
-from services.calls.tests.unit.conftest import JANUS_TOKEN_KEY, RULES, Upstream
+from services.calls.tests.unit.conftest import JANUS_TOKEN_KEY, RULES, Upstream, receive
 
 PASSWORD = "test-events-password"
 JANUS = (EVENTS_USER, PASSWORD)
@@ -105,7 +105,7 @@ def webrtc(handle: int, connection: str = "webrtcup", timestamp: int = 0) -> dic
 def room_open(app: CallsApplication, upstream: Upstream, client: UUID, expert: UUID) -> Session:
     session = app.request_session(client, expert, "video")
     app.answer_session(session.id, expert, accept=True)
-    assert app.receive(upstream.authorized(session.id)) == "processed"
+    assert receive(app, upstream.authorized(session.id)) == "processed"
     session = app.session(session.id)
     assert session.status == "room_open"
     return session

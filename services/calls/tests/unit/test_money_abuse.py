@@ -13,7 +13,7 @@ from headstore.clock import FakeClock
 from headstore.errors import PreconditionFailed
 from services.calls.application import CallsApplication
 from services.calls.domain import InitialFreeMinutes, initial_free_minutes_id
-from services.calls.tests.unit.conftest import NOW, Upstream, paying_client
+from services.calls.tests.unit.conftest import NOW, Upstream, paying_client, receive
 
 SECOND = timedelta(seconds=1)
 
@@ -22,15 +22,15 @@ SECOND = timedelta(seconds=1)
 def generous_expert(app: CallsApplication, upstream: Upstream) -> UUID:
     """An online expert at 3.00 USD a minute with 3 initial free minutes."""
     expert = uuid4()
-    assert app.receive(upstream.profile(expert, free_minutes=3)) == "processed"
-    assert app.receive(upstream.availability(expert, "online")) == "processed"
+    assert receive(app, upstream.profile(expert, free_minutes=3)) == "processed"
+    assert receive(app, upstream.availability(expert, "online")) == "processed"
     return expert
 
 
 def held(app: CallsApplication, upstream: Upstream, clock: FakeClock, client: UUID, expert: UUID):
     session = app.request_session(client, expert, "voice")
     app.answer_session(session.id, expert, accept=True)
-    assert app.receive(upstream.authorized(session.id)) == "processed"
+    assert receive(app, upstream.authorized(session.id)) == "processed"
     app.participant_connected(session.id, "client", clock.now())
     app.participant_connected(session.id, "expert", clock.now())
     clock.advance(90 * SECOND)
@@ -87,11 +87,11 @@ def test_an_expired_card_does_not_count(app, upstream, expert_id) -> None:
     client = uuid4()
     last_month = (NOW.replace(day=1) - timedelta(days=1)).month
     year = NOW.year if NOW.month > 1 else NOW.year - 1
-    assert app.receive(upstream.card_saved(client, last_month, year)) == "processed"
+    assert receive(app, upstream.card_saved(client, last_month, year)) == "processed"
     with pytest.raises(PreconditionFailed) as refused:
         app.request_session(client, expert_id, "voice")
     assert refused.value.code == "card_required"
-    assert app.receive(upstream.card_saved(client, 12, NOW.year + 3)) == "processed"
+    assert receive(app, upstream.card_saved(client, 12, NOW.year + 3)) == "processed"
     assert app.request_session(client, expert_id, "voice").status == "requested"
 
 
