@@ -22,10 +22,8 @@ from eventsourcing.application import ProcessingEvent
 from eventsourcing.persistence import IntegrityError
 from pydantic import AwareDatetime
 
-from contracts.events.v1 import billing_pb2, calls_pb2, profiles_pb2
 from headstore import metrics
-from headstore.envelope import Envelope
-from headstore.errors import InvalidInput, NotFound, PreconditionFailed
+from headstore.errors import NotFound, PreconditionFailed
 from headstore.settings import EnvironmentSettings, Settings, variable
 from headstore.store import ServiceApplication
 from headstore.topics import stored_topics
@@ -73,6 +71,50 @@ class PayoutsConfig(EnvironmentSettings):
     @property
     def weeks(self) -> PayoutWeeks:
         return PayoutWeeks(self.week_anchor, timedelta(seconds=self.week_seconds))
+
+
+# ---------------------------------------------------------------------------------------------
+# Commands: other services' events, as payouts takes them (services/payouts/contract.py
+# translates them)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SessionEarnings:
+    """What the expert earned from a session (after the platform's commission), and that
+    commission, which an ambassador who referred the expert shares."""
+
+    session_id: str
+    expert_id: str
+    currency: str
+    amount_minor: int
+    commission_minor: int
+    earned_at: datetime
+
+
+@dataclass(frozen=True)
+class ChargedSession:
+    session_id: str
+    expert_id: str
+    currency: str
+    minutes: int
+    charged_at: datetime
+
+
+@dataclass(frozen=True)
+class SessionRating:
+    session_id: str
+    expert_id: str
+    stars: int
+
+
+@dataclass(frozen=True)
+class ExpertReferral:
+    """An ambassador brought an expert, for a share of the platform's commission."""
+
+    expert_id: str
+    ambassador_id: str
+    share_basis_points: int
 
 
 # ---------------------------------------------------------------------------------------------
@@ -297,33 +339,26 @@ class PayoutsApplication(ServiceApplication):
 
     # -- consumed events ------------------------------------------------------------------------
 
-    def credit_earnings(
-        self,
-        processing: Processing,
-        *,
-        session_id: str,
-        expert_id: str,
-        currency: str,
-        amount_minor: int,
-        commission_minor: int,
-        earned_at: datetime,
-    ) -> None:
+    def credit_earnings(self, processing: Processing, earnings: SessionEarnings) -> None:
         """The expert's earnings of a session and, for a referred expert, the ambassador's
-        share of the commission, credited once each."""
-        week = self.weeks.week_of(earned_at)
-        payee = self._payee_or_new(expert_id)
+        share of the commission, credited once each; a session that earned nothing credits
+        nothing."""
+        if earnings.amount_minor <= 0:
+            return
+        week = self.weeks.week_of(earnings.earned_at)
+        payee = self._payee_or_new(earnings.expert_id)
         payee.credit(
             entry=EARNINGS,
-            session_id=session_id,
-            expert_id=expert_id,
-            currency=currency,  # checked by the payee
-            amount_minor=amount_minor,
-            commission_minor=commission_minor,
-            earned_at=earned_at,
+            session_id=earnings.session_id,
+            expert_id=earnings.expert_id,
+            currency=earnings.currency,  # checked by the payee
+            amount_minor=earnings.amount_minor,
+            commission_minor=earnings.commission_minor,
+            earned_at=earnings.earned_at,
             week=week,
         )
         changed: list[Any] = [payee]
-        referral = self.find(Referral, referral_id(expert_id))
+        referral = self.find(Referral, referral_id(earnings.expert_id))
         if referral is not None:
             changed.extend(self._credit_share(referral, payee))
         processing.collect_events(*changed)
@@ -348,39 +383,33 @@ class PayoutsApplication(ServiceApplication):
             )
         return [ambassador]
 
-    def record_referral(
-        self, processing: Processing, *, expert_id: str, ambassador_id: str, share_basis_points: int
-    ) -> None:
+    def record_referral(self, processing: Processing, referred: ExpertReferral) -> None:
         """An expert an ambassador brought; sessions credited before the news arrived are
         shared now (events of different services may arrive in any order)."""
-        if self.find(Referral, referral_id(expert_id)) is not None:
+        if self.find(Referral, referral_id(referred.expert_id)) is not None:
             return
-        referral = Referral.record(expert_id, ambassador_id, share_basis_points)
+        referral = Referral.record(
+            referred.expert_id, referred.ambassador_id, referred.share_basis_points
+        )
         changed: list[Any] = [referral]
-        expert = self.payee(expert_id)
+        expert = self.payee(referred.expert_id)
         if expert is not None:
             changed.extend(self._credit_share(referral, expert))
         processing.collect_events(*changed)
 
-    def count_session(
-        self,
-        processing: Processing,
-        *,
-        expert_id: str,
-        session_id: str,
-        currency: str,
-        minutes: int,
-        charged_at: datetime,
-    ) -> None:
-        stats = self._statistics_or_new(expert_id)
-        stats.count_session(session_id, currency, minutes, self.weeks.week_of(charged_at))
+    def count_session(self, processing: Processing, charged: ChargedSession) -> None:
+        stats = self._statistics_or_new(charged.expert_id)
+        stats.count_session(
+            charged.session_id,
+            charged.currency,
+            charged.minutes,
+            self.weeks.week_of(charged.charged_at),
+        )
         processing.collect_events(stats)
 
-    def count_rating(
-        self, processing: Processing, *, expert_id: str, session_id: str, stars: int
-    ) -> None:
-        stats = self._statistics_or_new(expert_id)
-        stats.count_rating(session_id, stars)
+    def count_rating(self, processing: Processing, rating: SessionRating) -> None:
+        stats = self._statistics_or_new(rating.expert_id)
+        stats.count_rating(rating.session_id, rating.stars)
         processing.collect_events(stats)
 
     # -- the weekly run -------------------------------------------------------------------------
@@ -586,56 +615,3 @@ class PayoutsApplication(ServiceApplication):
             "ratings": len(stats.ratings) if stats is not None else 0,
             "average_rating_hundredths": stats.average_rating_hundredths if stats else 0,
         }
-
-
-# ---------------------------------------------------------------------------------------------
-# Other services' events
-# ---------------------------------------------------------------------------------------------
-
-
-def on_earnings_accrued(
-    app: PayoutsApplication, envelope: Envelope, processing: Processing
-) -> None:
-    event = envelope.parse(billing_pb2.EarningsAccrued)
-    if event.amount.minor <= 0:
-        return
-    app.credit_earnings(
-        processing,
-        session_id=event.session_id,
-        expert_id=event.expert_id,
-        currency=event.amount.currency,
-        amount_minor=event.amount.minor,
-        commission_minor=event.commission.minor if event.HasField("commission") else 0,
-        earned_at=envelope.occurred_at,
-    )
-
-
-def on_session_charged(app: PayoutsApplication, envelope: Envelope, processing: Processing) -> None:
-    event = envelope.parse(billing_pb2.SessionCharged)
-    app.count_session(
-        processing,
-        expert_id=event.expert_id,
-        session_id=event.session_id,
-        currency=event.total.currency,
-        minutes=event.minutes,
-        charged_at=envelope.occurred_at,
-    )
-
-
-def on_rating_given(app: PayoutsApplication, envelope: Envelope, processing: Processing) -> None:
-    event = envelope.parse(calls_pb2.RatingGiven)
-    app.count_rating(
-        processing, expert_id=event.expert_id, session_id=event.session_id, stars=event.stars
-    )
-
-
-def on_expert_referred(app: PayoutsApplication, envelope: Envelope, processing: Processing) -> None:
-    event = envelope.parse(profiles_pb2.ExpertReferred)
-    if not event.expert_id or not event.ambassador_id:
-        raise InvalidInput("invalid_referral", "A referral names an expert and an ambassador.")
-    app.record_referral(
-        processing,
-        expert_id=event.expert_id,
-        ambassador_id=event.ambassador_id,
-        share_basis_points=event.share_basis_points,
-    )

@@ -1,6 +1,13 @@
-"""The payouts service's public events: which stored events leave the service, and as what.
-Each is built from its stored event alone, except a payee's events, which name the payee's
-account (read from the aggregate's first event through `app`)."""
+"""The payouts service's contract with the others, both ways.
+
+Outbound: which stored events leave the service, and as what. Each is built from its stored
+event alone, except a payee's events, which name the payee's account (read from the
+aggregate's first event through `app`).
+
+Inbound: the events of billing, calls and profiles that payouts subscribes to
+(`SUBSCRIPTIONS`, with the names of their queues and streams, which never change), each
+translated into the command the application takes.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +15,17 @@ from typing import Any
 
 from google.protobuf.message import Message
 
-from contracts.events.v1 import money_pb2
+from contracts.events.v1 import billing_pb2, calls_pb2, money_pb2, profiles_pb2
 from contracts.events.v1 import payouts_pb2 as events
+from headstore.envelope import Envelope
+from headstore.errors import InvalidInput
+from headstore.subscriptions import Subscription
+from services.payouts.application import (
+    ChargedSession,
+    ExpertReferral,
+    SessionEarnings,
+    SessionRating,
+)
 from services.payouts.domain import AMBASSADOR_SHARE, Payee, PayoutAccount
 
 
@@ -78,3 +94,80 @@ def translate(event: Any, app: Any = None) -> Message | None:
                 )
             return statement
     return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Inbound: other services' events, as payouts' commands
+# ---------------------------------------------------------------------------------------------
+
+
+def from_earnings_accrued(
+    event: billing_pb2.EarningsAccrued, envelope: Envelope
+) -> SessionEarnings:
+    return SessionEarnings(
+        session_id=event.session_id,
+        expert_id=event.expert_id,
+        currency=event.amount.currency,
+        amount_minor=event.amount.minor,
+        commission_minor=event.commission.minor if event.HasField("commission") else 0,
+        earned_at=envelope.occurred_at,
+    )
+
+
+def from_session_charged(event: billing_pb2.SessionCharged, envelope: Envelope) -> ChargedSession:
+    return ChargedSession(
+        session_id=event.session_id,
+        expert_id=event.expert_id,
+        currency=event.total.currency,
+        minutes=event.minutes,
+        charged_at=envelope.occurred_at,
+    )
+
+
+def from_rating_given(event: calls_pb2.RatingGiven, envelope: Envelope) -> SessionRating:
+    return SessionRating(session_id=event.session_id, expert_id=event.expert_id, stars=event.stars)
+
+
+def from_expert_referred(event: profiles_pb2.ExpertReferred, envelope: Envelope) -> ExpertReferral:
+    if not event.expert_id or not event.ambassador_id:
+        raise InvalidInput("invalid_referral", "A referral names an expert and an ambassador.")
+    return ExpertReferral(
+        expert_id=event.expert_id,
+        ambassador_id=event.ambassador_id,
+        share_basis_points=event.share_basis_points,
+    )
+
+
+EARNINGS_ACCRUED = Subscription(
+    producer="billing",
+    event=billing_pb2.EarningsAccrued,
+    queue="evt-billing-EarningsAccrued--payouts.on_earnings_accrued",
+    upstream="billing.EarningsAccrued.on_earnings_accrued",
+    translate=from_earnings_accrued,
+)
+SESSION_CHARGED = Subscription(
+    producer="billing",
+    event=billing_pb2.SessionCharged,
+    queue="evt-billing-SessionCharged--payouts.on_session_charged",
+    upstream="billing.SessionCharged.on_session_charged",
+    translate=from_session_charged,
+)
+RATING_GIVEN = Subscription(
+    producer="calls",
+    event=calls_pb2.RatingGiven,
+    queue="evt-calls-RatingGiven--payouts.on_rating_given",
+    upstream="calls.RatingGiven.on_rating_given",
+    translate=from_rating_given,
+)
+EXPERT_REFERRED = Subscription(
+    producer="profiles",
+    event=profiles_pb2.ExpertReferred,
+    queue="evt-profiles-ExpertReferred--payouts.on_expert_referred",
+    upstream="profiles.ExpertReferred.on_expert_referred",
+    translate=from_expert_referred,
+)
+
+SUBSCRIPTIONS = (EARNINGS_ACCRUED, SESSION_CHARGED, RATING_GIVEN, EXPERT_REFERRED)
+"""Every event payouts applies. The queue and upstream names are those payouts has always used
+(they once came from the handlers' method names): never change them, or a deployment's queue
+and its waiting events, its tracking and its parked events are left behind."""

@@ -15,13 +15,20 @@ from contracts.payouts.v1 import payouts_pb2_grpc
 from headstore import clock
 from headstore.consumers import consumes
 from headstore.dependencies import Leadership, MetricsServer, Provides, Store
-from headstore.envelope import Envelope
 from headstore.grpc import Grpc, GrpcContext, grpc_method
 from headstore.health import HealthCheck
 from headstore.runtime import off_hub
-from services.payouts import application as policies
+from services.payouts import contract
 from services.payouts.adapters.stripe import ConnectGateway, account_state
-from services.payouts.application import PayoutsApplication, PayoutsConfig, Processing
+from services.payouts.application import (
+    ChargedSession,
+    ExpertReferral,
+    PayoutsApplication,
+    PayoutsConfig,
+    Processing,
+    SessionEarnings,
+    SessionRating,
+)
 from services.payouts.domain import PayoutAccount
 
 log = logging.getLogger(__name__)
@@ -62,31 +69,31 @@ class PayoutsService(HealthCheck):
     timer_lease = Leadership("timer")
     metrics = MetricsServer(lambda settings: settings.metrics_ports["payouts"])
 
-    # -- other services' events (handler names name the tracking streams) ----------------------
+    # -- other services' events (contract.SUBSCRIPTIONS: their queues, streams, translations) --
 
-    @consumes("billing", "EarningsAccrued")
+    @consumes(contract.EARNINGS_ACCRUED)
     def on_earnings_accrued(
-        self, app: PayoutsApplication, envelope: Envelope, processing: Processing
+        self, app: PayoutsApplication, earnings: SessionEarnings, processing: Processing
     ) -> None:
-        policies.on_earnings_accrued(app, envelope, processing)
+        app.credit_earnings(processing, earnings)
 
-    @consumes("billing", "SessionCharged")
+    @consumes(contract.SESSION_CHARGED)
     def on_session_charged(
-        self, app: PayoutsApplication, envelope: Envelope, processing: Processing
+        self, app: PayoutsApplication, charged: ChargedSession, processing: Processing
     ) -> None:
-        policies.on_session_charged(app, envelope, processing)
+        app.count_session(processing, charged)
 
-    @consumes("calls", "RatingGiven")
+    @consumes(contract.RATING_GIVEN)
     def on_rating_given(
-        self, app: PayoutsApplication, envelope: Envelope, processing: Processing
+        self, app: PayoutsApplication, rating: SessionRating, processing: Processing
     ) -> None:
-        policies.on_rating_given(app, envelope, processing)
+        app.count_rating(processing, rating)
 
-    @consumes("profiles", "ExpertReferred")
+    @consumes(contract.EXPERT_REFERRED)
     def on_expert_referred(
-        self, app: PayoutsApplication, envelope: Envelope, processing: Processing
+        self, app: PayoutsApplication, referred: ExpertReferral, processing: Processing
     ) -> None:
-        policies.on_expert_referred(app, envelope, processing)
+        app.record_referral(processing, referred)
 
     # -- the weekly run -------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from google.protobuf.message import Message
 from contracts.events.v1 import billing_pb2, calls_pb2, money_pb2, profiles_pb2
 from headstore import clock as headstore_clock
 from headstore.clock import FakeClock
+from headstore.consumers import receive
 from headstore.envelope import Envelope
 from headstore.settings import Settings
 from services.payouts.application import (
@@ -19,11 +20,8 @@ from services.payouts.application import (
     PayoutsApplication,
     PayoutsConfig,
     TransferResult,
-    on_earnings_accrued,
-    on_expert_referred,
-    on_rating_given,
-    on_session_charged,
 )
+from services.payouts.service import PayoutsService
 
 ANCHOR = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday
 WEEK = timedelta(days=7)
@@ -115,16 +113,15 @@ def money(minor: int, currency: str = "USD") -> money_pb2.Money:
 
 class Upstream:
     """Delivers other services' events to payouts as the consumer does: an envelope through
-    JSON, consumed exactly once per upstream position."""
+    JSON, translated and handled by the service's handler for it, exactly once per upstream
+    position."""
 
     _positions = itertools.count(1)
 
     def __init__(self, app: PayoutsApplication) -> None:
         self.app = app
 
-    def deliver(
-        self, producer: str, message: Message, policy: Any, position: int | None = None
-    ) -> str:
+    def deliver(self, producer: str, message: Message, position: int | None = None) -> str:
         envelope = Envelope.wrap(
             message,
             event_id=str(uuid4()),
@@ -133,11 +130,7 @@ class Upstream:
             position=position or next(Upstream._positions),
             correlation_id="test",
         )
-        envelope = Envelope.from_json(envelope.dumps())
-        upstream = f"{producer}.{envelope.type}.{policy.__name__}"
-        return self.app.consume(
-            envelope, upstream, lambda app, processing: policy(app, envelope, processing)
-        )
+        return receive(PayoutsService, self.app, Envelope.from_json(envelope.dumps()))
 
     def earnings(
         self, session_id: str, expert_id: str, amount: int, commission: int, currency: str = "USD"
@@ -150,7 +143,6 @@ class Upstream:
                 amount=money(amount, currency),
                 commission=money(commission, currency),
             ),
-            on_earnings_accrued,
         )
 
     def charged(self, session_id: str, expert_id: str, minutes: int, total: int) -> str:
@@ -164,7 +156,6 @@ class Upstream:
                 billed_minutes=minutes,
                 total=money(total),
             ),
-            on_session_charged,
         )
 
     def rating(self, session_id: str, expert_id: str, stars: int) -> str:
@@ -173,7 +164,6 @@ class Upstream:
             calls_pb2.RatingGiven(
                 session_id=session_id, client_id="client-1", expert_id=expert_id, stars=stars
             ),
-            on_rating_given,
         )
 
     def referred(self, expert_id: str, ambassador_id: str, share_basis_points: int = 1000) -> str:
@@ -185,7 +175,6 @@ class Upstream:
                 referral_code="AMB123",
                 share_basis_points=share_basis_points,
             ),
-            on_expert_referred,
         )
 
 

@@ -83,6 +83,13 @@ def test_a_second_run_in_the_same_week_sends_nothing(app, connect, upstream, clo
     assert len(stored(app, PayoutRun.Started)) == 1
 
 
+def test_a_session_that_earned_nothing_credits_nothing(app, upstream):
+    assert upstream.earnings("s1", "e1", 0, 0) == "processed"
+    assert app.payee("e1") is None
+    assert upstream.earnings("s2", "e1", 100, 11) == "processed"
+    assert list(app.payee("e1").credits) == ["earnings:s2"]
+
+
 def test_a_balance_waits_for_activation(app, connect, upstream, clock):
     upstream.earnings("s1", "e1", 8100, 900)
     clock.advance(RUN_OF_WEEK_0 - clock.now())

@@ -1,11 +1,27 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
-from contracts.events.v1 import payouts_pb2
+import pytest
+
+from contracts.events.v1 import billing_pb2, calls_pb2, money_pb2, payouts_pb2, profiles_pb2
 from headstore.domain import event_id
 from headstore.envelope import Envelope
-from services.payouts.contract import translate
+from headstore.errors import InvalidInput
+from services.payouts.application import (
+    ChargedSession,
+    ExpertReferral,
+    SessionEarnings,
+    SessionRating,
+)
+from services.payouts.contract import (
+    EARNINGS_ACCRUED,
+    EXPERT_REFERRED,
+    RATING_GIVEN,
+    SESSION_CHARGED,
+    SUBSCRIPTIONS,
+    translate,
+)
 
 from .conftest import ANCHOR, WEEK, activate
 
@@ -64,3 +80,84 @@ def test_every_payouts_event_is_published_and_parses(app, connect, upstream, clo
     }
     e1 = statements[-1]
     assert e1.period_end.ToDatetime() - e1.period_start.ToDatetime() == WEEK
+
+
+# -- inbound: other services' events, as payouts' commands -------------------------------------
+
+ARRIVED = datetime(2026, 1, 6, 12, 0, tzinfo=UTC)
+
+
+def arrived(producer: str, message) -> Envelope:
+    """`message` as its producer's relay publishes it and payouts' consumer receives it."""
+    envelope = Envelope.wrap(
+        message,
+        event_id="event-1",
+        occurred_at=ARRIVED,
+        producer=producer,
+        position=7,
+        correlation_id="c",
+    )
+    return Envelope.from_json(envelope.dumps())
+
+
+def test_the_table_names_the_queues_and_streams_payouts_has_always_used():
+    assert {s.queue: s.upstream for s in SUBSCRIPTIONS} == {
+        "evt-billing-EarningsAccrued--payouts.on_earnings_accrued": (
+            "billing.EarningsAccrued.on_earnings_accrued"
+        ),
+        "evt-billing-SessionCharged--payouts.on_session_charged": (
+            "billing.SessionCharged.on_session_charged"
+        ),
+        "evt-calls-RatingGiven--payouts.on_rating_given": "calls.RatingGiven.on_rating_given",
+        "evt-profiles-ExpertReferred--payouts.on_expert_referred": (
+            "profiles.ExpertReferred.on_expert_referred"
+        ),
+    }
+
+
+def test_earnings_become_the_sessions_earnings_when_billing_published_them():
+    accrued = billing_pb2.EarningsAccrued(
+        session_id="s-1",
+        expert_id="e-1",
+        amount=money_pb2.Money(currency="CHF", minor=8100),
+        commission=money_pb2.Money(currency="CHF", minor=900),
+    )
+    assert EARNINGS_ACCRUED.command(arrived("billing", accrued)) == SessionEarnings(
+        session_id="s-1",
+        expert_id="e-1",
+        currency="CHF",
+        amount_minor=8100,
+        commission_minor=900,
+        earned_at=ARRIVED,
+    )
+
+
+def test_earnings_without_a_commission_share_nothing():
+    accrued = billing_pb2.EarningsAccrued(
+        session_id="s-1", expert_id="e-1", amount=money_pb2.Money(currency="USD", minor=100)
+    )
+    assert EARNINGS_ACCRUED.command(arrived("billing", accrued)).commission_minor == 0
+
+
+def test_a_charged_session_and_a_rating_become_the_experts_statistics():
+    charged = billing_pb2.SessionCharged(
+        session_id="s-1", expert_id="e-1", minutes=30, total=money_pb2.Money(currency="USD")
+    )
+    assert SESSION_CHARGED.command(arrived("billing", charged)) == ChargedSession(
+        session_id="s-1", expert_id="e-1", currency="USD", minutes=30, charged_at=ARRIVED
+    )
+    rated = calls_pb2.RatingGiven(session_id="s-1", expert_id="e-1", stars=4)
+    assert RATING_GIVEN.command(arrived("calls", rated)) == SessionRating(
+        session_id="s-1", expert_id="e-1", stars=4
+    )
+
+
+def test_a_referral_becomes_its_command_and_one_without_both_people_is_refused():
+    referred = profiles_pb2.ExpertReferred(
+        expert_id="e-1", ambassador_id="a-1", referral_code="HS-X", share_basis_points=1000
+    )
+    assert EXPERT_REFERRED.command(arrived("profiles", referred)) == ExpertReferral(
+        expert_id="e-1", ambassador_id="a-1", share_basis_points=1000
+    )
+    with pytest.raises(InvalidInput):
+        EXPERT_REFERRED.command(arrived("profiles", profiles_pb2.ExpertReferred(expert_id="e-1")))
