@@ -154,6 +154,8 @@ def new_referral_code() -> str:
     return "HS-" + base64.b32encode(secrets.token_bytes(5)).decode()
 
 
+Processing = ProcessingEvent[UUID]
+
 RETRIES = 3
 """Attempts of a command whose save may lose a race with another writer."""
 
@@ -166,6 +168,29 @@ def token_owner(token: str, field_name: str = "token") -> UUID:
         raise InvalidInput(
             "link_invalid", "This link is not valid; use the newest link we e-mailed.", field_name
         ) from None
+
+
+@dataclass(frozen=True)
+class PayoutActivated:
+    """payouts can pay the account out now."""
+
+    account_id: UUID
+
+
+@dataclass(frozen=True)
+class ExpertSessionStarted:
+    """calls started a session with the expert."""
+
+    expert_id: UUID
+
+
+@dataclass(frozen=True)
+class ExpertSessionEnded:
+    """calls ended a session of the expert; `had_started` is False for one that never began
+    (declined, unanswered, unpaid)."""
+
+    expert_id: UUID
+    had_started: bool
 
 
 def email_taken() -> Conflict:
@@ -657,21 +682,24 @@ class ProfilesApplication(ServiceApplication):
         self.save(profile)
         return profile
 
-    def payout_activated(self, processing: ProcessingEvent[UUID], account_id: UUID) -> None:
+    def payout_activated(self, processing: Processing, activated: PayoutActivated) -> None:
         """Payouts' PayoutAccountActivated: the account's payout is active."""
-        account = self.account(account_id)
+        account = self.account(activated.account_id)
         if account.activate_payout():
             processing.collect_events(account)
 
-    def mark_in_session(
-        self, processing: ProcessingEvent[UUID], expert_id: UUID, in_session: bool
-    ) -> None:
-        """Busy while a session runs, online again after it (calls' SessionStarted/Ended)."""
-        profile = self.expert_profile(expert_id)
-        if in_session:
-            profile.mark_busy()
-        else:
-            profile.mark_free()
+    def expert_session_started(self, processing: Processing, started: ExpertSessionStarted) -> None:
+        """Busy while a session runs."""
+        profile = self.expert_profile(started.expert_id)
+        profile.mark_busy()
+        processing.collect_events(profile)
+
+    def expert_session_ended(self, processing: Processing, ended: ExpertSessionEnded) -> None:
+        """Online again after a session; a session that never started never made them busy."""
+        if not ended.had_started:
+            return
+        profile = self.expert_profile(ended.expert_id)
+        profile.mark_free()
         processing.collect_events(profile)
 
     def set_availability(self, expert_id: UUID, online: bool) -> ExpertProfile:

@@ -1,7 +1,12 @@
-"""The profiles service's public events: which stored events leave the service, and as what.
+"""The profiles service's contract with the others, both ways.
 
-Events that carry a mailed link carry its token as the stored event holds it: sealed for the
-notifications service (see application.NewLink), never in plain text.
+Outbound: which stored events leave the service, and as what. Events that carry a mailed link
+carry its token as the stored event holds it: sealed for the notifications service (see
+application.NewLink), never in plain text.
+
+Inbound: the events of calls and payouts that profiles subscribes to (`SUBSCRIPTIONS`, with the
+names of their queues and streams, which never change), each translated into the command the
+application takes.
 """
 
 from __future__ import annotations
@@ -12,9 +17,17 @@ from typing import Any, TypeVar
 from eventsourcing.domain import Aggregate
 from google.protobuf.message import Message
 
-from contracts.events.v1 import money_pb2
+from contracts.events.v1 import calls_pb2, money_pb2, payouts_pb2
 from contracts.events.v1 import profiles_pb2 as events
+from headstore.envelope import Envelope
+from headstore.errors import parse_id
 from headstore.store import ServiceApplication
+from headstore.subscriptions import Subscription
+from services.profiles.application import (
+    ExpertSessionEnded,
+    ExpertSessionStarted,
+    PayoutActivated,
+)
 from services.profiles.domain import Account, Ambassador, ExpertApplication, ExpertProfile
 
 AVAILABILITY = {
@@ -188,3 +201,55 @@ def _profile_updated(profile: ExpertProfile) -> events.ExpertProfileUpdated:
         rate_per_minute=rate_of(profile),
         **profile_fields(profile),
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Inbound: calls' and payouts' events, as profiles' commands
+# ---------------------------------------------------------------------------------------------
+
+
+def from_payout_account_activated(
+    event: payouts_pb2.PayoutAccountActivated, envelope: Envelope
+) -> PayoutActivated:
+    return PayoutActivated(account_id=parse_id(event.account_id, "account_id"))
+
+
+def from_session_started(
+    event: calls_pb2.SessionStarted, envelope: Envelope
+) -> ExpertSessionStarted:
+    return ExpertSessionStarted(expert_id=parse_id(event.expert_id, "expert_id"))
+
+
+def from_session_ended(event: calls_pb2.SessionEnded, envelope: Envelope) -> ExpertSessionEnded:
+    return ExpertSessionEnded(
+        expert_id=parse_id(event.expert_id, "expert_id"),
+        had_started=event.HasField("started_at"),
+    )
+
+
+PAYOUT_ACCOUNT_ACTIVATED = Subscription(
+    producer="payouts",
+    event=payouts_pb2.PayoutAccountActivated,
+    queue="evt-payouts-PayoutAccountActivated--profiles.on_payout_account_activated",
+    upstream="payouts.PayoutAccountActivated.on_payout_account_activated",
+    translate=from_payout_account_activated,
+)
+SESSION_STARTED = Subscription(
+    producer="calls",
+    event=calls_pb2.SessionStarted,
+    queue="evt-calls-SessionStarted--profiles.on_session_started",
+    upstream="calls.SessionStarted.on_session_started",
+    translate=from_session_started,
+)
+SESSION_ENDED = Subscription(
+    producer="calls",
+    event=calls_pb2.SessionEnded,
+    queue="evt-calls-SessionEnded--profiles.on_session_ended",
+    upstream="calls.SessionEnded.on_session_ended",
+    translate=from_session_ended,
+)
+
+SUBSCRIPTIONS = (PAYOUT_ACCOUNT_ACTIVATED, SESSION_STARTED, SESSION_ENDED)
+"""Every event profiles applies. The queue and upstream names are those profiles has always used
+(they once came from the handlers' method names): never change them, or a deployment's queue
+and its waiting events, its tracking and its parked events are left behind."""

@@ -7,21 +7,25 @@ import logging
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import ProcessingEvent
 from nameko.containers import WorkerContext
 
-from contracts.events.v1 import calls_pb2, payouts_pb2
 from contracts.profiles.v1 import profiles_pb2 as api
 from contracts.profiles.v1 import profiles_pb2_grpc
 from headstore.consumers import consumes
 from headstore.dependencies import PARKED_GAUGE_SECONDS, MetricsServer, Provides, Store
-from headstore.envelope import Envelope
 from headstore.errors import InvalidInput, parse_id
 from headstore.grpc import Grpc, GrpcContext, grpc_method
 from headstore.health import HealthCheck
 from headstore.runtime import off_hub
 from headstore.settings import Settings
-from services.profiles.application import ProfilesApplication
+from services.profiles import contract
+from services.profiles.application import (
+    ExpertSessionEnded,
+    ExpertSessionStarted,
+    PayoutActivated,
+    Processing,
+    ProfilesApplication,
+)
 from services.profiles.contract import profile_fields, rate_of
 from services.profiles.directory import SearchQuery, directory_state, start_directory
 from services.profiles.domain import (
@@ -39,8 +43,6 @@ handled = grpc_method("profiles")
 
 # How long a search waits for the directory to show writes made before it (read-your-writes).
 DIRECTORY_WAIT_SECONDS = 2.0
-
-Processing = ProcessingEvent[UUID]
 
 
 class Directory(Provides["Directory"]):
@@ -186,29 +188,25 @@ class ProfilesService(HealthCheck):
         state, detail = self.directory.state()
         return [*super().components(), ("profiles.directory", state, detail)]
 
-    # -- sessions (from calls) ------------------------------------------------------------
+    # -- other services' events (contract.SUBSCRIPTIONS: their queues, streams, translations) --
 
-    @consumes("payouts", "PayoutAccountActivated")
+    @consumes(contract.PAYOUT_ACCOUNT_ACTIVATED)
     def on_payout_account_activated(
-        self, app: ProfilesApplication, envelope: Envelope, processing: Processing
+        self, app: ProfilesApplication, activated: PayoutActivated, processing: Processing
     ) -> None:
-        activated = envelope.parse(payouts_pb2.PayoutAccountActivated)
-        app.payout_activated(processing, parse_id(activated.account_id, "account_id"))
+        app.payout_activated(processing, activated)
 
-    @consumes("calls", "SessionStarted")
+    @consumes(contract.SESSION_STARTED)
     def on_session_started(
-        self, app: ProfilesApplication, envelope: Envelope, processing: Processing
+        self, app: ProfilesApplication, started: ExpertSessionStarted, processing: Processing
     ) -> None:
-        started = envelope.parse(calls_pb2.SessionStarted)
-        app.mark_in_session(processing, parse_id(started.expert_id, "expert_id"), True)
+        app.expert_session_started(processing, started)
 
-    @consumes("calls", "SessionEnded")
+    @consumes(contract.SESSION_ENDED)
     def on_session_ended(
-        self, app: ProfilesApplication, envelope: Envelope, processing: Processing
+        self, app: ProfilesApplication, ended: ExpertSessionEnded, processing: Processing
     ) -> None:
-        ended = envelope.parse(calls_pb2.SessionEnded)
-        if ended.HasField("started_at"):  # a session that never started never made them busy
-            app.mark_in_session(processing, parse_id(ended.expert_id, "expert_id"), False)
+        app.expert_session_ended(processing, ended)
 
     # -- accounts -------------------------------------------------------------------------
 
