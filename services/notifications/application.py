@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -16,9 +17,10 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
 
-from headstore import clock
+from headstore import clock, links
 from headstore.settings import Settings
 from headstore.store import ServiceApplication
+from services.notifications import templates
 from services.notifications.domain import (
     Addressee,
     Email,
@@ -27,10 +29,84 @@ from services.notifications.domain import (
     addressee_id,
     email_id,
 )
-from services.notifications.templates import Rendered
+from services.notifications.templates import Rendered, StatementLine
 
 DEFAULT_LIST_LIMIT = 50
 MAX_LIST_LIMIT = 500
+
+Processing = ProcessingEvent[UUID]
+
+
+# ---------------------------------------------------------------------------------------------
+# Commands: other services' events, as notifications takes them
+# (services/notifications/contract.py translates them). `cause_event_id` is the event's id: a
+# mail is queued once per cause and template.
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LinkMail:
+    """A mail carrying a single-use link, whose token profiles sealed for this service alone:
+    it is opened only to write the mail."""
+
+    to: str
+    name: str
+    sealed_token: bytes
+    expires_at: datetime | None
+    cause_event_id: str
+
+
+@dataclass(frozen=True)
+class NoticeMail:
+    """A mail telling the account holder that something happened to their account."""
+
+    to: str
+    name: str
+    cause_event_id: str
+
+
+@dataclass(frozen=True)
+class RejectionMail:
+    to: str
+    name: str
+    comment: str
+    cause_event_id: str
+
+
+@dataclass(frozen=True)
+class NewAddressee:
+    """An account's address and name, for the mails to it that other events cause."""
+
+    account_id: str
+    email: str
+    name: str
+
+
+@dataclass(frozen=True)
+class SessionReceipt:
+    """A charged session, for the receipts to its client and its expert."""
+
+    session_id: str
+    client_id: str
+    expert_id: str
+    minutes: int
+    billed_minutes: int
+    rate_minor: int
+    total_minor: int
+    expert_share_minor: int
+    currency: str
+    cause_event_id: str
+
+
+@dataclass(frozen=True)
+class PayoutStatement:
+    """A payee's week of payouts, per currency."""
+
+    account_id: str
+    period_start: datetime
+    period_end: datetime
+    lines: tuple[StatementLine, ...]
+    cause_event_id: str
 
 
 @dataclass(frozen=True)
@@ -172,11 +248,120 @@ class NotificationsApplication(ServiceApplication):
         processing.collect_events(email)
         return email
 
-    def remember_addressee(
-        self, processing: ProcessingEvent[UUID], account_id: str, email: str, name: str
+    def remember_addressee(self, processing: Processing, addressee: NewAddressee) -> None:
+        if addressee_id(addressee.account_id) not in self.repository:
+            processing.collect_events(
+                Addressee.register(addressee.account_id, addressee.email, addressee.name)
+            )
+
+    def mail_email_verification(self, processing: Processing, mail: LinkMail) -> None:
+        self._queue_link_mail(
+            processing, mail, templates.EMAIL_VERIFICATION, templates.email_verification
+        )
+
+    def mail_password_reset(self, processing: Processing, mail: LinkMail) -> None:
+        self._queue_link_mail(processing, mail, templates.PASSWORD_RESET, templates.password_reset)
+
+    def mail_expert_accepted(self, processing: Processing, mail: LinkMail) -> None:
+        """The accepted applicant's link to sign up as an expert."""
+        self._queue_link_mail(
+            processing, mail, templates.EXPERT_ACCEPTED, templates.expert_accepted
+        )
+
+    def mail_sign_up_attempted(self, processing: Processing, mail: NoticeMail) -> None:
+        self.queue_email(
+            processing,
+            to=mail.to,
+            template=templates.SIGN_UP_ATTEMPTED,
+            rendered=templates.sign_up_attempted(self.settings.public_url, mail.name),
+            cause_event_id=mail.cause_event_id,
+        )
+
+    def mail_password_changed(self, processing: Processing, mail: NoticeMail) -> None:
+        self.queue_email(
+            processing,
+            to=mail.to,
+            template=templates.PASSWORD_CHANGED,
+            rendered=templates.password_changed(self.settings.public_url, mail.name),
+            cause_event_id=mail.cause_event_id,
+        )
+
+    def mail_expert_rejected(self, processing: Processing, mail: RejectionMail) -> None:
+        self.queue_email(
+            processing,
+            to=mail.to,
+            template=templates.EXPERT_REJECTED,
+            rendered=templates.expert_rejected(mail.name, mail.comment),
+            cause_event_id=mail.cause_event_id,
+        )
+
+    def mail_receipts(self, processing: Processing, receipt: SessionReceipt) -> None:
+        """Receipts to the client and the expert (retried until both addresses are known)."""
+        client, expert = self.addressee(receipt.client_id), self.addressee(receipt.expert_id)
+
+        def receipt_to(reader: Addressee, other: Addressee, for_expert: bool) -> Rendered:
+            return templates.session_receipt(
+                reader.name,
+                for_expert=for_expert,
+                other_name=other.name,
+                session_id=receipt.session_id,
+                minutes=receipt.minutes,
+                billed_minutes=receipt.billed_minutes,
+                rate_minor=receipt.rate_minor,
+                total_minor=receipt.total_minor,
+                expert_share_minor=receipt.expert_share_minor,
+                currency=receipt.currency,
+            )
+
+        for to, template, rendered in (
+            (client, templates.RECEIPT_CLIENT, receipt_to(client, expert, for_expert=False)),
+            (expert, templates.RECEIPT_EXPERT, receipt_to(expert, client, for_expert=True)),
+        ):
+            self.queue_email(
+                processing,
+                to=to.email,
+                template=template,
+                rendered=rendered,
+                cause_event_id=receipt.cause_event_id,
+            )
+
+    def mail_payout_statement(self, processing: Processing, statement: PayoutStatement) -> None:
+        """The weekly payout statement to the expert or ambassador."""
+        payee = self.addressee(statement.account_id)
+        self.queue_email(
+            processing,
+            to=payee.email,
+            template=templates.PAYOUT_STATEMENT,
+            rendered=templates.payout_statement(
+                payee.name,
+                period_start=statement.period_start,
+                period_end=statement.period_end,
+                lines=list(statement.lines),
+            ),
+            cause_event_id=statement.cause_event_id,
+        )
+
+    def _queue_link_mail(
+        self,
+        processing: Processing,
+        mail: LinkMail,
+        template: str,
+        write: Callable[[str, str, str, datetime | None], Rendered],
     ) -> None:
-        if addressee_id(account_id) not in self.repository:
-            processing.collect_events(Addressee.register(account_id, email, name))
+        self.queue_email(
+            processing,
+            to=mail.to,
+            template=template,
+            rendered=write(
+                self.settings.public_url, mail.name, self._link_token(mail), mail.expires_at
+            ),
+            cause_event_id=mail.cause_event_id,
+        )
+
+    def _link_token(self, mail: LinkMail) -> str:
+        """The mailed link's token. One that does not open (keys that do not match) raises
+        links.LinkSealError: no mail with a broken link."""
+        return links.open_sealed(mail.sealed_token, self.settings.link_private_key)
 
     def addressee(self, account_id: str) -> Addressee:
         """The account holder's address. Unknown yet (their AccountRegistered is still on its

@@ -1,11 +1,30 @@
-"""The notifications service's public events: what the outbox relay publishes."""
+"""The notifications service's contract with the others, both ways.
+
+Outbound: what the outbox relay publishes.
+
+Inbound: the events of profiles, billing and payouts that need a mail (`SUBSCRIPTIONS`, with
+the names of their queues and streams, which never change), each translated into the command
+the application takes.
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
-from contracts.events.v1 import notifications_pb2
+from contracts.events.v1 import billing_pb2, notifications_pb2, payouts_pb2, profiles_pb2
+from headstore.envelope import Envelope
+from headstore.subscriptions import Subscription
+from services.notifications.application import (
+    LinkMail,
+    NewAddressee,
+    NoticeMail,
+    PayoutStatement,
+    RejectionMail,
+    SessionReceipt,
+)
 from services.notifications.domain import Email
+from services.notifications.templates import StatementLine
 
 
 def translate(
@@ -38,3 +57,190 @@ def translate(
             will_retry=False,
         )
     return None  # Queued is internal: it holds the mail's text, single-use links included
+
+
+# ---------------------------------------------------------------------------------------------
+# Inbound: other services' events, as notifications' commands
+# ---------------------------------------------------------------------------------------------
+
+
+def _expiry(
+    event: profiles_pb2.EmailVerificationRequested
+    | profiles_pb2.PasswordResetRequested
+    | profiles_pb2.ExpertAccepted,
+) -> datetime | None:
+    return event.expires_at.ToDatetime(tzinfo=UTC) if event.HasField("expires_at") else None
+
+
+def from_email_verification_requested(
+    event: profiles_pb2.EmailVerificationRequested, envelope: Envelope
+) -> LinkMail:
+    return LinkMail(
+        to=event.email,
+        name=event.name,
+        sealed_token=event.sealed_token,
+        expires_at=_expiry(event),
+        cause_event_id=envelope.event_id,
+    )
+
+
+def from_password_reset_requested(
+    event: profiles_pb2.PasswordResetRequested, envelope: Envelope
+) -> LinkMail:
+    return LinkMail(
+        to=event.email,
+        name=event.name,
+        sealed_token=event.sealed_token,
+        expires_at=_expiry(event),
+        cause_event_id=envelope.event_id,
+    )
+
+
+def from_expert_accepted(event: profiles_pb2.ExpertAccepted, envelope: Envelope) -> LinkMail:
+    return LinkMail(
+        to=event.email,
+        name=event.name,
+        sealed_token=event.sealed_signup_token,
+        expires_at=_expiry(event),
+        cause_event_id=envelope.event_id,
+    )
+
+
+def from_sign_up_attempted(event: profiles_pb2.SignUpAttempted, envelope: Envelope) -> NoticeMail:
+    return NoticeMail(to=event.email, name=event.name, cause_event_id=envelope.event_id)
+
+
+def from_password_changed(event: profiles_pb2.PasswordChanged, envelope: Envelope) -> NoticeMail:
+    return NoticeMail(to=event.email, name=event.name, cause_event_id=envelope.event_id)
+
+
+def from_expert_rejected(event: profiles_pb2.ExpertRejected, envelope: Envelope) -> RejectionMail:
+    return RejectionMail(
+        to=event.email, name=event.name, comment=event.comment, cause_event_id=envelope.event_id
+    )
+
+
+def from_account_registered(
+    event: profiles_pb2.AccountRegistered, envelope: Envelope
+) -> NewAddressee:
+    return NewAddressee(account_id=event.account_id, email=event.email, name=event.name)
+
+
+def from_session_charged(event: billing_pb2.SessionCharged, envelope: Envelope) -> SessionReceipt:
+    return SessionReceipt(
+        session_id=event.session_id,
+        client_id=event.client_id,
+        expert_id=event.expert_id,
+        minutes=event.minutes,
+        billed_minutes=event.billed_minutes,
+        rate_minor=event.rate_per_minute.minor,
+        total_minor=event.total.minor,
+        expert_share_minor=event.expert_share.minor,
+        currency=event.total.currency,
+        cause_event_id=envelope.event_id,
+    )
+
+
+def from_payout_statement_issued(
+    event: payouts_pb2.PayoutStatementIssued, envelope: Envelope
+) -> PayoutStatement:
+    return PayoutStatement(
+        account_id=event.account_id,
+        period_start=event.period_start.ToDatetime(tzinfo=UTC),
+        period_end=event.period_end.ToDatetime(tzinfo=UTC),
+        lines=tuple(
+            StatementLine(
+                currency=line.amount.currency or line.earnings.currency,
+                earnings_minor=line.earnings.minor,
+                ambassador_shares_minor=line.ambassador_shares.minor,
+                amount_minor=line.amount.minor,
+                status=line.status,
+                reason=line.reason,
+                balance_minor=line.balance.minor,
+            )
+            for line in event.lines
+        ),
+        cause_event_id=envelope.event_id,
+    )
+
+
+EMAIL_VERIFICATION_REQUESTED = Subscription(
+    producer="profiles",
+    event=profiles_pb2.EmailVerificationRequested,
+    queue="evt-profiles-EmailVerificationRequested--notifications.on_email_verification_requested",
+    upstream="profiles.EmailVerificationRequested.on_email_verification_requested",
+    translate=from_email_verification_requested,
+)
+PASSWORD_RESET_REQUESTED = Subscription(
+    producer="profiles",
+    event=profiles_pb2.PasswordResetRequested,
+    queue="evt-profiles-PasswordResetRequested--notifications.on_password_reset_requested",
+    upstream="profiles.PasswordResetRequested.on_password_reset_requested",
+    translate=from_password_reset_requested,
+)
+SIGN_UP_ATTEMPTED = Subscription(
+    producer="profiles",
+    event=profiles_pb2.SignUpAttempted,
+    queue="evt-profiles-SignUpAttempted--notifications.on_sign_up_attempted",
+    upstream="profiles.SignUpAttempted.on_sign_up_attempted",
+    translate=from_sign_up_attempted,
+)
+PASSWORD_CHANGED = Subscription(
+    producer="profiles",
+    event=profiles_pb2.PasswordChanged,
+    queue="evt-profiles-PasswordChanged--notifications.on_password_changed",
+    upstream="profiles.PasswordChanged.on_password_changed",
+    translate=from_password_changed,
+)
+EXPERT_ACCEPTED = Subscription(
+    producer="profiles",
+    event=profiles_pb2.ExpertAccepted,
+    queue="evt-profiles-ExpertAccepted--notifications.on_expert_accepted",
+    upstream="profiles.ExpertAccepted.on_expert_accepted",
+    translate=from_expert_accepted,
+)
+EXPERT_REJECTED = Subscription(
+    producer="profiles",
+    event=profiles_pb2.ExpertRejected,
+    queue="evt-profiles-ExpertRejected--notifications.on_expert_rejected",
+    upstream="profiles.ExpertRejected.on_expert_rejected",
+    translate=from_expert_rejected,
+)
+ACCOUNT_REGISTERED = Subscription(
+    producer="profiles",
+    event=profiles_pb2.AccountRegistered,
+    queue="evt-profiles-AccountRegistered--notifications.on_account_registered",
+    upstream="profiles.AccountRegistered.on_account_registered",
+    translate=from_account_registered,
+)
+SESSION_CHARGED = Subscription(
+    producer="billing",
+    event=billing_pb2.SessionCharged,
+    queue="evt-billing-SessionCharged--notifications.on_session_charged",
+    upstream="billing.SessionCharged.on_session_charged",
+    translate=from_session_charged,
+)
+PAYOUT_STATEMENT_ISSUED = Subscription(
+    producer="payouts",
+    event=payouts_pb2.PayoutStatementIssued,
+    # Named for the handler's first name, on_payout_statement: the names stay as deployed.
+    queue="evt-payouts-PayoutStatementIssued--notifications.on_payout_statement",
+    upstream="payouts.PayoutStatementIssued.on_payout_statement",
+    translate=from_payout_statement_issued,
+)
+
+SUBSCRIPTIONS = (
+    EMAIL_VERIFICATION_REQUESTED,
+    PASSWORD_RESET_REQUESTED,
+    SIGN_UP_ATTEMPTED,
+    PASSWORD_CHANGED,
+    EXPERT_ACCEPTED,
+    EXPERT_REJECTED,
+    ACCOUNT_REGISTERED,
+    SESSION_CHARGED,
+    PAYOUT_STATEMENT_ISSUED,
+)
+"""Every event notifications applies. The queue and upstream names are those notifications has
+always used (they once came from the handlers' method names): never change them, or a
+deployment's queue and its waiting events, its tracking and its parked events are left
+behind."""

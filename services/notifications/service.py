@@ -1,33 +1,36 @@
-"""The notifications nameko service: policies that queue a mail for each profiles event that
-needs one, a timer that sends due mails, and the ListEmails gRPC method."""
+"""The notifications nameko service: handlers that queue a mail for each event that needs one,
+a timer that sends due mails, and the ListEmails gRPC method."""
 
 from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from uuid import UUID
 
-from eventsourcing.application import ProcessingEvent
 from google.protobuf.timestamp_pb2 import Timestamp
 from nameko.timer import timer
 
-from contracts.events.v1 import billing_pb2, payouts_pb2, profiles_pb2
 from contracts.notifications.v1 import notifications_pb2, notifications_pb2_grpc
-from headstore import links, metrics
+from headstore import metrics
 from headstore.consumers import consumes
 from headstore.dependencies import Leadership, MetricsServer, Store
-from headstore.envelope import Envelope
 from headstore.errors import InvalidInput
 from headstore.grpc import Grpc, GrpcContext, grpc_method
 from headstore.health import HealthCheck
 from headstore.settings import EnvironmentSettings, variable
-from services.notifications import templates
+from services.notifications import contract
 from services.notifications.adapters.smtp import DeliveryFailed
 from services.notifications.application import (
     DEFAULT_LIST_LIMIT,
     MAX_LIST_LIMIT,
     EmailView,
+    LinkMail,
+    NewAddressee,
+    NoticeMail,
     NotificationsApplication,
+    PayoutStatement,
+    Processing,
+    RejectionMail,
+    SessionReceipt,
 )
 from services.notifications.dependencies import Mailer
 from services.notifications.domain import EmailStatus
@@ -66,20 +69,6 @@ def email_failures(template: str) -> None:
     ).labels(template).inc()
 
 
-def expiry(
-    event: profiles_pb2.EmailVerificationRequested
-    | profiles_pb2.PasswordResetRequested
-    | profiles_pb2.ExpertAccepted,
-) -> datetime | None:
-    return event.expires_at.ToDatetime(tzinfo=UTC) if event.HasField("expires_at") else None
-
-
-def link_token(app: NotificationsApplication, sealed: bytes) -> str:
-    """The mailed link's token, which profiles sealed for this service alone. One that does
-    not open (keys that do not match) raises links.LinkSealError: no mail with a broken link."""
-    return links.open_sealed(sealed, app.settings.link_private_key)
-
-
 def timestamp(value: datetime | None) -> Timestamp | None:
     if value is None:
         return None
@@ -102,9 +91,6 @@ def email_proto(view: EmailView) -> notifications_pb2.Email:
     )
 
 
-Processing = ProcessingEvent[UUID]
-
-
 class NotificationsService(HealthCheck):
     name = "notifications"
 
@@ -113,179 +99,61 @@ class NotificationsService(HealthCheck):
     mailer = Mailer()
     sending_lease = Leadership("sender")
 
-    # --- policies: one mail per event that needs one ------------------------------------------
+    # --- other services' events (contract.SUBSCRIPTIONS: queues, streams, translations) -------
 
-    @consumes("profiles", "EmailVerificationRequested")
+    @consumes(contract.EMAIL_VERIFICATION_REQUESTED)
     def on_email_verification_requested(
-        self, app: NotificationsApplication, envelope: Envelope, processing: Processing
+        self, app: NotificationsApplication, mail: LinkMail, processing: Processing
     ) -> None:
-        event = envelope.parse(profiles_pb2.EmailVerificationRequested)
-        app.queue_email(
-            processing,
-            to=event.email,
-            template=templates.EMAIL_VERIFICATION,
-            rendered=templates.email_verification(
-                app.settings.public_url,
-                event.name,
-                link_token(app, event.sealed_token),
-                expiry(event),
-            ),
-            cause_event_id=envelope.event_id,
-        )
+        app.mail_email_verification(processing, mail)
 
-    @consumes("profiles", "PasswordResetRequested")
+    @consumes(contract.PASSWORD_RESET_REQUESTED)
     def on_password_reset_requested(
-        self, app: NotificationsApplication, envelope: Envelope, processing: Processing
+        self, app: NotificationsApplication, mail: LinkMail, processing: Processing
     ) -> None:
-        event = envelope.parse(profiles_pb2.PasswordResetRequested)
-        app.queue_email(
-            processing,
-            to=event.email,
-            template=templates.PASSWORD_RESET,
-            rendered=templates.password_reset(
-                app.settings.public_url,
-                event.name,
-                link_token(app, event.sealed_token),
-                expiry(event),
-            ),
-            cause_event_id=envelope.event_id,
-        )
+        app.mail_password_reset(processing, mail)
 
-    @consumes("profiles", "SignUpAttempted")
+    @consumes(contract.SIGN_UP_ATTEMPTED)
     def on_sign_up_attempted(
-        self, app: NotificationsApplication, envelope: Envelope, processing: Processing
+        self, app: NotificationsApplication, mail: NoticeMail, processing: Processing
     ) -> None:
-        event = envelope.parse(profiles_pb2.SignUpAttempted)
-        app.queue_email(
-            processing,
-            to=event.email,
-            template=templates.SIGN_UP_ATTEMPTED,
-            rendered=templates.sign_up_attempted(app.settings.public_url, event.name),
-            cause_event_id=envelope.event_id,
-        )
+        app.mail_sign_up_attempted(processing, mail)
 
-    @consumes("profiles", "PasswordChanged")
+    @consumes(contract.PASSWORD_CHANGED)
     def on_password_changed(
-        self, app: NotificationsApplication, envelope: Envelope, processing: Processing
+        self, app: NotificationsApplication, mail: NoticeMail, processing: Processing
     ) -> None:
-        event = envelope.parse(profiles_pb2.PasswordChanged)
-        app.queue_email(
-            processing,
-            to=event.email,
-            template=templates.PASSWORD_CHANGED,
-            rendered=templates.password_changed(app.settings.public_url, event.name),
-            cause_event_id=envelope.event_id,
-        )
+        app.mail_password_changed(processing, mail)
 
-    @consumes("profiles", "ExpertAccepted")
+    @consumes(contract.EXPERT_ACCEPTED)
     def on_expert_accepted(
-        self, app: NotificationsApplication, envelope: Envelope, processing: Processing
+        self, app: NotificationsApplication, mail: LinkMail, processing: Processing
     ) -> None:
-        event = envelope.parse(profiles_pb2.ExpertAccepted)
-        app.queue_email(
-            processing,
-            to=event.email,
-            template=templates.EXPERT_ACCEPTED,
-            rendered=templates.expert_accepted(
-                app.settings.public_url,
-                event.name,
-                link_token(app, event.sealed_signup_token),
-                expiry(event),
-            ),
-            cause_event_id=envelope.event_id,
-        )
+        app.mail_expert_accepted(processing, mail)
 
-    @consumes("profiles", "ExpertRejected")
+    @consumes(contract.EXPERT_REJECTED)
     def on_expert_rejected(
-        self, app: NotificationsApplication, envelope: Envelope, processing: Processing
+        self, app: NotificationsApplication, mail: RejectionMail, processing: Processing
     ) -> None:
-        event = envelope.parse(profiles_pb2.ExpertRejected)
-        app.queue_email(
-            processing,
-            to=event.email,
-            template=templates.EXPERT_REJECTED,
-            rendered=templates.expert_rejected(event.name, event.comment),
-            cause_event_id=envelope.event_id,
-        )
+        app.mail_expert_rejected(processing, mail)
 
-    @consumes("profiles", "AccountRegistered")
+    @consumes(contract.ACCOUNT_REGISTERED)
     def on_account_registered(
-        self, app: NotificationsApplication, envelope: Envelope, processing: Processing
+        self, app: NotificationsApplication, addressee: NewAddressee, processing: Processing
     ) -> None:
-        event = envelope.parse(profiles_pb2.AccountRegistered)
-        app.remember_addressee(processing, event.account_id, event.email, event.name)
+        app.remember_addressee(processing, addressee)
 
-    @consumes("billing", "SessionCharged")
+    @consumes(contract.SESSION_CHARGED)
     def on_session_charged(
-        self, app: NotificationsApplication, envelope: Envelope, processing: Processing
+        self, app: NotificationsApplication, receipt: SessionReceipt, processing: Processing
     ) -> None:
-        """Receipts to the client and the expert."""
-        event = envelope.parse(billing_pb2.SessionCharged)
-        client, expert = app.addressee(event.client_id), app.addressee(event.expert_id)
-        common = {
-            "session_id": event.session_id,
-            "minutes": event.minutes,
-            "billed_minutes": event.billed_minutes,
-            "rate_minor": event.rate_per_minute.minor,
-            "total_minor": event.total.minor,
-            "expert_share_minor": event.expert_share.minor,
-            "currency": event.total.currency,
-        }
-        for to, template, rendered in (
-            (
-                client,
-                templates.RECEIPT_CLIENT,
-                templates.session_receipt(
-                    client.name, for_expert=False, other_name=expert.name, **common
-                ),
-            ),
-            (
-                expert,
-                templates.RECEIPT_EXPERT,
-                templates.session_receipt(
-                    expert.name, for_expert=True, other_name=client.name, **common
-                ),
-            ),
-        ):
-            app.queue_email(
-                processing,
-                to=to.email,
-                template=template,
-                rendered=rendered,
-                cause_event_id=envelope.event_id,
-            )
+        app.mail_receipts(processing, receipt)
 
-    @consumes("payouts", "PayoutStatementIssued")
+    @consumes(contract.PAYOUT_STATEMENT_ISSUED)
     def on_payout_statement(
-        self, app: NotificationsApplication, envelope: Envelope, processing: Processing
+        self, app: NotificationsApplication, statement: PayoutStatement, processing: Processing
     ) -> None:
-        """The weekly payout statement to the expert or ambassador."""
-        event = envelope.parse(payouts_pb2.PayoutStatementIssued)
-        payee = app.addressee(event.account_id)
-        lines = [
-            templates.StatementLine(
-                currency=line.amount.currency or line.earnings.currency,
-                earnings_minor=line.earnings.minor,
-                ambassador_shares_minor=line.ambassador_shares.minor,
-                amount_minor=line.amount.minor,
-                status=line.status,
-                reason=line.reason,
-                balance_minor=line.balance.minor,
-            )
-            for line in event.lines
-        ]
-        app.queue_email(
-            processing,
-            to=payee.email,
-            template=templates.PAYOUT_STATEMENT,
-            rendered=templates.payout_statement(
-                payee.name,
-                period_start=event.period_start.ToDatetime(tzinfo=UTC),
-                period_end=event.period_end.ToDatetime(tzinfo=UTC),
-                lines=lines,
-            ),
-            cause_event_id=envelope.event_id,
-        )
+        app.mail_payout_statement(processing, statement)
 
     # --- the sender -----------------------------------------------------------------------------
 
