@@ -8,8 +8,9 @@ definitions RabbitMQ imports at boot (`load_definitions`): the virtual host, the
 passwords, and per user regular expressions over the names of exchanges and queues:
 
 - a service (consumer) configures, binds and reads its own handler queues
-  (`evt-<producer>-<type>--<service>.<method>`, and anything named `<service>.…`), and declares
-  and reads (binds to) only the exchanges of the producers it consumes from;
+  (`evt-<producer>-<type>--<service>.<name>`, as its subscription table names them, and
+  anything named `<service>.…`), and declares and reads (binds to) only the exchanges of the
+  producers it consumes from;
 - its relay declares and writes only its own service's exchange (`<service>.events`);
 - the gateway makes its own exclusive live-view queues (`gateway-live-…`) bound to the exchanges
   of the events the live view shows;

@@ -1,6 +1,7 @@
 """Consuming other services' events exactly once in effect.
 
-Each handler gets its own durable queue per (producer, event type). The queue has a single
+Each handler gets its own durable queue per (producer, event type), under the name its row of
+the service's subscription table gives it (headstore.subscriptions). The queue has a single
 active consumer and the handler applies one batch at a time, in order, so a producer's events
 of one type are applied in the order of their positions; the store's tracking then rejects any
 position at or below the last one applied, which makes redeliveries harmless. (Competing
@@ -43,16 +44,6 @@ def handler_queue(producer: str, event_type: str, name: str) -> Queue:
     )
 
 
-def derived_queue_name(producer: str, event_type: str, consumer: str, method: str) -> str:
-    """The queue name a handler without a subscription row gets from its method's name."""
-    return f"evt-{producer}-{event_type}--{consumer}.{method}"
-
-
-def upstream_name(producer: str, event_type: str, method: str) -> str:
-    """The tracking name a handler without a subscription row gets from its method's name."""
-    return f"{producer}.{event_type}.{method}"
-
-
 class BatchLimits(EnvironmentSettings):
     """How many messages a handler takes together, and how long it waits for more."""
 
@@ -73,7 +64,7 @@ class OrderedEventHandler(EventHandler):
     retry_pause_seconds = 0.5
 
     def __init__(
-        self, source_service: str, event_type: str, queue_name: str | None = None, **kwargs: Any
+        self, source_service: str, event_type: str, queue_name: str, **kwargs: Any
     ) -> None:
         super().__init__(source_service, event_type, requeue_on_error=True, **kwargs)
         self.queue_name = queue_name
@@ -83,17 +74,7 @@ class OrderedEventHandler(EventHandler):
 
         self.limits = BatchLimits.from_env()
         self.consumer_options["prefetch_count"] = 2 * self.limits.size
-        self.queue = handler_queue(
-            self.source_service,
-            self.event_type,
-            self.queue_name
-            or derived_queue_name(
-                self.source_service,
-                self.event_type,
-                self.container.service_name,
-                self.method_name,
-            ),
-        )
+        self.queue = handler_queue(self.source_service, self.event_type, self.queue_name)
         self._pending: deque[tuple[Any, Message]] = deque()
         self._arrived = green_threading.Event()
         Consumer.setup(self)
@@ -184,14 +165,10 @@ def handler_queues(service_class: type) -> list[Queue]:
         method = getattr(service_class, name, None)
         for entrypoint in getattr(method, "nameko_entrypoints", ()):
             if isinstance(entrypoint, OrderedEventHandler):
-                queue_name = entrypoint.queue_name or derived_queue_name(
-                    entrypoint.source_service,
-                    entrypoint.event_type,
-                    service_class.name,  # type: ignore[attr-defined]
-                    name,
-                )
                 queues.append(
-                    handler_queue(entrypoint.source_service, entrypoint.event_type, queue_name)
+                    handler_queue(
+                        entrypoint.source_service, entrypoint.event_type, entrypoint.queue_name
+                    )
                 )
     return queues
 

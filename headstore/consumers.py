@@ -25,7 +25,7 @@ from functools import partial, wraps
 from typing import Any
 
 from headstore import metrics
-from headstore.consume import ordered_event_handler, upstream_name
+from headstore.consume import ordered_event_handler
 from headstore.context import correlation_id
 from headstore.envelope import Envelope
 from headstore.parking import RetryPolicy, reason_of
@@ -88,20 +88,11 @@ def _translating(subscription: Subscription[Any, Any], method: Callable[..., Non
     return policy
 
 
-def consumes(
-    subscription: Subscription[Any, Any] | str, derived_event_type: str = "", store: str = "store"
-) -> Callable[..., Any]:
+def consumes(subscription: Subscription[Any, Any], store: str = "store") -> Callable[..., Any]:
     def decorate(method: Callable[..., None]) -> Callable[..., Any]:
-        queue_name: str | None
-        if isinstance(subscription, Subscription):
-            producer, event_type = subscription.producer, subscription.event_type
-            upstream, queue_name = subscription.upstream, subscription.queue
-            policy = _translating(subscription, method)
-        else:  # names derived from the method's, for handlers without a subscription row yet
-            producer, event_type = subscription, derived_event_type
-            upstream = upstream_name(producer, event_type, method.__name__)
-            queue_name = None
-            policy = method
+        producer, event_type = subscription.producer, subscription.event_type
+        upstream = subscription.upstream
+        policy = _translating(subscription, method)
 
         def policy_for(service: Any, envelope: Envelope) -> Callable[[Any, Any], None]:
             def apply(app: Any, processing: Any) -> None:
@@ -185,6 +176,6 @@ def consumes(
                 )
 
         handle.handler = Handler(producer, event_type, upstream, policy)  # type: ignore[attr-defined]
-        return ordered_event_handler(producer, event_type, queue_name)(handle)
+        return ordered_event_handler(producer, event_type, subscription.queue)(handle)
 
     return decorate

@@ -59,7 +59,7 @@ def reason_of(error: BaseException) -> str:
 
 @dataclass(frozen=True)
 class ParkedEvent:
-    handler: str  # the ordered stream: producer.EventType.method
+    handler: str  # the ordered stream: its upstream name, producer.EventType.<name>
     event_id: str
     position: int
     event_type: str
