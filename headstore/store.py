@@ -19,6 +19,7 @@ from eventsourcing.projection import EventSourcedProjection
 from headstore import metrics
 from headstore.envelope import Envelope
 from headstore.errors import DomainError
+from headstore.open_index import Checkpoints, MemoryCheckpoints, OpenIndex, PostgresCheckpoints
 from headstore.parking import (
     Late,
     MemoryParkingRecorder,
@@ -151,6 +152,31 @@ class ServiceApplication(EventSourcedProjection[UUID]):
         if settings.persistence != "memory":
             environment["PROCESS_RECORDER_TOPIC"] = "headstore.parking:PostgresParkingRecorder"
         super().__init__(env=environment)
+        self.open_indexes: list[OpenIndex[Any]] = []
+        """The service's indexes of open aggregates (they add themselves)."""
+        self.index_checkpoints = self._index_checkpoints(create_table)
+
+    def _index_checkpoints(self, create_table: bool) -> Checkpoints:
+        if self.settings.persistence == "memory":
+            return MemoryCheckpoints()
+        checkpoints = PostgresCheckpoints(
+            self.recorder.datastore,  # type: ignore[attr-defined]
+            f"{self.name.lower()}_open_index",
+        )
+        if create_table:  # `headstore migrate`, like the store's own tables
+            checkpoints.create_table()
+        return checkpoints
+
+    def follow(self) -> None:
+        """Catch the open-aggregate indexes up with the store: what a standby replica does on
+        its timer, so its indexes are warm when it takes over."""
+        for index in self.open_indexes:
+            index.catch_up()
+
+    def close(self) -> None:
+        for index in self.open_indexes:
+            index.write_checkpoint()
+        super().close()
 
     def construct_recorder(self) -> ProcessRecorder:
         if isinstance(self.factory, POPOFactory):

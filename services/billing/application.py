@@ -3,14 +3,15 @@ service's events, bills started minutes on a timer, and drives the card holds, c
 cancellations through a `PaymentGateway` (Stripe, in the adapter).
 
 How the timer stays cheap with many sessions running: every open bill lives in memory as a
-live aggregate (`OpenBills`), built once from the notification log at start and kept up to
-date by reading the log's new entries before each tick. A tick walks the open bills (a few
-arithmetic checks each), lets the ones with a minute or a hold due record it, and saves those
-in batches of `save_batch` aggregates with one `save(*bills)` each. A save that conflicts
-(another process wrote one of the bills) reloads each bill of that batch and redoes its step.
-Commands, ticks and payment recording take one lock, so a minute is billed once even when the
-timer and a SessionEnded run at the same time; the calls to the payment provider are made
-outside the lock.
+live aggregate (`index`, the chassis's `OpenAggregates`), restored at start from its
+checkpoint and the log after it, and kept up to date by reading the log's new entries before
+each tick (on the standby replica too, so a take-over starts warm). A tick walks the open
+bills (a few arithmetic checks each), lets the ones with a minute or a hold due record it, and
+saves those in batches of `save_batch` aggregates with one `save(*bills)` each. A save that
+conflicts (another process wrote one of the bills) reloads each bill of that batch and redoes
+its step. Commands, ticks and payment recording take one lock, so a minute is billed once
+even when the timer and a SessionEnded run at the same time; the calls to the payment provider
+are made outside the lock.
 
 Payments are made in two halves: the domain records what is due (a hold requested, a
 settlement planned), then `execute_payments` makes each call with an idempotency key derived
@@ -29,15 +30,15 @@ from typing import Any, Protocol, TypedDict
 from uuid import UUID
 
 from eventsourcing.application import ProcessingEvent
-from eventsourcing.persistence import IntegrityError, Notification
+from eventsourcing.persistence import IntegrityError
 
 from headstore import clock, metrics
 from headstore.envelope import Envelope
 from headstore.errors import DomainError, NotFound
 from headstore.money import Money
+from headstore.open_index import OpenAggregates
 from headstore.settings import EnvironmentSettings, Settings, variable
 from headstore.store import ConcurrentUpdate, Policy, ServiceApplication
-from headstore.topics import stored_topics
 from services.billing.domain import (
     MAX_SESSION_MINUTES,
     Bill,
@@ -186,92 +187,6 @@ class CloseBill:
 
 
 # ---------------------------------------------------------------------------------------------
-# The open bills, in memory
-# ---------------------------------------------------------------------------------------------
-
-# Every name a bill's events may be stored under (headstore.topics): the stable ones, and the
-# module paths of events stored before.
-BILL_TOPICS = stored_topics(
-    Bill.Opened,
-    Bill.Voided,
-    Bill.HoldRequested,
-    Bill.HoldPlaced,
-    Bill.HoldFailed,
-    Bill.Started,
-    Bill.MinuteBilled,
-    Bill.Ended,
-    Bill.SettlementPlanned,
-    Bill.CaptureRecorded,
-    Bill.HoldCancelled,
-    Bill.Charged,
-    Bill.EarningsAccrued,
-)
-OPENED_TOPICS = frozenset(stored_topics(Bill.Opened))
-CHARGED_TOPICS = frozenset(stored_topics(Bill.Charged))
-
-
-class OpenBills:
-    """Every bill not yet charged, as live aggregates, as of `position` in the notification
-    log; `None` marks one to reload from the store (another process wrote it). `work` holds the
-    ids of bills with a payment call to make. Callers hold the application's lock."""
-
-    def __init__(self) -> None:
-        self.position = 0
-        self.bills: dict[UUID, Bill | None] = {}
-        self.work: set[UUID] = set()
-
-    def remember(self, bill: Bill) -> None:
-        if bill.is_open:
-            self.bills[bill.id] = bill
-            if bill.has_payment_work:
-                self.work.add(bill.id)
-            else:
-                self.work.discard(bill.id)
-        else:
-            self.bills.pop(bill.id, None)
-            self.work.discard(bill.id)
-
-    def evict(self, id: UUID) -> None:
-        if id in self.bills:
-            self.bills[id] = None
-            self.work.add(id)  # unknown until reloaded: look at it on the next payments run
-
-    def catch_up(self, app: ServiceApplication) -> None:
-        for notification in app.notifications_after(self.position, BILL_TOPICS):
-            self._follow(app, notification)
-            self.position = notification.id
-
-    def _follow(self, app: ServiceApplication, notification: Notification) -> None:
-        id = notification.originator_id
-        if not isinstance(id, UUID):
-            id = UUID(str(id))
-        if notification.topic in OPENED_TOPICS:
-            if id not in self.bills:
-                opened: Bill.Opened = app.mapper.to_domain_event(notification)  # type: ignore[assignment]
-                bill = opened.mutate(None)
-                assert bill is not None
-                self.remember(bill)
-            return
-        if id not in self.bills:
-            return  # charged, voided, or opened before a position we never read
-        cached = self.bills[id]
-        if cached is None:
-            if notification.topic in CHARGED_TOPICS:
-                self.bills.pop(id, None)
-                self.work.discard(id)
-            return
-        version = notification.originator_version
-        if version <= cached.version:
-            return  # written by this process: already applied
-        if version == cached.version + 1:
-            event: Bill.Event = app.mapper.to_domain_event(notification)  # type: ignore[assignment]
-            event.mutate(cached)
-            self.remember(cached)
-        else:
-            self.evict(id)
-
-
-# ---------------------------------------------------------------------------------------------
 # The application
 # ---------------------------------------------------------------------------------------------
 
@@ -289,7 +204,7 @@ class BillingApplication(ServiceApplication):
         super().__init__(settings, create_table)
         self.config = config or BillingConfig.from_env()
         self.lock = threading.RLock()
-        self.index = OpenBills()
+        self.index: OpenAggregates[Bill] = OpenAggregates(self, "bills", Bill)
         self._clocks: dict[UUID, tuple[datetime, int]] = {}  # for lateness metrics
 
     # --- consuming the calls service's events -------------------------------------------------
@@ -308,7 +223,7 @@ class BillingApplication(ServiceApplication):
         for attempt in range(1, CONSUME_ATTEMPTS + 1):
             touched.clear()
             with self.lock:
-                self.index.catch_up(self)
+                self.index.catch_up()
                 try:
                     outcome = super().consume(envelope, upstream, run)
                 except ConcurrentUpdate:
@@ -333,9 +248,9 @@ class BillingApplication(ServiceApplication):
         batch stored (a batch that lost a race goes up, and is applied one message at a time,
         through `consume`)."""
         with self.lock:
-            self.index.catch_up(self)
+            self.index.catch_up()
             outcomes = super().consume_batch(envelopes, upstream, policy_for)
-            self.index.catch_up(self)
+            self.index.catch_up()
             return outcomes
 
     def open_bill(self, processing: Processing, terms: SessionTerms) -> Bill | None:
@@ -435,13 +350,8 @@ class BillingApplication(ServiceApplication):
         bill; returns every hold waiting to be asked of the payment provider."""
         now = now or clock.now()
         with self.lock:
-            self.index.catch_up(self)
-            self._reload_evicted()
-            changed = [
-                bill
-                for bill in list(self.index.bills.values())
-                if bill is not None and self._advance(bill, now)
-            ]
+            self.index.catch_up()
+            changed = [bill for bill in self.index.loaded() if self._advance(bill, now)]
             self._save_bills(changed, lambda bill: self._advance(bill, now))
             return self._pending_holds()
 
@@ -451,8 +361,8 @@ class BillingApplication(ServiceApplication):
         left for the next run; the calls after it for the same bill wait too."""
         report = PaymentsReport()
         with self.lock:
-            self.index.catch_up(self)
-            ids = sorted(self.index.work, key=str)[:limit]
+            self.index.catch_up()
+            ids = sorted(self._with_payment_work(), key=str)[:limit]
         for id in ids:
             for _ in range(MAX_STEPS_PER_BILL):
                 with self.lock:
@@ -490,7 +400,7 @@ class BillingApplication(ServiceApplication):
             ).inc()
             started = self._clocks.get(domain_event.originator_id)
             if started is None:
-                bill = self.index.bills.get(domain_event.originator_id)
+                bill = self.index.entries.get(domain_event.originator_id)
                 if bill is None or bill.started_at is None:
                     return
                 started = self._clocks[bill.id] = (bill.started_at, bill.minute_seconds)
@@ -508,13 +418,17 @@ class BillingApplication(ServiceApplication):
     def open_bills(self) -> int:
         """Bills not yet charged: sessions accepted, running, or ended and being settled."""
         with self.lock:
-            self.index.catch_up(self)
-            return len(self.index.bills)
+            self.index.catch_up()
+            return len(self.index)
+
+    def follow(self) -> None:
+        """The standby's tick: keep the open bills current, so a take-over starts warm."""
+        with self.lock:
+            super().follow()
 
     def pending_holds(self) -> list[PaymentStep]:
         with self.lock:
-            self.index.catch_up(self)
-            self._reload_evicted()
+            self.index.catch_up()
             return self._pending_holds()
 
     def bill(self, session_id: str) -> Bill:
@@ -551,19 +465,16 @@ class BillingApplication(ServiceApplication):
 
     def _bill(self, id: UUID) -> Bill | None:
         """The bill from memory, reloaded from the store if needed; None if there is none."""
-        bill = self.index.bills.get(id)
-        if bill is None:
-            if id not in self.repository:
-                self.index.bills.pop(id, None)
-                self.index.work.discard(id)
-                return None
-            bill = self.repository.get(id)
-            self.index.remember(bill)
-        return bill
+        return self.index.get(id)
 
-    def _reload_evicted(self) -> None:
-        for id in [id for id, bill in self.index.bills.items() if bill is None]:
-            self._bill(id)
+    def _with_payment_work(self) -> list[UUID]:
+        """Open bills with a payment call to make, and those to reload (unknown until then)."""
+        with self.index.lock:
+            return [
+                id
+                for id, bill in self.index.entries.items()
+                if bill is None or bill.has_payment_work
+            ]
 
     @staticmethod
     def _advance(bill: Bill, now: datetime) -> bool:
@@ -598,8 +509,8 @@ class BillingApplication(ServiceApplication):
 
     def _pending_holds(self) -> list[PaymentStep]:
         holds = []
-        for id in self.index.work:
-            bill = self.index.bills.get(id)
+        for id in self._with_payment_work():
+            bill = self.index.entries.get(id)
             step = bill.next_payment() if bill is not None else None
             if step is not None and step.operation == Operation.HOLD:
                 holds.append(step)

@@ -118,6 +118,7 @@ class BillingService(HealthCheck):
         """Bill started minutes, ask for due holds, settle ended bills (one replica at a
         time); returns how many payment calls were made."""
         if not self.timer_lease.held():
+            self.store.follow()
             return 0
         self.store.tick(clock.now())
         report = self.store.execute_payments(self.stripe)

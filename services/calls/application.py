@@ -3,8 +3,9 @@ the timer that applies what is due (answer timeout, time warnings, the 90-minute
 participants), invite links and ratings; policies for the profiles and billing events calls
 listens to.
 
-Open sessions are kept in memory (`OpenSessions`), built from the store's notification log at
-start and caught up before each use, so every replica sees sessions changed by any other one.
+Open sessions are kept in memory (`open_sessions`, the chassis's `OpenAggregates`), restored at
+start from its checkpoint and the log after it, and caught up before each use, so every replica
+sees sessions changed by any other one (the standby follows the log on its timer).
 The timer reads them to find what is due, then applies it to sessions read fresh from the store
 and saves them in batches.
 
@@ -18,7 +19,6 @@ import contextlib
 import hashlib
 import logging
 import secrets
-import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,6 +31,7 @@ from pydantic import Field
 
 from headstore import clock
 from headstore.errors import InvalidInput, NotFound
+from headstore.open_index import OpenAggregates
 from headstore.settings import EnvironmentSettings, Seconds, Settings, variable
 from headstore.store import ServiceApplication
 from services.calls.domain import (
@@ -260,62 +261,6 @@ class RatingSummary:
 
 
 # ---------------------------------------------------------------------------------------------
-# Open sessions, in memory
-# ---------------------------------------------------------------------------------------------
-
-
-class OpenSessions:
-    """A copy of every session that still needs the timer (not final, or with a room to
-    close), as of `position` in the notification log. Safe to use from several threads."""
-
-    def __init__(self) -> None:
-        self.position = 0
-        self.sessions: dict[UUID, Session] = {}
-        self.lock = threading.Lock()
-
-    def catch_up(self, app: ServiceApplication) -> None:
-        with self.lock:
-            for notification in app.notifications_after(self.position):
-                self._apply(app.mapper.to_domain_event(notification))
-                self.position = notification.id
-
-    def _apply(self, event: Any) -> None:
-        session: Session | None
-        if isinstance(event, Session.Requested):
-            session = event.mutate(None)
-        elif isinstance(event, Session.Event) and event.originator_id in self.sessions:
-            session = event.mutate(self.sessions[event.originator_id])
-        else:
-            return
-        assert session is not None
-        if session.is_open:
-            self.sessions[session.id] = session
-        else:
-            self.sessions.pop(session.id, None)
-
-    def ids(self) -> list[UUID]:
-        with self.lock:
-            return list(self.sessions)
-
-    def due(self, now: datetime) -> dict[UUID, list[Due]]:
-        with self.lock:
-            found = {id: s.due_actions(now) for id, s in self.sessions.items()}
-        return {id: actions for id, actions in found.items() if actions}
-
-    def count(self, status: str) -> int:
-        with self.lock:
-            return sum(1 for s in self.sessions.values() if s.status == status)
-
-    def expert_engaged(self, expert_id: UUID, besides: UUID | None = None) -> bool:
-        """The expert is committed to an open session (other than `besides`)."""
-        with self.lock:
-            return any(
-                s.expert_id == expert_id and s.status in ENGAGED and s.id != besides
-                for s in self.sessions.values()
-            )
-
-
-# ---------------------------------------------------------------------------------------------
 # The application
 # ---------------------------------------------------------------------------------------------
 
@@ -338,8 +283,8 @@ class CallsApplication(ServiceApplication):
         self.config = config or CallsConfig.from_env()
         self.rooms = rooms
         """None: no SFU configured; authorized sessions wait for one until they time out."""
-        self.open_sessions = OpenSessions()
-        self.open_sessions.catch_up(self)
+        self.open_sessions: OpenAggregates[Session] = OpenAggregates(self, "sessions", Session)
+        self.open_sessions.catch_up()
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -413,11 +358,26 @@ class CallsApplication(ServiceApplication):
 
     def count_live(self) -> int:
         """Sessions in progress (as of the last catch-up of the open-session index)."""
-        return self.open_sessions.count(LIVE)
+        return sum(1 for s in self.open_sessions.loaded() if s.status == LIVE)
 
     def open_session_ids(self) -> list[UUID]:
-        self.open_sessions.catch_up(self)
-        return self.open_sessions.ids()
+        self.open_sessions.catch_up()
+        with self.open_sessions.lock:
+            return list(self.open_sessions.entries)
+
+    def _due(self, now: datetime) -> dict[UUID, list[Due]]:
+        """What each open session has due at `now` (those with nothing due left out)."""
+        with self.open_sessions.lock:
+            found = {s.id: s.due_actions(now) for s in self.open_sessions.loaded()}
+        return {id: actions for id, actions in found.items() if actions}
+
+    def _expert_engaged(self, expert_id: UUID, besides: UUID | None = None) -> bool:
+        """The expert is committed to an open session (other than `besides`)."""
+        with self.open_sessions.lock:
+            return any(
+                s.expert_id == expert_id and s.status in ENGAGED and s.id != besides
+                for s in self.open_sessions.loaded()
+            )
 
     # -- sessions -----------------------------------------------------------------------------
 
@@ -433,7 +393,7 @@ class CallsApplication(ServiceApplication):
         def attempt() -> Session:
             now = clock.now()
             card = self.expert_card(expert_id)
-            self.open_sessions.catch_up(self)
+            self.open_sessions.catch_up()
             links: InviteLinks | None = None
             invite: Invite | None = None
             if invite_token:
@@ -450,7 +410,7 @@ class CallsApplication(ServiceApplication):
                 invite,
                 now,
                 self.config.rules,
-                expert_in_session=self.open_sessions.expert_engaged(expert_id),
+                expert_in_session=self._expert_engaged(expert_id),
                 card_works=client_card is not None and client_card.works_at(now),
                 free_minutes_taken=free_minutes is not None and free_minutes.taken,
             )
@@ -478,11 +438,11 @@ class CallsApplication(ServiceApplication):
             now = clock.now()
             if not accept:
                 return session.decline(expert_id, now)
-            self.open_sessions.catch_up(self)
+            self.open_sessions.catch_up()
             return session.accept(
                 expert_id,
                 now,
-                engaged_elsewhere=self.open_sessions.expert_engaged(expert_id, session_id),
+                engaged_elsewhere=self._expert_engaged(expert_id, session_id),
             )
 
         return self._change_session(session_id, change)
@@ -607,8 +567,8 @@ class CallsApplication(ServiceApplication):
         State changes are saved in batches of `tick_batch` sessions; a batch that loses a race
         is redone session by session. Rooms are then opened and closed."""
         now = now or clock.now()
-        self.open_sessions.catch_up(self)
-        due = self.open_sessions.due(now)
+        self.open_sessions.catch_up()
+        due = self._due(now)
         changing = [id for id, actions in due.items() if any(_changes_state(a) for a in actions)]
         done: list[tuple[UUID, str]] = []
 
@@ -622,8 +582,8 @@ class CallsApplication(ServiceApplication):
         for session_id, applied in self._save_in_batches(changing, apply):
             done.extend((session_id, due.kind) for due in applied)
 
-        self.open_sessions.catch_up(self)
-        for session_id, actions in self.open_sessions.due(now).items():
+        self.open_sessions.catch_up()
+        for session_id, actions in self._due(now).items():
             for action in actions:
                 if action.kind == OPEN_ROOM and self._open_room(session_id):
                     done.append((session_id, OPEN_ROOM))

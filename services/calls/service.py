@@ -298,6 +298,7 @@ class CallsService(HealthCheck):
     def tick(self) -> int:
         """Apply what is due (one replica at a time); returns how many actions it applied."""
         if not self.timer_lease.held():
+            self.store.follow()
             return 0
         done = self.store.tick(clock.now())
         for _, action in done:

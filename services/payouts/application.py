@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 from uuid import UUID
 
 from eventsourcing.application import ProcessingEvent
@@ -24,9 +24,9 @@ from pydantic import AwareDatetime
 
 from headstore import metrics
 from headstore.errors import NotFound, PreconditionFailed
+from headstore.open_index import OpenEntries
 from headstore.settings import EnvironmentSettings, Settings, variable
 from headstore.store import ServiceApplication
-from headstore.topics import stored_topics
 from services.payouts.domain import (
     AMBASSADOR_SHARE,
     EARNINGS,
@@ -191,8 +191,17 @@ class PayoutsApplication(ServiceApplication):
     ) -> None:
         super().__init__(settings, create_table)
         self.config = config or PayoutsConfig.from_env()
-        self._payees: set[str] = set()  # account ids with a Payee, kept up to date from the log
-        self._payees_position = 0
+        self.payees: OpenEntries[str] = OpenEntries(
+            self, "payees", opened={Payee.Opened: lambda opened: opened.account_id}
+        )
+        """The account id of every payee (a payee is never closed)."""
+        self.open_runs: OpenEntries[int] = OpenEntries(
+            self,
+            "payout_runs",
+            opened={PayoutRun.Started: lambda started: started.week},
+            closed=(PayoutRun.Finished,),
+        )
+        """The week of every payout run planned and not finished."""
         self._run_lock = threading.Lock()
         self._finished_runs: set[int] = set()
 
@@ -247,13 +256,8 @@ class PayoutsApplication(ServiceApplication):
 
     def payee_ids(self) -> list[str]:
         """Every account with a balance record, caught up with the store."""
-        topics = stored_topics(Payee.Opened)
-        for notification in self.notifications_after(self._payees_position, topics=topics):
-            # The topic names the event's class: every one read here opened a Payee.
-            opened = cast(Payee.Opened, self.mapper.to_domain_event(notification))
-            self._payees.add(opened.account_id)
-            self._payees_position = notification.id
-        return sorted(self._payees)
+        self.payees.catch_up()
+        return sorted(self.payees.values())
 
     # -- connected accounts ---------------------------------------------------------------------
 
@@ -434,11 +438,8 @@ class PayoutsApplication(ServiceApplication):
             return report
 
     def _unfinished_runs(self, before: int) -> Iterator[PayoutRun]:
-        weeks = sorted(
-            cast(PayoutRun.Started, self.mapper.to_domain_event(n)).week
-            for n in self.notifications_after(0, topics=stored_topics(PayoutRun.Started))
-        )
-        for week in weeks:
+        self.open_runs.catch_up()
+        for week in sorted(self.open_runs.values()):
             if week < before and week not in self._finished_runs:
                 run = self.find(PayoutRun, run_id(week))
                 if run is not None and not run.finished:

@@ -101,6 +101,7 @@ class PayoutsService(HealthCheck):
     def tick(self) -> int:
         """Run the week that just ended, once (one replica at a time); returns transfers made."""
         if not self.timer_lease.held():
+            self.store.follow()
             return 0
         report = self.store.run_due(clock.now(), self.connect)
         return int(report.sent + report.failed)

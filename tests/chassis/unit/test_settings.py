@@ -17,6 +17,7 @@ import pytest
 from headstore import secrets
 from headstore.consume import BatchLimits
 from headstore.logs import LogSettings
+from headstore.open_index import CheckpointPolicy
 from headstore.parking import RetryPolicy as ConsumerRetryPolicy
 from headstore.settings import (
     GRPC_PORTS,
@@ -44,6 +45,7 @@ EVERY_CLASS: tuple[type[EnvironmentSettings], ...] = (
     LogSettings,
     ConsumerRetryPolicy,
     BatchLimits,
+    CheckpointPolicy,
     StripeSettings,
     StripeConnectSettings,
     GatewaySettings,
@@ -161,6 +163,8 @@ VARIABLES: tuple[Variable, ...] = (
     number(ConsumerRetryPolicy, "CONSUMER_RETRY_MAX_SECONDS", "max_delay", 30.0),
     whole(BatchLimits, "CONSUMER_BATCH_SIZE", "size", 200),
     number(BatchLimits, "CONSUMER_BATCH_LINGER_SECONDS", "linger_seconds", 0.01),
+    whole(CheckpointPolicy, "OPEN_INDEX_CHECKPOINT_EVENTS", "events", 10_000),
+    number(CheckpointPolicy, "OPEN_INDEX_CHECKPOINT_SECONDS", "seconds", 60.0),
     *(
         variable
         for stripe in (StripeSettings, StripeConnectSettings)

@@ -22,8 +22,9 @@ from headstore.errors import (
     NotFound,
     PreconditionFailed,
 )
+from headstore.open_index import OpenAggregates
 from headstore.store import ConcurrentUpdate
-from services.calls.application import CallsApplication, CallsConfig, OpenSessions
+from services.calls.application import CallsApplication, CallsConfig
 from services.calls.domain import CLOSE_ROOM, OPEN_ROOM, Session
 from services.calls.tests.unit.conftest import (
     MINUTE,
@@ -393,9 +394,9 @@ def test_open_sessions_are_rebuilt_from_the_notification_log(
     app.cancel_session(done.id, done.client_id)
     live = live_session(app, upstream, clock, client_id, expert_id)
     ringing = app.request_session(paying_client(app), other, "voice")
-    rebuilt = OpenSessions()
-    rebuilt.catch_up(app)
-    assert set(rebuilt.ids()) == {live.id, ringing.id} == set(app.open_session_ids())
+    rebuilt = OpenAggregates(app, "sessions rebuilt", Session)
+    rebuilt.catch_up()
+    assert set(rebuilt.entries) == {live.id, ringing.id} == set(app.open_session_ids())
 
 
 # ---------------------------------------------------------------------------------------------

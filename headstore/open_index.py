@@ -1,0 +1,464 @@
+"""Indexes of open aggregates (bills not yet charged, sessions the timer still watches, payees,
+unfinished payout runs) kept in memory from the service's notification log, and checkpointed
+with their position in the service's own database.
+
+A start reads the checkpoint and then only the notifications after it, so it takes the same
+time with a year of history as with a day. Every replica follows the log, the standby too (on
+its timer), so a replica taking over the lease finds its index warm. Any replica may write the
+checkpoint: a write never moves it back, and an index's content at a position is a function of
+the log up to it (plus this process's own later saves, which the log will show again anyway).
+
+Two kinds share the following and the checkpoint:
+- `OpenAggregates`: the open aggregates of one class, live in memory (a timer walks them every
+  tick). The checkpoint holds their ids; a start reads each of them once from the store.
+- `OpenEntries`: ids with a small JSON value each, taken from the events (a payee's account id,
+  a run's week); no aggregate is read.
+
+An index follows events by class, resolving each stored topic the library's way, so topics
+registered under another name still count.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import Notification, PersistenceError
+from eventsourcing.utils import TopicError, resolve_topic
+from psycopg.sql import SQL, Identifier
+from psycopg.types.json import Jsonb
+
+from headstore import metrics
+from headstore.settings import EnvironmentSettings, variable
+
+if TYPE_CHECKING:
+    from eventsourcing.postgres import PostgresDatastore
+
+    from headstore.store import ServiceApplication
+
+log = logging.getLogger(__name__)
+
+V = TypeVar("V")
+
+PAGE_SIZE = 5_000
+
+
+# ---------------------------------------------------------------------------------------------
+# Checkpoints
+# ---------------------------------------------------------------------------------------------
+
+
+class CheckpointPolicy(EnvironmentSettings):
+    """When an index writes its checkpoint: after `events` notifications read, or `seconds`
+    after the last one if it moved on. A start reads at most about that much of the log."""
+
+    events: int = variable("OPEN_INDEX_CHECKPOINT_EVENTS", 10_000, ge=1)
+    seconds: float = variable("OPEN_INDEX_CHECKPOINT_SECONDS", 60.0, ge=0)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """An index as of `position` in the notification log; `version` is the shape of its
+    entries (an index that changes what it keeps bumps it, and older checkpoints are ignored)."""
+
+    position: int
+    entries: dict[str, Any]
+    version: int = 1
+
+
+class Checkpoints(Protocol):
+    def read(self, name: str) -> Checkpoint | None: ...
+
+    def write(self, name: str, checkpoint: Checkpoint) -> bool:
+        """Keep `checkpoint` unless one further on is kept already; True if kept."""
+        ...
+
+
+class MemoryCheckpoints:
+    """For applications on the in-memory store (unit tests)."""
+
+    def __init__(self) -> None:
+        self._kept: dict[str, Checkpoint] = {}
+        self._lock = threading.Lock()
+
+    def read(self, name: str) -> Checkpoint | None:
+        with self._lock:
+            return self._kept.get(name)
+
+    def write(self, name: str, checkpoint: Checkpoint) -> bool:
+        with self._lock:
+            kept = self._kept.get(name)
+            if (
+                kept is not None
+                and kept.version == checkpoint.version
+                and kept.position >= checkpoint.position
+            ):
+                return False
+            self._kept[name] = checkpoint
+            return True
+
+
+CREATE_CHECKPOINTS = """
+CREATE TABLE IF NOT EXISTS {table} (
+    name text PRIMARY KEY,
+    version integer NOT NULL,
+    position bigint NOT NULL,
+    entries jsonb NOT NULL,
+    written_at timestamptz NOT NULL DEFAULT now()
+)"""
+
+
+class PostgresCheckpoints:
+    """One row per index in `<service>_open_index`, in the service's own database, written
+    through the store's connection pool. The table is made by `headstore migrate`."""
+
+    def __init__(self, datastore: PostgresDatastore, table: str) -> None:
+        self.datastore = datastore
+        self.table = table
+
+    def create_table(self) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(SQL(CREATE_CHECKPOINTS).format(table=Identifier(self.table)))
+
+    def read(self, name: str) -> Checkpoint | None:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                SQL("SELECT version, position, entries FROM {} WHERE name = %s").format(
+                    Identifier(self.table)
+                ),
+                (name,),
+            )
+            row = curs.fetchone()
+        if row is None:
+            return None
+        return Checkpoint(int(row["position"]), row["entries"], int(row["version"]))
+
+    def write(self, name: str, checkpoint: Checkpoint) -> bool:
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(
+                SQL(
+                    "INSERT INTO {table} AS kept (name, version, position, entries) "
+                    "VALUES (%s, %s, %s, %s) ON CONFLICT (name) DO UPDATE SET "
+                    "version = excluded.version, position = excluded.position, "
+                    "entries = excluded.entries, written_at = now() "
+                    "WHERE kept.position < excluded.position OR kept.version <> excluded.version "
+                    "RETURNING 1"
+                ).format(table=Identifier(self.table)),
+                (name, checkpoint.version, checkpoint.position, Jsonb(checkpoint.entries)),
+            )
+            return curs.fetchone() is not None
+
+
+# ---------------------------------------------------------------------------------------------
+# The index
+# ---------------------------------------------------------------------------------------------
+
+
+class OpenIndex(Generic[V]):
+    """Entries by aggregate id, as of `position` in `app`'s notification log. `catch_up` reads
+    what was stored since (the first call starts from the checkpoint, if there is one) and
+    writes a checkpoint every `checkpoint_events` notifications read, or `checkpoint_seconds`
+    after the last one if the index moved on. Safe to use from several threads; hold `lock`
+    to read several entries consistently."""
+
+    def __init__(
+        self,
+        app: ServiceApplication,
+        name: str,
+        *,
+        version: int = 1,
+        checkpoint_events: int | None = None,
+        checkpoint_seconds: float | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.app = app
+        self.name = name
+        self.version = version
+        policy = CheckpointPolicy.from_env()
+        self.checkpoint_events = checkpoint_events or policy.events
+        self.checkpoint_seconds = (
+            policy.seconds if checkpoint_seconds is None else checkpoint_seconds
+        )
+        self.position = 0
+        self.entries: dict[UUID, V] = {}
+        self.lock = threading.RLock()
+        self.read = 0
+        """Notifications read since this index was made: how much of the log a start read."""
+        self._monotonic = monotonic
+        self._restored = False
+        self._checkpointed = 0
+        self._checkpointed_at = monotonic()
+        self._classes: dict[str, type | None] = {}
+        app.open_indexes.append(self)
+
+    # -- what a kind of index does -------------------------------------------------------------
+
+    def follows(self, event_class: type) -> bool:
+        """Whether events of `event_class` change this index."""
+        raise NotImplementedError
+
+    def apply(self, notification: Notification, event_class: type) -> None:
+        """Change the entries for one followed notification."""
+        raise NotImplementedError
+
+    def dump(self, value: V) -> Any:
+        """An entry's value as JSON for the checkpoint."""
+        raise NotImplementedError
+
+    def load(self, raw: Any) -> V:
+        """An entry's value from the checkpoint."""
+        raise NotImplementedError
+
+    def caught_up(self) -> None:
+        """Called (holding the lock) after each catch-up."""
+
+    # -- following the log ---------------------------------------------------------------------
+
+    def catch_up(self) -> None:
+        """Read what was stored since `position` (from the checkpoint, the first time)."""
+        with self.lock:
+            if not self._restored:
+                self._restore()
+            for notification in self._after(self.position):
+                event_class = self._event_class(notification.topic)
+                if event_class is not None:
+                    self.apply(notification, event_class)
+                self.position = notification.id
+                self.read += 1
+            self.caught_up()
+            checkpoint = self._checkpoint() if self._checkpoint_due() else None
+        self._measure()
+        if checkpoint is not None:
+            self._write(checkpoint)
+
+    def write_checkpoint(self) -> None:
+        """Write the checkpoint now if the index moved on since the last one (at shutdown)."""
+        with self.lock:
+            if not self._restored or self.position <= self._checkpointed:
+                return
+            checkpoint = self._checkpoint()
+        self._write(checkpoint)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __contains__(self, id: object) -> bool:
+        return id in self.entries
+
+    def _after(self, position: int) -> Iterator[Notification]:
+        return self.app.notifications_after(position, page_size=PAGE_SIZE)
+
+    def _event_class(self, topic: str) -> type | None:
+        if topic not in self._classes:
+            try:
+                event_class = resolve_topic(topic)
+            except TopicError:
+                log.warning("index %s: stored topic %s resolves to nothing", self.name, topic)
+                event_class = None
+            followed = isinstance(event_class, type) and self.follows(event_class)
+            self._classes[topic] = event_class if followed else None
+        return self._classes[topic]
+
+    # -- the checkpoint ------------------------------------------------------------------------
+
+    def _restore(self) -> None:
+        self._restored = True
+        try:
+            checkpoint = self.app.index_checkpoints.read(self.name)
+        except PersistenceError as error:
+            log.error(
+                "index %s: no checkpoint readable (%s); reading the whole log. "
+                "Has `headstore migrate` run?",
+                self.name,
+                error,
+            )
+            return
+        if checkpoint is None or checkpoint.version != self.version:
+            return
+        self.entries = {UUID(id): self.load(raw) for id, raw in checkpoint.entries.items()}
+        self.position = self._checkpointed = checkpoint.position
+        log.info(
+            "index %s: %d entries from the checkpoint at %d",
+            self.name,
+            len(self.entries),
+            checkpoint.position,
+        )
+
+    def _checkpoint_due(self) -> bool:
+        if self.position <= self._checkpointed:
+            return False
+        if self.position - self._checkpointed >= self.checkpoint_events:
+            return True
+        return self._monotonic() - self._checkpointed_at >= self.checkpoint_seconds
+
+    def _checkpoint(self) -> Checkpoint:
+        entries = {str(id): self.dump(value) for id, value in self.entries.items()}
+        self._checkpointed = self.position
+        self._checkpointed_at = self._monotonic()
+        return Checkpoint(self.position, entries, self.version)
+
+    def _write(self, checkpoint: Checkpoint) -> None:
+        try:
+            self.app.index_checkpoints.write(self.name, checkpoint)
+        except PersistenceError as error:
+            log.error(
+                "index %s: checkpoint at %d not written: %s", self.name, checkpoint.position, error
+            )
+            return
+        metrics.gauge(
+            f"{self.app.service}_open_index_checkpoint",
+            "Notification id of an open-aggregate index's last checkpoint written here",
+            ("index",),
+        ).labels(self.name).set(checkpoint.position)
+
+    def _measure(self) -> None:
+        metrics.gauge(
+            f"{self.app.service}_open_index_position",
+            "Notification id an open-aggregate index has read to",
+            ("index",),
+        ).labels(self.name).set(self.position)
+        metrics.gauge(
+            f"{self.app.service}_open_index_entries",
+            "Open aggregates an index holds",
+            ("index",),
+        ).labels(self.name).set(len(self.entries))
+
+
+class Openable(Protocol):
+    @property
+    def id(self) -> UUID: ...
+
+    @property
+    def version(self) -> int: ...
+
+    @property
+    def is_open(self) -> bool: ...
+
+
+A = TypeVar("A", bound=Openable)
+
+
+class OpenAggregates(OpenIndex[A | None]):
+    """Every open aggregate of `kind` (its `is_open`), live: made from its first event,
+    changed by each next one. `None` marks one to read from the store again (another process
+    wrote it in a way this copy cannot follow, or it came from the checkpoint); each catch-up
+    reads those. A process may `remember` what it saved itself: the log's copy of those
+    events is then skipped."""
+
+    def __init__(self, app: ServiceApplication, name: str, kind: type[A], **options: Any) -> None:
+        super().__init__(app, name, **options)
+        self.kind = kind
+
+    def follows(self, event_class: type) -> bool:
+        return issubclass(event_class, self.kind.Event)  # type: ignore[attr-defined]
+
+    def apply(self, notification: Notification, event_class: type) -> None:
+        id = _uuid(notification.originator_id)
+        version = notification.originator_version
+        if id not in self.entries:
+            if version == 1:  # the aggregate's first event: follow it from here
+                created: Any = self.app.mapper.to_domain_event(notification)
+                aggregate = created.mutate(None)
+                if aggregate is not None and aggregate.is_open:
+                    self.entries[id] = aggregate
+            return  # else closed, or opened before a checkpoint that no longer had it
+        cached = self.entries[id]
+        if cached is None or version <= cached.version:
+            return  # read from the store on the way out / written by this process
+        if version == cached.version + 1:
+            event: Any = self.app.mapper.to_domain_event(notification)
+            event.mutate(cached)
+            self.remember(cached)
+        else:
+            self.entries[id] = None
+
+    def caught_up(self) -> None:
+        for id in [id for id, aggregate in self.entries.items() if aggregate is None]:
+            self.get(id)
+
+    def dump(self, value: A | None) -> Any:
+        return None  # the id is enough: a start reads the aggregate from the store
+
+    def load(self, raw: Any) -> A | None:
+        return None
+
+    def remember(self, aggregate: A) -> None:
+        """This copy is the newest: keep it if it is open, drop the entry if not."""
+        with self.lock:
+            if aggregate.is_open:
+                self.entries[aggregate.id] = aggregate
+            else:
+                self.entries.pop(aggregate.id, None)
+
+    def evict(self, id: UUID) -> None:
+        """This copy may be stale: read the aggregate from the store before it is used again."""
+        with self.lock:
+            if id in self.entries:
+                self.entries[id] = None
+
+    def get(self, id: UUID) -> A | None:
+        """The live copy, read from the store if it was evicted; None if the store has no
+        such aggregate. A copy read and found closed is returned but no longer kept."""
+        with self.lock:
+            aggregate = self.entries.get(id)
+            if aggregate is not None:
+                return aggregate
+            try:
+                found: A = self.app.repository.get(id)
+            except AggregateNotFoundError:
+                self.entries.pop(id, None)
+                return None
+            self.remember(found)
+            return found
+
+    def loaded(self) -> list[A]:
+        """The open aggregates held in memory (after a catch-up, every one of them)."""
+        with self.lock:
+            return [aggregate for aggregate in self.entries.values() if aggregate is not None]
+
+
+class OpenEntries(OpenIndex[V]):
+    """Ids with a small JSON value each: an event of a class in `opened` sets the entry of its
+    aggregate to what the class's function makes of the event; one in `closed` removes it."""
+
+    def __init__(
+        self,
+        app: ServiceApplication,
+        name: str,
+        opened: Mapping[type, Callable[[Any], V]],
+        closed: Iterable[type] = (),
+        **options: Any,
+    ) -> None:
+        super().__init__(app, name, **options)
+        self.opened = dict(opened)
+        self.closed = frozenset(closed)
+
+    def follows(self, event_class: type) -> bool:
+        return event_class in self.opened or event_class in self.closed
+
+    def apply(self, notification: Notification, event_class: type) -> None:
+        id = _uuid(notification.originator_id)
+        if event_class in self.closed:
+            self.entries.pop(id, None)
+            return
+        self.entries[id] = self.opened[event_class](self.app.mapper.to_domain_event(notification))
+
+    def dump(self, value: V) -> Any:
+        return value
+
+    def load(self, raw: Any) -> V:
+        return cast(V, raw)
+
+    def values(self) -> list[V]:
+        with self.lock:
+            return list(self.entries.values())
+
+
+def _uuid(id: Any) -> UUID:
+    return id if isinstance(id, UUID) else UUID(str(id))
