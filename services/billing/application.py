@@ -23,20 +23,20 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypedDict
 from uuid import UUID
 
 from eventsourcing.application import ProcessingEvent
-from eventsourcing.persistence import IntegrityError
 
 from headstore import clock, metrics
 from headstore.envelope import Envelope
 from headstore.errors import DomainError, NotFound
 from headstore.money import Money
 from headstore.open_index import OpenAggregates
+from headstore.saving import retry_on_conflict, save_in_batches
 from headstore.settings import EnvironmentSettings, Settings, variable
 from headstore.store import ConcurrentUpdate, Policy, ServiceApplication
 from services.billing.domain import (
@@ -220,26 +220,31 @@ class BillingApplication(ServiceApplication):
             policy(app, processing)
             touched.extend(a for a in processing.aggregates.values() if isinstance(a, Bill))
 
-        for attempt in range(1, CONSUME_ATTEMPTS + 1):
+        def attempt() -> str:
             touched.clear()
             with self.lock:
                 self.index.catch_up()
                 try:
-                    outcome = super().consume(envelope, upstream, run)
+                    outcome = super(BillingApplication, self).consume(envelope, upstream, run)
                 except ConcurrentUpdate:
                     for bill in touched:
                         self.index.evict(bill.id)
-                    if attempt == CONSUME_ATTEMPTS:
-                        raise
-                    log.warning("%s at %s raced another writer; again", envelope.type, upstream)
-                    continue
+                    raise
                 for bill in touched:
                     if outcome == "processed":
                         self.index.remember(bill)
                     else:
                         self.index.evict(bill.id)
                 return outcome
-        raise AssertionError("unreachable")
+
+        return retry_on_conflict(
+            attempt,
+            CONSUME_ATTEMPTS,
+            conflicts=(ConcurrentUpdate,),
+            on_conflict=lambda _: log.warning(
+                "%s at %s raced another writer; again", envelope.type, upstream
+            ),
+        )
 
     def consume_batch(
         self, envelopes: Sequence[Envelope], upstream: str, policy_for: Callable[[Envelope], Policy]
@@ -487,25 +492,27 @@ class BillingApplication(ServiceApplication):
         return requested or billed
 
     def _save_bills(self, bills: list[Bill], redo: Callable[[Bill], Any]) -> None:
-        """Save in batches of one `save(*bills)`; a batch that conflicts with another writer
-        is redone bill by bill on fresh copies."""
-        for batch in _batches(bills, self.config.save_batch):
-            try:
-                self.save(*batch)
-            except IntegrityError:
-                log.warning("a batch of %d bills conflicted; redoing each", len(batch))
-                for stale in batch:
-                    fresh: Bill = self.repository.get(stale.id)
-                    if redo(fresh):
-                        try:
-                            self.save(fresh)
-                        except IntegrityError:
-                            self.index.evict(fresh.id)
-                            continue
-                    self.index.remember(fresh)
-            else:
-                for bill in batch:
-                    self.index.remember(bill)
+        """Save the bills (changed in memory) in batches of one `save(*bills)`; a batch that
+        conflicts with another writer is redone bill by bill on fresh copies, and a bill that
+        conflicts again is read from the store before its next use."""
+        kept: set[UUID] = set()
+
+        def again(stale: Bill) -> list[Bill]:
+            fresh: Bill = self.repository.get(stale.id)
+            if redo(fresh):
+                return [fresh]
+            self.index.remember(fresh)  # nothing left to do: still, the newest copy
+            kept.add(fresh.id)
+            return []
+
+        for _, (saved,) in save_in_batches(
+            self, bills, lambda bill: [bill], self.config.save_batch, again
+        ):
+            self.index.remember(saved)
+            kept.add(saved.id)
+        for bill in bills:
+            if bill.id not in kept:
+                self.index.evict(bill.id)
 
     def _pending_holds(self) -> list[PaymentStep]:
         holds = []
@@ -566,8 +573,3 @@ class BillingApplication(ServiceApplication):
             report.captures += 1
         else:
             report.cancels += 1
-
-
-def _batches(items: list[Bill], size: int) -> Iterator[list[Bill]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

@@ -19,7 +19,7 @@ import contextlib
 import hashlib
 import logging
 import secrets
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -32,6 +32,7 @@ from pydantic import Field
 from headstore import clock
 from headstore.errors import InvalidInput, NotFound
 from headstore.open_index import OpenAggregates
+from headstore.saving import retry_on_conflict, save_in_batches
 from headstore.settings import EnvironmentSettings, Seconds, Settings, variable
 from headstore.store import ServiceApplication
 from services.calls.domain import (
@@ -290,13 +291,7 @@ class CallsApplication(ServiceApplication):
 
     def _retrying(self, command: Callable[[], Any]) -> Any:
         """Run `command` again when its save lost a race with another writer."""
-        for attempt in range(self.config.retries):
-            try:
-                return command()
-            except IntegrityError:
-                if attempt == self.config.retries - 1:
-                    raise
-        raise AssertionError("unreachable")
+        return retry_on_conflict(command, self.config.retries)
 
     def _given_back(self, session: Session) -> list[Any]:
         """What a session that ended before it started gives back: its free invite works
@@ -572,15 +567,17 @@ class CallsApplication(ServiceApplication):
         changing = [id for id, actions in due.items() if any(_changes_state(a) for a in actions)]
         done: list[tuple[UUID, str]] = []
 
-        def apply(session_id: UUID) -> tuple[list[Any], list[Due]]:
-            session = self.session(session_id)
-            applied = session.apply_due(now)
-            if not applied:
-                return [], []
-            return [session, *self._given_back(session)], applied
+        applied: dict[UUID, list[Due]] = {}
 
-        for session_id, applied in self._save_in_batches(changing, apply):
-            done.extend((session_id, due.kind) for due in applied)
+        def apply(session_id: UUID) -> list[Any]:
+            session = self.session(session_id)
+            applied[session_id] = session.apply_due(now)
+            if not applied[session_id]:
+                return []
+            return [session, *self._given_back(session)]
+
+        for session_id, _ in save_in_batches(self, changing, apply, self.config.tick_batch):
+            done.extend((session_id, due.kind) for due in applied[session_id])
 
         self.open_sessions.catch_up()
         for session_id, actions in self._due(now).items():
@@ -590,38 +587,6 @@ class CallsApplication(ServiceApplication):
                 elif action.kind == CLOSE_ROOM and self._close_room(session_id):
                     done.append((session_id, CLOSE_ROOM))
         return done
-
-    def _save_in_batches(
-        self,
-        session_ids: Sequence[UUID],
-        work: Callable[[UUID], tuple[list[Any], list[Due]]],
-    ) -> Iterable[tuple[UUID, list[Due]]]:
-        batch = max(1, self.config.tick_batch)
-        for start in range(0, len(session_ids), batch):
-            chunk = session_ids[start : start + batch]
-            results = {}
-            aggregates: list[Any] = []
-            for session_id in chunk:
-                changed, applied = work(session_id)
-                if changed:
-                    results[session_id] = applied
-                    aggregates.extend(changed)
-            try:
-                if aggregates:
-                    self.save(*aggregates)
-            except IntegrityError:
-                log.info("a batch of %d sessions lost a race; saving one by one", len(results))
-            else:
-                yield from results.items()
-                continue
-            for session_id in results:
-                try:
-                    changed, applied = work(session_id)
-                    if changed:
-                        self.save(*changed)
-                        yield session_id, applied
-                except IntegrityError:
-                    log.info("session %s changed meanwhile; next tick", session_id)
 
     def _open_room(self, session_id: UUID) -> bool:
         session = self.session(session_id)

@@ -25,6 +25,7 @@ from pydantic import AwareDatetime
 from headstore import metrics
 from headstore.errors import NotFound, PreconditionFailed
 from headstore.open_index import OpenEntries
+from headstore.saving import retry_on_conflict
 from headstore.settings import EnvironmentSettings, Settings, variable
 from headstore.store import ServiceApplication
 from services.payouts.domain import (
@@ -548,16 +549,20 @@ class PayoutsApplication(ServiceApplication):
     def _with_payee(self, account_id: str, change: Callable[[Payee], bool]) -> bool:
         """Apply `change` to the payee and save it, reloading when a consumer wrote the same
         payee meanwhile (a credit arriving during the run); True if something was saved."""
-        for _ in range(SAVE_ATTEMPTS):
+
+        def attempt() -> bool:
             payee = self.payee(account_id)
             if payee is None or not change(payee):
                 return False
-            try:
-                self.save(payee)
-            except IntegrityError:
-                continue
+            self.save(payee)
             return True
-        raise RuntimeError(f"payee {account_id} kept changing; the run resumes on the next tick")
+
+        try:
+            return retry_on_conflict(attempt, SAVE_ATTEMPTS, conflicts=(IntegrityError,))
+        except IntegrityError:
+            raise RuntimeError(
+                f"payee {account_id} kept changing; the run resumes on the next tick"
+            ) from None
 
     # -- statistics -----------------------------------------------------------------------------
 
