@@ -11,13 +11,14 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from bench import api_fuzz, baseline, contact_details, metering, outbox, replay
+from bench import api_fuzz, baseline, contact_details, metering, outbox, replay, restart
 
 BENCHMARKS: dict[str, Callable[[], dict[str, Any]]] = {
     "baseline": baseline.run,
     "outbox": outbox.run,
     "metering": metering.run,
     "replay": replay.run,
+    "restart": restart.run,
     "contact_details": contact_details.run,
     "api_fuzz": api_fuzz.run,
 }
@@ -45,6 +46,14 @@ SUMMARY = {
         "ratio_to_pg_commits",
     ),
     "replay": ("events", "events_per_s", "raw_read_per_s", "ratio", "seconds", "sessions"),
+    "restart": (
+        "restart_s",
+        "takeover_s",
+        "restart_ratio",
+        "takeover_ratio",
+        "cold_start_ratio",
+        "ok",
+    ),
     "contact_details": (
         "evasions",
         "refused",

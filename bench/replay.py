@@ -211,11 +211,6 @@ def clone_rows(
         session_id = _id(rng)
         client_id = f"client-{rng.randrange(CLIENTS)}"
         expert_id = rng.choice(experts[template.currency])
-        originator = bill_id(session_id)
-        offset = at - template.start
-        intents = {
-            old: f"pi_{uuid.UUID(int=rng.getrandbits(128)).hex[:24]}" for old in template.intents
-        }
         if client_id not in carded:
             carded.add(client_id)
             card = CardOnFile.save(
@@ -232,32 +227,16 @@ def clone_rows(
                 moment = at - timedelta(seconds=5)
                 stored = mapper.to_stored_event(_at(event, moment))
                 rows.append((moment, index, -1, stored))
-        for event in template.events:
-            state = dict(vars(event))
-            state["originator_id"] = originator
-            state["timestamp"] = event.timestamp + offset
-            state["correlation_id"] = uuid.UUID(int=rng.getrandbits(128)).hex
-            for name, value in (
-                ("session_id", session_id),
-                ("client_id", client_id),
-                ("expert_id", expert_id),
-            ):
-                if name in state:
-                    state[name] = value
-            if state.get("payment_intent_id"):
-                state["payment_intent_id"] = intents[state["payment_intent_id"]]
-            for name in ("started_at", "ended_at"):
-                if name in state:
-                    state[name] = state[name] + offset
-            if "steps" in state:
-                state["steps"] = [
-                    dict(s, payment_intent_id=intents.get(s["payment_intent_id"], ""))
-                    for s in state["steps"]
-                ]
-            clone = object.__new__(type(event))
-            object.__setattr__(clone, "__dict__", state)
-            stored = mapper.to_stored_event(clone)
-            rows.append((state["timestamp"], index, event.originator_version, stored))
+        for moment, version, stored in clone_session(
+            mapper,
+            template,
+            rng,
+            at=at,
+            session_id=session_id,
+            client_id=client_id,
+            expert_id=expert_id,
+        ):
+            rows.append((moment, index, version, stored))
     rows.sort(key=lambda row: (row[0], row[1], row[2]))
     del rows[target:]
     expected = Expected()
@@ -276,6 +255,52 @@ def clone_rows(
     for bill in charged_bills:
         expected.captured[currency_of[bill]] += captured[bill]
     return [stored for _, _, _, stored in rows], expected, sessions
+
+
+def clone_session(
+    mapper: Any,
+    template: Template,
+    rng: random.Random,
+    *,
+    at: datetime,
+    session_id: str,
+    client_id: str,
+    expert_id: str,
+) -> list[tuple[datetime, int, Any]]:
+    """The template's events as another session's stored rows, moved to start at `at`, with
+    its own ids (bill, PaymentIntents, correlation ids): (timestamp, version, stored event)."""
+    originator = bill_id(session_id)
+    offset = at - template.start
+    intents = {
+        old: f"pi_{uuid.UUID(int=rng.getrandbits(128)).hex[:24]}" for old in template.intents
+    }
+    rows = []
+    for event in template.events:
+        state = dict(vars(event))
+        state["originator_id"] = originator
+        state["timestamp"] = event.timestamp + offset
+        state["correlation_id"] = uuid.UUID(int=rng.getrandbits(128)).hex
+        for name, value in (
+            ("session_id", session_id),
+            ("client_id", client_id),
+            ("expert_id", expert_id),
+        ):
+            if name in state:
+                state[name] = value
+        if state.get("payment_intent_id"):
+            state["payment_intent_id"] = intents[state["payment_intent_id"]]
+        for name in ("started_at", "ended_at"):
+            if name in state:
+                state[name] = state[name] + offset
+        if "steps" in state:
+            state["steps"] = [
+                dict(s, payment_intent_id=intents.get(s["payment_intent_id"], ""))
+                for s in state["steps"]
+            ]
+        clone = object.__new__(type(event))
+        object.__setattr__(clone, "__dict__", state)
+        rows.append((state["timestamp"], event.originator_version, mapper.to_stored_event(clone)))
+    return rows
 
 
 def _at(event: Any, moment: datetime) -> Any:

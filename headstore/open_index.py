@@ -10,7 +10,7 @@ the log up to it (plus this process's own later saves, which the log will show a
 
 Two kinds share the following and the checkpoint:
 - `OpenAggregates`: the open aggregates of one class, live in memory (a timer walks them every
-  tick). The checkpoint holds their ids; a start reads each of them once from the store.
+  tick). The checkpoint holds their ids; a start reads them from the store in one query.
 - `OpenEntries`: ids with a small JSON value each, taken from the events (a payee's account id,
   a run's week); no aggregate is read.
 
@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import Notification, PersistenceError
+from eventsourcing.persistence import Notification, PersistenceError, StoredEvent
+from eventsourcing.postgres import PostgresAggregateRecorder
 from eventsourcing.utils import TopicError, resolve_topic
 from psycopg.sql import SQL, Identifier
 from psycopg.types.json import Jsonb
@@ -47,6 +48,7 @@ log = logging.getLogger(__name__)
 V = TypeVar("V")
 
 PAGE_SIZE = 5_000
+READ_CHUNK = 1_000
 
 
 # ---------------------------------------------------------------------------------------------
@@ -379,8 +381,14 @@ class OpenAggregates(OpenIndex[A | None]):
             self.entries[id] = None
 
     def caught_up(self) -> None:
-        for id in [id for id, aggregate in self.entries.items() if aggregate is None]:
-            self.get(id)
+        missing = [id for id, aggregate in self.entries.items() if aggregate is None]
+        if missing:
+            found = read_aggregates(self.app, missing)
+            for id in missing:
+                if id in found:
+                    self.remember(found[id])
+                else:
+                    self.entries.pop(id, None)
 
     def dump(self, value: A | None) -> Any:
         return None  # the id is enough: a start reads the aggregate from the store
@@ -458,6 +466,37 @@ class OpenEntries(OpenIndex[V]):
     def values(self) -> list[V]:
         with self.lock:
             return list(self.entries.values())
+
+
+def read_aggregates(app: ServiceApplication, ids: list[UUID]) -> dict[UUID, Any]:
+    """The aggregates with these ids, as the store has them now, read with one query per
+    READ_CHUNK of them (a start reads every open aggregate of the checkpoint at once)."""
+    recorder = app.recorder
+    if not isinstance(recorder, PostgresAggregateRecorder):
+        return {id: app.repository.get(id) for id in ids if id in app.repository}
+    statement = SQL(
+        "SELECT originator_id, originator_version, topic, state FROM {schema}.{table} "
+        "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
+    ).format(
+        schema=Identifier(recorder.datastore.schema),
+        table=Identifier(recorder.events_table_name),
+    )
+    found: dict[UUID, Any] = {}
+    for start in range(0, len(ids), READ_CHUNK):
+        with recorder.datastore.transaction(commit=False) as curs:
+            curs.execute(statement, (ids[start : start + READ_CHUNK],))
+            rows = curs.fetchall()
+        for row in rows:
+            stored = StoredEvent(
+                originator_id=row["originator_id"],
+                originator_version=row["originator_version"],
+                topic=row["topic"],
+                state=bytes(row["state"]),
+            )
+            event: Any = app.mapper.to_domain_event(stored)
+            id = _uuid(stored.originator_id)
+            found[id] = event.mutate(found.get(id))
+    return found
 
 
 def _uuid(id: Any) -> UUID:

@@ -79,6 +79,13 @@ def open_bills() -> Gauge:
     return metrics.gauge("billing_open_bills", "Bills not yet charged")
 
 
+def last_tick() -> Gauge:
+    return metrics.gauge(
+        "billing_last_tick_timestamp_seconds",
+        "When this replica last finished a timer tick holding the lease (Unix time)",
+    )
+
+
 def hold_failures(count: int) -> None:
     if count:
         metrics.counter("billing_hold_failures", "Card holds declined").inc(count)
@@ -113,7 +120,7 @@ class BillingService(HealthCheck):
 
     # -- the clock ------------------------------------------------------------------------------
 
-    @timer(interval=TICK_SECONDS)
+    @timer(interval=TICK_SECONDS, eager=True)  # the first tick as soon as the service is up
     def tick(self) -> int:
         """Bill started minutes, ask for due holds, settle ended bills (one replica at a
         time); returns how many payment calls were made."""
@@ -124,6 +131,7 @@ class BillingService(HealthCheck):
         report = self.store.execute_payments(self.stripe)
         hold_failures(report.holds_declined)
         open_bills().set(self.store.open_bills())
+        last_tick().set_to_current_time()
         return int(report.holds_placed + report.holds_declined + report.captures + report.cancels)
 
     # -- cards ----------------------------------------------------------------------------------
