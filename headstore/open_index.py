@@ -225,6 +225,7 @@ class OpenIndex(Generic[V]):
     def catch_up(self) -> None:
         """Read what was stored since `position` (from the checkpoint, the first time)."""
         with self.lock:
+            started = None if self._restored else time.perf_counter()
             if not self._restored:
                 self._restore()
             for notification in self._after(self.position):
@@ -235,6 +236,8 @@ class OpenIndex(Generic[V]):
                 self.read += 1
             self.caught_up()
             checkpoint = self._checkpoint() if self._checkpoint_due() else None
+        if started is not None:
+            self._measure_start(time.perf_counter() - started)
         self._measure()
         if checkpoint is not None:
             self._write(checkpoint)
@@ -318,6 +321,20 @@ class OpenIndex(Generic[V]):
             "Notification id of an open-aggregate index's last checkpoint written here",
             ("index",),
         ).labels(self.name).set(checkpoint.position)
+
+    def _measure_start(self, seconds: float) -> None:
+        """What this process's first catch-up cost: the start's share of the index."""
+        metrics.gauge(
+            f"{self.app.service}_open_index_start_seconds",
+            "Seconds an index's first catch-up took (checkpoint, the log after it, the open "
+            "aggregates read from the store)",
+            ("index",),
+        ).labels(self.name).set(seconds)
+        metrics.gauge(
+            f"{self.app.service}_open_index_start_read",
+            "Notifications an index's first catch-up read",
+            ("index",),
+        ).labels(self.name).set(self.read)
 
     def _measure(self) -> None:
         metrics.gauge(
