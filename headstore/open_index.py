@@ -347,6 +347,11 @@ class OpenIndex(Generic[V]):
             "Open aggregates an index holds",
             ("index",),
         ).labels(self.name).set(len(self.entries))
+        metrics.gauge(
+            f"{self.app.service}_open_index_caught_up_timestamp_seconds",
+            "When an index last read the log (Unix time): a standby that stops following shows",
+            ("index",),
+        ).labels(self.name).set_to_current_time()
 
 
 class Openable(Protocol):
