@@ -16,7 +16,7 @@ Each size has its own billing database (migrated as `headstore migrate` does):
    `headstore run billing` entry point) on a store with no checkpoint; it reads the whole log,
    ticks, and writes the checkpoint. It is then killed (SIGKILL), and TAIL_EVENTS more events
    (closed sessions) are stored after the checkpoint, as a kill between two checkpoints leaves
-   them.
+   them (half the interval, on average).
 4. **Restart and take-over**, RUNS times, the sizes taking turns (so that other work on the
    machine weighs on both alike): a leader is started and timed to its first tick; a standby
    is started and waits, following the log, until it has read to the head; just after the
@@ -71,8 +71,8 @@ SIZES = tuple(
 )
 OPEN_BILLS = int(os.environ.get("BENCH_RESTART_OPEN_BILLS", 200))
 TAIL_EVENTS = 5_000
-"""Events stored after the checkpoint before the restarts (below the 10,000 at which the index
-writes a checkpoint: what a kill just before the next one leaves)."""
+"""Events stored after the checkpoint before the restarts: what a kill leaves on average, with
+a checkpoint every 10,000 (OPEN_INDEX_CHECKPOINT_EVENTS)."""
 RUNS = int(os.environ.get("BENCH_RESTART_RUNS", 5))
 TEMPLATES = 80
 SEED = 20261203
