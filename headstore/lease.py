@@ -55,6 +55,12 @@ class Lease:
 
     def release(self) -> None:
         with self._lock:
+            if self._held and self._connection is not None and not self._connection.closed:
+                # Unlock before closing: the server ends a closed session's backend (and frees
+                # its locks) a moment after the client hangs up, so a standby asking at once
+                # could still find the lease taken.
+                with contextlib.suppress(psycopg.Error):
+                    self._connection.execute("SELECT pg_advisory_unlock(hashtext(%s))", (self.key,))
             self._drop()
 
     def _connect(self) -> psycopg.Connection[Any]:
