@@ -19,8 +19,9 @@ run: setup
 	@echo "Headstore: API http://127.0.0.1:8000 (docs /docs), mail sent http://127.0.0.1:8025; Ctrl-C stops all"
 	$(VENV)/bin/honcho start -f Procfile -e var/run.env
 
+# Two workers; the tests that start the platform take turns on one (conftest.py).
 test: setup
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider -n 2
 
 test-unit: setup
 	$(PY) -m pytest -q -p no:cacheprovider -m "not integration and not e2e"

@@ -13,9 +13,11 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
+from xdist.scheduler import LoadScopeScheduling
 
 from devtools.testing import Processes
 from headstore import secrets
@@ -24,6 +26,23 @@ from headstore.settings import Settings
 
 # `make test` fails when any test was skipped (devtools/no_skips.py).
 pytest_plugins = ["devtools.no_skips"]
+
+PLATFORM_TESTS = ("tests/e2e/", "services/calls/tests/integration/")
+"""`make test` runs two pytest-xdist workers. The tests that start the platform or Janus (real
+minutes, real media, fourteen processes each) run one at a time on one worker, first, since
+they are the longest and mostly wait; the other worker takes everything else meanwhile."""
+
+
+class PlatformTestsTogether(LoadScopeScheduling):
+    """xdist's `loadgroup` marks groups by renaming test ids, which pytest 9 no longer allows;
+    this scheduler groups by path instead (the largest group is handed out first)."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        return "platform" if nodeid.startswith(PLATFORM_TESTS) else nodeid
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> LoadScopeScheduling:
+    return PlatformTestsTogether(config, log)
 
 
 @pytest.fixture(scope="session")
