@@ -2,13 +2,17 @@
 store with tracking, on the chassis's probe (devtools/outbox_probe.py).
 
 The relay and the consumer run as subprocesses (`python -m devtools.outbox_probe relay|consumer`)
-exactly as in the integration tests. This process appends Counter ticks (ten per save, as
-services save) while they run, and measures events/s from the first append to the last Tally
-stored by the consumer, then checks every (counter, tick) arrived exactly once.
+exactly as in the integration tests. This process writes as billing's tick does: every open
+Counter (a bill) gets one Ticked event (a minute) per round, and the round is saved with the
+chassis's `save_in_batches` in batches of billing's own save size; between rounds some counters
+close and new ones open (their Started events are internal, never published), so the population
+changes while measured. It measures events/s from the first append to the last Tally stored by
+the consumer, then checks every (counter, tick) arrived exactly once.
 
 Phases: a warm-up save (10 events, not timed), the measured burst (`events`, default 20,000,
 appended as fast as the producer store takes them), then a paced trickle (100 events/s for
-3 s) whose latency shows delivery with no backlog. All three are checked for loss and doubling.
+3 s, ten per save) whose latency shows delivery with no backlog. All three are checked for loss
+and doubling.
 """
 
 from __future__ import annotations
@@ -48,10 +52,13 @@ from devtools.outbox_probe import (
 )
 from headstore.consume import BatchLimits, handler_queues
 from headstore.relay import OutboxRelay, relay_tracking_recorder
+from headstore.saving import save_in_batches
+from services.billing.application import BillingConfig
 
-EVENTS = 20_000
-COUNTERS = 200  # ticked round-robin, ten ticks per save: 20,000 events are 2,000 saves
-TICKS_PER_SAVE = 10
+EVENTS = 60_000
+OPEN_COUNTERS = 1_000  # open at any time, like open bills; each ticks once per round
+CHURN_PER_ROUND = 50  # closed after a round, and as many new ones opened
+TICKS_PER_SAVE = 10  # the warm-up and the paced trickle
 SAMPLE_SECONDS = 0.5  # how often progress is looked at (one count query, one queue declare)
 STALL_SECONDS = 30.0  # no progress for this long: stop waiting and report what is missing
 DEADLINE_SECONDS = 200.0
@@ -164,6 +171,33 @@ def save_ticks(
     return appended
 
 
+def billing_save_batch() -> int:
+    """How many aggregates billing's tick saves at once (BILLING_SAVE_BATCH's default)."""
+    return int(BillingConfig.model_fields["save_batch"].default)
+
+
+def tick_rounds(producer: ProbeProducer, events: int, progress: Progress) -> tuple[list[Key], int]:
+    """Rounds of one tick per open counter, saved as billing saves its tick, until `events`
+    ticks are stored; returns the ticks and the number of saves."""
+    counters = [Counter.start() for _ in range(OPEN_COUNTERS)]
+    appended: list[Key] = []
+    saves = 0
+    while len(appended) < events:
+        round_ = counters[: events - len(appended)]
+
+        def tick(counter: Counter) -> list[Counter]:
+            counter.tick()
+            return [counter]
+
+        batch = billing_save_batch()
+        for counter, _ in save_in_batches(producer, round_, tick, batch):
+            appended.append((str(counter.id), counter.ticks))
+        saves += -(-len(round_) // batch)
+        progress.appended += len(round_)
+        counters = counters[CHURN_PER_ROUND:] + [Counter.start() for _ in range(CHURN_PER_ROUND)]
+    return appended, saves
+
+
 def stored_ticks(producer: ProbeProducer) -> dict[Key, datetime]:
     """Every Ticked event in the producer store with the time it was stamped (just before its
     save)."""
@@ -214,9 +248,7 @@ def crossing(samples: list[Sample], attribute: str, target: int) -> float | None
 def run(events: int | None = None) -> dict[str, Any]:
     if events is None:
         events = int(os.environ.get("BENCH_OUTBOX_EVENTS", EVENTS))
-    saves = max(1, events // TICKS_PER_SAVE)
     limits = BatchLimits.from_env()  # as the consumer subprocess reads them
-    events = saves * TICKS_PER_SAVE
     with isolated("outbox") as box:
         baseline = pg_commit_rate(box)
         migrate(box.settings, [PRODUCER, CONSUMER])
@@ -233,10 +265,9 @@ def run(events: int | None = None) -> dict[str, Any]:
                 raise RuntimeError("the warm-up events never reached the consumer store")
 
             # The measured burst.
-            counters = [Counter.start() for _ in range(COUNTERS)]
             clock = Stopwatch()
             progress.origin = clock.started
-            burst = save_ticks(producer, counters, saves, progress)
+            burst, saves = tick_rounds(producer, events, progress)
             append_seconds = clock.elapsed()
             burst_head = producer.recorder.max_notification_id() or 0
             burst_complete = progress.wait_handled(len(warm) + events, DEADLINE_SECONDS)
@@ -301,8 +332,12 @@ def run(events: int | None = None) -> dict[str, Any]:
             "peak_queue_depth": peak_queue,
             "wall_seconds_polled": round(wall_seconds, 3),
             "relay_batch_size": relay_batch_size(),
-            "ticks_per_save": TICKS_PER_SAVE,
-            "counters": COUNTERS,
+            "saves": saves,
+            "events_per_save": round(events / saves, 1),
+            "save_batch": billing_save_batch(),
+            "open_counters": OPEN_COUNTERS,
+            "churn_per_round": CHURN_PER_ROUND,
+            "paced_ticks_per_save": TICKS_PER_SAVE,
             "consumer_batch_size": limits.size,
             "consumer_batch_linger_s": limits.linger_seconds,
             "consumer_prefetch": 2 * limits.size,

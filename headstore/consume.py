@@ -47,7 +47,7 @@ def handler_queue(producer: str, event_type: str, name: str) -> Queue:
 class BatchLimits(EnvironmentSettings):
     """How many messages a handler takes together, and how long it waits for more."""
 
-    size: int = variable("CONSUMER_BATCH_SIZE", 200, ge=1)
+    size: int = variable("CONSUMER_BATCH_SIZE", 500, ge=1)
     linger_seconds: float = variable("CONSUMER_BATCH_LINGER_SECONDS", 0.01, ge=0)
 
 

@@ -324,7 +324,7 @@ class OutboxRelay:
         app: ServiceApplication,
         translate: Translate,
         settings: Settings,
-        batch_size: int = 500,
+        batch_size: int = 2000,
     ) -> None:
         self.app = app
         self.service = app.service

@@ -182,7 +182,7 @@ def test_messages_changing_the_same_aggregate_are_applied_in_order(app):
 
 
 def test_batch_limits_come_from_the_environment_and_must_make_sense(monkeypatch):
-    assert BatchLimits.from_env() == BatchLimits(size=200, linger_seconds=0.01)
+    assert BatchLimits.from_env() == BatchLimits(size=500, linger_seconds=0.01)
     monkeypatch.setenv("CONSUMER_BATCH_SIZE", "50")
     monkeypatch.setenv("CONSUMER_BATCH_LINGER_SECONDS", "0.1")
     assert BatchLimits.from_env() == BatchLimits(size=50, linger_seconds=0.1)

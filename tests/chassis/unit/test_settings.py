@@ -161,7 +161,7 @@ VARIABLES: tuple[Variable, ...] = (
     whole(ConsumerRetryPolicy, "CONSUMER_ATTEMPTS", "attempts", 10),
     number(ConsumerRetryPolicy, "CONSUMER_RETRY_SECONDS", "first_delay", 0.5),
     number(ConsumerRetryPolicy, "CONSUMER_RETRY_MAX_SECONDS", "max_delay", 30.0),
-    whole(BatchLimits, "CONSUMER_BATCH_SIZE", "size", 200),
+    whole(BatchLimits, "CONSUMER_BATCH_SIZE", "size", 500),
     number(BatchLimits, "CONSUMER_BATCH_LINGER_SECONDS", "linger_seconds", 0.01),
     whole(CheckpointPolicy, "OPEN_INDEX_CHECKPOINT_EVENTS", "events", 10_000),
     number(CheckpointPolicy, "OPEN_INDEX_CHECKPOINT_SECONDS", "seconds", 60.0),
