@@ -95,7 +95,11 @@ class Envelope:
         try:
             return self._plain_json()
         except _NotPlain:
-            return json_format.MessageToDict(self.to_proto())
+            return self.to_proto_json()
+
+    def to_proto_json(self) -> dict[str, Any]:
+        """The mapping as protobuf's `json_format` writes it (what `to_json` must equal)."""
+        return json_format.MessageToDict(self.to_proto())
 
     def _plain_json(self) -> dict[str, Any]:
         fields: dict[str, Any] = {}
@@ -138,7 +142,11 @@ class Envelope:
         try:
             return _plain_envelope(fields)
         except _NotPlain:
-            pass
+            return cls.from_proto_json(fields)
+
+    @classmethod
+    def from_proto_json(cls, fields: Any) -> Envelope:
+        """The envelope as protobuf's `json_format` reads it (what `from_json` must equal)."""
         message = envelope_pb2.Envelope()
         json_format.ParseDict(fields, message)
         return cls(
