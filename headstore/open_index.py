@@ -373,11 +373,25 @@ class OpenAggregates(OpenIndex[A | None]):
     changed by each next one. `None` marks one to read from the store again (another process
     wrote it in a way this copy cannot follow, or it came from the checkpoint); each catch-up
     reads those. A process may `remember` what it saved itself: the log's copy of those
-    events is then skipped."""
+    events is then skipped.
 
-    def __init__(self, app: ServiceApplication, name: str, kind: type[A], **options: Any) -> None:
+    `watch` (optional) picks the aggregates a timer must look at (billing: those with a payment
+    call to make); `watched` holds their ids, and those of the entries to read again, kept up
+    to date as entries change, so a timer over many open aggregates does not test each one."""
+
+    def __init__(
+        self,
+        app: ServiceApplication,
+        name: str,
+        kind: type[A],
+        watch: Callable[[A], bool] | None = None,
+        **options: Any,
+    ) -> None:
         super().__init__(app, name, **options)
         self.kind = kind
+        self.watch = watch
+        self.watched: set[UUID] = set()
+        self._unread: set[UUID] = set()  # the entries that are None
 
     def follows(self, event_class: type) -> bool:
         return issubclass(event_class, self.kind.Event)  # type: ignore[attr-defined]
@@ -390,7 +404,7 @@ class OpenAggregates(OpenIndex[A | None]):
                 created: Any = self.app.mapper.to_domain_event(notification)
                 aggregate = created.mutate(None)
                 if aggregate is not None and aggregate.is_open:
-                    self.entries[id] = aggregate
+                    self._keep(aggregate)
             return  # else closed, or opened before a checkpoint that no longer had it
         cached = self.entries[id]
         if cached is None or version <= cached.version:
@@ -400,17 +414,17 @@ class OpenAggregates(OpenIndex[A | None]):
             event.mutate(cached)
             self.remember(cached)
         else:
-            self.entries[id] = None
+            self._mark_unread(id)
 
     def caught_up(self) -> None:
-        missing = [id for id, aggregate in self.entries.items() if aggregate is None]
+        missing = list(self._unread)
         if missing:
             found = read_aggregates(self.app, missing)
             for id in missing:
                 if id in found:
                     self.remember(found[id])
                 else:
-                    self.entries.pop(id, None)
+                    self._forget(id)
 
     def dump(self, value: A | None) -> Any:
         return None  # the id is enough: a start reads the aggregate from the store
@@ -422,15 +436,15 @@ class OpenAggregates(OpenIndex[A | None]):
         """This copy is the newest: keep it if it is open, drop the entry if not."""
         with self.lock:
             if aggregate.is_open:
-                self.entries[aggregate.id] = aggregate
+                self._keep(aggregate)
             else:
-                self.entries.pop(aggregate.id, None)
+                self._forget(aggregate.id)
 
     def evict(self, id: UUID) -> None:
         """This copy may be stale: read the aggregate from the store before it is used again."""
         with self.lock:
             if id in self.entries:
-                self.entries[id] = None
+                self._mark_unread(id)
 
     def get(self, id: UUID) -> A | None:
         """The live copy, read from the store if it was evicted; None if the store has no
@@ -442,7 +456,7 @@ class OpenAggregates(OpenIndex[A | None]):
             try:
                 found: A = self.app.repository.get(id)
             except AggregateNotFoundError:
-                self.entries.pop(id, None)
+                self._forget(id)
                 return None
             self.remember(found)
             return found
@@ -451,6 +465,32 @@ class OpenAggregates(OpenIndex[A | None]):
         """The open aggregates held in memory (after a catch-up, every one of them)."""
         with self.lock:
             return [aggregate for aggregate in self.entries.values() if aggregate is not None]
+
+    # -- entries and the sets that follow them -------------------------------------------------
+
+    def _restore(self) -> None:
+        super()._restore()
+        self._unread = set(self.entries)  # a checkpoint holds ids only
+        self.watched = set(self.entries) if self.watch is not None else set()
+
+    def _keep(self, aggregate: A) -> None:
+        self.entries[aggregate.id] = aggregate
+        self._unread.discard(aggregate.id)
+        if self.watch is not None and self.watch(aggregate):
+            self.watched.add(aggregate.id)
+        else:
+            self.watched.discard(aggregate.id)
+
+    def _mark_unread(self, id: UUID) -> None:
+        self.entries[id] = None
+        self._unread.add(id)
+        if self.watch is not None:
+            self.watched.add(id)  # unknown until read again: worth a look
+
+    def _forget(self, id: UUID) -> None:
+        self.entries.pop(id, None)
+        self._unread.discard(id)
+        self.watched.discard(id)
 
 
 class OpenEntries(OpenIndex[V]):

@@ -204,7 +204,9 @@ class BillingApplication(ServiceApplication):
         super().__init__(settings, create_table)
         self.config = config or BillingConfig.from_env()
         self.lock = threading.RLock()
-        self.index: OpenAggregates[Bill] = OpenAggregates(self, "bills", Bill)
+        self.index: OpenAggregates[Bill] = OpenAggregates(
+            self, "bills", Bill, watch=lambda bill: bill.has_payment_work
+        )
         self._clocks: dict[UUID, tuple[datetime, int]] = {}  # for lateness metrics
 
     # --- consuming the calls service's events -------------------------------------------------
@@ -473,13 +475,10 @@ class BillingApplication(ServiceApplication):
         return self.index.get(id)
 
     def _with_payment_work(self) -> list[UUID]:
-        """Open bills with a payment call to make, and those to reload (unknown until then)."""
+        """Open bills with a payment call to make, and those to reload (unknown until then):
+        the index keeps their ids as bills change, so this does not test every open bill."""
         with self.index.lock:
-            return [
-                id
-                for id, bill in self.index.entries.items()
-                if bill is None or bill.has_payment_work
-            ]
+            return list(self.index.watched)
 
     @staticmethod
     def _advance(bill: Bill, now: datetime) -> bool:

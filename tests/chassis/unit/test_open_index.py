@@ -100,8 +100,59 @@ def changed(app: Tickets, ticket: Ticket, change: str) -> Ticket:
     return ticket
 
 
+def with_notes(ticket: Ticket) -> bool:
+    """What the ticket indexes watch: tickets someone wrote a note on."""
+    return bool(ticket.notes)
+
+
+made: list[OpenAggregates[Ticket]] = []
+
+
 def tickets(app: Tickets, name: str = "tickets", **options: Any) -> OpenAggregates[Ticket]:
-    return OpenAggregates(app, name, Ticket, **options)
+    index: OpenAggregates[Ticket] = OpenAggregates(app, name, Ticket, watch=with_notes, **options)
+    made.append(index)
+    return index
+
+
+@pytest.fixture(autouse=True)
+def watched_sets_follow_the_entries() -> Any:
+    """After every test here, each index's `watched` set is exactly what testing every entry
+    would give: the watched aggregates and the entries to read again."""
+    made.clear()
+    yield
+    for index in made:
+        with index.lock:
+            expected = {
+                id for id, ticket in index.entries.items() if ticket is None or with_notes(ticket)
+            }
+            assert index.watched == expected, index.name
+
+
+def test_watched_follows_each_way_an_entry_changes(app):
+    quiet, noted, closing = opened(app, "ann", "bob", "cy")
+    index = tickets(app, checkpoint_events=1)
+    index.catch_up()
+    assert index.watched == set()
+    changed(app, noted, "a note")  # followed from the log
+    changed(app, closing, "a note")
+    index.catch_up()
+    assert index.watched == {noted.id, closing.id}
+    changed(app, closing, "close")  # closed: no longer open, no longer watched
+    index.catch_up()
+    assert index.watched == {noted.id}
+    index.evict(quiet.id)  # to read again: watched until read
+    assert index.watched == {noted.id, quiet.id}
+    index.catch_up()
+    assert index.watched == {noted.id}
+    mine = index.get(quiet.id)
+    assert mine is not None
+    mine.note("mine")
+    app.save(mine)
+    index.remember(mine)  # saved by this process
+    assert index.watched == {noted.id, quiet.id}
+    restarted = tickets(app)  # from the checkpoint: every entry read again
+    restarted.catch_up()
+    assert restarted.watched == {noted.id, quiet.id}
 
 
 def state(index: OpenAggregates[Ticket]) -> dict[UUID, tuple[int, list[str]]]:
