@@ -43,6 +43,7 @@ from collections import Counter as Multiset
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from eventsourcing.utils import get_topic
@@ -426,13 +427,11 @@ def end_sessions(
         calls.deliver([ended(session) for session in chunk])
         sent = first + len(chunk)
         if not burst and (sent % END_WAVE == 0 or sent == len(sessions)):
-            _wait(
-                lambda r=len(sessions) - sent: app.open_bills() <= r + CHUNK,
-                END_DEADLINE_SECONDS,
-                "settlements",
-                timer,
-                every=0.25,
-            )
+
+            def settled(still_open: int = len(sessions) - sent) -> bool:
+                return app.open_bills() <= still_open + CHUNK
+
+            _wait(settled, END_DEADLINE_SECONDS, "settlements", timer, every=0.25)
     return watch.elapsed()
 
 
@@ -510,7 +509,7 @@ def run() -> dict[str, Any]:
                 chunk = 1 if not sessions else CHUNK  # the first cohort: one event per consume
                 ages = [rng.uniform(0, block_seconds) for _ in cohort]
 
-                accept_s = calls.deliver_all(lambda c=cohort: (accepted(s) for s in c), chunk)
+                accept_s = calls.deliver_all(partial(map, accepted, cohort), chunk)
                 # The timer places block 1's holds (Stripe, one save each) as in production.
                 holds_s = _wait(
                     lambda: not app.pending_holds(), HOLDS_MAX_SECONDS, "holds", timer, every=0.5

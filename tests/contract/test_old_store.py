@@ -16,7 +16,7 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from eventsourcing.domain import Snapshot
+from eventsourcing.domain import BaseAggregate, CanMutateAggregate, Snapshot
 from eventsourcing.utils import get_topic, resolve_topic
 
 from finance.replay import replay
@@ -146,8 +146,8 @@ def test_every_stored_event_is_read_under_the_topic_it_was_stored_with(
             event = app.mapper.to_domain_event(notification)
             assert type(event) is resolve_topic(notification.topic)
             # the class it resolves to is stored under its stable name from now on
-            assert type(event).TOPIC.split(":")[0] in (service, "headstore")
-            assert type(event).TOPIC.split(":")[1] == notification.topic.split(":")[1]
+            assert get_topic(type(event)).split(":")[0] in (service, "headstore")
+            assert get_topic(type(event)).split(":")[1] == notification.topic.split(":")[1]
 
 
 def test_every_aggregate_is_rebuilt_and_snapshots_agree_with_the_events(
@@ -159,18 +159,20 @@ def test_every_aggregate_is_rebuilt_and_snapshots_agree_with_the_events(
         for row in old_rows(lines, service):
             versions[row["originator_id"]] = row["originator_version"]
         for originator, version in versions.items():
-            aggregate = app.repository.get(UUID(originator))
+            aggregate: BaseAggregate[UUID] = app.repository.get(UUID(originator))
             assert aggregate.version == version
-            assert type(aggregate).TOPIC.startswith((f"{service}:", "headstore:"))
+            assert get_topic(type(aggregate)).startswith((f"{service}:", "headstore:"))
             rebuilt[type(aggregate).__name__] += 1
         for row in old_rows(lines, service, "snapshots"):
-            originator = UUID(row["originator_id"])
-            (snapshot,) = app.snapshots.get(originator) if app.snapshots else ()
+            snapshotted_id = UUID(row["originator_id"])
+            assert app.snapshots is not None
+            (snapshot,) = app.snapshots.get(snapshotted_id)
             assert isinstance(snapshot, Snapshot)
-            from_events = None
-            for event in app.events.get(originator):
+            from_events: BaseAggregate[UUID] | None = None
+            for event in app.events.get(snapshotted_id):
+                assert isinstance(event, CanMutateAggregate)
                 from_events = event.mutate(from_events)
-            from_snapshot = app.repository.get(originator)
+            from_snapshot: BaseAggregate[UUID] = app.repository.get(snapshotted_id)
             stable = snapshot.topic.replace(f"services.{service}.domain:", f"{service}:")
             assert get_topic(type(from_snapshot)) == stable
             assert vars(from_snapshot) == vars(from_events)
@@ -273,7 +275,9 @@ def test_the_indexes_of_the_services_are_rebuilt_from_the_old_topics(apps: Apps)
         }
     ]
     bo_payee = apps.payouts.payee(bo)
-    assert bo_payee is not None and bo_payee.outcome(2, "EUR")["status"] == FAILED
+    assert bo_payee is not None
+    bo_week_2 = bo_payee.outcome(2, "EUR")
+    assert bo_week_2 is not None and bo_week_2["status"] == FAILED
     bo_account = apps.payouts.payout_account(bo)
     assert isinstance(bo_account, PayoutAccount) and not bo_account.active  # restricted
     run = apps.payouts.find(PayoutRun, run_id(2))
@@ -436,8 +440,9 @@ def test_the_platform_goes_on_from_the_old_store(
         assert report.sent == 1 and report.week == 4
         ada_payee = apps.payouts.payee(ada)
         assert ada_payee is not None
-        assert ada_payee.outcome(3, "USD") is not None
-        assert (ada_payee.outcome(3, "USD")["status"], ada_payee.balance("USD")) == (SENT, 0)
+        ada_week_3 = ada_payee.outcome(3, "USD")
+        assert ada_week_3 is not None
+        assert (ada_week_3["status"], ada_payee.balance("USD")) == (SENT, 0)
         bo_payee = apps.payouts.payee(str(bo))
         assert bo_payee is not None and bo_payee.balance("EUR") == 2250 + 1350  # restricted
         bus.pump()

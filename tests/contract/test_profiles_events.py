@@ -11,7 +11,7 @@ from google.protobuf import json_format
 from contracts.events.v1 import profiles_pb2
 from headstore import clock
 from headstore.clock import FakeClock
-from headstore.domain import event_id
+from headstore.domain import Aggregate, event_id
 from headstore.envelope import Envelope
 from headstore.links import open_sealed
 from services.profiles.application import (
@@ -85,6 +85,7 @@ def published(app: ProfilesApplication) -> list[Envelope]:
     envelopes = []
     for notification in app.recorder.select_notifications(start=1, limit=10_000):
         domain_event = app.mapper.to_domain_event(notification)
+        assert isinstance(domain_event, Aggregate.Event)  # a timestamp and a correlation id
         payload = translate(domain_event, app)
         if payload is not None:
             envelopes.append(

@@ -16,8 +16,8 @@ from uuid import UUID
 
 import pytest
 from eventsourcing.application import Application
-from eventsourcing.domain import Snapshot
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.domain import BaseAggregate, CanMutateAggregate, Snapshot
+from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.utils import get_topic, resolve_topic
 
 from headstore.domain import Aggregate
@@ -86,7 +86,8 @@ def test_the_stripe_receipts_of_the_chassis_have_a_stable_topic_too() -> None:
 
 def test_no_two_classes_share_a_stored_topic() -> None:
     owners: dict[str, set[type]] = defaultdict(set)
-    for aggregates in [*DOMAIN.values(), [StripeEventReceipt]]:
+    groups: list[list[type]] = [*DOMAIN.values(), [StripeEventReceipt]]
+    for aggregates in groups:
         for aggregate in aggregates:
             for cls in (aggregate, *event_classes(aggregate)):
                 for topic in stored_topics(cls):
@@ -135,23 +136,26 @@ def test_every_event_and_snapshot_of_the_old_store_decodes_and_replays(
 ) -> None:
     """Each service's events and snapshots, as its application's mapper reads them, rebuild
     every aggregate: from its events alone, and from its snapshot and the events after it."""
-    mapper = Application(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}).mapper
+    mapper: Mapper[UUID] = Application(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}).mapper
     rebuilt = 0
     for service in SERVICES:
         aggregates: dict[UUID, Any] = {}
         for row in tables.rows(old_store, service, f"{service}_events"):
             event = mapper.to_domain_event(_stored(row))
             assert type(event) is resolve_topic(row["topic"])
+            assert isinstance(event, CanMutateAggregate)
             aggregates[event.originator_id] = event.mutate(aggregates.get(event.originator_id))
         assert aggregates
         for aggregate in aggregates.values():
             assert isinstance(aggregate, Aggregate)
-            assert aggregate.TOPIC.startswith((f"{service}:", "headstore:StripeEventReceipt"))
+            assert get_topic(type(aggregate)).startswith(
+                (f"{service}:", "headstore:StripeEventReceipt")
+            )
         snapshots = tables.rows(old_store, service, f"{service}_snapshots")
         for row in snapshots:
             snapshot = mapper.to_domain_event(_stored(row))
             assert isinstance(snapshot, Snapshot)
-            from_snapshot = snapshot.mutate(None)
+            from_snapshot: BaseAggregate[UUID] | None = snapshot.mutate(None)
             events = [
                 mapper.to_domain_event(_stored(r))
                 for r in tables.rows(old_store, service, f"{service}_events")
@@ -159,8 +163,10 @@ def test_every_event_and_snapshot_of_the_old_store_decodes_and_replays(
                 and r["originator_version"] > row["originator_version"]
             ]
             for event in events:
+                assert isinstance(event, CanMutateAggregate)
                 from_snapshot = event.mutate(from_snapshot)
             replayed = aggregates[snapshot.originator_id]
+            assert from_snapshot is not None
             assert type(from_snapshot) is type(replayed)
             assert from_snapshot.version == replayed.version
             assert _state(from_snapshot) == _state(replayed)

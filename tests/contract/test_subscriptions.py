@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import re
 from collections import Counter
+from typing import Any
 
 import pytest
 
@@ -59,7 +60,9 @@ def test_the_table_is_what_the_service_consumes(service):
 
 
 @pytest.mark.parametrize(("consumer", "row"), rows(), ids=row_id)
-def test_each_consumed_event_is_in_its_producers_contract(consumer, row):
+def test_each_consumed_event_is_in_its_producers_contract(
+    consumer: str, row: Subscription[Any, Any]
+) -> None:
     assert row.producer in PRODUCERS, f"{consumer} listens to unknown {row.producer}"
     contract = importlib.import_module(f"contracts.events.v1.{row.producer}_pb2")
     assert getattr(contract, row.event_type, None) is row.event, (

@@ -89,7 +89,9 @@ def named(overlay: str, kind: str, name: str) -> dict[str, Any]:
 
 
 def mebibytes(quantity: str) -> float:
-    number, unit = re.fullmatch(r"([0-9.]+)([A-Za-z]*)", str(quantity)).groups()
+    match = re.fullmatch(r"([0-9.]+)([A-Za-z]*)", str(quantity))
+    assert match is not None, quantity
+    number, unit = match.groups()
     scale = {"": 1 / 2**20, "Ki": 1 / 1024, "Mi": 1, "Gi": 1024, "M": 1e6 / 2**20, "G": 1e9 / 2**20}
     return float(number) * scale[unit]
 
@@ -249,7 +251,7 @@ def test_default_deny_and_a_policy_of_its_own_for_every_workload(overlay: str) -
 def ingress_sources(overlay: str, app: str, port: int) -> list[dict[str, Any]]:
     """The `from` peers of every rule that lets traffic into `app` on `port`."""
     labels = {"app": app, "app.kubernetes.io/part-of": "headstore"}
-    peers = []
+    peers: list[dict[str, Any]] = []
     for policy in rendered(overlay):
         if policy["kind"] != "NetworkPolicy" or not selects(policy, labels):
             continue

@@ -197,7 +197,7 @@ def platform(request, settings, processes, media_network) -> Any:
     mail = httpx.Client(base_url=f"http://127.0.0.1:{ports['mail_web']}", timeout=5)
     stripe_client = stripe.StripeClient(
         api_key=processes.env["STRIPE_API_KEY"],
-        base_addresses={"api": f"http://127.0.0.1:{ports['stripe']}"},  # type: ignore[arg-type]
+        base_addresses={"api": f"http://127.0.0.1:{ports['stripe']}"},
     )
     try:
         wait_until(lambda: api.get("/readyz").status_code == 200, timeout=60, what="gateway ready")

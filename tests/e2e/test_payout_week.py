@@ -16,6 +16,7 @@ import subprocess
 import sys
 from collections import Counter
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -113,7 +114,7 @@ def run_sessions(
         joins.append(
             {
                 role: wait_until(
-                    lambda t=t, s=session_id: join_details(platform, s, t),
+                    partial(join_details, platform, session_id, t),
                     timeout=STEP_TIMEOUT,
                     what=f"join details for the {role}",
                 )
@@ -152,8 +153,12 @@ def commission(total_minor: int) -> int:
 def finished_run_weeks(settings: Settings) -> list[int]:
     app = PayoutsApplication(settings)
     try:
-        topics = stored_topics(PayoutRun.Finished)
-        return [app.mapper.to_domain_event(n).week for n in app.notifications_after(0, topics)]
+        weeks = []
+        for notification in app.notifications_after(0, stored_topics(PayoutRun.Finished)):
+            finished = app.mapper.to_domain_event(notification)
+            assert isinstance(finished, PayoutRun.Finished)
+            weeks.append(finished.week)
+        return weeks
     finally:
         app.close()
 

@@ -111,7 +111,8 @@ sets `access_states` to say the account changed since."""
 class Call:
     method: str
     request: Any
-    metadata: dict[str, str]
+    metadata: dict[str, str | bytes]
+    """gRPC metadata: text, or bytes for a `-bin` key."""
 
 
 @dataclass

@@ -44,6 +44,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
 from schemathesis.core.failures import Failure, FailureGroup
+from schemathesis.core.result import Ok
 from schemathesis.openapi.checks import RejectedPositiveData
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -193,7 +194,10 @@ def fuzz(base_url: str, roles: tuple[Role, ...] = FUZZ_ROLES, max_examples: int 
     schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json", config=config)
     report = FuzzReport([role.name for role in roles], max_examples)
     started = time.perf_counter()
-    operations = [result.ok() for result in schema.get_all_operations()]
+    operations = []
+    for result in schema.get_all_operations():
+        assert isinstance(result, Ok), result.err()  # the document describes it in full
+        operations.append(result.ok())
     report.operations = len(operations)
     with requests.Session() as session:
         for role in roles:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from starlette.types import Message
 
 from services.gateway.route_table import entries
 from services.gateway.tests.authorization import (
@@ -237,12 +237,12 @@ async def websocket_outcome(app: FastAPI, path: str, role: Role) -> int:
     """ACCEPTED, or the close code, of a WebSocket handshake driven through the ASGI app."""
     query = f"access_token={role.token()}" if role.account_id else "access_token=none"
     incoming = [{"type": "websocket.connect"}]
-    sent: list[dict[str, Any]] = []
+    sent: list[Message] = []
 
-    async def receive() -> dict[str, Any]:
+    async def receive() -> Message:
         return incoming.pop(0) if incoming else {"type": "websocket.disconnect", "code": 1000}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Message) -> None:
         sent.append(message)
 
     scope = {

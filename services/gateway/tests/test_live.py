@@ -59,7 +59,9 @@ def test_the_client_sees_cost_and_the_expert_earnings():
 def test_a_negative_amount_is_shown_with_its_sign_before_the_whole_amount():
     """-150 minor units read -1.50, never -2.50 (floor division would borrow a unit)."""
     taken_back = billing_pb2.MinuteBilled(session_id="s-1", minute=4, cost_so_far=usd(-150))
-    assert view(taken_back, CLIENT)["cost_so_far"] == {
+    shown = view(taken_back, CLIENT)
+    assert shown is not None
+    assert shown["cost_so_far"] == {
         "currency": "USD",
         "amount": "-1.50",
         "minor": -150,
@@ -115,8 +117,10 @@ def token(account_id: str, version: int = 1) -> str:
 @pytest.fixture
 def gateway(settings):
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-    calls_pb2_grpc.add_CallsServiceServicer_to_server(FakeCalls(), server)
-    profiles = FakeProfiles()
+    # mypy-protobuf declares every servicer method abstract; the generated servicer answers the
+    # ones a fake leaves out with UNIMPLEMENTED.
+    calls_pb2_grpc.add_CallsServiceServicer_to_server(FakeCalls(), server)  # type: ignore[abstract]
+    profiles = FakeProfiles()  # type: ignore[abstract]
     profiles_pb2_grpc.add_ProfilesServiceServicer_to_server(profiles, server)
     port = free_port()
     server.add_insecure_port(f"127.0.0.1:{port}")
@@ -132,7 +136,7 @@ def gateway(settings):
     app.state.live_recheck_seconds = 0.2
     with TestClient(app) as client:
         assert app.state.live_consumer.ready.wait(10), "live consumer did not start"
-        client.profiles = profiles  # type: ignore[attr-defined]
+        client.profiles = profiles
         yield client
     server.stop(grace=None)
 

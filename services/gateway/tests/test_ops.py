@@ -237,6 +237,11 @@ def _documented(document: dict) -> set[tuple[str, str]]:
     }
 
 
+def methods_of(route: APIRoute) -> set[str]:
+    assert route.methods is not None  # FastAPI gives a route without methods GET
+    return route.methods
+
+
 async def test_the_openapi_document_lists_every_route(client: httpx.AsyncClient) -> None:
     response = await client.get("/openapi.json")
     assert response.status_code == 200
@@ -260,7 +265,7 @@ async def test_the_openapi_document_lists_every_route(client: httpx.AsyncClient)
         )
         for route in module.router.routes
         if isinstance(route, APIRoute) and route.include_in_schema
-        for method in route.methods
+        for method in methods_of(route)
     }
     assert documented == served
     assert documented >= EXPECTED_ROUTES

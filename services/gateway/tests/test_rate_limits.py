@@ -9,6 +9,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 import grpc
@@ -362,15 +363,16 @@ async def test_limits_counted_in_redis_hold_across_gateway_replicas(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Two gateways sharing Redis (RATE_LIMIT_STORAGE_URI) share the counts."""
-    shared = {
-        "limits": dict(tight(sign_up_per_email="2/hour").limits),
-        "storage_uri": "redis://127.0.0.1:6379",
-        "key_prefix": f"test-{uuid.uuid4().hex}",
-    }
+    shared = partial(
+        RateLimitSettings,
+        limits=dict(tight(sign_up_per_email="2/hour").limits),
+        storage_uri="redis://127.0.0.1:6379",
+        key_prefix=f"test-{uuid.uuid4().hex}",
+    )
     body = {"email": "owner@example.com", "password": "long enough", "name": "X"}
     async with (
-        gateway(monkeypatch, RateLimitSettings(**shared)) as first,
-        gateway(monkeypatch, RateLimitSettings(**shared)) as second,
+        gateway(monkeypatch, shared()) as first,
+        gateway(monkeypatch, shared()) as second,
     ):
         answers = [
             (await first.client.post("/v1/accounts", json=body)).status_code,

@@ -68,14 +68,16 @@ def test_a_call_without_the_token_is_refused_and_changes_nothing(profiles_addres
     with pytest.raises(grpc.RpcError) as refused:
         sign_up(profiles_address, "eve@example.com", metadata)
     assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
-    assert '"code": "unauthenticated"' in refused.value.details()
+    details = refused.value.details()
+    assert details is not None and '"code": "unauthenticated"' in details
     # Nothing was stored: the same address signs up once the token is right.
     assert sign_up(profiles_address, "eve@example.com", bearer_metadata(TOKEN))
 
 
 def test_the_health_check_answers_without_the_token(profiles_address):
     with grpc.insecure_channel(profiles_address) as channel:
-        answer = health_pb2_grpc.HealthStub(channel).Check(
+        # types-grpcio-health-checking declares HealthStub without its methods.
+        answer = health_pb2_grpc.HealthStub(channel).Check(  # type: ignore[attr-defined]
             health_pb2.HealthCheckRequest(), timeout=10
         )
     assert answer.status == health_pb2.HealthCheckResponse.SERVING

@@ -84,6 +84,10 @@ def entry(name: str, key: str) -> Callable[[Any], Any]:
     return lambda settings: getattr(settings, name).get(key)
 
 
+def session_rule(name: str) -> Callable[[Any], Any]:
+    return lambda config: getattr(config.rules, name)
+
+
 def text(settings: type[EnvironmentSettings], name: str, attribute: str, default: str) -> Variable:
     value = "set-" + name
     return Variable(settings, name, field(attribute), default, value, value, None, False)
@@ -262,14 +266,7 @@ VARIABLES: tuple[Variable, ...] = (
     whole(BillingConfig, "BILLING_SAVE_BATCH", "save_batch", 500),
     number(BillingConfig, "BILLING_TICK_SECONDS", "tick_seconds", 0.25),
     *(
-        Variable(
-            CallsConfig,
-            name,
-            lambda config, attribute=attribute: getattr(config.rules, attribute),
-            default,
-            "7",
-            7,
-        )
+        Variable(CallsConfig, name, session_rule(attribute), default, "7", 7)
         for name, attribute, default in SESSION_RULES
     ),
     *(

@@ -83,7 +83,7 @@ def charge(bill: Bill, clock: FakeClock) -> None:
 
 def charged(app: BillingApplication, clock: FakeClock, made: list[Bill]) -> None:
     """Charge these bills as another process would: fresh copies from the store."""
-    fresh = [app.repository.get(bill.id) for bill in made]
+    fresh: list[Bill] = [app.repository.get(bill.id) for bill in made]
     for bill in fresh:
         charge(bill, clock)
     app.save(*fresh)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -79,6 +80,12 @@ def session(
 
 def of(bill: Bill, kind: type) -> list:
     return [e for e in bill.collect_events() if isinstance(e, kind)]
+
+
+def settlement_plan(bill: Bill) -> list[dict[str, Any]]:
+    """The captures and cancellations that settle the bill, made once it can be settled."""
+    assert bill.plan is not None
+    return bill.plan
 
 
 def test_the_bill_of_a_session_has_a_stable_id():
@@ -315,7 +322,7 @@ def test_a_settlement_waits_for_a_hold_still_being_asked():
     bill.close(START + 10 * MINUTE + timedelta(seconds=30), "client_hung_up")
     assert bill.plan is None
     bill.record_hold_placed(2, 1, "pi_2")
-    assert [(s["block"], s["operation"], s["amount"]) for s in bill.plan] == [
+    assert [(s["block"], s["operation"], s["amount"]) for s in settlement_plan(bill)] == [
         (1, "capture", 3000),
         (2, "capture", 300),
     ]
@@ -391,7 +398,7 @@ def test_a_bill_rebuilt_from_its_events_is_the_same():
     bill = started()
     run(bill, START + 12 * MINUTE)
     app.save(bill)
-    copy = app.repository.get(bill.id)
+    copy: Bill = app.repository.get(bill.id)
     assert (copy.last_billed_minute, copy.cost_minor, copy.holds) == (
         bill.last_billed_minute,
         bill.cost_minor,
@@ -409,7 +416,7 @@ def test_an_end_with_started_minutes_no_hold_covers_asks_the_late_hold_and_waits
     assert (step.idempotency_key, step.amount) == ("session-1:2:hold", Money("USD", 3000))
     bill.record_hold_placed(2, 1, "pi_2")
     assert [e.minute for e in of(bill, Bill.MinuteBilled)] == list(range(1, 12))
-    assert [(s["block"], s["operation"], s["amount"]) for s in bill.plan] == [
+    assert [(s["block"], s["operation"], s["amount"]) for s in settlement_plan(bill)] == [
         (1, "capture", 3000),
         (2, "capture", 300),
     ]

@@ -64,7 +64,7 @@ def calls_endpoint(app: CallsApplication, janus: JanusSettings) -> Any:
     lock = threading.Lock()
 
     def forward(headers: dict[str, str], body: bytes) -> int:
-        authorization = {k: v for k, v in headers.items() if k.lower() == "authorization"}
+        authorization = [(k, v) for k, v in headers.items() if k.lower() == "authorization"]
         environ = EnvironBuilder(
             method="POST", path="/janus/events", data=body, headers=authorization
         ).get_environ()
@@ -96,8 +96,9 @@ def test_each_participant_is_who_their_token_says(
         session = app.session(session.id)
         assert session.status == "room_open"
         assert session.room is not None and int(session.room["room_id"]) == room_id_of(session.id)
-        tokens = {"client": session.token_for(client_id), "expert": session.token_for(expert_id)}
-        assert tokens["client"] and tokens["expert"] and tokens["client"] != tokens["expert"]
+        client_token, expert_token = session.token_for(client_id), session.token_for(expert_id)
+        assert client_token and expert_token and client_token != expert_token
+        tokens = {"client": client_token, "expert": expert_token}
         assert set(tokens.values()) <= set(rooms.client.list_tokens())
 
         with only_ice_addresses(media_network.outer_address):
@@ -152,7 +153,9 @@ async def _join(
         # Janus' events without Janus' credentials are refused by calls.
         async with httpx.AsyncClient() as http:
             for auth in (None, ("janus", "guess")):
-                answer = await http.post(
+                # request(), as post() does: httpx types only request()'s auth as optional.
+                answer = await http.request(
+                    "POST",
                     sink.url,
                     json={
                         "type": 16,

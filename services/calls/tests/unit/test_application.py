@@ -260,6 +260,7 @@ def test_warnings_at_85_and_89_minutes_and_end_at_90(
 ):
     session = live_session(app, upstream, clock, client_id, expert_id)
     start = session.started_at
+    assert start is not None
     seen = []
     for second in range(0, 95 * MINUTE):
         seen += [(second, kind) for _, kind in app.tick(start + second * SECOND)]

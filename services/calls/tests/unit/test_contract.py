@@ -10,7 +10,7 @@ import pytest
 from google.protobuf import json_format
 
 from contracts.events.v1 import billing_pb2, calls_pb2, money_pb2, profiles_pb2
-from headstore.domain import event_id
+from headstore.domain import Aggregate, event_id
 from headstore.envelope import Envelope
 from headstore.errors import InvalidInput
 from services.calls.application import (
@@ -56,6 +56,7 @@ def every_public_path(app: CallsApplication, upstream: Upstream, clock, expert_i
     app.participant_connected(session.id, "expert", clock.now() + SECOND)
     app.switch_mode(session.id, client, "voice")
     started = app.session(session.id).started_at
+    assert started is not None
     for minute in (85, 89, 90):
         app.tick(started + minute * MINUTE * SECOND)
     assert app.session(session.id).end_reason == "time_limit"
@@ -66,6 +67,7 @@ def published(app: CallsApplication) -> list[Envelope]:
     envelopes = []
     for notification in app.recorder.select_notifications(start=1, limit=10_000):
         domain_event = app.mapper.to_domain_event(notification)
+        assert isinstance(domain_event, Aggregate.Event)  # a timestamp and a correlation id
         payload = translate(domain_event, app)
         if payload is not None:
             envelopes.append(

@@ -94,9 +94,21 @@ def requested(invite: Invite | None = None, **card_kwargs: Any) -> Session:
     return session
 
 
+def client_of(session: Session) -> UUID:
+    """The session's client (set from its request on)."""
+    assert session.client_id is not None
+    return session.client_id
+
+
+def expert_of(session: Session) -> UUID:
+    """The session's expert (set from its request on)."""
+    assert session.expert_id is not None
+    return session.expert_id
+
+
 def room_open(at: Any = NOW) -> Session:
     session = requested()
-    session.accept(session.expert_id, at)
+    session.accept(expert_of(session), at)
     session.payment_authorized(1)
     session.room_opened("1234", "client-token", "expert-token")
     session.collect_events()
@@ -112,7 +124,7 @@ def live(at: Any = NOW) -> Session:
 
 
 def round_trips(aggregate: Any) -> None:
-    app = Application(env={"IS_SNAPSHOTTING_ENABLED": "y"})
+    app: Application[UUID] = Application(env={"IS_SNAPSHOTTING_ENABLED": "y"})
     app.save(aggregate)
     assert vars(app.repository.get(aggregate.id)) == vars(aggregate)
     app.take_snapshot(aggregate.id)
@@ -267,16 +279,16 @@ def test_a_paid_invite_is_recorded_and_charged():
 
 def test_the_expert_accepts():
     session = requested()
-    assert session.accept(session.expert_id, NOW + 5 * SECOND)
+    assert session.accept(expert_of(session), NOW + 5 * SECOND)
     assert (session.status, session.accepted_at) == ("accepted", NOW + 5 * SECOND)
     assert names(session) == ["Accepted"]
 
 
 def test_accepting_twice_changes_nothing():
     session = requested()
-    session.accept(session.expert_id, NOW)
+    session.accept(expert_of(session), NOW)
     session.collect_events()
-    assert not session.accept(session.expert_id, NOW + SECOND)
+    assert not session.accept(expert_of(session), NOW + SECOND)
     assert names(session) == []
 
 
@@ -288,7 +300,7 @@ def test_only_the_expert_can_answer():
 
 def test_the_expert_declines():
     session = requested()
-    session.decline(session.expert_id, NOW)
+    session.decline(expert_of(session), NOW)
     assert (session.status, session.end_reason) == ("declined", "declined")
 
 
@@ -314,7 +326,7 @@ def test_accepting_after_the_answer_timeout_is_refused():
 
 def test_accepting_a_declined_request_is_refused():
     session = requested()
-    session.decline(session.expert_id, NOW)
+    session.decline(expert_of(session), NOW)
     session.collect_events()
     refused(
         PreconditionFailed, "session_not_ringing", session, session.accept, session.expert_id, NOW
@@ -327,7 +339,7 @@ def test_accepting_while_engaged_elsewhere_is_refused():
         PreconditionFailed,
         "expert_busy",
         session,
-        lambda: session.accept(session.expert_id, NOW, engaged_elsewhere=True),
+        lambda: session.accept(expert_of(session), NOW, engaged_elsewhere=True),
     )
     assert "another session" in error.message
 
@@ -339,13 +351,13 @@ def test_accepting_while_engaged_elsewhere_is_refused():
 
 def test_accept_payment_room_and_both_connected_start_the_session_at_the_later_connection():
     session = requested()
-    session.accept(session.expert_id, NOW)
+    session.accept(expert_of(session), NOW)
     session.payment_authorized(1)
     assert session.status == "authorized"
     assert session.due_actions(NOW + SECOND) == [Due(OPEN_ROOM)]
     session.room_opened("77", "1111", "2222", "wss://sfu")
-    assert session.token_for(session.client_id) == "1111"
-    assert session.token_for(session.expert_id) == "2222"
+    assert session.token_for(client_of(session)) == "1111"
+    assert session.token_for(expert_of(session)) == "2222"
     session.participant_connected("expert", NOW + 4 * SECOND)
     assert session.status == "room_open"
     session.participant_connected("client", NOW + 9 * SECOND)
@@ -375,7 +387,7 @@ def test_the_same_payment_block_twice_changes_nothing():
 
 def test_room_before_payment_is_refused():
     session = requested()
-    session.accept(session.expert_id, NOW)
+    session.accept(expert_of(session), NOW)
     session.collect_events()
     refused(
         PreconditionFailed, "payment_not_authorized", session, session.room_opened, "1", "a", "b"
@@ -384,7 +396,7 @@ def test_room_before_payment_is_refused():
 
 def test_a_room_with_one_credential_for_both_participants_is_refused():
     session = requested()
-    session.accept(session.expert_id, NOW)
+    session.accept(expert_of(session), NOW)
     session.payment_authorized(1)
     session.collect_events()
     refused(InvalidInput, "invalid_room", session, session.room_opened, "1", "same", "same")
@@ -392,9 +404,9 @@ def test_a_room_with_one_credential_for_both_participants_is_refused():
 
 def test_a_room_opened_before_per_participant_tokens_still_loads():
     """Version 1 of RoomOpened stored one PIN as both `client_pin` and `expert_pin`."""
-    app = Application()
+    app: Application[UUID] = Application()
     session = requested()
-    session.accept(session.expert_id, NOW)
+    session.accept(expert_of(session), NOW)
     session.payment_authorized(1)
     session.room_opened("77", "c", "e")
     app.save(session)
@@ -411,6 +423,7 @@ def test_a_room_opened_before_per_participant_tokens_still_loads():
             state=app.mapper.transcoder.encode(old),
         )
     )
+    assert isinstance(event, Session.RoomOpened)
     assert (event.client_token, event.expert_token) == ("c", "e")
 
 
@@ -477,7 +490,7 @@ def test_a_late_timer_ends_at_the_limit_not_when_it_ran():
 
 def test_a_hang_up_after_the_limit_finds_the_session_ended_at_the_limit():
     session = live()
-    session.hang_up(session.client_id, NOW + 100 * RULES.minute_seconds * SECOND)
+    session.hang_up(client_of(session), NOW + 100 * RULES.minute_seconds * SECOND)
     assert (session.end_reason, session.ended_at) == (
         "time_limit",
         NOW + 90 * RULES.minute_seconds * SECOND,
@@ -504,9 +517,9 @@ def test_hang_up_ends_the_session(who: str, reason: str):
 
 def test_a_hang_up_after_the_end_changes_nothing():
     session = live()
-    session.hang_up(session.client_id, NOW + 10 * SECOND)
+    session.hang_up(client_of(session), NOW + 10 * SECOND)
     session.collect_events()
-    assert not session.hang_up(session.expert_id, NOW + 11 * SECOND)
+    assert not session.hang_up(expert_of(session), NOW + 11 * SECOND)
     assert (session.end_reason, session.version) == ("client_hung_up", 8)
     assert names(session) == []
 
@@ -518,13 +531,13 @@ def test_a_stranger_cannot_hang_up_and_is_told_there_is_no_such_session():
 
 def test_hanging_up_before_the_start_cancels():
     session = room_open()
-    session.hang_up(session.client_id, NOW)
+    session.hang_up(client_of(session), NOW)
     assert (session.end_reason, session.started_at) == ("cancelled", None)
 
 
 def test_cancel_before_the_start():
     session = requested()
-    session.cancel(session.client_id, NOW)
+    session.cancel(client_of(session), NOW)
     assert (session.status, session.end_reason) == ("ended", "cancelled")
 
 
@@ -570,9 +583,9 @@ def test_a_reconnection_reported_after_the_grace_period_finds_the_session_ended(
 
 def test_commands_after_the_end_change_nothing_or_are_refused():
     session = live()
-    session.hang_up(session.client_id, NOW + 10 * SECOND)
+    session.hang_up(client_of(session), NOW + 10 * SECOND)
     session.collect_events()
-    assert not session.cancel(session.client_id, NOW)
+    assert not session.cancel(client_of(session), NOW)
     assert not session.payment_authorized(3)
     assert not session.payment_failed(True, NOW)
     assert not session.participant_connected("client", NOW)
@@ -599,9 +612,9 @@ def test_commands_after_the_end_change_nothing_or_are_refused():
 
 def test_either_participant_switches_between_voice_and_video():
     session = live()
-    assert session.switch_mode(session.client_id, "voice")
-    assert session.switch_mode(session.expert_id, "video")
-    assert not session.switch_mode(session.expert_id, "video")
+    assert session.switch_mode(client_of(session), "voice")
+    assert session.switch_mode(expert_of(session), "video")
+    assert not session.switch_mode(expert_of(session), "video")
     assert names(session) == ["ModeChanged", "ModeChanged"]
 
 
@@ -617,14 +630,14 @@ def test_a_stranger_cannot_switch_the_mode_and_is_told_there_is_no_such_session(
 
 def ended() -> Session:
     session = live()
-    session.hang_up(session.client_id, NOW + 60 * SECOND)
+    session.hang_up(client_of(session), NOW + 60 * SECOND)
     session.collect_events()
     return session
 
 
 def test_the_client_rates_a_held_session_once():
     session = ended()
-    session.rate(session.client_id, 4, "  Clear and helpful.  ")
+    session.rate(client_of(session), 4, "  Clear and helpful.  ")
     assert session.rating == {"stars": 4, "review": "Clear and helpful."}
     session.collect_events()
     refused(Conflict, "already_rated", session, session.rate, session.client_id, 5, "")
@@ -644,7 +657,7 @@ def test_stars_are_one_to_five(stars: Any):
 
 def test_a_review_has_at_most_1000_characters():
     session = ended()
-    session.rate(session.client_id, 5, "x" * 1000)
+    session.rate(client_of(session), 5, "x" * 1000)
     other = ended()
     refused(InvalidInput, "review_too_long", other, other.rate, other.client_id, 5, "x" * 1001)
 
@@ -675,7 +688,7 @@ def test_a_review_with_contact_details_is_refused_and_changes_nothing(review: st
 
 def test_an_ordinary_review_is_accepted():
     session = ended()
-    session.rate(session.client_id, 5, "Clear advice on IFRS 16 and ASC 606; worth USD 3.00/min.")
+    session.rate(client_of(session), 5, "Clear advice on IFRS 16 and ASC 606; worth USD 3.00/min.")
     assert session.rating == {
         "stars": 5,
         "review": "Clear advice on IFRS 16 and ASC 606; worth USD 3.00/min.",
@@ -693,13 +706,13 @@ def test_a_review_with_control_characters_is_refused(review: str):
 
 def test_a_review_keeps_its_line_breaks():
     session = ended()
-    session.rate(session.client_id, 5, "Clear.\r\n\tThank you.")
+    session.rate(client_of(session), 5, "Clear.\r\n\tThank you.")
     assert session.rating == {"stars": 5, "review": "Clear.\r\n\tThank you."}
 
 
 def test_a_session_that_never_started_cannot_be_rated():
     session = requested()
-    session.cancel(session.client_id, NOW)
+    session.cancel(client_of(session), NOW)
     session.collect_events()
     refused(PreconditionFailed, "session_not_held", session, session.rate, session.client_id, 5, "")
 
@@ -798,7 +811,7 @@ def test_a_free_link_whose_session_never_started_works_again():
 
 def test_session_and_links_round_trip_through_a_snapshot():
     session = Session.request(uuid4(), card(), "video", Invite(uuid4(), FREE), NOW, RULES, **PAYING)
-    session.accept(session.expert_id, NOW)
+    session.accept(expert_of(session), NOW)
     session.payment_authorized(1)
     session.room_opened("1", "c", "e")
     session.participant_connected("client", NOW)

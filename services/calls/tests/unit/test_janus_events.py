@@ -113,6 +113,7 @@ def room_open(app: CallsApplication, upstream: Upstream, client: UUID, expert: U
 
 def both_media_up(session: Session) -> list[dict[str, Any]]:
     """What Janus posts when both participants join with their own tokens and publish."""
+    assert session.client_id is not None and session.expert_id is not None
     client_token = session.token_for(session.client_id)
     expert_token = session.token_for(session.expert_id)
     assert client_token and expert_token

@@ -86,7 +86,10 @@ class Notifications:
             health = health_pb2_grpc.HealthStub(channel)
 
             def serving() -> bool:
-                reply = health.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                # types-grpcio-health-checking declares HealthStub without its methods.
+                reply = health.Check(  # type: ignore[attr-defined]
+                    health_pb2.HealthCheckRequest(), timeout=1
+                )
                 return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
 
             wait_until(serving, timeout=60, what=f"{name} to serve gRPC")
@@ -250,7 +253,9 @@ def test_list_emails_without_a_recipient_is_a_clear_error(notifications):
     with pytest.raises(grpc.RpcError) as error:
         notifications.stub.ListEmails(notifications_pb2.ListEmailsRequest(), timeout=5)
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert json.loads(error.value.details())["code"] == "recipient_required"
+    details = error.value.details()
+    assert details is not None
+    assert json.loads(details)["code"] == "recipient_required"
 
 
 def test_only_one_replica_sends_and_a_standby_takes_over(notifications):

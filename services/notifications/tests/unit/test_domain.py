@@ -97,6 +97,7 @@ def test_later_events_carry_the_recipient_and_template(clock):
     email.record_failure("down", clock.now(), POLICY)
     email.record_sent(clock.now())
     failed, sent = email.collect_events()[1:]
+    assert isinstance(failed, Email.Failed) and isinstance(sent, Email.Sent)
     assert (failed.to, failed.template, failed.attempt) == ("ada@example.com", "password_reset", 1)
     assert (sent.to, sent.template, sent.cause_event_id) == (
         "ada@example.com",

@@ -191,7 +191,7 @@ def test_the_sender_gives_up_after_the_last_attempt(service, app, mailer, clock)
 
 def test_an_unexpected_error_is_recorded_as_a_failed_attempt(service, app, mailer):
     service.on_password_reset_requested(envelope(reset_requested()))
-    mailer.failures.append(ValueError("bad header"))  # type: ignore[arg-type]
+    mailer.failures.append(ValueError("bad header"))
     service.send_due_emails()
     [email] = stored_emails(app)
     assert email.status == EmailStatus.RETRYING and "bad header" in email.last_error
@@ -273,8 +273,10 @@ def test_sent_and_failed_mails_become_public_events(clock):
         error="down",
         will_retry=True,
     )
-    assert translate(gave_up).will_retry is False
-    assert translate(gave_up).attempts == 2
+    gave_up_published = translate(gave_up)
+    assert isinstance(gave_up_published, events_pb2.EmailFailed)
+    assert gave_up_published.will_retry is False
+    assert gave_up_published.attempts == 2
 
     other = Email.queue(
         to="ada@example.com", template="t", subject="s", text="", html="", cause_event_id="e"

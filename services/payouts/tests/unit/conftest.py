@@ -81,7 +81,7 @@ class FakeConnect:
     ) -> TransferResult:
         self.calls.append(idempotency_key)
         if idempotency_key in self.answers:
-            return self.answers[idempotency_key]  # type: ignore[no-any-return]
+            return self.answers[idempotency_key]
         assert amount > 0 and currency == currency.lower() and transfer_group
         if self.refuse:
             result = TransferResult(refused_reason=self.refuse.pop(0))

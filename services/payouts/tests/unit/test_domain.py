@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from uuid import UUID
 
 import pytest
 from eventsourcing.application import Application
@@ -128,7 +129,7 @@ def test_average_rating_is_kept_in_hundredths():
 
 def round_trips(aggregate) -> None:
     """Saved, read back and read back from a snapshot (JSON), the state is the same."""
-    app = Application(env={"IS_SNAPSHOTTING_ENABLED": "y"})
+    app: Application[UUID] = Application(env={"IS_SNAPSHOTTING_ENABLED": "y"})
     app.save(aggregate)
     assert vars(app.repository.get(aggregate.id)) == vars(aggregate)
     app.take_snapshot(aggregate.id)

@@ -73,6 +73,7 @@ def offering_with_nul(app: ProfilesApplication, name: str) -> None:
     """What a profile saved before control characters were refused left in the store: an
     update whose offering holds a NUL, written past the aggregate's checks."""
     account = app.account_by_email(f"{name.lower()}@example.com")
+    assert account is not None
     profile = app.expert_profile(account.id)
     fields = {key: getattr(profile, key) for key in DESCRIPTIVE_FIELDS}
     profile.trigger_event(

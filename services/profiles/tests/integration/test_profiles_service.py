@@ -23,7 +23,9 @@ pytestmark = pytest.mark.integration
 def error_of(call) -> tuple[grpc.StatusCode, dict]:
     with pytest.raises(grpc.RpcError) as raised:
         call()
-    return raised.value.code(), json.loads(raised.value.details())
+    details = raised.value.details()
+    assert details is not None
+    return raised.value.code(), json.loads(details)
 
 
 def test_sign_up_then_log_in(profiles):

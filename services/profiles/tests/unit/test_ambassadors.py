@@ -108,7 +108,7 @@ def test_referral_codes_compare_without_regard_to_case() -> None:
 
 
 def test_second_claim_of_the_same_code_collides_on_save() -> None:
-    app = Application()
+    app: Application[UUID] = Application()
     app.save(ReferralCodeIndex.claim("HS-ABCD2345", uuid4()))
     with pytest.raises(IntegrityError):
         app.save(ReferralCodeIndex.claim("hs-abcd2345", uuid4()))
@@ -151,7 +151,7 @@ def test_the_same_expert_is_referred_once() -> None:
 def test_ambassador_round_trips_through_the_event_store() -> None:
     ambassador = Ambassador.appoint(uuid4(), "HS-ABCD2345", 1000, appointed_by=uuid4())
     ambassador.refer(uuid4(), "Grace", uuid4())
-    app = Application(env={"IS_SNAPSHOTTING_ENABLED": "y"})
+    app: Application[UUID] = Application(env={"IS_SNAPSHOTTING_ENABLED": "y"})
     app.save(ambassador)
     assert vars(app.repository.get(ambassador.id)) == vars(ambassador)
     app.take_snapshot(ambassador.id)
@@ -430,7 +430,7 @@ def test_a_signup_that_races_another_referral_is_retried(app, admin, trustees, m
     ambassador = appointed(app, admin, "amb@example.com")
     other_expert = uuid4()
     save = app.save
-    raced = []
+    raced: list[bool] = []
 
     def save_after_a_concurrent_referral(*aggregates: Any, **kwargs: Any) -> Any:
         if not raced and any(isinstance(a, Ambassador) for a in aggregates):

@@ -2,7 +2,7 @@ import hashlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.application import Application
@@ -10,7 +10,7 @@ from eventsourcing.persistence import IntegrityError
 
 from headstore import clock as headstore_clock
 from headstore.clock import FakeClock
-from headstore.domain import stable_id
+from headstore.domain import Aggregate, stable_id
 from headstore.errors import (
     Conflict,
     DomainError,
@@ -60,7 +60,7 @@ def raises(kind: type[DomainError], code: str, action: Any, *args: Any, **kwargs
 
 def assert_round_trips(aggregate: Any) -> None:
     """Saved, read back and read back from a snapshot, the aggregate has the same state."""
-    app = Application(env={"IS_SNAPSHOTTING_ENABLED": "y"})
+    app: Application[UUID] = Application(env={"IS_SNAPSHOTTING_ENABLED": "y"})
     app.save(aggregate)
     assert vars(app.repository.get(aggregate.id)) == vars(aggregate)
     app.take_snapshot(aggregate.id)
@@ -419,6 +419,7 @@ def test_account_round_trips_through_the_event_store() -> None:
 def test_events_carry_the_clock_time_and_a_correlation_id(clock: FakeClock) -> None:
     clock.advance(timedelta(minutes=5))
     (event,) = Account.register("b@x.io", "Bob", "hash").collect_events()
+    assert isinstance(event, Aggregate.Event)
     assert event.timestamp == NOW + timedelta(minutes=5)
     assert event.correlation_id
 
@@ -434,7 +435,7 @@ def test_email_index_id_ignores_case_and_spaces() -> None:
 
 
 def test_second_claim_of_the_same_address_collides_on_save() -> None:
-    app = Application()
+    app: Application[UUID] = Application()
     app.save(EmailIndex.claim("bob@example.com", uuid4()))
     with pytest.raises(IntegrityError):
         app.save(EmailIndex.claim("Bob@Example.com", uuid4()))
