@@ -36,7 +36,7 @@ from headstore.envelope import Envelope
 from headstore.errors import DomainError, NotFound
 from headstore.money import Money
 from headstore.open_index import OpenAggregates
-from headstore.saving import retry_on_conflict, save_in_batches
+from headstore.saving import CONFLICTS, retry_on_conflict, save_in_batches
 from headstore.settings import EnvironmentSettings, Settings, variable
 from headstore.store import ConcurrentUpdate, Policy, ServiceApplication
 from services.billing.domain import (
@@ -45,8 +45,10 @@ from services.billing.domain import (
     CardOnFile,
     Operation,
     PaymentStep,
+    StripeCustomer,
     bill_id,
     card_id,
+    stripe_customer_id,
 )
 
 log = logging.getLogger(__name__)
@@ -342,6 +344,28 @@ class BillingApplication(ServiceApplication):
             card.replace(**details)
         self.save(card)
         return card
+
+    def stripe_customer(self, client_id: str) -> str | None:
+        """The Stripe customer kept for the client, if one was: recorded, or (for clients who
+        saved a card before customers were recorded) the one their card belongs to."""
+        id = stripe_customer_id(client_id.strip())
+        if id in self.repository:
+            customer: StripeCustomer = self.repository.get(id)
+            return customer.customer_id
+        card = self.card(client_id)
+        return card.customer_id if card is not None else None
+
+    def record_stripe_customer(self, client_id: str, customer_id: str) -> str:
+        """Keep `customer_id` as the client's Stripe customer; if another request recorded one
+        first, that one stays and is returned."""
+        try:
+            self.save(StripeCustomer.record(client_id=client_id, customer_id=customer_id))
+        except CONFLICTS:
+            kept = self.stripe_customer(client_id)
+            if kept is None:
+                raise
+            return kept
+        return customer_id
 
     def card(self, client_id: str) -> CardOnFile | None:
         id = card_id(client_id.strip())

@@ -141,7 +141,7 @@ class BillingService(HealthCheck):
     def CreateSetupIntent(  # noqa: N802
         self, request: api.CreateSetupIntentRequest, context: GrpcContext
     ) -> api.SetupIntent:
-        customer = self.stripe.customer_for(request.client_id)
+        customer = self._stripe_customer(request.client_id)
         intent = self.stripe.setup_intent(customer)
         return api.SetupIntent(
             setup_intent_id=intent.id,
@@ -154,7 +154,7 @@ class BillingService(HealthCheck):
     def SaveCard(  # noqa: N802
         self, request: api.SaveCardRequest, context: GrpcContext
     ) -> api.Card:
-        customer = self.stripe.customer_for(request.client_id)
+        customer = self._stripe_customer(request.client_id)
         card = self.stripe.attach_card(customer, request.payment_method_id)
         saved = self.store.save_card(
             request.client_id,
@@ -167,6 +167,15 @@ class BillingService(HealthCheck):
             card.exp_year,
         )
         return card_message(saved)
+
+    def _stripe_customer(self, client_id: str) -> str:
+        """The client's Stripe customer: the one kept, or one created now and kept (its
+        idempotency key makes concurrent first requests create one; a day later Stripe would
+        have forgotten the key, hence the keeping)."""
+        kept = self.store.stripe_customer(client_id)
+        if kept is not None:
+            return kept
+        return self.store.record_stripe_customer(client_id, self.stripe.customer_for(client_id))
 
     @grpc
     @handled

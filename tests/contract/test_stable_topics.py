@@ -49,6 +49,10 @@ DOMAIN = {
     for service in SERVICES
 }
 
+NEW_SINCE_THE_SPLIT = {"StripeCustomer"}
+"""Aggregates added after the domain packages were split: never stored under a module path, so
+they have no former topic to resolve."""
+
 
 @pytest.fixture(scope="module")
 def old_store() -> list[tables.Line]:
@@ -67,8 +71,11 @@ def test_every_aggregate_and_event_class_is_stored_under_its_service_name(servic
             former = f"services.{service}.domain:{cls.__qualname__}"
             assert vars(cls).get("TOPIC") == stable  # its own, not inherited
             assert get_topic(cls) == stable
-            assert stored_topics(cls) == (stable, former)
             assert resolve_topic(stable) is cls
+            if aggregate.__name__ in NEW_SINCE_THE_SPLIT:
+                assert stored_topics(cls) == (stable,)
+                continue
+            assert stored_topics(cls) == (stable, former)
             assert resolve_topic(former) is cls
 
 

@@ -1,6 +1,7 @@
-"""The billing domain: one `Bill` per paid session (bill.py) and one `CardOnFile` per client
-(card_on_file.py). Pure: no I/O and no clock reads; the application passes in the time. Money
-is integer minor units with the bill's currency.
+"""The billing domain: one `Bill` per paid session (bill.py), one `CardOnFile` per client
+(card_on_file.py) and the client's `StripeCustomer` (stripe_customer.py). Pure: no I/O and no
+clock reads; the application passes in the time. Money is integer minor units with the bill's
+currency.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from services.billing.domain.card_on_file import (
     check_card,
     normalise_brand,
 )
+from services.billing.domain.stripe_customer import StripeCustomer, stripe_customer_id
 from services.billing.domain.values import MAX_ID_LENGTH
 
 __all__ = [
@@ -40,14 +42,17 @@ __all__ = [
     "MAX_SESSION_MINUTES",
     "Operation",
     "PaymentStep",
+    "StripeCustomer",
     "US_BRANDS",
     "bill_id",
     "card_id",
     "check_aware",
     "check_card",
     "normalise_brand",
+    "stripe_customer_id",
 ]
 
 # Stored as `billing:Bill.Opened` and so on, wherever the classes live; the topics stored while
 # they lived in services/billing/domain.py resolve to the same classes (headstore.topics).
 register_stable_topics("billing", Bill, CardOnFile, previous=("services.billing.domain",))
+register_stable_topics("billing", StripeCustomer)  # new since the move: no former path

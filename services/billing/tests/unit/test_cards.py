@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -8,6 +9,7 @@ from nameko.testing.services import worker_factory
 
 from contracts.billing.v1 import billing_pb2 as api
 from headstore.errors import InvalidInput
+from services.billing.adapters.stripe import CardDetails
 from services.billing.domain import CardOnFile, card_id, check_card
 from services.billing.service import BillingService
 
@@ -157,3 +159,50 @@ def test_a_card_saved_before_expiries_were_kept_has_none():
     assert old is not None
     assert (old.exp_month, old.exp_year) == (0, 0)
     assert not old.expired(2099, 1)
+
+
+class ForgetfulStripe:
+    """Creates a new customer on every call, as Stripe does once it has forgotten the
+    idempotency key (after 24 hours); the rest of what saving a card needs, answered simply."""
+
+    def __init__(self) -> None:
+        self.customers_created: list[str] = []
+
+    def customer_for(self, client_id: str) -> str:
+        self.customers_created.append(f"cus_{client_id}_{len(self.customers_created) + 1}")
+        return self.customers_created[-1]
+
+    def setup_intent(self, customer_id: str) -> Any:
+        return SimpleNamespace(id=f"seti_{customer_id}", client_secret="secret")
+
+    def attach_card(self, customer_id: str, payment_method_id: str) -> Any:
+        return CardDetails(payment_method_id, "visa", "4242", "US", 12, 2034)
+
+
+def test_a_clients_stripe_customer_is_created_once_and_kept(app):
+    stripe = ForgetfulStripe()
+    service = worker_factory(BillingService, store=app, stripe=stripe)
+    first = service.CreateSetupIntent(api.CreateSetupIntentRequest(client_id="client-8"), None)
+    later = service.CreateSetupIntent(api.CreateSetupIntentRequest(client_id="client-8"), None)
+    saved = service.SaveCard(
+        api.SaveCardRequest(client_id="client-8", payment_method_id="pm_8"), None
+    )
+    assert stripe.customers_created == ["cus_client-8_1"]
+    assert first.customer_id == later.customer_id == "cus_client-8_1"
+    assert saved.last4 == "4242"
+    kept = app.card("client-8")
+    assert kept is not None and kept.customer_id == "cus_client-8_1"
+
+
+def test_a_client_who_saved_a_card_before_customers_were_kept_keeps_that_customer(app):
+    app.save_card("client-9", "cus_9", "pm_9", "visa", "4242", "US", 11, 2033)
+    stripe = ForgetfulStripe()
+    service = worker_factory(BillingService, store=app, stripe=stripe)
+    answer = service.CreateSetupIntent(api.CreateSetupIntentRequest(client_id="client-9"), None)
+    assert answer.customer_id == "cus_9" and stripe.customers_created == []
+
+
+def test_of_two_customers_recorded_at_once_the_first_stays(app):
+    assert app.record_stripe_customer("client-10", "cus_first") == "cus_first"
+    assert app.record_stripe_customer("client-10", "cus_second") == "cus_first"
+    assert app.stripe_customer("client-10") == "cus_first"
