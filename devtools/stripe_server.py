@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import copy
 import hashlib
 import hmac
 import ipaddress
@@ -667,6 +668,84 @@ def _pi_export(self: Any, expand: Any = None) -> dict[str, Any]:
     return exported
 
 
+# -- Stripe's shapes (tests/chassis/integration/test_stripe_shapes.py) --------------------------
+# localstripe answers in older API versions' shapes in places: fields Stripe has since renamed or
+# never had on the object are dropped or renamed, and required ones it lacks are filled in.
+
+_EMPTY_BILLING_DETAILS: dict[str, Any] = {
+    "address": {
+        "city": None,
+        "country": None,
+        "line1": None,
+        "line2": None,
+        "postal_code": None,
+        "state": None,
+    },
+    "email": None,
+    "name": None,
+    "phone": None,
+}
+
+
+def _reshaped(
+    export: Callable[..., dict[str, Any]],
+    *,
+    drop: tuple[str, ...] = (),
+    rename: dict[str, str] | None = None,
+    fill: Callable[[Any, dict[str, Any]], None] | None = None,
+) -> Callable[..., dict[str, Any]]:
+    def _export(self: Any, expand: Any = None) -> dict[str, Any]:
+        exported = export(self, expand=expand)
+        for old, new in (rename or {}).items():
+            if old in exported:
+                exported[new] = exported.pop(old)
+        for name in drop:
+            exported.pop(name, None)
+        if fill is not None:
+            fill(self, exported)
+        return exported
+
+    return _export
+
+
+def _fill_payment_intent(intent: Any, exported: dict[str, Any]) -> None:
+    exported.setdefault("confirmation_method", "automatic")
+    exported.setdefault("payment_method_types", ["card"])
+
+
+def _fill_charge(charge: Any, exported: dict[str, Any]) -> None:
+    exported.setdefault("disputed", False)  # no disputes here
+    details = copy.deepcopy(_EMPTY_BILLING_DETAILS)
+    try:
+        method = ls.PaymentMethod._api_retrieve(charge.payment_method)
+        _merge(details, getattr(method, "billing_details", None) or {})
+    except Exception:  # a legacy source (card, token): no billing details
+        pass
+    exported.setdefault("billing_details", details)
+
+
+_original_event_init = ls.Event.__init__
+
+
+def _event_init(self: Any, type: Any, data: Any) -> None:
+    _original_event_init(self, type, data)
+    self.pending_webhooks = len(ls_webhooks._webhooks)
+    self.request = {"id": None, "idempotency_key": None}
+
+
+def _install_shapes() -> None:
+    # Renamed `balance` (API 2019-10-17); tax ids replaced `business_vat_id`.
+    ls.Customer._export = _reshaped(
+        ls.Customer._export, rename={"account_balance": "balance"}, drop=("business_vat_id",)
+    )
+    ls.PaymentIntent._export = _reshaped(_pi_export, fill=_fill_payment_intent)
+    ls.Charge._export = _reshaped(ls.Charge._export, fill=_fill_charge)
+    # Neither has `livemode` at Stripe; `date` was the refund's `created`.
+    ls.Refund._export = _reshaped(ls.Refund._export, drop=("date", "livemode"))
+    ls.BalanceTransaction._export = _reshaped(ls.BalanceTransaction._export, drop=("livemode",))
+    ls.Event.__init__ = _event_init
+
+
 def _pi_create(cls: Any, **data: Any) -> Any:
     # Stripe takes a description; localstripe refuses it. `off_session` asks Stripe not to
     # expect the customer present; the stand-in never asks for authentication anyway.
@@ -968,14 +1047,6 @@ class Account(ls.StripeObject):
         self.tos_acceptance: dict[str, Any] = {"date": None, "ip": None, "user_agent": None}
         if isinstance(tos_acceptance, dict):
             _merge(self.tos_acceptance, tos_acceptance)
-        if self.type == "express":
-            self.login_links = {
-                "object": "list",
-                "data": [],
-                "has_more": False,
-                "total_count": 0,
-                "url": f"/v1/accounts/{self.id}/login_links",
-            }
 
     @staticmethod
     def _requested(capabilities: dict[str, Any]) -> list[str]:
@@ -1436,7 +1507,7 @@ def install() -> web.Application:
     ls.PaymentIntent.canceled_at = None
     ls.PaymentIntent.cancellation_reason = None
     ls.PaymentIntent._report_failure = _pi_report_failure
-    ls.PaymentIntent._export = _pi_export
+    _install_shapes()
     ls.PaymentIntent._api_create = classmethod(_pi_create)
     ls.BalanceTransaction._api_list_all = classmethod(_balance_transactions_list)
 
