@@ -746,11 +746,45 @@ def _install_shapes() -> None:
     ls.Event.__init__ = _event_init
 
 
+MINIMUM_CHARGE_MINOR = {
+    "usd": 50,
+    "aud": 50,
+    "cad": 50,
+    "eur": 50,
+    "chf": 50,
+    "gbp": 30,
+    "dkk": 250,
+    "nok": 300,
+    "sek": 300,
+    "jpy": 50,
+}
+"""Stripe's smallest charge per currency (docs.stripe.com/currencies, "Minimum and maximum
+charge amounts"), in minor units, for the currencies the platform's regions pay in; Stripe
+refuses a PaymentIntent below it with `amount_too_small`."""
+
+
+def _check_minimum_charge(data: dict[str, Any]) -> None:
+    currency, amount = data.get("currency"), data.get("amount")
+    minimum = MINIMUM_CHARGE_MINOR.get(currency) if isinstance(currency, str) else None
+    try:
+        too_small = minimum is not None and int(amount) < minimum  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return  # localstripe refuses what is not an amount
+    if too_small:
+        assert isinstance(currency, str) and minimum is not None
+        raise UserError(
+            400,
+            f"Amount must be at least {minimum / (1 if currency == 'jpy' else 100):g} {currency}",
+            {"code": "amount_too_small", "param": "amount"},
+        )
+
+
 def _pi_create(cls: Any, **data: Any) -> Any:
     # Stripe takes a description; localstripe refuses it. `off_session` asks Stripe not to
     # expect the customer present; the stand-in never asks for authentication anyway.
     description = data.pop("description", None)
     data.pop("off_session", None)
+    _check_minimum_charge(data)
     # A `pm_card_*` test id becomes a real payment method, as on Stripe.
     pm = data.get("payment_method")
     if isinstance(pm, str) and pm in TEST_PAYMENT_METHODS:

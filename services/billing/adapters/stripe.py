@@ -20,6 +20,8 @@ from services.billing.application import HoldResult
 log = logging.getLogger(__name__)
 
 DECLINED = "Your card was declined. Use another card or contact your bank."
+TOO_SMALL = "This amount is below the smallest card payment Stripe takes in {currency}."
+REFUSED = "The payment could not be made. Please contact support."
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,14 @@ class StripeGateway:
         except stripe.CardError as error:
             stripe_calls("hold", "declined")
             return HoldResult(declined_reason=error.user_message or DECLINED)
+        except stripe.InvalidRequestError as error:
+            # Not a decline, but asking again would be refused again: a refusal that ends
+            # here (logged for whoever must fix it), never a retry on every tick.
+            stripe_calls("hold", "refused")
+            log.error("Stripe refused hold %s: %s %s", idempotency_key, error.code, error)
+            if error.code == "amount_too_small":
+                return HoldResult(declined_reason=TOO_SMALL.format(currency=currency.upper()))
+            return HoldResult(declined_reason=REFUSED)
         if intent.status != "requires_capture":
             stripe_calls("hold", "declined")
             return HoldResult(declined_reason=DECLINED)

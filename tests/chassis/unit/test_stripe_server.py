@@ -24,6 +24,8 @@ import stripe
 
 from devtools.stripe_server import IdempotencyCache, SavedResponse, card_details, luhn_valid
 from devtools.testing import ROOT, stripe_stand_in
+from headstore.stripe_api import StripeSettings
+from services.billing.adapters.stripe import StripeGateway
 
 
 @pytest.fixture(scope="module")
@@ -654,3 +656,50 @@ def test_a_bad_webhook_url_is_refused_at_start_up() -> None:
     )
     assert done.returncode == 2
     assert b"webhook: Invalid URL" in done.stderr
+
+
+# --- What Stripe refuses -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("currency", "minimum"), [("usd", 50), ("eur", 50), ("gbp", 30), ("jpy", 50), ("sek", 300)]
+)
+def test_a_charge_below_the_currencys_minimum_is_refused_as_stripe_refuses_it(
+    client: stripe.StripeClient, currency: str, minimum: int
+) -> None:
+    pm = client.v1.payment_methods.create(card("4242424242424242"))  # type: ignore[arg-type]
+
+    def hold_of(amount: int) -> Any:
+        return client.v1.payment_intents.create(
+            {
+                "amount": amount,
+                "currency": currency,
+                "payment_method": pm.id,
+                "capture_method": "manual",
+                "confirm": True,
+            }
+        )
+
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        hold_of(minimum - 1)
+    assert (refused.value.code, refused.value.param) == ("amount_too_small", "amount")
+    assert currency in str(refused.value)
+    at_the_minimum = hold_of(minimum)
+    assert at_the_minimum.status == "requires_capture"
+
+
+def test_billing_ends_a_hold_stripe_refuses_with_a_clear_reason_instead_of_retrying(
+    client: stripe.StripeClient, server_url: str
+) -> None:
+    """A hold under the minimum is not a card decline, but asking again would be refused
+    again: billing's adapter answers it as a refused hold, once, saying why."""
+    gateway = StripeGateway(StripeSettings(api_key="sk_test_x", api_base=server_url))
+    customer = gateway.customer_for(f"client-{uuid.uuid4()}")
+    pm = client.v1.payment_methods.create(card("4242424242424242"))  # type: ignore[arg-type]
+    refused = gateway.hold(f"hold-{uuid.uuid4()}", customer, pm.id, 49, "USD", "block 1")
+    assert not refused.placed
+    assert refused.declined_reason == (
+        "This amount is below the smallest card payment Stripe takes in USD."
+    )
+    placed = gateway.hold(f"hold-{uuid.uuid4()}", customer, pm.id, 50, "USD", "block 1")
+    assert placed.placed
