@@ -179,17 +179,17 @@ def billing_save_batch() -> int:
 def tick_rounds(producer: ProbeProducer, events: int, progress: Progress) -> tuple[list[Key], int]:
     """Rounds of one tick per open counter, saved as billing saves its tick, until `events`
     ticks are stored; returns the ticks and the number of saves."""
+
+    def tick(counter: Counter) -> list[Counter]:
+        counter.tick()
+        return [counter]
+
+    batch = billing_save_batch()
     counters = [Counter.start() for _ in range(OPEN_COUNTERS)]
     appended: list[Key] = []
     saves = 0
     while len(appended) < events:
         round_ = counters[: events - len(appended)]
-
-        def tick(counter: Counter) -> list[Counter]:
-            counter.tick()
-            return [counter]
-
-        batch = billing_save_batch()
         for counter, _ in save_in_batches(producer, round_, tick, batch):
             appended.append((str(counter.id), counter.ticks))
         saves += -(-len(round_) // batch)

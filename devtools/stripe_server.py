@@ -764,14 +764,15 @@ refuses a PaymentIntent below it with `amount_too_small`."""
 
 
 def _check_minimum_charge(data: dict[str, Any]) -> None:
-    currency, amount = data.get("currency"), data.get("amount")
+    currency = data.get("currency")
     minimum = MINIMUM_CHARGE_MINOR.get(currency) if isinstance(currency, str) else None
+    if minimum is None:
+        return
     try:
-        too_small = minimum is not None and int(amount) < minimum  # type: ignore[arg-type]
+        amount = int(data.get("amount"))  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return  # localstripe refuses what is not an amount
-    if too_small:
-        assert isinstance(currency, str) and minimum is not None
+    if amount < minimum:
         raise UserError(
             400,
             f"Amount must be at least {minimum / (1 if currency == 'jpy' else 100):g} {currency}",
