@@ -19,7 +19,12 @@ def test_cannot_run_here():
 """
 
 
-def run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, **env: str) -> pytest.RunResult:
+def run(
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    *options: str,
+    **env: str,
+) -> pytest.RunResult:
     for name in ("CI", "HEADSTORE_ALLOW_SKIPS"):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
@@ -27,7 +32,9 @@ def run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, **env: str) 
     # The plugin from this checkout, whichever checkout the virtualenv was installed from.
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
     pytester.makepyfile(SKIPPING)
-    return pytester.runpytest_subprocess("-p", "devtools.no_skips", "-p", "no:cacheprovider")
+    return pytester.runpytest_subprocess(
+        "-p", "devtools.no_skips", "-p", "no:cacheprovider", *options
+    )
 
 
 def test_a_skipped_test_fails_the_run(
@@ -47,3 +54,12 @@ def test_a_developer_may_opt_out(
 def test_ci_ignores_the_opt_out(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     result = run(pytester, monkeypatch, HEADSTORE_ALLOW_SKIPS="1", CI="true")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
+def test_a_skipped_test_fails_the_run_with_two_workers_too(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make test` runs pytest-xdist workers: their skips reach the run that decides."""
+    result = run(pytester, monkeypatch, "-n", "2")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*SKIPPED (not allowed): *test_cannot_run_here*"])
