@@ -66,7 +66,11 @@ class BillingConfig(EnvironmentSettings):
     """Rules an operator may tune, from the environment."""
 
     minute_seconds: int = variable("MINUTE_SECONDS", 60, ge=1)
-    hold_block_minutes: int = variable("HOLD_BLOCK_MINUTES", 10, ge=1)
+    hold_block_minutes: int = variable("HOLD_BLOCK_MINUTES", MAX_SESSION_MINUTES, ge=1)
+    """Minutes one card hold covers. By default a whole session: one authorization for what
+    the session can cost (its limit, or the client's spending cap) and one capture at the end,
+    so Stripe's fixed fee is paid once per session. Shorter blocks take a new hold ahead of
+    each block, for cards that refuse a large authorization."""
     hold_lead_minutes: int = variable("HOLD_LEAD_MINUTES", 2, ge=1)
     max_session_minutes: int = variable(
         "MAX_SESSION_MINUTES", MAX_SESSION_MINUTES, ge=1, le=MAX_SESSION_MINUTES
@@ -163,6 +167,8 @@ class SessionTerms:
     rate: Money
     free_minutes: int
     free_session: bool
+    max_minutes: int = 0
+    """The session's limit (a spending cap can make it shorter than 90); 0 leaves billing's."""
 
 
 @dataclass(frozen=True)
@@ -482,7 +488,7 @@ class BillingApplication(ServiceApplication):
             minute_seconds=c.minute_seconds,
             block_minutes=c.hold_block_minutes,
             lead_minutes=c.hold_lead_minutes,
-            max_minutes=c.max_session_minutes,
+            max_minutes=min(terms.max_minutes or c.max_session_minutes, c.max_session_minutes),
             commission_percent=c.commission_percent,
         )
 

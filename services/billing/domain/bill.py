@@ -1,12 +1,15 @@
 """A `Bill`: what one paid session costs.
 
 A Bill is opened when the expert accepts a session and asks for the card hold of block 1 at
-once. Once the session has started it bills each started minute after the free ones (minute k
-starts at `started_at + (k − 1) × minute_seconds`), asks for the next block's hold
-`lead_minutes` before the current block runs out, and at the end bills the minutes started
-before `ended_at`, plans the captures (capture min(hold, still to capture) from the holds in
-block order, cancel every hold with nothing to capture), records each capture and cancellation
-as it happens, and finally records the charge and the expert's earnings.
+once. By default one block is the whole session (`block_minutes` = the 90-minute limit): one
+authorization for what the session can cost, up to its limit or the client's spending cap,
+and one capture at the end. Once the session has started it bills each started minute after
+the free ones (minute k starts at `started_at + (k − 1) × minute_seconds`), asks for the
+next block's hold `lead_minutes` before the current block runs out, and at the end bills the
+minutes started before `ended_at`, plans the captures (capture min(hold, still to capture)
+from the holds in block order, cancel every hold with nothing to capture), records each
+capture and cancellation as it happens, and finally records the charge and the expert's
+earnings.
 
 Rules kept here, whatever arrives:
 - no minute after `max_minutes` (at most 90) is ever billed; a minute is billed exactly once,
@@ -330,7 +333,7 @@ class Bill(Aggregate):
         self.free_minutes = 0
         self.free_session = False
         self.minute_seconds = 60
-        self.block_minutes = 10
+        self.block_minutes = MAX_SESSION_MINUTES
         self.lead_minutes = 2
         self.max_minutes = MAX_SESSION_MINUTES
         self.commission_percent = 10
@@ -366,7 +369,7 @@ class Bill(Aggregate):
         free_minutes: int,
         free_session: bool,
         minute_seconds: int = 60,
-        block_minutes: int = 10,
+        block_minutes: int = MAX_SESSION_MINUTES,
         lead_minutes: int = 2,
         max_minutes: int = MAX_SESSION_MINUTES,
         commission_percent: int = 10,

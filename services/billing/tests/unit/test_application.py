@@ -68,6 +68,30 @@ def test_the_faq_example_end_to_end(app, calls, gateway, clock):
     assert app.open_bills() == 0
 
 
+def test_by_default_one_authorization_and_one_capture_pay_for_a_session(
+    whole_session_app, gateway, clock
+):
+    app, calls = whole_session_app, Calls(whole_session_app)
+    begin(app, calls, gateway, clock)
+    run_until(app, gateway, clock, START + 29 * MINUTE + timedelta(seconds=30))
+    calls.ended(clock.now())
+    app.execute_payments(gateway)
+    assert the_charge(app).total_minor == 9000
+    [intent] = gateway.intents.values()
+    assert (intent["amount"], intent["captured"], intent["status"]) == (90 * 300, 9000, "succeeded")
+    assert [operation for operation, _ in gateway.calls] == ["hold", "capture"]
+
+
+def test_a_session_limited_by_a_spending_cap_is_authorized_for_what_the_cap_buys(
+    whole_session_app, gateway, clock
+):
+    app, calls = whole_session_app, Calls(whole_session_app)
+    calls.accepted(rate=250, free_minutes=2, max_minutes=2 + 12)
+    app.execute_payments(gateway)
+    [intent] = gateway.intents.values()
+    assert intent["amount"] == 12 * 250
+
+
 def test_the_captures_equal_the_charge_and_no_hold_stays_open(app, calls, gateway, clock):
     begin(app, calls, gateway, clock)
     run_until(app, gateway, clock, START + 24 * MINUTE)

@@ -24,7 +24,10 @@ def opened(
     free_minutes: int = 0,
     free_session: bool = False,
     currency: str = "USD",
+    block_minutes: int = 10,
 ) -> Bill:
+    """A bill with holds per block of 10 minutes, unless told: most tests here prove the
+    block mechanism, which one hold per session (the default) is the simplest case of."""
     return Bill.open(
         session_id="session-1",
         client_id="client-1",
@@ -32,6 +35,7 @@ def opened(
         rate=Money(currency, rate),
         free_minutes=free_minutes,
         free_session=free_session,
+        block_minutes=block_minutes,
     )
 
 
