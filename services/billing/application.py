@@ -207,7 +207,11 @@ class BillingApplication(ServiceApplication):
         self.config = config or BillingConfig.from_env()
         self.lock = threading.RLock()
         self.index: OpenAggregates[Bill] = OpenAggregates(
-            self, "bills", Bill, watch=lambda bill: bill.has_payment_work
+            self,
+            "bills",
+            Bill,
+            watch=lambda bill: bill.has_payment_work,
+            due_at=lambda bill: bill.next_due_at(),
         )
         self._clocks: dict[UUID, tuple[datetime, int]] = {}  # for lateness metrics
 
@@ -377,13 +381,22 @@ class BillingApplication(ServiceApplication):
     # --- the timer ----------------------------------------------------------------------------
 
     def tick(self, now: datetime | None = None) -> list[PaymentStep]:
-        """Bill the minutes started by `now` and request the holds due by `now` for every open
-        bill; returns every hold waiting to be asked of the payment provider."""
+        """Bill the minutes started by `now` and request the holds due by `now`; returns every
+        hold waiting to be asked of the payment provider. Only the bills due by `now` (the
+        index's queue, by `Bill.next_due_at`) are looked at, not every open bill."""
         now = now or clock.now()
         with self.lock:
             self.index.catch_up()
-            changed = [bill for bill in self.index.loaded() if self._advance(bill, now)]
-            self._save_bills(changed, lambda bill: self._advance(bill, now))
+            due = self.index.due(now)
+            try:
+                changed = []
+                for id in due:
+                    bill = self.index.get(id)
+                    if bill is not None and self._advance(bill, now):
+                        changed.append(bill)
+                self._save_bills(changed, lambda bill: self._advance(bill, now))
+            finally:
+                self.index.reschedule(due)
             return self._pending_holds()
 
     def execute_payments(self, gateway: PaymentGateway, limit: int | None = None) -> PaymentsReport:

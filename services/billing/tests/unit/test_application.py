@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -506,3 +507,46 @@ def test_no_minute_is_reversed_when_billing_heard_of_the_end_in_time(app, calls,
     app.execute_payments(gateway)
     assert stored_events(app, Bill.MinuteBillingReversed) == []
     assert the_charge(app).total_minor == 1200
+
+
+def test_a_tick_looks_only_at_the_bills_due(clock, monkeypatch):
+    """A tick over many open bills with none due makes no step; with some due, one step each
+    (the timer's work follows what is due, not how many bills are open)."""
+    app = BillingApplication(Settings(persistence="memory"), config=CONFIG)
+    bills = []
+    for i in range(2_000):
+        bill = Bill.open(
+            session_id=f"session-{i}",
+            client_id=f"client-{i}",
+            expert_id="expert-1",
+            rate=Money("USD", 300),
+            free_minutes=0,
+            free_session=False,
+        )
+        bill.record_hold_placed(1, 1, f"pi_{i}")
+        # Staggered as on a running platform: session i started i × 30 ms before START.
+        bill.start(START - timedelta(milliseconds=30 * i), 60, 90)
+        bill.bill_minutes_started_by(START)
+        bills.append(bill)
+    app.save(*bills)
+    assert app.open_bills() == 2_000
+    app.tick(START)
+    stepped: list[str] = []
+    advance = BillingApplication._advance
+
+    def counted(bill: Bill, now: Any) -> bool:
+        stepped.append(bill.session_id)
+        return advance(bill, now)
+
+    monkeypatch.setattr(BillingApplication, "_advance", staticmethod(counted))
+    app.tick(START + timedelta(milliseconds=20))
+    assert stepped == []  # 2,000 open, none due
+    # Minute 2 of sessions 1,984 … 1,999 (started 59.52 … 59.97 s before) is due by +0.5 s.
+    app.tick(START + timedelta(milliseconds=500))
+    assert sorted(stepped) == sorted(f"session-{i}" for i in range(1984, 2000))
+    assert all(app.bill(f"session-{i}").last_billed_minute == 2 for i in range(1984, 2000))
+    assert app.bill("session-1983").last_billed_minute == 1
+    stepped.clear()
+    app.tick(START + timedelta(milliseconds=500))
+    assert stepped == []  # billed: due again a minute later
+    app.close()
