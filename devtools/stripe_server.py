@@ -33,11 +33,15 @@ import hmac
 import ipaddress
 import json
 import logging
+import math
+import os
+import random
 import secrets
 import signal
 import sys
 import time
 import warnings
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -1509,6 +1513,149 @@ async def _send_webhook(event: Any) -> None:
             log.warning("webhook %s %s to %s failed: %s", event.type, event.id, hook.url, e)
 
 
+# --- Network: latency and rate limits -----------------------------------------------------------
+
+LATENCY_SPREAD = 0.25
+"""The spread of the stand-in's latency: each API request waits the median times e^N(0, σ), a
+log-normal with this σ, as request times over a network are (a few fast, a long slow tail); with
+σ = 0.25 half the requests take between 0.85 and 1.18 times the median, one in a hundred more
+than 1.8 times it."""
+LATENCY_CAP = 5.0
+"""No request waits more than this many times the median."""
+RATE_LIMIT_WINDOW_SECONDS = 1.0
+RATE_LIMITED = (
+    "Request rate limit exceeded. You can learn more about rate limits here "
+    "https://stripe.com/docs/rate-limits."
+)
+
+
+@dataclass
+class Network:
+    """What the network and Stripe's limiter add to every API request (`/v1/...`).
+
+    `latency_ms` is the median wait before a request is served (0: none), drawn log-normally
+    around it from a seeded generator, so that a run can be repeated; the wait is an asyncio
+    sleep, so other requests go on meanwhile. `rate_limit` is how many API requests are served
+    in any one second (0: unlimited); one over it is answered 429 as Stripe answers it."""
+
+    latency_ms: float = 0.0
+    rate_limit: int = 0
+    seed: int = 0
+    clock: Callable[[], float] = time.monotonic
+    served: int = 0
+    refused: int = 0
+    _random: random.Random = field(default_factory=random.Random)
+    _admitted: deque[float] = field(default_factory=deque)
+
+    def __post_init__(self) -> None:
+        self.configure(self.latency_ms, self.rate_limit, self.seed)
+
+    def configure(
+        self,
+        latency_ms: float | None = None,
+        rate_limit: int | None = None,
+        seed: int | None = None,
+    ) -> None:
+        if latency_ms is not None:
+            if not latency_ms >= 0:
+                raise ValueError(f"latency_ms must be 0 or more, not {latency_ms}")
+            self.latency_ms = float(latency_ms)
+        if rate_limit is not None:
+            if rate_limit < 0:
+                raise ValueError(f"rate_limit must be 0 (unlimited) or more, not {rate_limit}")
+            self.rate_limit = int(rate_limit)
+            self._admitted.clear()
+        if seed is not None:
+            self.seed = int(seed)
+            self._random.seed(self.seed)
+
+    def delay(self) -> float:
+        """Seconds the next request waits."""
+        if not self.latency_ms:
+            return 0.0
+        factor = min(math.exp(self._random.gauss(0.0, LATENCY_SPREAD)), LATENCY_CAP)
+        return self.latency_ms * factor / 1000
+
+    def admit(self) -> bool:
+        """Whether one more request fits in the rate limit (counted as served if it does)."""
+        if self.rate_limit:
+            now = self.clock()
+            while self._admitted and self._admitted[0] <= now - RATE_LIMIT_WINDOW_SECONDS:
+                self._admitted.popleft()
+            if len(self._admitted) >= self.rate_limit:
+                self.refused += 1
+                return False
+            self._admitted.append(now)
+        self.served += 1
+        return True
+
+    def settings(self) -> dict[str, Any]:
+        return {
+            "latency_ms": self.latency_ms,
+            "latency_spread": LATENCY_SPREAD,
+            "rate_limit": self.rate_limit,
+            "seed": self.seed,
+            "served": self.served,
+            "refused": self.refused,
+        }
+
+
+network = Network()
+
+
+def _rate_limited() -> web.Response:
+    # No `Stripe-Should-Retry` header: Stripe's libraries retry lock timeouts, not rate limits.
+    return json_response(
+        {
+            "error": {
+                "code": "rate_limit",
+                "doc_url": "https://stripe.com/docs/error-codes/rate-limit",
+                "message": RATE_LIMITED,
+                "type": "invalid_request_error",
+            }
+        },
+        status=429,
+    )
+
+
+@web.middleware
+async def network_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every API request waits its latency; one over the rate limit is answered 429."""
+    if not request.path.startswith("/v1/"):
+        return await handler(request)
+    admitted = network.admit()
+    delay = network.delay()
+    if delay:
+        await asyncio.sleep(delay)
+    if not admitted:
+        response = _rate_limited()
+        response.headers["Request-Id"] = _request_id()
+        return response
+    return await handler(request)
+
+
+async def _network_config_handler(request: web.Request) -> web.Response:
+    """`GET/POST /_config/network` (latency_ms, rate_limit, seed): the running stand-in's
+    network, changed by tests; the answer says the settings and the requests served and
+    refused so far."""
+    if request.method == "POST":
+        data = await ls_server.get_post_data(request) or {}
+        values: dict[str, Any] = {}
+        for name, kind in (("latency_ms", float), ("rate_limit", int), ("seed", int)):
+            if name in data:
+                try:
+                    values[name] = kind(data.pop(name))
+                except (TypeError, ValueError):
+                    raise UserError(400, f"Invalid {name}", {"param": name}) from None
+        _unknown(data)
+        try:
+            network.configure(**values)
+        except ValueError as e:
+            raise UserError(400, str(e)) from None
+        log.info("network: %s", network.settings())
+    return json_response(network.settings())
+
+
 # --- Installation and serving --------------------------------------------------------------------
 
 _OVERRIDES: dict[tuple[str, str], Handler] = {}
@@ -1567,6 +1714,9 @@ def install() -> web.Application:
     middlewares.insert(auth + 2, idempotency_middleware)
     middlewares.insert(auth, onboarding_page_middleware)
     middlewares.insert(0, transfer_delay_middleware)
+    middlewares.insert(0, network_middleware)
+    router.add_get("/_config/network", _network_config_handler)
+    router.add_post("/_config/network", _network_config_handler)
     return app
 
 
@@ -1667,6 +1817,16 @@ def serve(
     )
 
 
+def _env_number(name: str, kind: type[float] | type[int], parser: Any) -> Any:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return kind(0)
+    try:
+        return kind(value)
+    except ValueError:
+        parser.error(f"{name} must be a number, not {value!r}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m devtools stripe",
@@ -1699,9 +1859,32 @@ def main(argv: list[str] | None = None) -> int:
         metavar="SECONDS",
         help="tests only: answer each transfer after SECONDS (to interrupt a payout run)",
     )
+    parser.add_argument(
+        "--latency-ms",
+        type=float,
+        default=_env_number("STRIPE_STAND_IN_LATENCY_MS", float, parser),
+        metavar="MS",
+        help="median latency of each API request, spread log-normally around it "
+        "(env STRIPE_STAND_IN_LATENCY_MS; default 0: none)",
+    )
+    parser.add_argument(
+        "--rate-limit",
+        type=int,
+        default=_env_number("STRIPE_STAND_IN_RATE_LIMIT", int, parser),
+        metavar="PER_SECOND",
+        help="API requests served per second, more answered 429 rate_limit as Stripe does "
+        "(env STRIPE_STAND_IN_RATE_LIMIT; default 0: unlimited; Stripe: 25 in test mode)",
+    )
+    parser.add_argument(
+        "--latency-seed", type=int, default=0, help="seed of the latency's spread (default 0)"
+    )
     args = parser.parse_args(argv)
     global TRANSFER_DELAY_SECONDS
     TRANSFER_DELAY_SECONDS = max(0.0, args.transfer_delay)
+    try:
+        network.configure(args.latency_ms, args.rate_limit, args.latency_seed)
+    except ValueError as e:
+        parser.error(str(e))
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(message)s")
     try:
         _check_loopback(args.host)
