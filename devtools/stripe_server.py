@@ -788,7 +788,9 @@ refuses a PaymentIntent below it with `amount_too_small`."""
 
 def _check_minimum_charge(data: dict[str, Any]) -> None:
     currency = data.get("currency")
-    minimum = MINIMUM_CHARGE_MINOR.get(currency) if isinstance(currency, str) else None
+    if not isinstance(currency, str):
+        return
+    minimum = MINIMUM_CHARGE_MINOR.get(currency)
     if minimum is None:
         return
     try:
@@ -801,6 +803,31 @@ def _check_minimum_charge(data: dict[str, Any]) -> None:
             f"Amount must be at least {minimum / (1 if currency == 'jpy' else 100):g} {currency}",
             {"code": "amount_too_small", "param": "amount"},
         )
+    # Stripe also wants the amount, converted into the settlement currency, to reach that
+    # currency's minimum.
+    target = settlement.settles_in(currency)
+    floor = MINIMUM_CHARGE_MINOR.get(target)
+    if target != currency and floor is not None:
+        converted = amount * settlement.rate(currency, target)
+        if converted < floor:
+            raise UserError(
+                400,
+                f"Amount must convert to at least {_minor(floor, target)}. "
+                f"{_minor(amount, currency)} converts to approximately "
+                f"{_minor(_round_half_up(converted), target)}.",
+                {"code": "amount_too_small", "param": "amount"},
+            )
+
+
+ZERO_DECIMAL = {"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx"}
+ZERO_DECIMAL |= {"vnd", "vuv", "xaf", "xof", "xpf"}
+
+
+def _minor(amount: int, currency: str) -> str:
+    """An amount in minor units, as people read it: 0.38 USD."""
+    if currency in ZERO_DECIMAL:
+        return f"{amount} {currency.upper()}"
+    return f"{amount / 100:.2f} {currency.upper()}"
 
 
 def _pi_create(cls: Any, **data: Any) -> Any:

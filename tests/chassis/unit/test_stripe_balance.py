@@ -263,6 +263,11 @@ def test_settlement_currencies_fees_and_rates_are_configurable(tmp_path: Any) ->
             ("eur", 9830),
             ("gbp", 7860),
         ]
+        # settling in pounds, GBP's own minimum (0.30) is the one that counts
+        with pytest.raises(stripe.InvalidRequestError) as too_small:
+            captured(client, 29, "gbp")
+        assert too_small.value.code == "amount_too_small"
+        assert captured(client, 30, "gbp").amount_captured == 30
         topups = client.v1.balance_transactions.list({"type": "topup"}).data
         assert [(t.amount, t.currency, t.status) for t in topups] == [(5000, "chf", "available")]
 

@@ -676,7 +676,7 @@ def test_a_bad_webhook_url_is_refused_at_start_up() -> None:
 
 
 @pytest.mark.parametrize(
-    ("currency", "minimum"), [("usd", 50), ("eur", 50), ("gbp", 30), ("jpy", 50), ("sek", 300)]
+    ("currency", "minimum"), [("usd", 50), ("eur", 50), ("gbp", 40), ("jpy", 50), ("sek", 300)]
 )
 def test_a_charge_below_the_currencys_minimum_is_refused_as_stripe_refuses_it(
     client: stripe.StripeClient, currency: str, minimum: int
@@ -697,9 +697,30 @@ def test_a_charge_below_the_currencys_minimum_is_refused_as_stripe_refuses_it(
     with pytest.raises(stripe.InvalidRequestError) as refused:
         hold_of(minimum - 1)
     assert (refused.value.code, refused.value.param) == ("amount_too_small", "amount")
-    assert currency in str(refused.value)
+    assert currency in str(refused.value).lower()
     at_the_minimum = hold_of(minimum)
     assert at_the_minimum.status == "requires_capture"
+
+
+def test_a_charge_must_convert_to_the_settlement_currencys_minimum(
+    client: stripe.StripeClient,
+) -> None:
+    # GBP's own minimum is 0.30, but this platform settles in USD: at the stand-in's 1.27,
+    # 0.35 GBP is 0.44 USD, under USD's minimum of 0.50 (0.39 GBP is 0.4953: refused too).
+    for amount in (35, 39):
+        with pytest.raises(stripe.InvalidRequestError) as refused:
+            client.v1.payment_intents.create(
+                {"amount": amount, "currency": "gbp", "payment_method": "pm_card_visa"}
+            )
+        assert refused.value.code == "amount_too_small"
+    assert str(refused.value.user_message).startswith("Amount must convert to at least 0.50 USD.")
+    with pytest.raises(stripe.InvalidRequestError) as first:
+        client.v1.payment_intents.create(
+            {"amount": 35, "currency": "gbp", "payment_method": "pm_card_visa"}
+        )
+    assert str(first.value.user_message) == (
+        "Amount must convert to at least 0.50 USD. 0.35 GBP converts to approximately 0.44 USD."
+    )
 
 
 def test_billing_ends_a_hold_stripe_refuses_with_a_clear_reason_instead_of_retrying(
