@@ -1141,6 +1141,98 @@ def _on_clock_moved() -> None:
     """What happens when time passes (hold expiry is added here)."""
 
 
+# --- Refunds ------------------------------------------------------------------------------------
+
+REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
+
+
+def _charge_refunded(self: Any) -> bool:
+    captured = int(self.amount_captured)
+    return captured > 0 and self.amount_refunded >= captured
+
+
+def _refundable_charge(charge: Any, payment_intent: Any) -> Any:
+    """The charge a refund is for (`charge` or the `payment_intent`'s), as Stripe finds it."""
+    if charge is None and payment_intent is None:
+        raise UserError(400, "One of `charge` or `payment_intent` is required.")
+    intent = None
+    if payment_intent is not None:
+        intent = _retrieve(ls.PaymentIntent, str(payment_intent), "payment_intent")
+        if intent.status != "succeeded":
+            raise UserError(
+                400,
+                f"This PaymentIntent ({intent.id}) does not have a successful charge to refund.",
+                {"code": "charge_not_refundable", "param": "payment_intent"},
+            )
+        if charge is not None and charge != intent.latest_charge.id:
+            raise UserError(
+                400,
+                f"The charge {charge} does not belong to the PaymentIntent {intent.id}.",
+                {"param": "charge"},
+            )
+        return intent.latest_charge
+    found = ls.store.get("charge:" + str(charge))
+    if found is None:
+        raise _no_such("charge", str(charge), "charge")
+    return found
+
+
+def _refund_create(data: dict[str, Any]) -> Any:
+    expand = data.pop("expand", None)
+    charge_id = data.pop("charge", None)
+    intent_id = data.pop("payment_intent", None)
+    amount = data.pop("amount", None)
+    reason = data.pop("reason", None)
+    metadata = _metadata(data.pop("metadata", None))
+    for ignored in ("instructions_email", "refund_application_fee", "reverse_transfer", "origin"):
+        data.pop(ignored, None)
+    _unknown(data)
+    if reason is not None and reason not in REFUND_REASONS:
+        raise UserError(400, f"Invalid reason: {reason}", {"param": "reason"})
+    charge = _refundable_charge(charge_id, intent_id)
+    if charge.status != "succeeded" or not charge.captured:
+        raise UserError(
+            400,
+            f"Charge {charge.id} has not been captured: cancel its PaymentIntent instead.",
+            {"code": "charge_not_refundable"},
+        )
+    if getattr(charge, "_dispute", None) is not None:
+        raise UserError(
+            400,
+            f"Charge {charge.id} has been charged back; cannot issue a refund.",
+            {"code": "charge_disputed"},
+        )
+    left = int(charge.amount_captured) - int(charge.amount_refunded)
+    if left <= 0:
+        raise UserError(
+            400,
+            f"Charge {charge.id} has already been refunded.",
+            {"code": "charge_already_refunded"},
+        )
+    amount = left if amount is None else _as_int(amount, "amount", 1)
+    if amount > left:
+        raise UserError(
+            400,
+            f"Refund amount ({_minor(amount, charge.currency)}) is greater than unrefunded "
+            f"amount on charge ({_minor(left, charge.currency)})",
+            {"code": "amount_too_large", "param": "amount"},
+        )
+    previous = {"amount_refunded": charge.amount_refunded, "refunded": charge.refunded}
+    refund = ls.Refund(charge=charge.id, amount=amount, metadata=metadata)
+    refund.payment_intent = charge.payment_intent
+    refund.reason = reason
+    event = ls.Event("charge.refunded", charge)
+    event.data["previous_attributes"] = previous
+    ls.schedule_webhook(ls.Event("refund.created", refund))
+    ls.schedule_webhook(event)
+    return refund._export(expand=expand)
+
+
+async def _refund_create_handler(request: web.Request) -> web.Response:
+    """`POST /v1/refunds`: refuses what Stripe refuses, books the refund against the balance."""
+    return json_response(_refund_create(await ls_server.get_post_data(request) or {}))
+
+
 # --- Connect ------------------------------------------------------------------------------------
 
 CURRENCY_BY_COUNTRY = {
@@ -2001,6 +2093,9 @@ def install() -> web.Application:
     _OVERRIDES[("POST", "/v1/payment_intents/{id}/cancel")] = _pi_cancel_handler
     _OVERRIDES[("POST", "/v1/payment_intents/{id}/capture")] = _pi_capture_handler
     _OVERRIDES[("GET", "/v1/balance")] = _balance_handler
+    _OVERRIDES[("POST", "/v1/refunds")] = _refund_create_handler
+    ls.Charge.refunded = property(_charge_refunded)
+    ls.Refund.reason = None
 
     router = app.router
     for cls in (Account, Transfer, WebhookEndpoint):
