@@ -274,6 +274,21 @@ class Settings(EnvironmentSettings):
         return configured or f"127.0.0.1:{port}"
 
 
+class StripeLimits(EnvironmentSettings):
+    """How a process calls Stripe (`headstore.call_pool`, `headstore.stripe_api.stripe_pool`):
+    at most `STRIPE_RATE_LIMIT` requests a second (Stripe allows 25 in test mode, the default,
+    and 100 in live mode), on at most `STRIPE_WORKERS` threads at once (to reach the limit, at
+    least the limit times a call's latency in seconds: 100/s at 0.3 s takes 30), a call refused
+    as too many (429) or cut off made `STRIPE_RETRY_ATTEMPTS` times in all, waiting a random time
+    up to `STRIPE_RETRY_SECONDS` doubled at each attempt, at most `STRIPE_RETRY_MAX_SECONDS`."""
+
+    rate_limit: int = variable("STRIPE_RATE_LIMIT", 25, ge=1)
+    workers: int = variable("STRIPE_WORKERS", 16, ge=1)
+    attempts: int = variable("STRIPE_RETRY_ATTEMPTS", 6, ge=1)
+    backoff_seconds: float = variable("STRIPE_RETRY_SECONDS", 0.5, gt=0)
+    backoff_max_seconds: float = variable("STRIPE_RETRY_MAX_SECONDS", 30.0, gt=0)
+
+
 class GatewayPort(EnvironmentSettings):
     metrics_port: int = variable("GATEWAY_METRICS_PORT", GATEWAY_METRICS_PORT)
 

@@ -8,13 +8,14 @@ from typing import Any
 
 import stripe
 
+from headstore.call_pool import CallPool
 from headstore.errors import InvalidInput
 from headstore.secrets import (
     DEVELOPMENT_STRIPE_API_KEY,
     DEVELOPMENT_STRIPE_CONNECT_WEBHOOK_SECRET,
     DEVELOPMENT_STRIPE_WEBHOOK_SECRET,
 )
-from headstore.settings import EnvironmentSettings, variable
+from headstore.settings import EnvironmentSettings, StripeLimits, variable
 
 # What unit tests and the stand-in get when nothing is set; a deployed process refuses them.
 DEFAULT_API_KEY = DEVELOPMENT_STRIPE_API_KEY
@@ -55,3 +56,22 @@ class StripeConnectSettings(StripeSettings):
     """Stripe for Connect events: their webhooks are signed with a secret of their own."""
 
     webhook_secret: str = variable("STRIPE_CONNECT_WEBHOOK_SECRET", DEFAULT_CONNECT_WEBHOOK_SECRET)
+
+
+def stripe_pool(service: str, limits: StripeLimits | None = None) -> CallPool:
+    """The process's calls to Stripe (`headstore.call_pool`): within `STRIPE_RATE_LIMIT`, on
+    `STRIPE_WORKERS` threads, made again after a 429 (`stripe.RateLimitError`) or a lost
+    connection (`stripe.APIConnectionError`); every other error (a refusal, a bad request, an
+    idempotency conflict) goes up at once."""
+    limits = limits or StripeLimits.from_env()
+    return CallPool(
+        service,
+        "stripe",
+        rate_per_second=limits.rate_limit,
+        workers=limits.workers,
+        retry_on=(stripe.APIConnectionError,),
+        throttled=(stripe.RateLimitError,),
+        attempts=limits.attempts,
+        backoff_seconds=limits.backoff_seconds,
+        backoff_max_seconds=limits.backoff_max_seconds,
+    )

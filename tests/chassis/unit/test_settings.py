@@ -27,6 +27,7 @@ from headstore.settings import (
     GatewayPort,
     Settings,
     SettingsError,
+    StripeLimits,
 )
 from headstore.stripe_api import StripeConnectSettings, StripeSettings
 from services.billing.application import BillingConfig
@@ -48,6 +49,7 @@ EVERY_CLASS: tuple[type[EnvironmentSettings], ...] = (
     CheckpointPolicy,
     StripeSettings,
     StripeConnectSettings,
+    StripeLimits,
     GatewaySettings,
     RateLimitSettings,
     BillingConfig,
@@ -189,6 +191,11 @@ VARIABLES: tuple[Variable, ...] = (
         "webhook_secret",
         secrets.DEVELOPMENT_STRIPE_CONNECT_WEBHOOK_SECRET,
     ),
+    whole(StripeLimits, "STRIPE_RATE_LIMIT", "rate_limit", 25),
+    whole(StripeLimits, "STRIPE_WORKERS", "workers", 16),
+    whole(StripeLimits, "STRIPE_RETRY_ATTEMPTS", "attempts", 6),
+    number(StripeLimits, "STRIPE_RETRY_SECONDS", "backoff_seconds", 0.5),
+    number(StripeLimits, "STRIPE_RETRY_MAX_SECONDS", "backoff_max_seconds", 30.0),
     number(GatewaySettings, "GATEWAY_DEADLINE_SECONDS", "deadline_seconds", 10.0),
     number(GatewaySettings, "GATEWAY_LIVE_RECHECK_SECONDS", "live_recheck_seconds", 30.0),
     number(GatewaySettings, "GATEWAY_ACCESS_STATE_SECONDS", "access_state_seconds", 1.0),
