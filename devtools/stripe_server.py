@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import copy
+import decimal
 import hashlib
 import hmac
 import ipaddress
@@ -85,8 +86,24 @@ def json_response(body: Any, status: int = 200) -> web.Response:
     )
 
 
+@dataclass
+class Clock:
+    """The stand-in's clock: real time plus an offset that `POST /_config/clock` advances, so a
+    test can let days pass (funds becoming available, holds expiring) in a moment. localstripe
+    reads it too (`created` of every object); webhook signatures use real time, as the SDK
+    checks them against its own."""
+
+    offset: float = 0.0
+
+    def time(self) -> float:
+        return time.time() + self.offset
+
+
+clock = Clock()
+
+
 def _now() -> int:
-    return int(time.time())
+    return int(clock.time())
 
 
 def _unknown(params: dict[str, Any]) -> None:
@@ -347,6 +364,7 @@ async def stripe_errors_middleware(request: web.Request, handler: Handler) -> we
 # international ones (4000 00CC C... with CCC the ISO 3166 numeric code) carry their country.
 TEST_CARDS: dict[str, tuple[str, str, str]] = {
     "4242424242424242": ("visa", "US", "credit"),
+    "4000000000000077": ("visa", "US", "credit"),  # charges available at once
     "4000056655665556": ("visa", "US", "debit"),
     "5555555555554444": ("mastercard", "US", "credit"),
     "2223003122003222": ("mastercard", "US", "credit"),
@@ -387,6 +405,7 @@ TEST_CARDS: dict[str, tuple[str, str, str]] = {
 # Test payment-method ids (`pm_card_*`) and the numbers behind them.
 TEST_PAYMENT_METHODS: dict[str, str] = {
     "pm_card_visa": "4242424242424242",
+    "pm_card_bypassPending": "4000000000000077",
     "pm_card_visa_debit": "4000056655665556",
     "pm_card_mastercard": "5555555555554444",
     "pm_card_mastercard_debit": "5200828282828210",
@@ -769,7 +788,9 @@ refuses a PaymentIntent below it with `amount_too_small`."""
 
 def _check_minimum_charge(data: dict[str, Any]) -> None:
     currency = data.get("currency")
-    minimum = MINIMUM_CHARGE_MINOR.get(currency) if isinstance(currency, str) else None
+    if not isinstance(currency, str):
+        return
+    minimum = MINIMUM_CHARGE_MINOR.get(currency)
     if minimum is None:
         return
     try:
@@ -782,6 +803,31 @@ def _check_minimum_charge(data: dict[str, Any]) -> None:
             f"Amount must be at least {minimum / (1 if currency == 'jpy' else 100):g} {currency}",
             {"code": "amount_too_small", "param": "amount"},
         )
+    # Stripe also wants the amount, converted into the settlement currency, to reach that
+    # currency's minimum.
+    target = settlement.settles_in(currency)
+    floor = MINIMUM_CHARGE_MINOR.get(target)
+    if target != currency and floor is not None:
+        converted = amount * settlement.rate(currency, target)
+        if converted < floor:
+            raise UserError(
+                400,
+                f"Amount must convert to at least {_minor(floor, target)}. "
+                f"{_minor(amount, currency)} converts to approximately "
+                f"{_minor(_round_half_up(converted), target)}.",
+                {"code": "amount_too_small", "param": "amount"},
+            )
+
+
+ZERO_DECIMAL = {"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx"}
+ZERO_DECIMAL |= {"vnd", "vuv", "xaf", "xof", "xpf"}
+
+
+def _minor(amount: int, currency: str) -> str:
+    """An amount in minor units, as people read it: 0.38 USD."""
+    if currency in ZERO_DECIMAL:
+        return f"{amount} {currency.upper()}"
+    return f"{amount / 100:.2f} {currency.upper()}"
 
 
 def _pi_create(cls: Any, **data: Any) -> Any:
@@ -861,29 +907,146 @@ def _retrieve(cls: Any, id: str, kind: str) -> Any:
 
 # --- Balance ------------------------------------------------------------------------------------
 
+USD_PER_UNIT = {"usd": 1.0, "eur": 1.08, "gbp": 1.27, "cad": 0.73, "chf": 1.13}
+"""The fixed exchange-rate table (US dollars per unit of each currency; `--exchange-rate`
+changes it): a charge in one of these currencies that the platform does not settle in is
+converted into its settlement currency at usd_per[charge] / usd_per[settlement]."""
+
+BYPASS_PENDING_CARD = "4000000000000077"
+"""Stripe's test card whose charges are available at once ("bypass pending balance")."""
+
+
+def _round_half_up(value: float) -> int:
+    return int(decimal.Decimal(repr(value)).quantize(0, decimal.ROUND_HALF_UP))
+
+
+@dataclass
+class Settlement:
+    """How captured funds reach the platform's balance: in which currencies it settles (the
+    first takes every charge in a currency of the rate table it does not settle in, converted;
+    further ones are held as they are, as with Stripe's multi-currency settlement), Stripe's fee
+    on each charge (percent of the settled amount plus a fixed part in the settlement
+    currency's minor units; Stripe's standard US card pricing: 2.9% + 30), and how long a
+    charge's funds stay pending (`available_after` seconds; Stripe: days, 0 here by default)."""
+
+    currencies: tuple[str, ...] = ("usd",)
+    fee_percent: float = 2.9
+    fee_fixed: int = 30
+    available_after: float = 0.0
+    usd_per_unit: dict[str, float] = field(default_factory=lambda: dict(USD_PER_UNIT))
+
+    @property
+    def currency(self) -> str:
+        return self.currencies[0]
+
+    def settles_in(self, currency: str) -> str:
+        if currency in self.currencies or currency not in self.usd_per_unit:
+            return currency
+        return self.currency
+
+    def rate(self, source: str, target: str) -> float:
+        return round(self.usd_per_unit[source] / self.usd_per_unit[target], 6)
+
+    def fee(self, amount: int) -> int:
+        return _round_half_up(abs(amount) * self.fee_percent / 100) + self.fee_fixed
+
+
+settlement = Settlement()
+
+
+def _settle(
+    txn: Any, *, charged: bool, convert: bool = True, available_on: int | None = None
+) -> None:
+    """Book `txn` (amount and currency as the charge, refund or transfer has them) in the
+    platform's balance: converted into the settlement currency where it does not settle in its
+    own, with Stripe's fee on a charge, pending until `available_on` (a charge's: now plus the
+    settlement delay; anything else: now)."""
+    source_currency = str(txn.currency).lower()
+    target = settlement.settles_in(source_currency) if convert else source_currency
+    txn.currency = target
+    txn.exchange_rate = None
+    if target != source_currency:
+        txn.exchange_rate = settlement.rate(source_currency, target)
+        txn.amount = _round_half_up(txn.amount * txn.exchange_rate)
+    txn.fee = 0
+    txn.fee_details = []
+    if charged:
+        txn.fee = settlement.fee(txn.amount)
+        txn.fee_details = [
+            {
+                "amount": txn.fee,
+                "application": None,
+                "currency": target,
+                "description": "Stripe processing fees",
+                "type": "stripe_fee",
+            }
+        ]
+    if available_on is None:
+        available_on = _now()
+        if charged and not _bypasses_pending(txn):
+            available_on += math.ceil(settlement.available_after)
+    txn.available_on = available_on
+
+
+def _bypasses_pending(txn: Any) -> bool:
+    charge = ls.store.get("charge:" + str(txn.source))
+    method = ls.store.get("payment_method:" + str(getattr(charge, "payment_method", "")))
+    return getattr(method, "_card_number", None) == BYPASS_PENDING_CARD
+
+
+def _balance_transaction_status(txn: Any) -> str:
+    return "available" if _now() >= txn.available_on else "pending"
+
+
+_original_balance_transaction_init = ls.BalanceTransaction.__init__
+
+
+def _balance_transaction_init(self: Any, *args: Any, **kwargs: Any) -> None:
+    """localstripe's balance transactions (of charges and refunds), settled as Stripe does."""
+    _original_balance_transaction_init(self, *args, **kwargs)
+    _settle(self, charged=self.type == "charge")
+
 
 def new_balance_transaction(
-    *, amount: int, currency: str, source: str, type: str, reporting_category: str
+    *,
+    amount: int,
+    currency: str,
+    source: str,
+    type: str,
+    reporting_category: str,
+    available_on: int | None = None,
+    description: str | None = None,
 ) -> Any:
-    """A balance transaction of a kind localstripe's own constructor refuses (transfers)."""
+    """A balance transaction of a kind localstripe's own constructor refuses (transfers,
+    reversals, disputes): no fee, in its own currency, available at `available_on` (now)."""
     txn = ls.BalanceTransaction.__new__(ls.BalanceTransaction)
     ls.StripeObject.__init__(txn)
     txn.amount = amount
-    txn.available_on = txn.created
     txn.currency = currency
-    txn.description = None
-    txn.exchange_rate = None
-    txn.fee = 0
-    txn.fee_details = []
+    txn.description = description
     txn.reporting_category = reporting_category
     txn.source = source
-    txn.status = "available"
     txn.type = type
+    _settle(txn, charged=False, convert=False, available_on=available_on)
     return txn
+
+
+def top_up(amount: int, currency: str) -> Any:
+    """Funds added to the available balance at once (Stripe's test-mode top-ups), as
+    `--opening-balance` does at start-up."""
+    return new_balance_transaction(
+        amount=amount,
+        currency=currency,
+        source="tu_" + ls.random_id(24),
+        type="topup",
+        reporting_category="topup",
+        description="opening balance (--opening-balance)",
+    )
 
 
 BALANCE_TRANSACTION_TYPES = (
     "adjustment",
+    "topup",
     "application_fee",
     "charge",
     "payment",
@@ -925,11 +1088,22 @@ def _balance_transactions_list(
     return _paginate(url, items, limit, starting_after, ending_before)
 
 
-async def _balance_handler(request: web.Request) -> web.Response:
-    """The balance summed from the balance transactions (all available at once here)."""
-    available: dict[str, int] = {}
+def balances() -> tuple[dict[str, int], dict[str, int]]:
+    """(available, pending) per currency: the sums of the balance transactions' `net`."""
+    available = dict.fromkeys(settlement.currencies, 0)
+    pending = dict.fromkeys(settlement.currencies, 0)
     for txn in _newest_first(ls.BalanceTransaction):
-        available[txn.currency] = available.get(txn.currency, 0) + txn.net
+        available.setdefault(txn.currency, 0)
+        pending.setdefault(txn.currency, 0)
+        into = available if _balance_transaction_status(txn) == "available" else pending
+        into[txn.currency] += txn.net
+    return available, pending
+
+
+async def _balance_handler(request: web.Request) -> web.Response:
+    """`GET /v1/balance`: what is available and pending in each currency."""
+    _unknown({k: v for k, v in request.query.items() if k != "expand[]"})
+    available, pending = balances()
     return json_response(
         {
             "object": "balance",
@@ -938,12 +1112,125 @@ async def _balance_handler(request: web.Request) -> web.Response:
                 for currency, amount in sorted(available.items())
             ],
             "pending": [
-                {"amount": 0, "currency": currency, "source_types": {"card": 0}}
-                for currency in sorted(available)
+                {"amount": amount, "currency": currency, "source_types": {"card": amount}}
+                for currency, amount in sorted(pending.items())
             ],
             "livemode": False,
         }
     )
+
+
+async def _clock_config_handler(request: web.Request) -> web.Response:
+    """`GET/POST /_config/clock` (advance_seconds): the stand-in's clock, moved forward."""
+    if request.method == "POST":
+        data = await ls_server.get_post_data(request) or {}
+        advance = data.pop("advance_seconds", 0)
+        _unknown(data)
+        try:
+            seconds = float(advance)
+        except (TypeError, ValueError):
+            raise UserError(400, "Invalid advance_seconds", {"param": "advance_seconds"}) from None
+        if not seconds >= 0:
+            raise UserError(400, "The clock only moves forward.", {"param": "advance_seconds"})
+        clock.offset += seconds
+        _on_clock_moved()
+    return json_response({"now": _now(), "offset_seconds": clock.offset})
+
+
+def _on_clock_moved() -> None:
+    """What happens when time passes (hold expiry is added here)."""
+
+
+# --- Refunds ------------------------------------------------------------------------------------
+
+REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
+
+
+def _charge_refunded(self: Any) -> bool:
+    captured = int(self.amount_captured)
+    return captured > 0 and self.amount_refunded >= captured
+
+
+def _refundable_charge(charge: Any, payment_intent: Any) -> Any:
+    """The charge a refund is for (`charge` or the `payment_intent`'s), as Stripe finds it."""
+    if charge is None and payment_intent is None:
+        raise UserError(400, "One of `charge` or `payment_intent` is required.")
+    intent = None
+    if payment_intent is not None:
+        intent = _retrieve(ls.PaymentIntent, str(payment_intent), "payment_intent")
+        if intent.status != "succeeded":
+            raise UserError(
+                400,
+                f"This PaymentIntent ({intent.id}) does not have a successful charge to refund.",
+                {"code": "charge_not_refundable", "param": "payment_intent"},
+            )
+        if charge is not None and charge != intent.latest_charge.id:
+            raise UserError(
+                400,
+                f"The charge {charge} does not belong to the PaymentIntent {intent.id}.",
+                {"param": "charge"},
+            )
+        return intent.latest_charge
+    found = ls.store.get("charge:" + str(charge))
+    if found is None:
+        raise _no_such("charge", str(charge), "charge")
+    return found
+
+
+def _refund_create(data: dict[str, Any]) -> Any:
+    expand = data.pop("expand", None)
+    charge_id = data.pop("charge", None)
+    intent_id = data.pop("payment_intent", None)
+    amount = data.pop("amount", None)
+    reason = data.pop("reason", None)
+    metadata = _metadata(data.pop("metadata", None))
+    for ignored in ("instructions_email", "refund_application_fee", "reverse_transfer", "origin"):
+        data.pop(ignored, None)
+    _unknown(data)
+    if reason is not None and reason not in REFUND_REASONS:
+        raise UserError(400, f"Invalid reason: {reason}", {"param": "reason"})
+    charge = _refundable_charge(charge_id, intent_id)
+    if charge.status != "succeeded" or not charge.captured:
+        raise UserError(
+            400,
+            f"Charge {charge.id} has not been captured: cancel its PaymentIntent instead.",
+            {"code": "charge_not_refundable"},
+        )
+    if getattr(charge, "_dispute", None) is not None:
+        raise UserError(
+            400,
+            f"Charge {charge.id} has been charged back; cannot issue a refund.",
+            {"code": "charge_disputed"},
+        )
+    left = int(charge.amount_captured) - int(charge.amount_refunded)
+    if left <= 0:
+        raise UserError(
+            400,
+            f"Charge {charge.id} has already been refunded.",
+            {"code": "charge_already_refunded"},
+        )
+    amount = left if amount is None else _as_int(amount, "amount", 1)
+    if amount > left:
+        raise UserError(
+            400,
+            f"Refund amount ({_minor(amount, charge.currency)}) is greater than unrefunded "
+            f"amount on charge ({_minor(left, charge.currency)})",
+            {"code": "amount_too_large", "param": "amount"},
+        )
+    previous = {"amount_refunded": charge.amount_refunded, "refunded": charge.refunded}
+    refund = ls.Refund(charge=charge.id, amount=amount, metadata=metadata)
+    refund.payment_intent = charge.payment_intent
+    refund.reason = reason
+    event = ls.Event("charge.refunded", charge)
+    event.data["previous_attributes"] = previous
+    ls.schedule_webhook(ls.Event("refund.created", refund))
+    ls.schedule_webhook(event)
+    return refund._export(expand=expand)
+
+
+async def _refund_create_handler(request: web.Request) -> web.Response:
+    """`POST /v1/refunds`: refuses what Stripe refuses, books the refund against the balance."""
+    return json_response(_refund_create(await ls_server.get_post_data(request) or {}))
 
 
 # --- Connect ------------------------------------------------------------------------------------
@@ -1299,28 +1586,32 @@ class Transfer(ls.StripeObject):
                 "capabilities enabled: transfers, crypto_transfers, legacy_payments",
                 {"code": "insufficient_capabilities_for_transfer", "param": "destination"},
             )
-        if source_transaction is not None:
-            ls.Charge._api_retrieve(source_transaction)
         if source_type not in (None, "card", "bank_account", "fpx"):
             raise UserError(400, f"Invalid source_type: {source_type}")
+        currency = currency.lower()
+        available_on = None
+        if source_transaction is not None:
+            available_on = self._check_source_transaction(source_transaction, amount, currency)
+        elif balances()[0].get(currency, 0) < amount:
+            raise UserError(
+                400,
+                "You have insufficient available funds in your Stripe account. Try adding "
+                "funds directly to your available balance by creating Charges using the "
+                "4000000000000077 test card. See: https://stripe.com/docs/testing#available-balance",
+                {"code": "balance_insufficient"},
+            )
         metadata = _metadata(metadata)
         # All exceptions must be raised before this point.
         super().__init__()
 
         self.amount = amount
         self.amount_reversed = 0
-        self.currency = currency.lower()
+        self.currency = currency
         self.description = description
         self.destination = account.id
         self.destination_payment = "py_" + ls.random_id(24)
         self.metadata = metadata
-        self.reversals = {
-            "object": "list",
-            "data": [],
-            "has_more": False,
-            "total_count": 0,
-            "url": f"/v1/transfers/{self.id}/reversals",
-        }
+        self._reversals: list[Any] = []
         self.reversed = False
         self.source_transaction = source_transaction
         self.source_type = source_type or "card"
@@ -1331,8 +1622,58 @@ class Transfer(ls.StripeObject):
             source=self.id,
             type="transfer",
             reporting_category="transfer",
+            available_on=available_on,
         )
         self.balance_transaction = txn.id
+
+    @property
+    def reversals(self) -> dict[str, Any]:
+        return self._reversals_list()
+
+    def _reversals_list(self) -> dict[str, Any]:
+        return {
+            "object": "list",
+            "data": [r._export() for r in self._reversals],
+            "has_more": False,
+            "total_count": len(self._reversals),
+            "url": f"/v1/transfers/{self.id}/reversals",
+        }
+
+    @staticmethod
+    def _check_source_transaction(charge_id: Any, amount: int, currency: str) -> int:
+        """A transfer tied to a charge (`source_transaction`) draws on that charge's funds,
+        pending or not, up to what is left of them; it becomes available when they do.
+        Returns that time."""
+        charge = ls.store.get("charge:" + str(charge_id))
+        if charge is None:
+            raise _no_such("charge", str(charge_id), "source_transaction")
+        txn = ls.store.get("balance_transaction:" + str(charge.balance_transaction))
+        if txn is None:
+            raise UserError(
+                400,
+                f"The source_transaction {charge.id} has not been captured.",
+                {"param": "source_transaction"},
+            )
+        if txn.currency != currency:
+            raise UserError(
+                400,
+                f"The currency of source_transaction's balance transaction ({txn.currency}) "
+                f"must be the same as the transfer currency ({currency})",
+                {"param": "currency"},
+            )
+        transferred = sum(
+            t.amount - t.amount_reversed
+            for t in _newest_first(Transfer)
+            if t.source_transaction == charge.id
+        )
+        if transferred + amount > txn.amount:
+            raise UserError(
+                400,
+                f"Transfers using this transaction as a source must not exceed the source "
+                f"amount of {txn.amount}. (There is already {transferred} transferred.)",
+                {"param": "amount"},
+            )
+        return int(txn.available_on)
 
     @classmethod
     def _api_create(cls, **data: Any) -> Any:
@@ -1379,6 +1720,59 @@ class Transfer(ls.StripeObject):
             self.description = description
         if metadata is not None:
             self.metadata = {**self.metadata, **_metadata(metadata)}
+
+
+class TransferReversal(ls.StripeObject):
+    """A reversal of (part of) a transfer: the funds come back to the platform's balance."""
+
+    object = "transfer_reversal"
+    _id_prefix = "trr_"
+
+    def __init__(self, transfer: Any, amount: int, metadata: dict[str, str]) -> None:
+        super().__init__()
+        del self.livemode  # Stripe's TransferReversal has no `livemode`
+        self.amount = amount
+        self.currency = transfer.currency
+        self.destination_payment_refund = "pyr_" + ls.random_id(24)
+        self.metadata = metadata
+        self.source_refund = None
+        self.transfer = transfer.id
+        txn = new_balance_transaction(
+            amount=amount,
+            currency=transfer.currency,
+            source=self.id,
+            type="transfer_refund",
+            reporting_category="transfer_reversal",
+        )
+        self.balance_transaction = txn.id
+
+
+async def _transfer_reversals_handler(request: web.Request) -> web.Response:
+    """`POST /v1/transfers/{id}/reversals` (amount, metadata) and `GET` (their list)."""
+    transfer = Transfer._api_retrieve(request.match_info["id"])
+    if request.method == "GET":
+        return json_response(transfer._reversals_list())
+    data = await ls_server.get_post_data(request) or {}
+    expand = data.pop("expand", None)
+    amount = data.pop("amount", None)
+    metadata = _metadata(data.pop("metadata", None))
+    data.pop("description", None)
+    data.pop("refund_application_fee", None)
+    _unknown(data)
+    left = transfer.amount - transfer.amount_reversed
+    amount = left if amount is None else _as_int(amount, "amount", 1)
+    if amount > left:
+        raise UserError(
+            400,
+            f"You cannot reverse more than the remaining {left} of transfer {transfer.id}.",
+            {"param": "amount"},
+        )
+    reversal = TransferReversal(transfer, amount, metadata)
+    transfer._reversals.insert(0, reversal)
+    transfer.amount_reversed += amount
+    transfer.reversed = transfer.amount_reversed == transfer.amount
+    ls.schedule_webhook(ls.Event("transfer.reversed", transfer))
+    return json_response(reversal._export(expand=expand))
 
 
 class WebhookEndpoint(ls.StripeObject):
@@ -1495,7 +1889,7 @@ async def _send_webhook(event: Any) -> None:
         wants_connect = getattr(hook, "connect", None)
         if wants_connect is not None and wants_connect != connect_event:
             continue
-        timestamp = _now()
+        timestamp = int(time.time())
         signature = hmac.new(
             hook.secret.encode(), f"{timestamp}.{payload}".encode(), hashlib.sha256
         ).hexdigest()
@@ -1692,10 +2086,16 @@ def install() -> web.Application:
     _install_shapes()
     ls.PaymentIntent._api_create = classmethod(_pi_create)
     ls.BalanceTransaction._api_list_all = classmethod(_balance_transactions_list)
+    ls.BalanceTransaction.__init__ = _balance_transaction_init
+    ls.BalanceTransaction.status = property(_balance_transaction_status, lambda self, value: None)
+    ls.time = clock  # localstripe's timestamps (`created`) follow the stand-in's clock
 
     _OVERRIDES[("POST", "/v1/payment_intents/{id}/cancel")] = _pi_cancel_handler
     _OVERRIDES[("POST", "/v1/payment_intents/{id}/capture")] = _pi_capture_handler
     _OVERRIDES[("GET", "/v1/balance")] = _balance_handler
+    _OVERRIDES[("POST", "/v1/refunds")] = _refund_create_handler
+    ls.Charge.refunded = property(_charge_refunded)
+    ls.Refund.reason = None
 
     router = app.router
     for cls in (Account, Transfer, WebhookEndpoint):
@@ -1706,6 +2106,8 @@ def install() -> web.Application:
         router.add_post(url + "/{id}", ls_server.api_update(cls, url))
         router.add_delete(url + "/{id}", ls_server.api_delete(cls, url))
     router.add_post("/v1/account_links", _account_links_handler)
+    router.add_post("/v1/transfers/{id}/reversals", _transfer_reversals_handler)
+    router.add_get("/v1/transfers/{id}/reversals", _transfer_reversals_handler)
     router.add_post("/_dev/accounts/{id}/complete_onboarding", _complete_onboarding_handler)
 
     middlewares = app.middlewares
@@ -1715,6 +2117,8 @@ def install() -> web.Application:
     middlewares.insert(auth, onboarding_page_middleware)
     middlewares.insert(0, transfer_delay_middleware)
     middlewares.insert(0, network_middleware)
+    router.add_get("/_config/clock", _clock_config_handler)
+    router.add_post("/_config/clock", _clock_config_handler)
     router.add_get("/_config/network", _network_config_handler)
     router.add_post("/_config/network", _network_config_handler)
     return app
@@ -1817,6 +2221,50 @@ def serve(
     )
 
 
+def configure_settlement(
+    currencies: str,
+    *,
+    available_after: float = 0.0,
+    fee_percent: float = 2.9,
+    fee_fixed: int = 30,
+    exchange_rates: Sequence[str] = (),
+) -> Settlement:
+    """Set how captured funds reach the balance (`--settlement-currency` and the rest)."""
+    rates = dict(USD_PER_UNIT)
+    for item in exchange_rates:
+        name, _, value = item.partition("=")
+        try:
+            rate = float(value)
+        except ValueError:
+            raise ValueError(f"--exchange-rate wants CUR=USD_PER_UNIT, not {item!r}") from None
+        if not (len(name) == 3 and name.isalpha() and rate > 0):
+            raise ValueError(f"--exchange-rate wants CUR=USD_PER_UNIT, not {item!r}")
+        rates[name.lower()] = rate
+    names = tuple(c.strip().lower() for c in currencies.split(",") if c.strip())
+    if not names or not all(len(c) == 3 and c.isalpha() for c in names):
+        raise ValueError(f"--settlement-currency wants currency codes, not {currencies!r}")
+    if names[0] not in rates:
+        raise ValueError(f"no exchange rate for the settlement currency {names[0]}")
+    if available_after < 0 or fee_percent < 0 or fee_fixed < 0:
+        raise ValueError("the settlement delay and fees must be 0 or more")
+    settlement.currencies = names
+    settlement.available_after = available_after
+    settlement.fee_percent = fee_percent
+    settlement.fee_fixed = fee_fixed
+    settlement.usd_per_unit = rates
+    return settlement
+
+
+def _opening_balances(items: Sequence[str]) -> dict[str, int]:
+    balances: dict[str, int] = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        if not (len(name) == 3 and name.isalpha() and value.isdigit()):
+            raise ValueError(f"--opening-balance wants CUR=MINOR_UNITS, not {item!r}")
+        balances[name.lower()] = balances.get(name.lower(), 0) + int(value)
+    return balances
+
+
 def _env_number(name: str, kind: type[float] | type[int], parser: Any) -> Any:
     value = os.environ.get(name, "").strip()
     if not value:
@@ -1878,7 +2326,67 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--latency-seed", type=int, default=0, help="seed of the latency's spread (default 0)"
     )
+    parser.add_argument(
+        "--settlement-currency",
+        default="usd",
+        metavar="CUR[,CUR...]",
+        help="the platform's settlement currency (default usd): charges in other currencies of "
+        "the rate table are converted into it; further ones, comma-separated, are held as they "
+        "are (multi-currency settlement)",
+    )
+    parser.add_argument(
+        "--available-after-seconds",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="how long a charge's funds stay pending before they are available (default 0; "
+        "Stripe: about 2 days in the US)",
+    )
+    parser.add_argument(
+        "--fee-percent",
+        type=float,
+        default=2.9,
+        help="Stripe's fee on each charge, percent of the settled amount (default 2.9)",
+    )
+    parser.add_argument(
+        "--fee-fixed",
+        type=int,
+        default=30,
+        metavar="MINOR_UNITS",
+        help="and its fixed part, in the settlement currency's minor units (default 30)",
+    )
+    parser.add_argument(
+        "--exchange-rate",
+        action="append",
+        default=[],
+        metavar="CUR=USD",
+        help="US dollars per unit of CUR in the fixed rate table (default: "
+        + ", ".join(f"{c}={r}" for c, r in USD_PER_UNIT.items())
+        + "); repeatable",
+    )
+    parser.add_argument(
+        "--opening-balance",
+        action="append",
+        default=[],
+        metavar="CUR=MINOR_UNITS",
+        help="funds available at start-up (a top-up), for a stand-in whose transfers are not "
+        "backed by its own charges (the payouts pod's in dev); repeatable",
+    )
     args = parser.parse_args(argv)
+    try:
+        opening = _opening_balances(args.opening_balance)
+        configure_settlement(
+            args.settlement_currency,
+            available_after=args.available_after_seconds,
+            fee_percent=args.fee_percent,
+            fee_fixed=args.fee_fixed,
+            exchange_rates=args.exchange_rate,
+        )
+    except ValueError as e:
+        parser.error(str(e))
+    install()
+    for currency, amount in opening.items():
+        top_up(amount, currency)
     global TRANSFER_DELAY_SECONDS
     TRANSFER_DELAY_SECONDS = max(0.0, args.transfer_delay)
     try:

@@ -12,6 +12,8 @@ slow calls at once:
   Every other error goes up at once.
 - `map_unordered(fn, items)` runs `fn(item)` for each item on at most `workers` threads and
   yields each item with its result (or the exception it raised) as soon as it is done.
+- `submit(job)` runs a job on the same threads without waiting for it (billing's timer hands
+  its payment calls over so, and never waits on Stripe).
 
 The workers are real OS threads (`concurrent.futures`), never green ones: services run under
 eventlet with threads unpatched (`headstore.runtime`), and the store's work already runs in
@@ -232,6 +234,11 @@ class CallPool:
                 if error is not None and not isinstance(error, Exception):
                     raise error  # KeyboardInterrupt, SystemExit: not an outcome of the call
                 yield item, (error if error is not None else future.result())
+
+    def submit(self, job: Callable[[], Any], /) -> Future[Any]:
+        """Run `job` on the pool's threads, not waiting for it (a job left waiting behind the
+        busy workers runs when one frees up). Its calls go through `call` to keep the limit."""
+        return self._pool().submit(job)
 
     def _pool(self) -> ThreadPoolExecutor:
         if self._executor is None:

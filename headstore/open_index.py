@@ -9,8 +9,9 @@ checkpoint: a write never moves it back, and an index's content at a position is
 the log up to it (plus this process's own later saves, which the log will show again anyway).
 
 Two kinds share the following and the checkpoint:
-- `OpenAggregates`: the open aggregates of one class, live in memory (a timer walks them every
-  tick). The checkpoint holds their ids; a start reads them from the store in one query.
+- `OpenAggregates`: the open aggregates of one class, live in memory, each kept in a queue by
+  the instant it is next due (a timer takes only the due ones). The checkpoint holds their ids;
+  a start reads them from the store in one query.
 - `OpenEntries`: ids with a small JSON value each, taken from the events (a payee's account id,
   a run's week); no aggregate is read.
 
@@ -20,6 +21,8 @@ registered under another name still count.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 import threading
 import time
@@ -377,7 +380,13 @@ class OpenAggregates(OpenIndex[A | None]):
 
     `watch` (optional) picks the aggregates a timer must look at (billing: those with a payment
     call to make); `watched` holds their ids, and those of the entries to read again, kept up
-    to date as entries change, so a timer over many open aggregates does not test each one."""
+    to date as entries change, so a timer over many open aggregates does not test each one.
+
+    `due_at` (optional) says when an aggregate next needs the timer (billing: its next minute
+    or hold), or None if only an event can change that; every entry is kept in a queue by that
+    instant as entries change, and `due(now)` takes the ones due by `now` (and those to read
+    again) without looking at the others. A taken entry leaves the queue until `remember` (its
+    changed copy) or `reschedule` (unchanged) puts it back where it is next due."""
 
     def __init__(
         self,
@@ -385,12 +394,18 @@ class OpenAggregates(OpenIndex[A | None]):
         name: str,
         kind: type[A],
         watch: Callable[[A], bool] | None = None,
+        due_at: Callable[[A], Any] | None = None,
         **options: Any,
     ) -> None:
         super().__init__(app, name, **options)
         self.kind = kind
         self.watch = watch
         self.watched: set[UUID] = set()
+        self.due_at = due_at
+        self.scheduled: dict[UUID, Any] = {}
+        """When each entry is next due (entries due never, taken, or to read again: absent)."""
+        self._queue: list[tuple[Any, int, UUID]] = []  # (due, tie-break, id); stale ones too
+        self._ties = itertools.count()
         self._unread: set[UUID] = set()  # the entries that are None
 
     def follows(self, event_class: type) -> bool:
@@ -466,12 +481,37 @@ class OpenAggregates(OpenIndex[A | None]):
         with self.lock:
             return [aggregate for aggregate in self.entries.values() if aggregate is not None]
 
+    def due(self, now: Any) -> list[UUID]:
+        """The ids of the entries due by `now` and of those to read again (`get` reads them),
+        taken out of the queue: `remember` or `reschedule` each one when done with it. Costs
+        O(due × log n), whatever the number of entries."""
+        with self.lock:
+            taken = list(self._unread)
+            queue = self._queue
+            while queue and queue[0][0] <= now:
+                when, _, id = heapq.heappop(queue)
+                if self.scheduled.get(id) == when:  # else stale: the entry moved or left
+                    del self.scheduled[id]
+                    taken.append(id)
+            return taken
+
+    def reschedule(self, ids: Iterable[UUID]) -> None:
+        """Put taken entries back in the queue where they are next due, as they are now
+        (`remember` does it for a changed copy; entries no longer held are left out)."""
+        with self.lock:
+            for id in ids:
+                aggregate = self.entries.get(id)
+                if aggregate is not None:
+                    self._schedule(aggregate)
+
     # -- entries and the sets that follow them -------------------------------------------------
 
     def _restore(self) -> None:
         super()._restore()
         self._unread = set(self.entries)  # a checkpoint holds ids only
         self.watched = set(self.entries) if self.watch is not None else set()
+        self.scheduled.clear()
+        self._queue.clear()
 
     def _keep(self, aggregate: A) -> None:
         self.entries[aggregate.id] = aggregate
@@ -480,10 +520,27 @@ class OpenAggregates(OpenIndex[A | None]):
             self.watched.add(aggregate.id)
         else:
             self.watched.discard(aggregate.id)
+        self._schedule(aggregate)
+
+    def _schedule(self, aggregate: A) -> None:
+        if self.due_at is None:
+            return
+        when = self.due_at(aggregate)
+        if when is None:
+            self.scheduled.pop(aggregate.id, None)
+            return
+        if self.scheduled.get(aggregate.id) == when:
+            return  # queued there already
+        self.scheduled[aggregate.id] = when
+        heapq.heappush(self._queue, (when, next(self._ties), aggregate.id))
+        if len(self._queue) > 2 * len(self.scheduled) + 1024:  # mostly stale: rebuild it
+            self._queue = [(w, next(self._ties), i) for i, w in self.scheduled.items()]
+            heapq.heapify(self._queue)
 
     def _mark_unread(self, id: UUID) -> None:
         self.entries[id] = None
         self._unread.add(id)
+        self.scheduled.pop(id, None)  # unknown until read again: `due` takes it at once
         if self.watch is not None:
             self.watched.add(id)  # unknown until read again: worth a look
 
@@ -491,6 +548,7 @@ class OpenAggregates(OpenIndex[A | None]):
         self.entries.pop(id, None)
         self._unread.discard(id)
         self.watched.discard(id)
+        self.scheduled.pop(id, None)
 
 
 class OpenEntries(OpenIndex[V]):

@@ -24,7 +24,9 @@ from headstore.settings import Settings
 
 @pytest.fixture
 def stand_in(tmp_path: Path) -> Iterator[str]:
-    with stripe_stand_in(tmp_path / "stripe.log") as url:
+    # The history is paid in USD and EUR, and experts are paid in both: the platform settles
+    # in each (Stripe's multi-currency settlement), as it must to transfer euros.
+    with stripe_stand_in(tmp_path / "stripe.log", "--settlement-currency", "usd,eur") as url:
         yield url
 
 

@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, Protocol, TypedDict
 from uuid import UUID
 
@@ -66,7 +68,11 @@ class BillingConfig(EnvironmentSettings):
     """Rules an operator may tune, from the environment."""
 
     minute_seconds: int = variable("MINUTE_SECONDS", 60, ge=1)
-    hold_block_minutes: int = variable("HOLD_BLOCK_MINUTES", 10, ge=1)
+    hold_block_minutes: int = variable("HOLD_BLOCK_MINUTES", MAX_SESSION_MINUTES, ge=1)
+    """Minutes one card hold covers. By default a whole session: one authorization for what
+    the session can cost (its limit, or the client's spending cap) and one capture at the end,
+    so Stripe's fixed fee is paid once per session. Shorter blocks take a new hold ahead of
+    each block, for cards that refuse a large authorization."""
     hold_lead_minutes: int = variable("HOLD_LEAD_MINUTES", 2, ge=1)
     max_session_minutes: int = variable(
         "MAX_SESSION_MINUTES", MAX_SESSION_MINUTES, ge=1, le=MAX_SESSION_MINUTES
@@ -118,6 +124,33 @@ class PaymentGateway(Protocol):
     def cancel(self, idempotency_key: str, payment_intent_id: str) -> None: ...
 
 
+class PaymentExecutor(Protocol):
+    """Runs jobs (payment calls) somewhere, later or at once: a bounded pool of threads in the
+    service, this thread in `execute_payments`. A job may hand over another one."""
+
+    def submit(self, job: Callable[[], Any], /) -> Any: ...
+
+
+class InlineExecutor:
+    """Runs each job on the caller's thread before `submit` returns; a job handed over by a
+    running job runs after it (not inside it)."""
+
+    def __init__(self) -> None:
+        self._jobs: deque[Callable[[], Any]] = deque()
+        self._running = False
+
+    def submit(self, job: Callable[[], Any], /) -> None:
+        self._jobs.append(job)
+        if self._running:
+            return
+        self._running = True
+        try:
+            while self._jobs:
+                self._jobs.popleft()()
+        finally:
+            self._running = False
+
+
 @dataclass
 class PaymentsReport:
     """What one `execute_payments` run did."""
@@ -163,6 +196,8 @@ class SessionTerms:
     rate: Money
     free_minutes: int
     free_session: bool
+    max_minutes: int = 0
+    """The session's limit (a spending cap can make it shorter than 90); 0 leaves billing's."""
 
 
 @dataclass(frozen=True)
@@ -207,9 +242,14 @@ class BillingApplication(ServiceApplication):
         self.config = config or BillingConfig.from_env()
         self.lock = threading.RLock()
         self.index: OpenAggregates[Bill] = OpenAggregates(
-            self, "bills", Bill, watch=lambda bill: bill.has_payment_work
+            self,
+            "bills",
+            Bill,
+            watch=lambda bill: bill.has_payment_work,
+            due_at=lambda bill: bill.next_due_at(),
         )
         self._clocks: dict[UUID, tuple[datetime, int]] = {}  # for lateness metrics
+        self._in_flight: set[UUID] = set()  # bills whose payment calls are handed over
 
     # --- consuming the calls service's events -------------------------------------------------
 
@@ -377,44 +417,120 @@ class BillingApplication(ServiceApplication):
     # --- the timer ----------------------------------------------------------------------------
 
     def tick(self, now: datetime | None = None) -> list[PaymentStep]:
-        """Bill the minutes started by `now` and request the holds due by `now` for every open
-        bill; returns every hold waiting to be asked of the payment provider."""
+        """`bill_due(now)`; returns every hold waiting to be asked of the payment provider."""
+        with self.lock:
+            self.bill_due(now)
+            return self._pending_holds()
+
+    def bill_due(self, now: datetime | None = None) -> int:
+        """Bill the minutes started by `now` and request the holds due by `now`; returns how
+        many bills changed. Only the bills due by `now` (the index's queue, by
+        `Bill.next_due_at`) are looked at, not every open bill."""
         now = now or clock.now()
         with self.lock:
             self.index.catch_up()
-            changed = [bill for bill in self.index.loaded() if self._advance(bill, now)]
-            self._save_bills(changed, lambda bill: self._advance(bill, now))
-            return self._pending_holds()
+            due = self.index.due(now)
+            try:
+                changed = []
+                for id in due:
+                    bill = self.index.get(id)
+                    if bill is not None and self._advance(bill, now):
+                        changed.append(bill)
+                self._save_bills(changed, lambda bill: self._advance(bill, now))
+            finally:
+                self.index.reschedule(due)
+            return len(changed)
 
     def execute_payments(self, gateway: PaymentGateway, limit: int | None = None) -> PaymentsReport:
         """Make the due payment calls (holds, then planned captures and cancellations) for up
-        to `limit` bills and record each result as it comes. A failing call is logged and
-        left for the next run; the calls after it for the same bill wait too."""
+        to `limit` bills on this thread, and record each result as it comes. A failing call is
+        logged and left for the next run; the calls after it for the same bill wait too."""
         report = PaymentsReport()
+        self.dispatch_payments(gateway, InlineExecutor(), report, limit)
+        return report
+
+    def dispatch_payments(
+        self,
+        gateway: PaymentGateway,
+        executor: PaymentExecutor,
+        report: PaymentsReport | None = None,
+        limit: int | None = None,
+    ) -> int:
+        """Hand the open bills with a payment call to make to `executor`, each bill's calls one
+        job at a time and in order (a job makes one call, records its result, and hands over
+        the bill's next call, if any): a bill with a call in flight is not handed over again,
+        so its capture never overtakes its hold. Returns how many bills were handed over;
+        never waits for the provider (unless `executor` runs jobs at once). `limit` hands over
+        at most that many, in the order of their ids."""
+        report = report if report is not None else PaymentsReport()
         with self.lock:
             self.index.catch_up()
-            ids = sorted(self._with_payment_work(), key=str)[:limit]
+            ids = [id for id in self._with_payment_work() if id not in self._in_flight]
+            if limit is not None:
+                ids = sorted(ids, key=str)[:limit]
+            self._in_flight.update(ids)
         for id in ids:
-            for _ in range(MAX_STEPS_PER_BILL):
+            self._hand_over(id, gateway, executor, report, 1)
+        return len(ids)
+
+    def payments_in_flight(self) -> int:
+        """Bills whose payment calls are handed over and not yet all made."""
+        with self.lock:
+            return len(self._in_flight)
+
+    def _hand_over(
+        self,
+        id: UUID,
+        gateway: PaymentGateway,
+        executor: PaymentExecutor,
+        report: PaymentsReport,
+        calls: int,
+    ) -> None:
+        try:
+            executor.submit(partial(self._pay_next, id, gateway, executor, report, calls))
+        except Exception:  # the executor is shut down: the next run hands the bill over again
+            log.exception("payment calls for bill %s not handed over", id)
+            with self.lock:
+                self._in_flight.discard(id)
+
+    def _pay_next(
+        self,
+        id: UUID,
+        gateway: PaymentGateway,
+        executor: PaymentExecutor,
+        report: PaymentsReport,
+        calls: int,
+    ) -> None:
+        """One job: the bill's next payment call, its result recorded, and the call after it
+        handed over as the next job (the bill stays in flight until it has none left)."""
+        more = False
+        try:
+            with self.lock:
+                bill = self._bill(id)
+                step = bill.next_payment() if bill is not None else None
+            if step is None:
+                return
+            card = self.card(step.client_id) if step.operation == Operation.HOLD else None
+            try:
+                result = self._call(gateway, step, card)
+            except Exception:
+                log.exception("payment call %s failed; it will be retried", step.idempotency_key)
                 with self.lock:
-                    bill = self._bill(id)
-                    step = bill.next_payment() if bill is not None else None
-                    if step is None:
-                        if bill is not None:
-                            self.index.remember(bill)
-                        break
-                    card = self.card(step.client_id) if step.operation == Operation.HOLD else None
-                try:
-                    result = self._call(gateway, step, card)
-                except Exception:
-                    log.exception(
-                        "payment call %s failed; it will be retried", step.idempotency_key
-                    )
                     report.errors += 1
-                    break
+                return
+            with self.lock:
+                self._record_payment(step, result, report)
+                if id in self.index.entries:  # else charged: nothing more to pay
+                    bill = self.index.entries[id]  # None: to read again, by the next job
+                    more = calls < MAX_STEPS_PER_BILL and (
+                        bill is None or bill.next_payment() is not None
+                    )
+        finally:
+            if more:
+                self._hand_over(id, gateway, executor, report, calls + 1)
+            else:
                 with self.lock:
-                    self._record_payment(step, result, report)
-        return report
+                    self._in_flight.discard(id)
 
     # --- queries ------------------------------------------------------------------------------
 
@@ -482,7 +598,7 @@ class BillingApplication(ServiceApplication):
             minute_seconds=c.minute_seconds,
             block_minutes=c.hold_block_minutes,
             lead_minutes=c.hold_lead_minutes,
-            max_minutes=c.max_session_minutes,
+            max_minutes=min(terms.max_minutes or c.max_session_minutes, c.max_session_minutes),
             commission_percent=c.commission_percent,
         )
 
@@ -592,6 +708,7 @@ class BillingApplication(ServiceApplication):
                 report.holds_placed += 1
             else:
                 report.holds_declined += 1
+                metrics.counter("billing_hold_failures", "Card holds declined").inc()
         elif step.operation == Operation.CAPTURE:
             report.captures += 1
         else:

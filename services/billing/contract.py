@@ -121,6 +121,7 @@ def session_terms(event: calls_pb2.SessionAccepted | calls_pb2.SessionStarted) -
         rate=_rate(event.rate_per_minute),
         free_minutes=event.free_minutes,
         free_session=event.free_session,
+        max_minutes=event.max_minutes,
     )
 
 

@@ -5,6 +5,7 @@ sessions through Stripe; gRPC for cards, a session's bill and Stripe's webhooks.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from nameko.containers import WorkerContext
 from nameko.timer import timer
@@ -14,12 +15,14 @@ from contracts.billing.v1 import billing_pb2 as api
 from contracts.billing.v1 import billing_pb2_grpc
 from contracts.events.v1 import money_pb2
 from headstore import clock, metrics
+from headstore.call_pool import CallPool
 from headstore.consumers import consumes
 from headstore.dependencies import Leadership, MetricsServer, Provides, Store
 from headstore.errors import NotFound, PreconditionFailed
 from headstore.grpc import Grpc, GrpcContext, grpc_method
 from headstore.health import HealthCheck
 from headstore.runtime import off_hub
+from headstore.stripe_api import stripe_pool
 from services.billing import contract
 from services.billing.adapters.stripe import StripeGateway
 from services.billing.application import (
@@ -47,6 +50,28 @@ class Stripe(Provides[StripeGateway]):
 
     def get_dependency(self, worker_ctx: WorkerContext) -> StripeGateway:
         return off_hub(self.gateway)
+
+
+@dataclass(frozen=True)
+class PaymentCalls:
+    """Where the timer hands the payment calls over: the process's Stripe pool (its own
+    threads, Stripe's rate limit, back-off after a 429) and a gateway whose calls go through
+    it. Both are used from real threads only (the store's, the pool's), never from the hub."""
+
+    gateway: StripeGateway
+    executor: CallPool
+
+
+class Payments(Provides[PaymentCalls]):
+    def setup(self) -> None:
+        pool = stripe_pool("billing")
+        self.calls = PaymentCalls(StripeGateway(pool=pool), pool)
+
+    def stop(self) -> None:
+        self.calls.executor.close()
+
+    def get_dependency(self, worker_ctx: WorkerContext) -> PaymentCalls:
+        return self.calls
 
 
 def money(currency: str, minor: int) -> money_pb2.Money:
@@ -86,15 +111,11 @@ def last_tick() -> Gauge:
     )
 
 
-def hold_failures(count: int) -> None:
-    if count:
-        metrics.counter("billing_hold_failures", "Card holds declined").inc(count)
-
-
 class BillingService(HealthCheck):
     name = "billing"
     store = Store(BillingApplication)
     stripe = Stripe()
+    payments = Payments()
     timer_lease = Leadership("timer")
     metrics = MetricsServer(lambda settings: settings.metrics_ports["billing"])
 
@@ -122,17 +143,17 @@ class BillingService(HealthCheck):
 
     @timer(interval=TICK_SECONDS, eager=True)  # the first tick as soon as the service is up
     def tick(self) -> int:
-        """Bill started minutes, ask for due holds, settle ended bills (one replica at a
-        time); returns how many payment calls were made."""
+        """Bill the minutes started, ask for the holds due (only the bills due are looked at)
+        and hand the payment calls to make to the Stripe pool, one replica at a time; returns
+        how many bills' calls were handed over. Never waits on Stripe."""
         if not self.timer_lease.held():
             self.store.follow()
             return 0
-        self.store.tick(clock.now())
-        report = self.store.execute_payments(self.stripe)
-        hold_failures(report.holds_declined)
+        self.store.bill_due(clock.now())
+        handed = self.store.dispatch_payments(self.payments.gateway, self.payments.executor)
         open_bills().set(self.store.open_bills())
         last_tick().set_to_current_time()
-        return int(report.holds_placed + report.holds_declined + report.captures + report.cancels)
+        return handed
 
     # -- cards ----------------------------------------------------------------------------------
 

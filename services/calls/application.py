@@ -377,9 +377,15 @@ class CallsApplication(ServiceApplication):
     # -- sessions -----------------------------------------------------------------------------
 
     def request_session(
-        self, client_id: UUID, expert_id: UUID, mode: str, invite_token: str | None = None
+        self,
+        client_id: UUID,
+        expert_id: UUID,
+        mode: str,
+        invite_token: str | None = None,
+        spending_cap_minor: int = 0,
     ) -> Session:
-        """A client asks an expert for a session, directly or through an invite link."""
+        """A client asks an expert for a session, directly or through an invite link, with
+        an optional spending cap in the expert's currency (0: none)."""
         if invite_token and expert_of_invite(invite_token) != expert_id:
             raise InvalidInput(
                 "invite_link_invalid", "This invite link belongs to another expert.", "invite_token"
@@ -408,6 +414,7 @@ class CallsApplication(ServiceApplication):
                 expert_in_session=self._expert_engaged(expert_id),
                 card_works=client_card is not None and client_card.works_at(now),
                 free_minutes_taken=free_minutes is not None and free_minutes.taken,
+                spending_cap_minor=spending_cap_minor,
             )
             changed: list[Any] = [session]
             if links is not None and invite is not None:

@@ -84,6 +84,7 @@ def translate(event: Any, app: Any) -> Message | None:
                 rate_per_minute=_rate(state),
                 free_minutes=state.free_minutes,
                 free_session=state.free_session,
+                max_minutes=state.max_minutes,
             )
         case Session.Declined():
             assert state is not None

@@ -93,7 +93,12 @@ def session_message(session: Session, participant_id: UUID | None = None) -> api
         free_minutes=session.free_minutes,
         free_session=session.free_session,
         end_reason=session.end_reason or "",
+        max_minutes=session.max_minutes,
     )
+    if session.spending_cap_minor:
+        message.spending_cap.CopyFrom(
+            money_pb2.Money(currency=session.currency, minor=session.spending_cap_minor)
+        )
     if session.started_at is not None:
         message.started_at.FromDatetime(session.started_at)
     if session.ended_at is not None:
@@ -151,6 +156,7 @@ class CallsService(HealthCheck):
             parse_id(request.expert_id, "expert_id"),
             mode_name(request.mode),
             request.invite_token or None,
+            request.spending_cap_minor,
         )
         return session_message(session, session.client_id)
 

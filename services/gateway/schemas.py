@@ -20,7 +20,7 @@ from contracts.calls.v1 import calls_pb2
 from contracts.events.v1 import calls_pb2 as call_events
 from contracts.events.v1 import money_pb2
 from contracts.profiles.v1 import profiles_pb2 as pb
-from headstore.money import CURRENCIES, Currency, format_amount
+from headstore.money import CURRENCIES, Currency, format_amount, parse_amount
 from headstore.text import describe_character, forbidden_character, text_pattern
 
 # -- what a field accepts ----------------------------------------------------------------------
@@ -712,6 +712,14 @@ class RequestSession(RequestBody):
         default=None,
         description="The token of the expert's paid link or of a one-time free link, if any.",
     )
+    spending_cap: Amount | None = Field(
+        default=None,
+        description="The most you will pay for this session, in the expert's currency "
+        '("stop at 30.00"): the card is authorized for at most this, you are warned when 80% '
+        "is spent, and the session ends before a minute would cross it. Without it the card "
+        "is authorized for the 90-minute limit.",
+        examples=["30.00"],
+    )
 
     def to_proto(self, client_id: str) -> calls_pb2.RequestSessionRequest:
         return calls_pb2.RequestSessionRequest(
@@ -719,6 +727,9 @@ class RequestSession(RequestBody):
             expert_id=str(self.expert_id),
             mode=SESSION_MODES[self.mode],
             invite_token=self.invite_token or "",
+            spending_cap_minor=(
+                parse_amount(self.spending_cap, "spending_cap") if self.spending_cap else 0
+            ),
         )
 
 
@@ -770,6 +781,12 @@ class Session(BaseModel):
     started_at: datetime | None
     ended_at: datetime | None
     end_reason: str | None = Field(examples=["client_hung_up"])
+    max_minutes: int = Field(
+        examples=[90], description="The session's limit: 90, or what the spending cap buys."
+    )
+    spending_cap: MoneyAmount | None = Field(
+        description="The client's spending cap, when it sets the limit."
+    )
     join: JoinDetails | None = Field(
         default=None,
         description="Only for a participant, and only once the room is open (ready or live); "
@@ -790,6 +807,8 @@ class Session(BaseModel):
             "started_at": _time(session, "started_at"),
             "ended_at": _time(session, "ended_at"),
             "end_reason": session.end_reason or None,
+            "max_minutes": session.max_minutes,
+            "spending_cap": _money(session, "spending_cap"),
         }
         if session.HasField("join"):
             join = session.join

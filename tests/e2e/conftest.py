@@ -188,6 +188,9 @@ def platform(request, settings, processes, media_network) -> Any:
         f"{gateway_url}/v1/stripe/connect-webhooks",
         "--transfer-delay",
         str(transfer_delay_seconds(request)),
+        # Experts are paid in the currencies clients pay in: the platform settles in each.
+        "--settlement-currency",
+        "usd,eur,gbp,cad,chf",
     )
     for name in SERVICES:
         processes.start(name, *cli, "run", name)

@@ -60,6 +60,7 @@ def request_session(
     expert_id: str,
     mode: str,
     invite_token: str | None = None,
+    spending_cap: str | None = None,
 ) -> dict[str, Any]:
     """The client requests a session. Calls learns of the expert's profile and availability
     from profiles' events, so right after the expert went online it may not know yet: until
@@ -70,6 +71,8 @@ def request_session(
         body = {"expert_id": expert_id, "mode": mode}
         if invite_token:
             body["invite_token"] = invite_token
+        if spending_cap:
+            body["spending_cap"] = spending_cap
         answer = platform.api.post("/v1/sessions", json=body, headers=bearer(client))
         if answer.status_code == 409 and answer.json().get("code") in NOT_YET_KNOWN:
             refusals.append(answer.json()["code"])

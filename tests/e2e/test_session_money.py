@@ -68,9 +68,15 @@ def client_with_card(platform: Any, email: str) -> tuple[dict[str, Any], str]:
     return client, str(customer)
 
 
-def accepted(platform: Any, client: dict, expert: dict, invite_token: str | None = None) -> str:
+def accepted(
+    platform: Any,
+    client: dict,
+    expert: dict,
+    invite_token: str | None = None,
+    spending_cap: str | None = None,
+) -> str:
     session = request_session(
-        platform, client, expert["account"]["account_id"], "voice", invite_token
+        platform, client, expert["account"]["account_id"], "voice", invite_token, spending_cap
     )
     session_id = session["session_id"]
     answered = platform.api.post(
@@ -172,6 +178,7 @@ def test_thirty_minutes_at_three_dollars_charge_ninety(platform):
         what="captures to settle",
     )
     assert total == 9000
+    assert statuses == ["succeeded"], "one authorization and one charge for the whole session"
     receipt = platform.wait_for_mail("faq@example.com", "receipt")
     assert "Your earnings: 81.00 USD" in receipt["text"]
     assert "Headstore commission: 9.00 USD" in receipt["text"]
@@ -218,6 +225,30 @@ def test_no_session_bills_a_ninety_first_minute(platform):
         what="captures to settle",
     )
     assert total == 9000
+
+
+@pytest.mark.timeout(180)
+def test_a_spending_cap_warns_at_eighty_percent_and_ends_the_session_at_the_cap(platform):
+    expert = expert_at(platform, "capped@example.com", "1.00", 0)
+    client, customer = client_with_card(platform, "careful@example.com")
+    session_id = accepted(platform, client, expert, spending_cap="10.50")
+
+    async def until_the_cap(live: LiveView, api: Any) -> None:
+        await live.wait_type("ended", timeout=STEP_TIMEOUT + 20)
+
+    seen = talk(platform, session_id, client, expert, until_the_cap)
+    # 10.50 pays ten whole minutes; 80% (8.40) is spent once minute 9 has begun, 2 minutes
+    # before the end.
+    assert [m["minutes_left"] for m in seen if m["type"] == "warning"] == [5, 2, 1]
+    [ended] = [m for m in seen if m["type"] == "ended"]
+    assert ended["reason"] == "spending_cap"
+    assert charge(seen)["total"]["amount"] == "10.00"
+    intents = [
+        i
+        for i in platform.stripe.v1.payment_intents.list(params={"limit": 100}).data
+        if i.customer == customer
+    ]
+    assert [(i.amount, i.amount_received, i.status) for i in intents] == [(1000, 1000, "succeeded")]
 
 
 @pytest.mark.timeout(180)

@@ -27,7 +27,7 @@ from contracts.events.v1 import calls_pb2 as contracts_dot_events_dot_v1_dot_cal
 from contracts.events.v1 import money_pb2 as contracts_dot_events_dot_v1_dot_money__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x63ontracts/calls/v1/calls.proto\x12\x12headstore.calls.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1f\x63ontracts/events/v1/calls.proto\x1a\x1f\x63ontracts/events/v1/money.proto\"\x83\x01\n\x15RequestSessionRequest\x12\x11\n\tclient_id\x18\x01 \x01(\t\x12\x11\n\texpert_id\x18\x02 \x01(\t\x12.\n\x04mode\x18\x03 \x01(\x0e\x32 .headstore.events.v1.SessionMode\x12\x14\n\x0cinvite_token\x18\x04 \x01(\t\"M\n\x14\x41nswerSessionRequest\x12\x11\n\texpert_id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x0e\n\x06\x61\x63\x63\x65pt\x18\x03 \x01(\x08\"?\n\x11GetSessionRequest\x12\x16\n\x0eparticipant_id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\";\n\rHangUpRequest\x12\x16\n\x0eparticipant_id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\"o\n\x11SwitchModeRequest\x12\x16\n\x0eparticipant_id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12.\n\x04mode\x18\x03 \x01(\x0e\x32 .headstore.events.v1.SessionMode\"Z\n\x12RateSessionRequest\x12\x11\n\tclient_id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\r\n\x05stars\x18\x03 \x01(\x05\x12\x0e\n\x06review\x18\x04 \x01(\t\"\'\n\x12GetPaidLinkRequest\x12\x11\n\texpert_id\x18\x01 \x01(\t\"*\n\x15\x43reateFreeLinkRequest\x12\x11\n\texpert_id\x18\x01 \x01(\t\"%\n\x14GetInviteLinkRequest\x12\r\n\x05token\x18\x01 \x01(\t\"\x84\x01\n\nInviteLink\x12\x0f\n\x07link_id\x18\x01 \x01(\t\x12\x11\n\texpert_id\x18\x02 \x01(\t\x12\x31\n\x04kind\x18\x03 \x01(\x0e\x32#.headstore.events.v1.InviteLinkKind\x12\r\n\x05token\x18\x04 \x01(\t\x12\x10\n\x08redeemed\x18\x05 \x01(\x08\"\\\n\x0bJoinDetails\x12\x11\n\tjanus_url\x18\x01 \x01(\t\x12\x0f\n\x07room_id\x18\x02 \x01(\x03\x12\r\n\x05token\x18\x05 \x01(\t\x12\x0f\n\x07\x64isplay\x18\x04 \x01(\tJ\x04\x08\x03\x10\x04R\x03pin\"\x84\x03\n\x07Session\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\x11\n\texpert_id\x18\x03 \x01(\t\x12.\n\x04mode\x18\x04 \x01(\x0e\x32 .headstore.events.v1.SessionMode\x12\r\n\x05state\x18\x05 \x01(\t\x12\x33\n\x0frate_per_minute\x18\x06 \x01(\x0b\x32\x1a.headstore.events.v1.Money\x12\x14\n\x0c\x66ree_minutes\x18\x07 \x01(\x05\x12\x14\n\x0c\x66ree_session\x18\x08 \x01(\x08\x12.\n\nstarted_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nded_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nend_reason\x18\x0b \x01(\t\x12-\n\x04join\x18\x0c \x01(\x0b\x32\x1f.headstore.calls.v1.JoinDetails\";\n\x06Rating\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\r\n\x05stars\x18\x02 \x01(\x05\x12\x0e\n\x06review\x18\x03 \x01(\t\"+\n\x16GetExpertRatingRequest\x12\x11\n\texpert_id\x18\x01 \x01(\t\"H\n\x0c\x45xpertRating\x12\x11\n\texpert_id\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x05\x12\x16\n\x0e\x61verage_tenths\x18\x03 \x01(\x05\x32\xf1\x06\n\x0c\x43\x61llsService\x12X\n\x0eRequestSession\x12).headstore.calls.v1.RequestSessionRequest\x1a\x1b.headstore.calls.v1.Session\x12V\n\rAnswerSession\x12(.headstore.calls.v1.AnswerSessionRequest\x1a\x1b.headstore.calls.v1.Session\x12P\n\nGetSession\x12%.headstore.calls.v1.GetSessionRequest\x1a\x1b.headstore.calls.v1.Session\x12H\n\x06HangUp\x12!.headstore.calls.v1.HangUpRequest\x1a\x1b.headstore.calls.v1.Session\x12P\n\nSwitchMode\x12%.headstore.calls.v1.SwitchModeRequest\x1a\x1b.headstore.calls.v1.Session\x12Q\n\x0bRateSession\x12&.headstore.calls.v1.RateSessionRequest\x1a\x1a.headstore.calls.v1.Rating\x12U\n\x0bGetPaidLink\x12&.headstore.calls.v1.GetPaidLinkRequest\x1a\x1e.headstore.calls.v1.InviteLink\x12[\n\x0e\x43reateFreeLink\x12).headstore.calls.v1.CreateFreeLinkRequest\x1a\x1e.headstore.calls.v1.InviteLink\x12Y\n\rGetInviteLink\x12(.headstore.calls.v1.GetInviteLinkRequest\x1a\x1e.headstore.calls.v1.InviteLink\x12_\n\x0fGetExpertRating\x12*.headstore.calls.v1.GetExpertRatingRequest\x1a .headstore.calls.v1.ExpertRatingb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x63ontracts/calls/v1/calls.proto\x12\x12headstore.calls.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1f\x63ontracts/events/v1/calls.proto\x1a\x1f\x63ontracts/events/v1/money.proto\"\x9f\x01\n\x15RequestSessionRequest\x12\x11\n\tclient_id\x18\x01 \x01(\t\x12\x11\n\texpert_id\x18\x02 \x01(\t\x12.\n\x04mode\x18\x03 \x01(\x0e\x32 .headstore.events.v1.SessionMode\x12\x14\n\x0cinvite_token\x18\x04 \x01(\t\x12\x1a\n\x12spending_cap_minor\x18\x05 \x01(\x03\"M\n\x14\x41nswerSessionRequest\x12\x11\n\texpert_id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x0e\n\x06\x61\x63\x63\x65pt\x18\x03 \x01(\x08\"?\n\x11GetSessionRequest\x12\x16\n\x0eparticipant_id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\";\n\rHangUpRequest\x12\x16\n\x0eparticipant_id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\"o\n\x11SwitchModeRequest\x12\x16\n\x0eparticipant_id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12.\n\x04mode\x18\x03 \x01(\x0e\x32 .headstore.events.v1.SessionMode\"Z\n\x12RateSessionRequest\x12\x11\n\tclient_id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\r\n\x05stars\x18\x03 \x01(\x05\x12\x0e\n\x06review\x18\x04 \x01(\t\"\'\n\x12GetPaidLinkRequest\x12\x11\n\texpert_id\x18\x01 \x01(\t\"*\n\x15\x43reateFreeLinkRequest\x12\x11\n\texpert_id\x18\x01 \x01(\t\"%\n\x14GetInviteLinkRequest\x12\r\n\x05token\x18\x01 \x01(\t\"\x84\x01\n\nInviteLink\x12\x0f\n\x07link_id\x18\x01 \x01(\t\x12\x11\n\texpert_id\x18\x02 \x01(\t\x12\x31\n\x04kind\x18\x03 \x01(\x0e\x32#.headstore.events.v1.InviteLinkKind\x12\r\n\x05token\x18\x04 \x01(\t\x12\x10\n\x08redeemed\x18\x05 \x01(\x08\"\\\n\x0bJoinDetails\x12\x11\n\tjanus_url\x18\x01 \x01(\t\x12\x0f\n\x07room_id\x18\x02 \x01(\x03\x12\r\n\x05token\x18\x05 \x01(\t\x12\x0f\n\x07\x64isplay\x18\x04 \x01(\tJ\x04\x08\x03\x10\x04R\x03pin\"\xcb\x03\n\x07Session\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\x11\n\texpert_id\x18\x03 \x01(\t\x12.\n\x04mode\x18\x04 \x01(\x0e\x32 .headstore.events.v1.SessionMode\x12\r\n\x05state\x18\x05 \x01(\t\x12\x33\n\x0frate_per_minute\x18\x06 \x01(\x0b\x32\x1a.headstore.events.v1.Money\x12\x14\n\x0c\x66ree_minutes\x18\x07 \x01(\x05\x12\x14\n\x0c\x66ree_session\x18\x08 \x01(\x08\x12.\n\nstarted_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nded_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nend_reason\x18\x0b \x01(\t\x12-\n\x04join\x18\x0c \x01(\x0b\x32\x1f.headstore.calls.v1.JoinDetails\x12\x13\n\x0bmax_minutes\x18\r \x01(\x05\x12\x30\n\x0cspending_cap\x18\x0e \x01(\x0b\x32\x1a.headstore.events.v1.Money\";\n\x06Rating\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\r\n\x05stars\x18\x02 \x01(\x05\x12\x0e\n\x06review\x18\x03 \x01(\t\"+\n\x16GetExpertRatingRequest\x12\x11\n\texpert_id\x18\x01 \x01(\t\"H\n\x0c\x45xpertRating\x12\x11\n\texpert_id\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x05\x12\x16\n\x0e\x61verage_tenths\x18\x03 \x01(\x05\x32\xf1\x06\n\x0c\x43\x61llsService\x12X\n\x0eRequestSession\x12).headstore.calls.v1.RequestSessionRequest\x1a\x1b.headstore.calls.v1.Session\x12V\n\rAnswerSession\x12(.headstore.calls.v1.AnswerSessionRequest\x1a\x1b.headstore.calls.v1.Session\x12P\n\nGetSession\x12%.headstore.calls.v1.GetSessionRequest\x1a\x1b.headstore.calls.v1.Session\x12H\n\x06HangUp\x12!.headstore.calls.v1.HangUpRequest\x1a\x1b.headstore.calls.v1.Session\x12P\n\nSwitchMode\x12%.headstore.calls.v1.SwitchModeRequest\x1a\x1b.headstore.calls.v1.Session\x12Q\n\x0bRateSession\x12&.headstore.calls.v1.RateSessionRequest\x1a\x1a.headstore.calls.v1.Rating\x12U\n\x0bGetPaidLink\x12&.headstore.calls.v1.GetPaidLinkRequest\x1a\x1e.headstore.calls.v1.InviteLink\x12[\n\x0e\x43reateFreeLink\x12).headstore.calls.v1.CreateFreeLinkRequest\x1a\x1e.headstore.calls.v1.InviteLink\x12Y\n\rGetInviteLink\x12(.headstore.calls.v1.GetInviteLinkRequest\x1a\x1e.headstore.calls.v1.InviteLink\x12_\n\x0fGetExpertRating\x12*.headstore.calls.v1.GetExpertRatingRequest\x1a .headstore.calls.v1.ExpertRatingb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,35 +35,35 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'contracts.calls.v1.calls_pb
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_REQUESTSESSIONREQUEST']._serialized_start=154
-  _globals['_REQUESTSESSIONREQUEST']._serialized_end=285
-  _globals['_ANSWERSESSIONREQUEST']._serialized_start=287
-  _globals['_ANSWERSESSIONREQUEST']._serialized_end=364
-  _globals['_GETSESSIONREQUEST']._serialized_start=366
-  _globals['_GETSESSIONREQUEST']._serialized_end=429
-  _globals['_HANGUPREQUEST']._serialized_start=431
-  _globals['_HANGUPREQUEST']._serialized_end=490
-  _globals['_SWITCHMODEREQUEST']._serialized_start=492
-  _globals['_SWITCHMODEREQUEST']._serialized_end=603
-  _globals['_RATESESSIONREQUEST']._serialized_start=605
-  _globals['_RATESESSIONREQUEST']._serialized_end=695
-  _globals['_GETPAIDLINKREQUEST']._serialized_start=697
-  _globals['_GETPAIDLINKREQUEST']._serialized_end=736
-  _globals['_CREATEFREELINKREQUEST']._serialized_start=738
-  _globals['_CREATEFREELINKREQUEST']._serialized_end=780
-  _globals['_GETINVITELINKREQUEST']._serialized_start=782
-  _globals['_GETINVITELINKREQUEST']._serialized_end=819
-  _globals['_INVITELINK']._serialized_start=822
-  _globals['_INVITELINK']._serialized_end=954
-  _globals['_JOINDETAILS']._serialized_start=956
-  _globals['_JOINDETAILS']._serialized_end=1048
-  _globals['_SESSION']._serialized_start=1051
-  _globals['_SESSION']._serialized_end=1439
-  _globals['_RATING']._serialized_start=1441
-  _globals['_RATING']._serialized_end=1500
-  _globals['_GETEXPERTRATINGREQUEST']._serialized_start=1502
-  _globals['_GETEXPERTRATINGREQUEST']._serialized_end=1545
-  _globals['_EXPERTRATING']._serialized_start=1547
-  _globals['_EXPERTRATING']._serialized_end=1619
-  _globals['_CALLSSERVICE']._serialized_start=1622
-  _globals['_CALLSSERVICE']._serialized_end=2503
+  _globals['_REQUESTSESSIONREQUEST']._serialized_end=313
+  _globals['_ANSWERSESSIONREQUEST']._serialized_start=315
+  _globals['_ANSWERSESSIONREQUEST']._serialized_end=392
+  _globals['_GETSESSIONREQUEST']._serialized_start=394
+  _globals['_GETSESSIONREQUEST']._serialized_end=457
+  _globals['_HANGUPREQUEST']._serialized_start=459
+  _globals['_HANGUPREQUEST']._serialized_end=518
+  _globals['_SWITCHMODEREQUEST']._serialized_start=520
+  _globals['_SWITCHMODEREQUEST']._serialized_end=631
+  _globals['_RATESESSIONREQUEST']._serialized_start=633
+  _globals['_RATESESSIONREQUEST']._serialized_end=723
+  _globals['_GETPAIDLINKREQUEST']._serialized_start=725
+  _globals['_GETPAIDLINKREQUEST']._serialized_end=764
+  _globals['_CREATEFREELINKREQUEST']._serialized_start=766
+  _globals['_CREATEFREELINKREQUEST']._serialized_end=808
+  _globals['_GETINVITELINKREQUEST']._serialized_start=810
+  _globals['_GETINVITELINKREQUEST']._serialized_end=847
+  _globals['_INVITELINK']._serialized_start=850
+  _globals['_INVITELINK']._serialized_end=982
+  _globals['_JOINDETAILS']._serialized_start=984
+  _globals['_JOINDETAILS']._serialized_end=1076
+  _globals['_SESSION']._serialized_start=1079
+  _globals['_SESSION']._serialized_end=1538
+  _globals['_RATING']._serialized_start=1540
+  _globals['_RATING']._serialized_end=1599
+  _globals['_GETEXPERTRATINGREQUEST']._serialized_start=1601
+  _globals['_GETEXPERTRATINGREQUEST']._serialized_end=1644
+  _globals['_EXPERTRATING']._serialized_start=1646
+  _globals['_EXPERTRATING']._serialized_end=1718
+  _globals['_CALLSSERVICE']._serialized_start=1721
+  _globals['_CALLSSERVICE']._serialized_end=2602
 # @@protoc_insertion_point(module_scope)

@@ -11,16 +11,18 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class RequestSessionRequest(_message.Message):
-    __slots__ = ("client_id", "expert_id", "mode", "invite_token")
+    __slots__ = ("client_id", "expert_id", "mode", "invite_token", "spending_cap_minor")
     CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
     EXPERT_ID_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
     INVITE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    SPENDING_CAP_MINOR_FIELD_NUMBER: _ClassVar[int]
     client_id: str
     expert_id: str
     mode: _calls_pb2.SessionMode
     invite_token: str
-    def __init__(self, client_id: _Optional[str] = ..., expert_id: _Optional[str] = ..., mode: _Optional[_Union[_calls_pb2.SessionMode, str]] = ..., invite_token: _Optional[str] = ...) -> None: ...
+    spending_cap_minor: int
+    def __init__(self, client_id: _Optional[str] = ..., expert_id: _Optional[str] = ..., mode: _Optional[_Union[_calls_pb2.SessionMode, str]] = ..., invite_token: _Optional[str] = ..., spending_cap_minor: _Optional[int] = ...) -> None: ...
 
 class AnswerSessionRequest(_message.Message):
     __slots__ = ("expert_id", "session_id", "accept")
@@ -115,7 +117,7 @@ class JoinDetails(_message.Message):
     def __init__(self, janus_url: _Optional[str] = ..., room_id: _Optional[int] = ..., token: _Optional[str] = ..., display: _Optional[str] = ...) -> None: ...
 
 class Session(_message.Message):
-    __slots__ = ("session_id", "client_id", "expert_id", "mode", "state", "rate_per_minute", "free_minutes", "free_session", "started_at", "ended_at", "end_reason", "join")
+    __slots__ = ("session_id", "client_id", "expert_id", "mode", "state", "rate_per_minute", "free_minutes", "free_session", "started_at", "ended_at", "end_reason", "join", "max_minutes", "spending_cap")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
     EXPERT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -128,6 +130,8 @@ class Session(_message.Message):
     ENDED_AT_FIELD_NUMBER: _ClassVar[int]
     END_REASON_FIELD_NUMBER: _ClassVar[int]
     JOIN_FIELD_NUMBER: _ClassVar[int]
+    MAX_MINUTES_FIELD_NUMBER: _ClassVar[int]
+    SPENDING_CAP_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     client_id: str
     expert_id: str
@@ -140,7 +144,9 @@ class Session(_message.Message):
     ended_at: _timestamp_pb2.Timestamp
     end_reason: str
     join: JoinDetails
-    def __init__(self, session_id: _Optional[str] = ..., client_id: _Optional[str] = ..., expert_id: _Optional[str] = ..., mode: _Optional[_Union[_calls_pb2.SessionMode, str]] = ..., state: _Optional[str] = ..., rate_per_minute: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., free_minutes: _Optional[int] = ..., free_session: _Optional[bool] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ended_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_reason: _Optional[str] = ..., join: _Optional[_Union[JoinDetails, _Mapping]] = ...) -> None: ...
+    max_minutes: int
+    spending_cap: _money_pb2.Money
+    def __init__(self, session_id: _Optional[str] = ..., client_id: _Optional[str] = ..., expert_id: _Optional[str] = ..., mode: _Optional[_Union[_calls_pb2.SessionMode, str]] = ..., state: _Optional[str] = ..., rate_per_minute: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., free_minutes: _Optional[int] = ..., free_session: _Optional[bool] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ended_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_reason: _Optional[str] = ..., join: _Optional[_Union[JoinDetails, _Mapping]] = ..., max_minutes: _Optional[int] = ..., spending_cap: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
 
 class Rating(_message.Message):
     __slots__ = ("session_id", "stars", "review")

@@ -26,33 +26,33 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from contracts.events.v1 import money_pb2 as contracts_dot_events_dot_v1_dot_money__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x63ontracts/events/v1/calls.proto\x12\x13headstore.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1f\x63ontracts/events/v1/money.proto\"\xf5\x01\n\x10SessionRequested\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\x11\n\texpert_id\x18\x03 \x01(\t\x12.\n\x04mode\x18\x04 \x01(\x0e\x32 .headstore.events.v1.SessionMode\x12\x33\n\x0frate_per_minute\x18\x05 \x01(\x0b\x32\x1a.headstore.events.v1.Money\x12\x14\n\x0c\x66ree_minutes\x18\x06 \x01(\x05\x12\x14\n\x0c\x66ree_session\x18\x07 \x01(\x08\x12\x16\n\x0einvite_link_id\x18\x08 \x01(\t\"\xac\x01\n\x0fSessionAccepted\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\x11\n\texpert_id\x18\x03 \x01(\t\x12\x33\n\x0frate_per_minute\x18\x04 \x01(\x0b\x32\x1a.headstore.events.v1.Money\x12\x14\n\x0c\x66ree_minutes\x18\x05 \x01(\x05\x12\x14\n\x0c\x66ree_session\x18\x06 \x01(\x08\"[\n\x0fSessionDeclined\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\x11\n\texpert_id\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\xb8\x02\n\x0eSessionStarted\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\x11\n\texpert_id\x18\x03 \x01(\t\x12.\n\x04mode\x18\x04 \x01(\x0e\x32 .headstore.events.v1.SessionMode\x12\x33\n\x0frate_per_minute\x18\x05 \x01(\x0b\x32\x1a.headstore.events.v1.Money\x12\x14\n\x0c\x66ree_minutes\x18\x06 \x01(\x05\x12\x14\n\x0c\x66ree_session\x18\x07 \x01(\x08\x12.\n\nstarted_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bmax_minutes\x18\t \x01(\x05\x12\x16\n\x0eminute_seconds\x18\n \x01(\x05\"p\n\x12SessionModeChanged\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x16\n\x0eparticipant_id\x18\x02 \x01(\t\x12.\n\x04mode\x18\x03 \x01(\x0e\x32 .headstore.events.v1.SessionMode\"d\n\x12SessionTimeWarning\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\x11\n\texpert_id\x18\x03 \x01(\t\x12\x14\n\x0cminutes_left\x18\x04 \x01(\x05\"\xb6\x01\n\x0cSessionEnded\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\x11\n\texpert_id\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12.\n\nstarted_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nded_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"f\n\x0bRatingGiven\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\x11\n\texpert_id\x18\x03 \x01(\t\x12\r\n\x05stars\x18\x04 \x01(\x05\x12\x0e\n\x06review\x18\x05 \x01(\t\"j\n\x11InviteLinkCreated\x12\x0f\n\x07link_id\x18\x01 \x01(\t\x12\x11\n\texpert_id\x18\x02 \x01(\t\x12\x31\n\x04kind\x18\x03 \x01(\x0e\x32#.headstore.events.v1.InviteLinkKind*[\n\x0bSessionMode\x12\x1c\n\x18SESSION_MODE_UNSPECIFIED\x10\x00\x12\x16\n\x12SESSION_MODE_VOICE\x10\x01\x12\x16\n\x12SESSION_MODE_VIDEO\x10\x02*h\n\x0eInviteLinkKind\x12 \n\x1cINVITE_LINK_KIND_UNSPECIFIED\x10\x00\x12\x19\n\x15INVITE_LINK_KIND_PAID\x10\x01\x12\x19\n\x15INVITE_LINK_KIND_FREE\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x63ontracts/events/v1/calls.proto\x12\x13headstore.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1f\x63ontracts/events/v1/money.proto\"\xf5\x01\n\x10SessionRequested\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\x11\n\texpert_id\x18\x03 \x01(\t\x12.\n\x04mode\x18\x04 \x01(\x0e\x32 .headstore.events.v1.SessionMode\x12\x33\n\x0frate_per_minute\x18\x05 \x01(\x0b\x32\x1a.headstore.events.v1.Money\x12\x14\n\x0c\x66ree_minutes\x18\x06 \x01(\x05\x12\x14\n\x0c\x66ree_session\x18\x07 \x01(\x08\x12\x16\n\x0einvite_link_id\x18\x08 \x01(\t\"\xc1\x01\n\x0fSessionAccepted\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\x11\n\texpert_id\x18\x03 \x01(\t\x12\x33\n\x0frate_per_minute\x18\x04 \x01(\x0b\x32\x1a.headstore.events.v1.Money\x12\x14\n\x0c\x66ree_minutes\x18\x05 \x01(\x05\x12\x14\n\x0c\x66ree_session\x18\x06 \x01(\x08\x12\x13\n\x0bmax_minutes\x18\x07 \x01(\x05\"[\n\x0fSessionDeclined\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\x11\n\texpert_id\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\xb8\x02\n\x0eSessionStarted\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\x11\n\texpert_id\x18\x03 \x01(\t\x12.\n\x04mode\x18\x04 \x01(\x0e\x32 .headstore.events.v1.SessionMode\x12\x33\n\x0frate_per_minute\x18\x05 \x01(\x0b\x32\x1a.headstore.events.v1.Money\x12\x14\n\x0c\x66ree_minutes\x18\x06 \x01(\x05\x12\x14\n\x0c\x66ree_session\x18\x07 \x01(\x08\x12.\n\nstarted_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bmax_minutes\x18\t \x01(\x05\x12\x16\n\x0eminute_seconds\x18\n \x01(\x05\"p\n\x12SessionModeChanged\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x16\n\x0eparticipant_id\x18\x02 \x01(\t\x12.\n\x04mode\x18\x03 \x01(\x0e\x32 .headstore.events.v1.SessionMode\"d\n\x12SessionTimeWarning\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\x11\n\texpert_id\x18\x03 \x01(\t\x12\x14\n\x0cminutes_left\x18\x04 \x01(\x05\"\xb6\x01\n\x0cSessionEnded\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\x11\n\texpert_id\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12.\n\nstarted_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nded_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"f\n\x0bRatingGiven\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\x11\n\texpert_id\x18\x03 \x01(\t\x12\r\n\x05stars\x18\x04 \x01(\x05\x12\x0e\n\x06review\x18\x05 \x01(\t\"j\n\x11InviteLinkCreated\x12\x0f\n\x07link_id\x18\x01 \x01(\t\x12\x11\n\texpert_id\x18\x02 \x01(\t\x12\x31\n\x04kind\x18\x03 \x01(\x0e\x32#.headstore.events.v1.InviteLinkKind*[\n\x0bSessionMode\x12\x1c\n\x18SESSION_MODE_UNSPECIFIED\x10\x00\x12\x16\n\x12SESSION_MODE_VOICE\x10\x01\x12\x16\n\x12SESSION_MODE_VIDEO\x10\x02*h\n\x0eInviteLinkKind\x12 \n\x1cINVITE_LINK_KIND_UNSPECIFIED\x10\x00\x12\x19\n\x15INVITE_LINK_KIND_PAID\x10\x01\x12\x19\n\x15INVITE_LINK_KIND_FREE\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'contracts.events.v1.calls_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SESSIONMODE']._serialized_start=1566
-  _globals['_SESSIONMODE']._serialized_end=1657
-  _globals['_INVITELINKKIND']._serialized_start=1659
-  _globals['_INVITELINKKIND']._serialized_end=1763
+  _globals['_SESSIONMODE']._serialized_start=1587
+  _globals['_SESSIONMODE']._serialized_end=1678
+  _globals['_INVITELINKKIND']._serialized_start=1680
+  _globals['_INVITELINKKIND']._serialized_end=1784
   _globals['_SESSIONREQUESTED']._serialized_start=123
   _globals['_SESSIONREQUESTED']._serialized_end=368
   _globals['_SESSIONACCEPTED']._serialized_start=371
-  _globals['_SESSIONACCEPTED']._serialized_end=543
-  _globals['_SESSIONDECLINED']._serialized_start=545
-  _globals['_SESSIONDECLINED']._serialized_end=636
-  _globals['_SESSIONSTARTED']._serialized_start=639
-  _globals['_SESSIONSTARTED']._serialized_end=951
-  _globals['_SESSIONMODECHANGED']._serialized_start=953
-  _globals['_SESSIONMODECHANGED']._serialized_end=1065
-  _globals['_SESSIONTIMEWARNING']._serialized_start=1067
-  _globals['_SESSIONTIMEWARNING']._serialized_end=1167
-  _globals['_SESSIONENDED']._serialized_start=1170
-  _globals['_SESSIONENDED']._serialized_end=1352
-  _globals['_RATINGGIVEN']._serialized_start=1354
-  _globals['_RATINGGIVEN']._serialized_end=1456
-  _globals['_INVITELINKCREATED']._serialized_start=1458
-  _globals['_INVITELINKCREATED']._serialized_end=1564
+  _globals['_SESSIONACCEPTED']._serialized_end=564
+  _globals['_SESSIONDECLINED']._serialized_start=566
+  _globals['_SESSIONDECLINED']._serialized_end=657
+  _globals['_SESSIONSTARTED']._serialized_start=660
+  _globals['_SESSIONSTARTED']._serialized_end=972
+  _globals['_SESSIONMODECHANGED']._serialized_start=974
+  _globals['_SESSIONMODECHANGED']._serialized_end=1086
+  _globals['_SESSIONTIMEWARNING']._serialized_start=1088
+  _globals['_SESSIONTIMEWARNING']._serialized_end=1188
+  _globals['_SESSIONENDED']._serialized_start=1191
+  _globals['_SESSIONENDED']._serialized_end=1373
+  _globals['_RATINGGIVEN']._serialized_start=1375
+  _globals['_RATINGGIVEN']._serialized_end=1477
+  _globals['_INVITELINKCREATED']._serialized_start=1479
+  _globals['_INVITELINKCREATED']._serialized_end=1585
 # @@protoc_insertion_point(module_scope)

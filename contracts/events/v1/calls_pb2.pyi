@@ -49,20 +49,22 @@ class SessionRequested(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., client_id: _Optional[str] = ..., expert_id: _Optional[str] = ..., mode: _Optional[_Union[SessionMode, str]] = ..., rate_per_minute: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., free_minutes: _Optional[int] = ..., free_session: _Optional[bool] = ..., invite_link_id: _Optional[str] = ...) -> None: ...
 
 class SessionAccepted(_message.Message):
-    __slots__ = ("session_id", "client_id", "expert_id", "rate_per_minute", "free_minutes", "free_session")
+    __slots__ = ("session_id", "client_id", "expert_id", "rate_per_minute", "free_minutes", "free_session", "max_minutes")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
     EXPERT_ID_FIELD_NUMBER: _ClassVar[int]
     RATE_PER_MINUTE_FIELD_NUMBER: _ClassVar[int]
     FREE_MINUTES_FIELD_NUMBER: _ClassVar[int]
     FREE_SESSION_FIELD_NUMBER: _ClassVar[int]
+    MAX_MINUTES_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     client_id: str
     expert_id: str
     rate_per_minute: _money_pb2.Money
     free_minutes: int
     free_session: bool
-    def __init__(self, session_id: _Optional[str] = ..., client_id: _Optional[str] = ..., expert_id: _Optional[str] = ..., rate_per_minute: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., free_minutes: _Optional[int] = ..., free_session: _Optional[bool] = ...) -> None: ...
+    max_minutes: int
+    def __init__(self, session_id: _Optional[str] = ..., client_id: _Optional[str] = ..., expert_id: _Optional[str] = ..., rate_per_minute: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., free_minutes: _Optional[int] = ..., free_session: _Optional[bool] = ..., max_minutes: _Optional[int] = ...) -> None: ...
 
 class SessionDeclined(_message.Message):
     __slots__ = ("session_id", "client_id", "expert_id", "reason")

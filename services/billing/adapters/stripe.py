@@ -6,18 +6,22 @@ the local Stripe-compatible server (`python -m devtools stripe`)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import stripe
 from stripe.params import SetupIntentCreateParams
 
 from headstore import metrics
+from headstore.call_pool import CallPool
 from headstore.errors import InvalidInput
 from headstore.stripe_api import StripeSettings
 from services.billing.application import HoldResult
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 DECLINED = "Your card was declined. Use another card or contact your bank."
 TOO_SMALL = "This amount is below the smallest card payment Stripe takes in {currency}."
@@ -45,9 +49,20 @@ def stripe_calls(operation: str, outcome: str) -> None:
 class StripeGateway:
     """The billing application's PaymentGateway, plus what saving a card needs."""
 
-    def __init__(self, settings: StripeSettings | None = None) -> None:
+    def __init__(
+        self, settings: StripeSettings | None = None, pool: CallPool | None = None
+    ) -> None:
+        """`pool` (the process's calls to Stripe, `headstore.stripe_api.stripe_pool`) keeps
+        the holds, captures and cancellations within Stripe's rate limit and makes them again
+        after a 429 or a lost connection; without one they are made as they come, once."""
         self.settings = settings or StripeSettings.from_env()
         self.client = self.settings.client()
+        self.pool = pool
+
+    def _request(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        if self.pool is None:
+            return fn(*args, **kwargs)
+        return self.pool.call(fn, *args, **kwargs)
 
     # -- holds ----------------------------------------------------------------------------------
 
@@ -61,7 +76,8 @@ class StripeGateway:
         description: str,
     ) -> HoldResult:
         try:
-            intent = self.client.v1.payment_intents.create(
+            intent = self._request(
+                self.client.v1.payment_intents.create,
                 params={
                     "amount": amount,
                     "currency": currency.lower(),
@@ -92,7 +108,8 @@ class StripeGateway:
         return HoldResult(payment_intent_id=intent.id)
 
     def capture(self, idempotency_key: str, payment_intent_id: str, amount: int) -> None:
-        self.client.v1.payment_intents.capture(
+        self._request(
+            self.client.v1.payment_intents.capture,
             payment_intent_id,
             params={"amount_to_capture": amount},
             options={"idempotency_key": idempotency_key},
@@ -100,8 +117,10 @@ class StripeGateway:
         stripe_calls("capture", "ok")
 
     def cancel(self, idempotency_key: str, payment_intent_id: str) -> None:
-        self.client.v1.payment_intents.cancel(
-            payment_intent_id, options={"idempotency_key": idempotency_key}
+        self._request(
+            self.client.v1.payment_intents.cancel,
+            payment_intent_id,
+            options={"idempotency_key": idempotency_key},
         )
         stripe_calls("cancel", "ok")
 

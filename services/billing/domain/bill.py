@@ -1,12 +1,15 @@
 """A `Bill`: what one paid session costs.
 
 A Bill is opened when the expert accepts a session and asks for the card hold of block 1 at
-once. Once the session has started it bills each started minute after the free ones (minute k
-starts at `started_at + (k − 1) × minute_seconds`), asks for the next block's hold
-`lead_minutes` before the current block runs out, and at the end bills the minutes started
-before `ended_at`, plans the captures (capture min(hold, still to capture) from the holds in
-block order, cancel every hold with nothing to capture), records each capture and cancellation
-as it happens, and finally records the charge and the expert's earnings.
+once. By default one block is the whole session (`block_minutes` = the 90-minute limit): one
+authorization for what the session can cost, up to its limit or the client's spending cap,
+and one capture at the end. Once the session has started it bills each started minute after
+the free ones (minute k starts at `started_at + (k − 1) × minute_seconds`), asks for the
+next block's hold `lead_minutes` before the current block runs out, and at the end bills the
+minutes started before `ended_at`, plans the captures (capture min(hold, still to capture)
+from the holds in block order, cancel every hold with nothing to capture), records each
+capture and cancellation as it happens, and finally records the charge and the expert's
+earnings.
 
 Rules kept here, whatever arrives:
 - no minute after `max_minutes` (at most 90) is ever billed; a minute is billed exactly once,
@@ -330,7 +333,7 @@ class Bill(Aggregate):
         self.free_minutes = 0
         self.free_session = False
         self.minute_seconds = 60
-        self.block_minutes = 10
+        self.block_minutes = MAX_SESSION_MINUTES
         self.lead_minutes = 2
         self.max_minutes = MAX_SESSION_MINUTES
         self.commission_percent = 10
@@ -366,7 +369,7 @@ class Bill(Aggregate):
         free_minutes: int,
         free_session: bool,
         minute_seconds: int = 60,
-        block_minutes: int = 10,
+        block_minutes: int = MAX_SESSION_MINUTES,
         lead_minutes: int = 2,
         max_minutes: int = MAX_SESSION_MINUTES,
         commission_percent: int = 10,
@@ -496,6 +499,29 @@ class Bill(Aggregate):
         """The block whose hold should be requested at `now`, if any: the next block
         `lead_minutes` before the current one runs out, or a failed block's one retry half
         the lead time later."""
+        due = self._next_hold()
+        return due[0] if due is not None and now >= due[1] else None
+
+    def next_due_at(self) -> datetime | None:
+        """When the timer must next look at this bill: the start of its next minute to bill
+        (once a placed hold covers it) or when its next hold is due, whichever comes first;
+        None while only an event can change that (not started, ended, a hold awaiting its
+        answer, every minute billed). Before that instant `bill_minutes_started_by` and
+        `request_next_hold` do nothing."""
+        if not self.running:
+            return None
+        assert self.started_at is not None
+        due = []
+        minute = max(self.last_billed_minute, self.free_minutes) + 1
+        if not self.free_session and minute <= min(self.covered_to, self.max_minutes):
+            due.append(self.started_at + self._minute * (minute - 1))
+        hold = self._next_hold()
+        if hold is not None:
+            due.append(hold[1])
+        return min(due, default=None)
+
+    def _next_hold(self) -> tuple[int, datetime] | None:
+        """The next block whose hold the timer requests, and from when."""
         if not self.running or self.payment_failed or not self.holds:
             return None
         last = self.holds[-1]
@@ -503,11 +529,11 @@ class Bill(Aggregate):
             return None
         if last["status"] == HoldStatus.FAILED:
             retry_at = self._hold_due_at(last["block"]) + self._minute * self.lead_minutes / 2
-            return last["block"] if now >= retry_at else None
+            return last["block"], retry_at
         if last["covers_to"] >= self.max_minutes:
             return None
         block = last["block"] + 1
-        return block if now >= self._hold_due_at(block) else None
+        return block, self._hold_due_at(block)
 
     def pending_hold(self) -> dict[str, Any] | None:
         for hold in self.holds:

@@ -44,6 +44,7 @@ from services.calls.domain.values import (
     REQUESTED,
     ROLES,
     ROOM_OPEN,
+    SPENDING_CAP,
     TIME_LIMIT,
     VOICE,
     SessionRules,
@@ -64,6 +65,53 @@ END_NOT_STARTED = "end_not_started"
 OPEN_ROOM = "open_room"
 CLOSE_ROOM = "close_room"
 ROOM_ACTIONS = (OPEN_ROOM, CLOSE_ROOM)
+
+
+MAX_SPENDING_CAP_MINOR = 100_000_000
+"""A million in major units: far above any 90-minute session, below any integer trouble."""
+
+
+@dataclass(frozen=True)
+class CappedLength:
+    max_minutes: int
+    warn_minutes_left: int
+    """The warning given when 80% of the cap is spent: minutes left when the minute that
+    reaches it begins."""
+
+
+def check_spending_cap(cap_minor: int) -> int:
+    if (
+        not isinstance(cap_minor, int)
+        or isinstance(cap_minor, bool)
+        or not 0 < cap_minor <= MAX_SPENDING_CAP_MINOR
+    ):
+        raise InvalidInput(
+            "invalid_spending_cap",
+            "A spending cap must be a positive amount, at most 1000000.00.",
+            "spending_cap",
+        )
+    return cap_minor
+
+
+def spending_cap_limit(cap_minor: int, rate_minor: int, free_minutes: int) -> CappedLength:
+    """What a spending cap allows at `rate_minor` per minute: the free minutes plus every paid
+    minute the cap pays in full (a started minute is billed whole, so the session ends before
+    the one that would cross the cap). Refused (InvalidInput `spending_cap_too_low`) when the
+    cap does not pay for one minute."""
+    check_spending_cap(cap_minor)
+    paid_minutes = cap_minor // rate_minor
+    if paid_minutes < 1:
+        raise InvalidInput(
+            "spending_cap_too_low",
+            "This spending cap does not pay for one minute at the expert's rate: set at least "
+            "one minute's rate.",
+            "spending_cap",
+        )
+    max_minutes = free_minutes + paid_minutes
+    # 80% of the cap is spent once ceil(0.8 × cap / rate) paid minutes have begun.
+    warn_at_paid = max(1, -(-(cap_minor * 8) // (rate_minor * 10)))
+    warn_at_paid = min(warn_at_paid, paid_minutes)
+    return CappedLength(max_minutes, max_minutes - (free_minutes + warn_at_paid) + 1)
 
 
 @dataclass(frozen=True)
@@ -90,6 +138,9 @@ class Session(Aggregate):
         max_minutes: int
         minute_seconds: int
         warning_minutes: list[int]
+        # The most the client will pay ("stop at 30.00"), in the session's currency; 0: no cap.
+        # When set, max_minutes is what it buys (after the free minutes), if fewer than 90.
+        spending_cap_minor: int = 0
 
         def apply(self, session: Session) -> None:
             for name in (
@@ -107,6 +158,7 @@ class Session(Aggregate):
                 "start_timeout_seconds",
                 "max_minutes",
                 "minute_seconds",
+                "spending_cap_minor",
             ):
                 setattr(session, name, getattr(self, name))
             session.warning_minutes = list(self.warning_minutes)
@@ -234,6 +286,7 @@ class Session(Aggregate):
         self.max_minutes = DEFAULT_RULES.max_session_minutes
         self.minute_seconds = DEFAULT_RULES.minute_seconds
         self.warning_minutes: list[int] = list(DEFAULT_RULES.warning_minutes)
+        self.spending_cap_minor = 0
         self.status = REQUESTED
         self.accepted_at: datetime | None = None
         self.authorized_blocks: list[int] = []
@@ -265,6 +318,7 @@ class Session(Aggregate):
         expert_in_session: bool = False,
         card_works: bool,
         free_minutes_taken: bool,
+        spending_cap_minor: int = 0,
     ) -> Session:
         """A client asks an online expert for a session. The expert's rate, currency and free
         minutes are locked in; a one-time free invite makes the whole session free.
@@ -273,8 +327,11 @@ class Session(Aggregate):
         client with this expert had the initial free minutes (then this one has none).
         `card_works`: the client has a card that has not expired; a session that can reach a
         paid minute is refused without one (PreconditionFailed `card_required`), before any
-        expert is asked."""
+        expert is asked. `spending_cap_minor` (0: none) is the most the client will pay: the
+        session then ends when it is reached (see `spending_cap_limit`), and warns at 80% of it."""
         check_aware(now, "now")
+        if spending_cap_minor:
+            check_spending_cap(spending_cap_minor)
         assert card.expert_id is not None
         if client_id == card.expert_id:
             raise InvalidInput(
@@ -307,6 +364,14 @@ class Session(Aggregate):
                 "moment.",
                 "card",
             )
+        max_minutes = rules.max_session_minutes
+        warnings = {m for m in rules.warning_minutes if 0 < m < max_minutes}
+        if spending_cap_minor and reaches_a_paid_minute and card.rate_minor > 0:
+            capped = spending_cap_limit(spending_cap_minor, card.rate_minor, free_minutes)
+            if capped.max_minutes < max_minutes:
+                max_minutes = capped.max_minutes
+                warnings = {m for m in rules.warning_minutes if 0 < m < max_minutes}
+                warnings.add(capped.warn_minutes_left)
         return cls._create(
             cls.Requested,
             id=session_id or uuid4(),
@@ -322,12 +387,10 @@ class Session(Aggregate):
             answer_timeout_seconds=rules.answer_timeout_seconds,
             participant_grace_seconds=rules.participant_grace_seconds,
             start_timeout_seconds=rules.start_timeout_seconds,
-            max_minutes=rules.max_session_minutes,
+            max_minutes=max_minutes,
             minute_seconds=rules.minute_seconds,
-            warning_minutes=sorted(
-                {m for m in rules.warning_minutes if 0 < m < rules.max_session_minutes},
-                reverse=True,
-            ),
+            warning_minutes=sorted(warnings, reverse=True),
+            spending_cap_minor=spending_cap_minor if max_minutes < rules.max_session_minutes else 0,
         )
 
     # -- queries ----------------------------------------------------------------------------
@@ -621,7 +684,8 @@ class Session(Aggregate):
             return [Due(OPEN_ROOM)] if self.status == AUTHORIZED else []
         ending = self._ending(now)
         if ending is not None:
-            return [Due(END_AT_LIMIT if ending[0] == TIME_LIMIT else END_PARTICIPANT_LOST)]
+            at_limit = ending[0] in (TIME_LIMIT, SPENDING_CAP)
+            return [Due(END_AT_LIMIT if at_limit else END_PARTICIPANT_LOST)]
         minutes = self._warning_due(now)
         return [Due(WARN, minutes)] if minutes else []
 
@@ -690,7 +754,7 @@ class Session(Aggregate):
             if gone + grace < limit_at:
                 return PARTICIPANT_LOST, max(self.started_at, gone)
         if now >= limit_at:
-            return TIME_LIMIT, limit_at
+            return SPENDING_CAP if self.spending_cap_minor else TIME_LIMIT, limit_at
         return None
 
     def _settle(self, now: datetime) -> bool:

@@ -50,6 +50,7 @@ def session(**changes: Any) -> calls_pb2.Session:
         "rate_per_minute": usd(300),
         "free_minutes": 3,
         "free_session": False,
+        "max_minutes": 90,
     }
     fields.update(changes)
     return calls_pb2.Session(**fields)

@@ -69,6 +69,8 @@ async def test_a_signed_in_client_requests_a_session_as_themselves(gateway: Fake
         "started_at": None,
         "ended_at": None,
         "end_reason": None,
+        "max_minutes": 90,
+        "spending_cap": None,
     }
     call = gateway.calls.last("RequestSession")
     assert call.request == calls_pb2.RequestSessionRequest(
@@ -78,6 +80,31 @@ async def test_a_signed_in_client_requests_a_session_as_themselves(gateway: Fake
         invite_token="tok-paid-1",
     )
     assert call.metadata["x-correlation-id"] == "corr-session-1"
+
+
+async def test_a_spending_cap_is_sent_in_minor_units_and_shown_back(gateway: Fakes) -> None:
+    gateway.calls.canned["RequestSession"] = session(max_minutes=10, spending_cap=usd(3000))
+    response = await gateway.client.post(
+        "/v1/sessions",
+        json={"expert_id": EXPERT_ID, "mode": "voice", "spending_cap": "30.00"},
+        headers=as_client(),
+    )
+    assert response.status_code == 201, response.text
+    assert gateway.calls.last("RequestSession").request.spending_cap_minor == 3000
+    shown = response.json()
+    assert (shown["max_minutes"], shown["spending_cap"]["amount"]) == (10, "30.00")
+
+
+@pytest.mark.parametrize("cap", ["30.001", "-5", "3,00", "1e3", "10000.00", 30])
+async def test_a_spending_cap_that_is_not_an_amount_is_refused(gateway: Fakes, cap: Any) -> None:
+    response = await gateway.client.post(
+        "/v1/sessions",
+        json={"expert_id": EXPERT_ID, "mode": "voice", "spending_cap": cap},
+        headers=as_client(),
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == "spending_cap"
+    assert "RequestSession" not in gateway.calls.methods()
 
 
 async def test_without_an_invite_token_none_is_sent(gateway: Fakes) -> None:

@@ -236,3 +236,22 @@ def test_calls_run_on_real_threads_and_leave_the_eventlet_hub_free() -> None:
     assert int(count) == 8
     assert float(took) < 0.9  # eight at once, not one after the other (2.4 s)
     assert float(longest_gap) < 0.15
+
+
+def test_submit_runs_a_job_on_the_pools_threads_without_waiting_for_it() -> None:
+    calls = pool(workers=2)
+    release = threading.Event()
+    ran: list[str] = []
+
+    def job() -> None:
+        release.wait(5)
+        ran.append(threading.current_thread().name)
+
+    started = time.monotonic()
+    futures = [calls.submit(job) for _ in range(3)]  # one more than the workers: it waits
+    assert time.monotonic() - started < 0.5 and ran == []
+    release.set()
+    for future in futures:
+        future.result(timeout=5)
+    assert len(ran) == 3 and all(name.startswith("test-api") for name in ran)
+    calls.close()

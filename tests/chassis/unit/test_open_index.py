@@ -105,19 +105,28 @@ def with_notes(ticket: Ticket) -> bool:
     return bool(ticket.notes)
 
 
+def follow_up(ticket: Ticket) -> int | None:
+    """When the ticket indexes' timer must look at a ticket: at its number of notes (tickets
+    without a note: never)."""
+    return len(ticket.notes) or None
+
+
 made: list[OpenAggregates[Ticket]] = []
 
 
 def tickets(app: Tickets, name: str = "tickets", **options: Any) -> OpenAggregates[Ticket]:
-    index: OpenAggregates[Ticket] = OpenAggregates(app, name, Ticket, watch=with_notes, **options)
+    index: OpenAggregates[Ticket] = OpenAggregates(
+        app, name, Ticket, watch=with_notes, due_at=follow_up, **options
+    )
     made.append(index)
     return index
 
 
 @pytest.fixture(autouse=True)
-def watched_sets_follow_the_entries() -> Any:
+def watched_sets_and_queues_follow_the_entries() -> Any:
     """After every test here, each index's `watched` set is exactly what testing every entry
-    would give: the watched aggregates and the entries to read again."""
+    would give (the watched aggregates and the entries to read again), and its queue holds
+    each entry at the instant it is due (none for those to read again), once."""
     made.clear()
     yield
     for index in made:
@@ -126,6 +135,14 @@ def watched_sets_follow_the_entries() -> Any:
                 id for id, ticket in index.entries.items() if ticket is None or with_notes(ticket)
             }
             assert index.watched == expected, index.name
+            due = {
+                id: follow_up(ticket)
+                for id, ticket in index.entries.items()
+                if ticket is not None and follow_up(ticket) is not None
+            }
+            assert index.scheduled == due, index.name
+            queued = {(when, id) for when, _, id in index._queue}
+            assert {(when, id) for id, when in due.items()} <= queued, index.name
 
 
 def test_watched_follows_each_way_an_entry_changes(app):
@@ -153,6 +170,75 @@ def test_watched_follows_each_way_an_entry_changes(app):
     restarted = tickets(app)  # from the checkpoint: every entry read again
     restarted.catch_up()
     assert restarted.watched == {noted.id, quiet.id}
+
+
+def test_due_takes_only_what_is_due_until_it_is_put_back(app):
+    once, twice, never = opened(app, "ann", "bob", "cy")
+    changed(app, once, "one")
+    changed(app, twice, "one")
+    changed(app, twice, "two")
+    index = tickets(app)
+    index.catch_up()
+    assert index.due(0) == []
+    assert index.due(1) == [once.id]
+    assert index.due(5) == [twice.id]  # `once` was taken: out of the queue
+    assert index.due(5) == []
+    index.reschedule([once.id, twice.id])
+    assert set(index.due(5)) == {once.id, twice.id}
+    index.reschedule([once.id, twice.id, never.id])  # one never due stays out
+    assert set(index.scheduled) == {once.id, twice.id}
+
+
+def test_the_queue_follows_each_way_an_entry_changes(app):
+    quiet, noted, closing = opened(app, "ann", "bob", "cy")
+    index = tickets(app, checkpoint_events=1)
+    index.catch_up()
+    changed(app, noted, "a note")  # followed from the log: due at 1
+    changed(app, closing, "a note")
+    index.catch_up()
+    assert index.scheduled == {noted.id: 1, closing.id: 1}
+    changed(app, noted, "another")  # due later: its old place in the queue is stale
+    changed(app, closing, "close")  # closed: out of the queue
+    index.catch_up()
+    assert index.due(1) == []
+    assert index.due(2) == [noted.id]
+    index.reschedule([noted.id])
+    index.evict(quiet.id)  # to read again: due at once, whatever the time
+    assert index.due(0) == [quiet.id]
+    index.get(quiet.id)
+    mine = index.get(noted.id)
+    assert mine is not None
+    mine.note("mine")
+    app.save(mine)
+    index.remember(mine)  # saved by this process: due later
+    assert index.scheduled == {noted.id: 3}
+    restarted = tickets(app)  # from the checkpoint: every entry read, then queued
+    restarted.catch_up()
+    assert restarted.scheduled == {noted.id: 3}
+    assert restarted.due(3) == [noted.id]
+    restarted.reschedule([noted.id])
+
+
+def test_due_looks_only_at_the_entries_due(app):
+    many = opened(app, *(f"owner-{n}" for n in range(2_000)))
+    for ticket in many[:3]:
+        changed(app, ticket, "one")
+    for ticket in many[3:]:
+        changed(app, ticket, "one")
+        changed(app, ticket, "two")
+    looked_at: list[Ticket] = []
+
+    def counted(ticket: Ticket) -> int | None:
+        looked_at.append(ticket)
+        return follow_up(ticket)
+
+    index: OpenAggregates[Ticket] = OpenAggregates(app, "counted", Ticket, due_at=counted)
+    index.catch_up()
+    looked_at.clear()
+    taken = index.due(1)
+    assert set(taken) == {t.id for t in many[:3]} and looked_at == []
+    index.reschedule(taken)
+    assert len(looked_at) == 3  # the taken ones only, each once
 
 
 def state(index: OpenAggregates[Ticket]) -> dict[UUID, tuple[int, list[str]]]:

@@ -266,7 +266,7 @@ VARIABLES: tuple[Variable, ...] = (
         False,
     ),
     whole(BillingConfig, "MINUTE_SECONDS", "minute_seconds", 60),
-    whole(BillingConfig, "HOLD_BLOCK_MINUTES", "hold_block_minutes", 10),
+    whole(BillingConfig, "HOLD_BLOCK_MINUTES", "hold_block_minutes", 90),
     whole(BillingConfig, "HOLD_LEAD_MINUTES", "hold_lead_minutes", 2),
     whole(BillingConfig, "MAX_SESSION_MINUTES", "max_session_minutes", 90),
     whole(BillingConfig, "COMMISSION_PERCENT", "commission_percent", 10),

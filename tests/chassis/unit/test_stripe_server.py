@@ -150,7 +150,8 @@ def test_manual_capture_hold_then_partial_capture(client: stripe.StripeClient) -
     charge = client.v1.charges.retrieve(captured.latest_charge)
     assert charge.amount == 9000 and charge.amount_captured == 6000 and charge.captured
     txns = client.v1.balance_transactions.list({"source": charge.id}).data
-    assert [(t.type, t.amount, t.fee, t.net) for t in txns] == [("charge", 6000, 0, 6000)]
+    # Stripe's fee: 2.9% + 30 cents
+    assert [(t.type, t.amount, t.fee, t.net) for t in txns] == [("charge", 6000, 204, 5796)]
     assert charge.balance_transaction == txns[0].id
 
     with pytest.raises(stripe.InvalidRequestError) as again:
@@ -407,8 +408,21 @@ def test_transfer_before_onboarding_is_refused(client: stripe.StripeClient) -> N
     assert raised.value.code == "insufficient_capabilities_for_transfer"
 
 
+def fund(client: stripe.StripeClient, amount: int, currency: str = "usd") -> Any:
+    """Funds available at once: a charge on Stripe's "bypass pending" test card."""
+    return client.v1.payment_intents.create(
+        {
+            "amount": amount,
+            "currency": currency,
+            "payment_method": "pm_card_bypassPending",
+            "confirm": True,
+        }
+    )
+
+
 def test_transfer_with_group_creates_a_balance_transaction(client: stripe.StripeClient) -> None:
     account = onboarded_account(client, "payee@example.com")
+    fund(client, 10000)
     group = f"week-{uuid.uuid4().hex[:8]}"
     transfer: Any = client.v1.transfers.create(
         {
@@ -453,7 +467,7 @@ def test_balance_transaction_filters(client: stripe.StripeClient) -> None:
     charges = client.v1.balance_transactions.list({"type": "charge", "limit": 100}).data
     assert charges and {t.type for t in charges} == {"charge"}
     by_source = client.v1.balance_transactions.list({"source": charge_id}).data
-    assert [(t.type, t.amount, t.net) for t in by_source] == [("charge", 2500, 2500)]
+    assert [(t.type, t.amount, t.net) for t in by_source] == [("charge", 2500, 2397)]
     both = client.v1.balance_transactions.list({"type": "transfer", "source": transfer.id}).data
     assert [t.id for t in both] == [transfer.balance_transaction]
     with pytest.raises(stripe.InvalidRequestError):
@@ -662,7 +676,7 @@ def test_a_bad_webhook_url_is_refused_at_start_up() -> None:
 
 
 @pytest.mark.parametrize(
-    ("currency", "minimum"), [("usd", 50), ("eur", 50), ("gbp", 30), ("jpy", 50), ("sek", 300)]
+    ("currency", "minimum"), [("usd", 50), ("eur", 50), ("gbp", 40), ("jpy", 50), ("sek", 300)]
 )
 def test_a_charge_below_the_currencys_minimum_is_refused_as_stripe_refuses_it(
     client: stripe.StripeClient, currency: str, minimum: int
@@ -683,9 +697,30 @@ def test_a_charge_below_the_currencys_minimum_is_refused_as_stripe_refuses_it(
     with pytest.raises(stripe.InvalidRequestError) as refused:
         hold_of(minimum - 1)
     assert (refused.value.code, refused.value.param) == ("amount_too_small", "amount")
-    assert currency in str(refused.value)
+    assert currency in str(refused.value).lower()
     at_the_minimum = hold_of(minimum)
     assert at_the_minimum.status == "requires_capture"
+
+
+def test_a_charge_must_convert_to_the_settlement_currencys_minimum(
+    client: stripe.StripeClient,
+) -> None:
+    # GBP's own minimum is 0.30, but this platform settles in USD: at the stand-in's 1.27,
+    # 0.35 GBP is 0.44 USD, under USD's minimum of 0.50 (0.39 GBP is 0.4953: refused too).
+    for amount in (35, 39):
+        with pytest.raises(stripe.InvalidRequestError) as refused:
+            client.v1.payment_intents.create(
+                {"amount": amount, "currency": "gbp", "payment_method": "pm_card_visa"}
+            )
+        assert refused.value.code == "amount_too_small"
+    assert str(refused.value.user_message).startswith("Amount must convert to at least 0.50 USD.")
+    with pytest.raises(stripe.InvalidRequestError) as first:
+        client.v1.payment_intents.create(
+            {"amount": 35, "currency": "gbp", "payment_method": "pm_card_visa"}
+        )
+    assert str(first.value.user_message) == (
+        "Amount must convert to at least 0.50 USD. 0.35 GBP converts to approximately 0.44 USD."
+    )
 
 
 def test_billing_ends_a_hold_stripe_refuses_with_a_clear_reason_instead_of_retrying(

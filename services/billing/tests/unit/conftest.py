@@ -133,7 +133,13 @@ class Calls:
         )
         return receive(BillingService, self.app, Envelope.from_json(envelope.dumps()))
 
-    def accepted(self, rate: int = 300, free_minutes: int = 0, free_session: bool = False) -> str:
+    def accepted(
+        self,
+        rate: int = 300,
+        free_minutes: int = 0,
+        free_session: bool = False,
+        max_minutes: int = 90,
+    ) -> str:
         return self.deliver(
             calls_pb2.SessionAccepted(
                 session_id=self.session_id,
@@ -142,6 +148,7 @@ class Calls:
                 rate_per_minute=money(rate),
                 free_minutes=free_minutes,
                 free_session=free_session,
+                max_minutes=max_minutes,
             )
         )
 
@@ -211,6 +218,17 @@ def clock() -> Iterator[FakeClock]:
 @pytest.fixture
 def app(clock: FakeClock) -> Iterator[BillingApplication]:
     application = BillingApplication(Settings(persistence="memory"), config=CONFIG)
+    application.save_card(CLIENT, "cus_1", "pm_1", "visa", "4242", "US", 12, 2034)
+    yield application
+    application.close()
+
+
+@pytest.fixture
+def whole_session_app(clock: FakeClock) -> Iterator[BillingApplication]:
+    """Billing as configured by default: one card hold for the whole session."""
+    application = BillingApplication(
+        Settings(persistence="memory"), config=BillingConfig(minute_seconds=60)
+    )
     application.save_card(CLIENT, "cus_1", "pm_1", "visa", "4242", "US", 12, 2034)
     yield application
     application.close()

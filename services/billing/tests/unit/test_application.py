@@ -1,9 +1,14 @@
 from __future__ import annotations
 
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import Any, cast
+from unittest.mock import Mock
 
 import pytest
+from nameko.testing.services import worker_factory
 
 from contracts.events.v1 import calls_pb2
 from headstore.money import Money
@@ -15,6 +20,7 @@ from services.billing.application import (
     BillNotOpenYet,
 )
 from services.billing.domain import Bill, bill_id
+from services.billing.service import BillingService, PaymentCalls
 
 from .conftest import (
     CLIENT,
@@ -66,6 +72,30 @@ def test_the_faq_example_end_to_end(app, calls, gateway, clock):
     [earned] = stored_events(app, Bill.EarningsAccrued)
     assert (earned.expert_id, earned.amount_minor) == ("expert-1", 8100)
     assert app.open_bills() == 0
+
+
+def test_by_default_one_authorization_and_one_capture_pay_for_a_session(
+    whole_session_app, gateway, clock
+):
+    app, calls = whole_session_app, Calls(whole_session_app)
+    begin(app, calls, gateway, clock)
+    run_until(app, gateway, clock, START + 29 * MINUTE + timedelta(seconds=30))
+    calls.ended(clock.now())
+    app.execute_payments(gateway)
+    assert the_charge(app).total_minor == 9000
+    [intent] = gateway.intents.values()
+    assert (intent["amount"], intent["captured"], intent["status"]) == (90 * 300, 9000, "succeeded")
+    assert [operation for operation, _ in gateway.calls] == ["hold", "capture"]
+
+
+def test_a_session_limited_by_a_spending_cap_is_authorized_for_what_the_cap_buys(
+    whole_session_app, gateway, clock
+):
+    app, calls = whole_session_app, Calls(whole_session_app)
+    calls.accepted(rate=250, free_minutes=2, max_minutes=2 + 12)
+    app.execute_payments(gateway)
+    [intent] = gateway.intents.values()
+    assert intent["amount"] == 12 * 250
 
 
 def test_the_captures_equal_the_charge_and_no_hold_stays_open(app, calls, gateway, clock):
@@ -506,3 +536,166 @@ def test_no_minute_is_reversed_when_billing_heard_of_the_end_in_time(app, calls,
     app.execute_payments(gateway)
     assert stored_events(app, Bill.MinuteBillingReversed) == []
     assert the_charge(app).total_minor == 1200
+
+
+def test_a_tick_looks_only_at_the_bills_due(clock, monkeypatch):
+    """A tick over many open bills with none due makes no step; with some due, one step each
+    (the timer's work follows what is due, not how many bills are open)."""
+    app = BillingApplication(Settings(persistence="memory"), config=CONFIG)
+    bills = []
+    for i in range(2_000):
+        bill = Bill.open(
+            session_id=f"session-{i}",
+            client_id=f"client-{i}",
+            expert_id="expert-1",
+            rate=Money("USD", 300),
+            free_minutes=0,
+            free_session=False,
+        )
+        bill.record_hold_placed(1, 1, f"pi_{i}")
+        # Staggered as on a running platform: session i started i × 30 ms before START.
+        bill.start(START - timedelta(milliseconds=30 * i), 60, 90)
+        bill.bill_minutes_started_by(START)
+        bills.append(bill)
+    app.save(*bills)
+    assert app.open_bills() == 2_000
+    app.tick(START)
+    stepped: list[str] = []
+    advance = BillingApplication._advance
+
+    def counted(bill: Bill, now: Any) -> bool:
+        stepped.append(bill.session_id)
+        return advance(bill, now)
+
+    monkeypatch.setattr(BillingApplication, "_advance", staticmethod(counted))
+    app.tick(START + timedelta(milliseconds=20))
+    assert stepped == []  # 2,000 open, none due
+    # Minute 2 of sessions 1,984 … 1,999 (started 59.52 … 59.97 s before) is due by +0.5 s.
+    app.tick(START + timedelta(milliseconds=500))
+    assert sorted(stepped) == sorted(f"session-{i}" for i in range(1984, 2000))
+    assert all(app.bill(f"session-{i}").last_billed_minute == 2 for i in range(1984, 2000))
+    assert app.bill("session-1983").last_billed_minute == 1
+    stepped.clear()
+    app.tick(START + timedelta(milliseconds=500))
+    assert stepped == []  # billed: due again a minute later
+    app.close()
+
+
+class SlowGateway(FakeGateway):
+    """Stripe at a distance: each call waits (for `release`, or `seconds`), and a session's
+    calls are checked never to overlap."""
+
+    def __init__(self, seconds: float = 0.0) -> None:
+        super().__init__()
+        self.seconds = seconds
+        self.release = threading.Event()
+        if seconds:
+            self.release.set()
+        self.busy: set[str] = set()
+        self.overlaps: list[str] = []
+        self.guard = threading.Lock()
+
+    def _wait(self, key: str) -> None:
+        session = key.split(":")[0]
+        with self.guard:
+            if session in self.busy:
+                self.overlaps.append(key)
+            self.busy.add(session)
+        self.release.wait(5)
+        time.sleep(self.seconds)
+        with self.guard:
+            self.busy.discard(session)
+
+    def hold(self, idempotency_key: str, *args: Any) -> Any:
+        self._wait(idempotency_key)
+        with self.guard:
+            return super().hold(idempotency_key, *args)
+
+    def capture(self, idempotency_key: str, payment_intent_id: str, amount: int) -> None:
+        self._wait(idempotency_key)
+        with self.guard:
+            super().capture(idempotency_key, payment_intent_id, amount)
+
+    def cancel(self, idempotency_key: str, payment_intent_id: str) -> None:
+        self._wait(idempotency_key)
+        with self.guard:
+            super().cancel(idempotency_key, payment_intent_id)
+
+
+def settle(app: BillingApplication, pool: ThreadPoolExecutor, gateway: FakeGateway) -> None:
+    """The timer, every 5 ms, until nothing is in flight or left to hand over."""
+    deadline = time.monotonic() + 10
+    while app.dispatch_payments(gateway, pool) or app.payments_in_flight():
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+
+
+def test_the_timer_hands_payment_calls_over_and_never_waits_for_them(app, calls, clock):
+    gateway = SlowGateway()  # holds every call until released
+    pool = ThreadPoolExecutor(4)
+    calls.accepted()
+    began = time.monotonic()
+    assert app.dispatch_payments(gateway, pool) == 1
+    assert app.bill_due(START) == 0  # the timer goes on while the hold is under way
+    assert app.dispatch_payments(gateway, pool) == 0  # in flight: not handed over twice
+    assert time.monotonic() - began < 1.0
+    assert app.payments_in_flight() == 1 and app.bill("session-1").pending_hold() is not None
+    gateway.release.set()
+    settle(app, pool, gateway)
+    assert [op for op, _ in gateway.calls] == ["hold"]
+    assert app.bill("session-1").covered_to == 10
+    pool.shutdown()
+
+
+def test_each_bills_calls_are_made_one_at_a_time_in_order(app, clock):
+    gateway = SlowGateway(seconds=0.002)
+    pool = ThreadPoolExecutor(8)
+    sessions = [Calls(app, f"session-{n}") for n in range(6)]
+    for session in sessions:
+        session.accepted()
+    settle(app, pool, gateway)
+    clock.advance(START - clock.now())
+    for session in sessions:
+        session.started(START)
+    while clock.now() < START + 25 * MINUTE:  # three holds each
+        clock.advance(timedelta(seconds=30))
+        app.bill_due()
+        settle(app, pool, gateway)
+    for session in sessions:
+        session.ended(clock.now())
+    settle(app, pool, gateway)
+    assert gateway.overlaps == []
+    for n in range(6):
+        made = [key for _, key in gateway.calls if key.startswith(f"session-{n}:")]
+        assert made == [
+            f"session-{n}:1:hold",
+            f"session-{n}:2:hold",
+            f"session-{n}:3:hold",
+            f"session-{n}:1:capture",
+            f"session-{n}:2:capture",
+            f"session-{n}:3:capture",
+        ]
+    assert len(stored_events(app, Bill.Charged)) == 6 and not gateway.open_intents()
+    pool.shutdown()
+
+
+def test_the_service_timer_bills_and_hands_the_calls_to_the_stripe_pool(app, calls, clock):
+    gateway = SlowGateway()
+    pool = ThreadPoolExecutor(2)
+    lease = Mock()
+    lease.held.return_value = True
+    service = worker_factory(
+        BillingService,
+        store=app,
+        timer_lease=lease,
+        payments=PaymentCalls(cast(Any, gateway), cast(Any, pool)),
+    )
+    calls.accepted()
+    began = time.monotonic()
+    assert service.tick() == 1  # block 1's hold handed over, not waited for
+    assert service.tick() == 0
+    assert time.monotonic() - began < 1.0 and gateway.calls == []
+    gateway.release.set()
+    settle(app, pool, gateway)
+    assert app.bill("session-1").covered_to == 10
+    pool.shutdown()

@@ -24,7 +24,10 @@ def opened(
     free_minutes: int = 0,
     free_session: bool = False,
     currency: str = "USD",
+    block_minutes: int = 10,
 ) -> Bill:
+    """A bill with holds per block of 10 minutes, unless told: most tests here prove the
+    block mechanism, which one hold per session (the default) is the simplest case of."""
     return Bill.open(
         session_id="session-1",
         client_id="client-1",
@@ -32,6 +35,7 @@ def opened(
         rate=Money(currency, rate),
         free_minutes=free_minutes,
         free_session=free_session,
+        block_minutes=block_minutes,
     )
 
 
@@ -462,3 +466,49 @@ def test_a_late_block_of_only_free_minutes_is_authorised_without_the_card():
     [charged] = of(bill, Bill.Charged)
     assert (charged.minutes, charged.billed_minutes, charged.total_minor) == (22, 2, 400)
     assert bill.captured_minor == 400
+
+
+@pytest.mark.parametrize(
+    "free_minutes, declines", [(0, ()), (3, ()), (0, (2,)), (15, (3,))], ids=str
+)
+def test_nothing_is_due_before_next_due_at_and_something_is_at_it(free_minutes, declines):
+    """The timer looks at a bill only from `next_due_at`: before it neither a minute nor a hold
+    is due; at it, one is. Followed through a whole session, with free minutes and a later
+    block's first refusal (retried once)."""
+    bill = started(free_minutes=free_minutes)
+    refuse = list(declines)
+    steps = 0
+    while (due := bill.next_due_at()) is not None:
+        steps += 1
+        assert steps < 500
+        before = due - timedelta(microseconds=1)
+        assert bill.next_hold_due(before) is None
+        assert bill.bill_minutes_started_by(before) == 0
+        acted = bill.request_next_hold(due) is not None
+        acted = bill.bill_minutes_started_by(due) > 0 or acted
+        assert acted, f"nothing was due at {due}"
+        hold = bill.pending_hold()
+        if hold is not None and refuse and hold["block"] == refuse[0]:
+            refuse.pop(0)
+            bill.record_hold_declined(hold["block"], hold["attempt"], "insufficient funds")
+        place_pending(bill)
+    assert bill.last_billed_minute == MAX_SESSION_MINUTES
+    assert bill.next_due_at() is None
+
+
+def test_a_bill_not_started_ended_or_awaiting_its_hold_is_never_due():
+    bill = opened()
+    assert bill.next_due_at() is None  # not started
+    place_pending(bill)
+    bill.start(START, 60, 90)
+    assert bill.next_due_at() == START  # minute 1
+    bill.bill_minutes_started_by(START + 8 * MINUTE)
+    assert bill.next_due_at() == START + 8 * MINUTE  # block 2's hold (minute 10 at 9)
+    bill.request_next_hold(START + 8 * MINUTE)
+    assert bill.next_due_at() == START + 9 * MINUTE  # minute 10: block 1 covers it
+    bill.bill_minutes_started_by(START + 10 * MINUTE)
+    assert bill.next_due_at() is None  # minute 11 waits for block 2's hold
+    place_pending(bill)
+    assert bill.next_due_at() == START + 10 * MINUTE
+    bill.close(START + 10 * MINUTE + timedelta(seconds=5), "client_hung_up")
+    assert bill.next_due_at() is None

@@ -218,6 +218,7 @@ def test_a_started_session_becomes_its_terms_with_its_start_and_limits():
             rate=Money("USD", 300),
             free_minutes=0,
             free_session=True,
+            max_minutes=45,
         ),
         started_at=START,
         minute_seconds=2,

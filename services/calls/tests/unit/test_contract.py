@@ -110,6 +110,15 @@ def test_session_started_and_ended_carry_what_billing_needs(app, upstream, clock
     assert duration == 90 * MINUTE * SECOND
 
 
+def test_an_acceptance_carries_the_limit_a_spending_cap_sets(app, expert_id):
+    session = app.request_session(paying_client(app), expert_id, "voice", spending_cap_minor=1000)
+    app.answer_session(session.id, expert_id, accept=True)
+    [accepted] = [e for e in published(app) if e.type == "SessionAccepted"]
+    message = accepted.parse(calls_pb2.SessionAccepted)
+    rate = message.rate_per_minute.minor
+    assert message.max_minutes == message.free_minutes + 1000 // rate < 90
+
+
 def test_a_session_ended_before_it_started_has_no_start(app, expert_id):
     session = app.request_session(paying_client(app), expert_id, "voice")
     app.cancel_session(session.id, session.client_id)

@@ -467,6 +467,81 @@ def test_warnings_at_85_and_89_minutes_and_end_at_90():
     assert names(session) == ["TimeWarned", "TimeWarned", "Ended"]
 
 
+def capped(cap_minor: int, rate: int = 100, free_minutes: int = 0) -> Session:
+    """A live session at `rate` whose client set a spending cap of `cap_minor`."""
+    session = Session.request(
+        uuid4(),
+        card(rate=rate, free_minutes=free_minutes),
+        "voice",
+        None,
+        NOW,
+        RULES,
+        **PAYING,
+        spending_cap_minor=cap_minor,
+    )
+    session.accept(expert_of(session), NOW)
+    session.payment_authorized(1)
+    session.room_opened("1234", "client-token", "expert-token")
+    session.participant_connected("client", NOW)
+    session.participant_connected("expert", NOW)
+    session.collect_events()
+    return session
+
+
+def test_a_spending_cap_ends_the_session_before_a_minute_would_cross_it():
+    # 6.50 at 1.00 a minute pays six whole minutes: the seventh would cost 7.00.
+    session = capped(650)
+    minute = RULES.minute_seconds * SECOND
+    assert (session.max_minutes, session.spending_cap_minor) == (6, 650)
+    assert session.due_actions(NOW + 6 * minute - SECOND) != [Due(END_AT_LIMIT)]
+    session.apply_due(NOW + 6 * minute - SECOND)
+    assert session.apply_due(NOW + 6 * minute) == [Due(END_AT_LIMIT)]
+    assert (session.end_reason, session.ended_at) == ("spending_cap", NOW + 6 * minute)
+    assert session.minutes_used() == 6
+
+
+def test_a_spending_cap_warns_when_eighty_percent_is_spent():
+    # 10.00 at 1.00: 8.00 is spent when minute 8 begins, with 3 minutes left to the 10th's end.
+    session = capped(1000)
+    minute = RULES.minute_seconds * SECOND
+    assert session.warning_minutes == [5, 3, 1]
+    assert session.apply_due(NOW + 5 * minute) == [Due(WARN, 5)]
+    assert session.due_actions(NOW + 7 * minute - SECOND) == []
+    assert session.apply_due(NOW + 7 * minute) == [Due(WARN, 3)]
+
+
+def test_free_minutes_come_on_top_of_what_the_cap_buys():
+    session = capped(500, rate=250, free_minutes=3)
+    assert session.max_minutes == 3 + 2
+
+
+def test_a_cap_that_buys_ninety_minutes_or_more_leaves_the_limit_and_its_reason():
+    session = capped(9000, rate=100)
+    assert (session.max_minutes, session.spending_cap_minor) == (90, 0)
+    session.apply_due(NOW + 90 * RULES.minute_seconds * SECOND)
+    assert session.end_reason == "time_limit"
+
+
+@pytest.mark.parametrize(
+    ("cap", "code"),
+    [(99, "spending_cap_too_low"), (-1, "invalid_spending_cap"), (True, "invalid_spending_cap")],
+)
+def test_a_cap_that_pays_no_minute_or_is_not_an_amount_is_refused(cap: Any, code: str):
+    with pytest.raises(InvalidInput) as caught:
+        Session.request(
+            uuid4(), card(rate=100), "voice", None, NOW, RULES, **PAYING, spending_cap_minor=cap
+        )
+    assert (caught.value.code, caught.value.field) == (code, "spending_cap")
+
+
+def test_a_cap_on_a_wholly_free_session_changes_nothing():
+    free = Invite(uuid4(), FREE)
+    session = Session.request(
+        uuid4(), card(), "voice", free, NOW, RULES, **PAYING, spending_cap_minor=100
+    )
+    assert (session.max_minutes, session.spending_cap_minor) == (90, 0)
+
+
 def test_each_warning_is_given_once():
     session = live()
     at = NOW + 85 * RULES.minute_seconds * SECOND
