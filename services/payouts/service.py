@@ -44,6 +44,9 @@ class Connect(Provides[ConnectGateway]):
     def setup(self) -> None:
         self.gateway = ConnectGateway()
 
+    def stop(self) -> None:
+        self.gateway.close()
+
     def get_dependency(self, worker_ctx: WorkerContext) -> ConnectGateway:
         return off_hub(self.gateway)
 
