@@ -88,6 +88,18 @@ DEPLOYED: dict[str, dict[tuple[str, str], tuple[str, str]]] = {
             "evt-profiles-ExpertReferred--payouts.on_expert_referred",
             "profiles.ExpertReferred.on_expert_referred",
         ),
+        ("billing", "SessionRefunded"): (
+            "evt-billing-SessionRefunded--payouts.on_session_refunded",
+            "billing.SessionRefunded.on_session_refunded",
+        ),
+        ("billing", "DisputeOpened"): (
+            "evt-billing-DisputeOpened--payouts.on_dispute_opened",
+            "billing.DisputeOpened.on_dispute_opened",
+        ),
+        ("billing", "DisputeClosed"): (
+            "evt-billing-DisputeClosed--payouts.on_dispute_closed",
+            "billing.DisputeClosed.on_dispute_closed",
+        ),
     },
     "notifications": {
         ("billing", "SessionCharged"): (
