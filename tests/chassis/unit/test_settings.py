@@ -326,6 +326,16 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     number(PayoutsConfig, "PAYOUTS_TICK_SECONDS", "tick_seconds", 1.0),
     Variable(
+        PayoutsConfig,
+        "PAYOUTS_PLATFORM_COUNTRY",
+        field("platform_country"),
+        "US",
+        "de",
+        "DE",
+        "Germany",
+        False,
+    ),
+    Variable(
         ProfilesConfig,
         "ASSESSMENT_QUESTIONS",
         field("questions"),
