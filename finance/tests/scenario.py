@@ -85,10 +85,14 @@ class Books:
         free_minutes: int = 0,
         race: bool = False,
         settle: bool = True,
+        block_minutes: int = 10,
     ) -> Bill:
         """A paid session of `seconds`, billed as the timer bills (10-s ticks), ended, and
         (if `settle`) captured and charged. `race`: the timer bills a minute that starts in the
-        2 s after the end before the end reaches billing (the charge leaves it out)."""
+        2 s after the end before the end reaches billing (the charge leaves it out).
+        `block_minutes`: a hold per 10 minutes, as bills were made before one authorization
+        per session became the default, so the books have several captures per session to
+        add up (a session's one hold is the simplest case of it)."""
         bill = Bill.open(
             session_id=session_id,
             client_id=client_id,
@@ -96,6 +100,7 @@ class Books:
             rate=Money(currency, rate),
             free_minutes=free_minutes,
             free_session=False,
+            block_minutes=block_minutes,
         )
         self._place(bill)
         self.advance(seconds=3)
