@@ -365,6 +365,7 @@ async def stripe_errors_middleware(request: web.Request, handler: Handler) -> we
 TEST_CARDS: dict[str, tuple[str, str, str]] = {
     "4242424242424242": ("visa", "US", "credit"),
     "4000000000000077": ("visa", "US", "credit"),  # charges available at once
+    "4000000000000259": ("visa", "US", "credit"),  # charges disputed (fraudulent)
     "4000056655665556": ("visa", "US", "debit"),
     "5555555555554444": ("mastercard", "US", "credit"),
     "2223003122003222": ("mastercard", "US", "credit"),
@@ -406,6 +407,7 @@ TEST_CARDS: dict[str, tuple[str, str, str]] = {
 TEST_PAYMENT_METHODS: dict[str, str] = {
     "pm_card_visa": "4242424242424242",
     "pm_card_bypassPending": "4000000000000077",
+    "pm_card_createDispute": "4000000000000259",
     "pm_card_visa_debit": "4000056655665556",
     "pm_card_mastercard": "5555555555554444",
     "pm_card_mastercard_debit": "5200828282828210",
@@ -680,6 +682,14 @@ def _pi_report_failure(self: Any) -> None:
     raise UserError(402, charge.failure_message, contents)
 
 
+_original_pi_on_success = ls.PaymentIntent._on_success
+
+
+def _pi_on_success(self: Any) -> None:
+    _original_pi_on_success(self)
+    _open_dispute_if_disputed(self.latest_charge)
+
+
 def _pi_export(self: Any, expand: Any = None) -> dict[str, Any]:
     exported: dict[str, Any] = _original_pi_export(self, expand=expand)
     # Stripe returns the charge's id unless `latest_charge` is expanded, and has no `charges`
@@ -932,6 +942,7 @@ class Settlement:
     currencies: tuple[str, ...] = ("usd",)
     fee_percent: float = 2.9
     fee_fixed: int = 30
+    dispute_fee: int = 1500
     available_after: float = 0.0
     usd_per_unit: dict[str, float] = field(default_factory=lambda: dict(USD_PER_UNIT))
 
@@ -1231,6 +1242,201 @@ def _refund_create(data: dict[str, Any]) -> Any:
 async def _refund_create_handler(request: web.Request) -> web.Response:
     """`POST /v1/refunds`: refuses what Stripe refuses, books the refund against the balance."""
     return json_response(_refund_create(await ls_server.get_post_data(request) or {}))
+
+
+# --- Disputes -----------------------------------------------------------------------------------
+
+DISPUTE_CARD = "4000000000000259"
+"""Stripe's test card whose captured charges are disputed (as fraudulent)."""
+DISPUTE_RESPONSE_SECONDS = 7 * 24 * 3600
+EVIDENCE_FIELDS = (
+    "access_activity_log",
+    "billing_address",
+    "cancellation_policy",
+    "cancellation_policy_disclosure",
+    "cancellation_rebuttal",
+    "customer_communication",
+    "customer_email_address",
+    "customer_name",
+    "customer_purchase_ip",
+    "customer_signature",
+    "duplicate_charge_documentation",
+    "duplicate_charge_explanation",
+    "duplicate_charge_id",
+    "product_description",
+    "receipt",
+    "refund_policy",
+    "refund_policy_disclosure",
+    "refund_refusal_explanation",
+    "service_date",
+    "service_documentation",
+    "shipping_address",
+    "shipping_carrier",
+    "shipping_date",
+    "shipping_documentation",
+    "shipping_tracking_number",
+    "uncategorized_file",
+    "uncategorized_text",
+)
+
+
+class Dispute(ls.StripeObject):
+    """A dispute (chargeback) of a captured charge: the amount and Stripe's fee leave the
+    balance when it opens, the amount comes back if it is won."""
+
+    object = "dispute"
+    _id_prefix = "dp_"
+
+    def __init__(self, charge: Any) -> None:
+        super().__init__()
+        self.amount = int(charge.amount_captured)
+        self.currency = charge.currency
+        self.charge = charge.id
+        self.payment_intent = charge.payment_intent
+        self.evidence = dict.fromkeys(EVIDENCE_FIELDS)
+        self.evidence_details = {
+            "due_by": _now() + DISPUTE_RESPONSE_SECONDS,
+            "has_evidence": False,
+            "past_due": False,
+            "submission_count": 0,
+        }
+        self.is_charge_refundable = False
+        self.metadata: dict[str, str] = {}
+        self.payment_method_details = {
+            "card": {"brand": "visa", "network_reason_code": "10.4"},
+            "type": "card",
+        }
+        self.reason = "fraudulent"
+        self.status = "needs_response"
+        self._balance_transactions: list[str] = []
+        self._book(-self.amount, settlement.dispute_fee, "dispute", "Chargeback withdrawal")
+        charge.disputed = True
+        charge._dispute = self.id
+
+    @property
+    def balance_transactions(self) -> list[dict[str, Any]]:
+        return [
+            ls.BalanceTransaction._api_retrieve(txn)._export() for txn in self._balance_transactions
+        ]
+
+    def _book(self, amount: int, fee: int, category: str, description: str) -> None:
+        txn = ls.BalanceTransaction.__new__(ls.BalanceTransaction)
+        ls.StripeObject.__init__(txn)
+        txn.amount = amount
+        txn.currency = self.currency
+        txn.description = description
+        txn.reporting_category = category
+        txn.source = self.id
+        txn.type = "adjustment"
+        _settle(txn, charged=False)
+        if fee:
+            txn.fee = fee
+            txn.fee_details = [
+                {
+                    "amount": fee,
+                    "application": None,
+                    "currency": txn.currency,
+                    "description": "Dispute fee",
+                    "type": "stripe_fee",
+                }
+            ]
+        self._balance_transactions.append(txn.id)
+
+    def _close(self, won: bool) -> None:
+        if self.status not in ("needs_response", "under_review"):
+            raise UserError(400, f"The dispute {self.id} is already closed ({self.status}).")
+        self.status = "won" if won else "lost"
+        if won:
+            self._book(self.amount, 0, "dispute_reversal", "Chargeback reversal")
+        ls.schedule_webhook(ls.Event("charge.dispute.closed", self))
+        if won:
+            ls.schedule_webhook(ls.Event("charge.dispute.funds_reinstated", self))
+
+    @classmethod
+    def _api_create(cls, **data: Any) -> Any:
+        raise UserError(405, "Disputes are opened by card holders, not through the API.")
+
+    @classmethod
+    def _api_retrieve(cls, id: str) -> Any:
+        return _retrieve(cls, id, "dispute")
+
+    @classmethod
+    def _api_delete(cls, id: str) -> Any:
+        raise UserError(405, "Disputes cannot be deleted.")
+
+    @classmethod
+    def _api_list_all(
+        cls,
+        url: str,
+        limit: Any = None,
+        starting_after: Any = None,
+        ending_before: Any = None,
+        charge: Any = None,
+        payment_intent: Any = None,
+        created: Any = None,
+        **kwargs: Any,
+    ) -> Any:
+        _unknown(kwargs)
+        in_range = _created_filter(created)
+        items = [
+            d
+            for d in _newest_first(cls)
+            if (charge is None or d.charge == charge)
+            and (payment_intent is None or d.payment_intent == payment_intent)
+            and in_range(d)
+        ]
+        return _paginate(url, items, limit, starting_after, ending_before)
+
+    def _update(self, **data: Any) -> None:
+        metadata = data.pop("metadata", None)
+        evidence = data.pop("evidence", None)
+        submit = data.pop("submit", None)
+        _unknown(data)
+        if self.status not in ("needs_response", "under_review"):
+            raise UserError(400, f"The dispute {self.id} is closed ({self.status}).")
+        if metadata is not None:
+            self.metadata = {**self.metadata, **_metadata(metadata)}
+        if evidence is not None:
+            if not isinstance(evidence, dict) or set(evidence) - set(EVIDENCE_FIELDS):
+                raise UserError(400, "Invalid evidence", {"param": "evidence"})
+            self.evidence.update(evidence)
+            self.evidence_details["has_evidence"] = True
+        submitted = submit is None or _as_bool(submit, "submit")
+        if submitted and self.evidence_details["has_evidence"]:
+            self.status = "under_review"
+            self.evidence_details["submission_count"] += 1
+
+
+def _open_dispute_if_disputed(charge: Any) -> None:
+    """A captured charge on the dispute test card is disputed, as on Stripe."""
+    method = ls.store.get("payment_method:" + str(charge.payment_method))
+    if getattr(method, "_card_number", None) != DISPUTE_CARD or getattr(charge, "_dispute", None):
+        return
+    dispute = Dispute(charge)
+    ls.schedule_webhook(ls.Event("charge.dispute.created", dispute))
+    ls.schedule_webhook(ls.Event("charge.dispute.funds_withdrawn", dispute))
+
+
+async def _dispute_close_handler(request: web.Request) -> web.Response:
+    """`POST /v1/disputes/{id}/close`: the platform accepts the dispute (it is lost)."""
+    data = await ls_server.get_post_data(request) or {}
+    expand = data.pop("expand", None)
+    _unknown(data)
+    dispute = Dispute._api_retrieve(request.match_info["id"])
+    dispute._close(won=False)
+    return json_response(dispute._export(expand=expand))
+
+
+async def _dev_dispute_outcome_handler(request: web.Request) -> web.Response:
+    """Dev only: the card network decided (`outcome` won or lost)."""
+    data = await ls_server.get_post_data(request) or {}
+    outcome = data.pop("outcome", None)
+    _unknown(data)
+    if outcome not in ("won", "lost"):
+        raise UserError(400, "outcome must be won or lost", {"param": "outcome"})
+    dispute = Dispute._api_retrieve(request.match_info["id"])
+    dispute._close(won=outcome == "won")
+    return json_response(dispute._export())
 
 
 # --- Connect ------------------------------------------------------------------------------------
@@ -2096,9 +2302,10 @@ def install() -> web.Application:
     _OVERRIDES[("POST", "/v1/refunds")] = _refund_create_handler
     ls.Charge.refunded = property(_charge_refunded)
     ls.Refund.reason = None
+    ls.PaymentIntent._on_success = _pi_on_success
 
     router = app.router
-    for cls in (Account, Transfer, WebhookEndpoint):
+    for cls in (Account, Transfer, WebhookEndpoint, Dispute):
         url = "/v1/" + cls.object + "s"
         router.add_post(url, ls_server.api_create(cls, url))
         router.add_get(url, ls_server.api_list_all(cls, url))
@@ -2106,6 +2313,8 @@ def install() -> web.Application:
         router.add_post(url + "/{id}", ls_server.api_update(cls, url))
         router.add_delete(url + "/{id}", ls_server.api_delete(cls, url))
     router.add_post("/v1/account_links", _account_links_handler)
+    router.add_post("/v1/disputes/{id}/close", _dispute_close_handler)
+    router.add_post("/_dev/disputes/{id}/close", _dev_dispute_outcome_handler)
     router.add_post("/v1/transfers/{id}/reversals", _transfer_reversals_handler)
     router.add_get("/v1/transfers/{id}/reversals", _transfer_reversals_handler)
     router.add_post("/_dev/accounts/{id}/complete_onboarding", _complete_onboarding_handler)
@@ -2227,6 +2436,7 @@ def configure_settlement(
     available_after: float = 0.0,
     fee_percent: float = 2.9,
     fee_fixed: int = 30,
+    dispute_fee: int = 1500,
     exchange_rates: Sequence[str] = (),
 ) -> Settlement:
     """Set how captured funds reach the balance (`--settlement-currency` and the rest)."""
@@ -2245,12 +2455,13 @@ def configure_settlement(
         raise ValueError(f"--settlement-currency wants currency codes, not {currencies!r}")
     if names[0] not in rates:
         raise ValueError(f"no exchange rate for the settlement currency {names[0]}")
-    if available_after < 0 or fee_percent < 0 or fee_fixed < 0:
+    if min(available_after, fee_percent, fee_fixed, dispute_fee) < 0:
         raise ValueError("the settlement delay and fees must be 0 or more")
     settlement.currencies = names
     settlement.available_after = available_after
     settlement.fee_percent = fee_percent
     settlement.fee_fixed = fee_fixed
+    settlement.dispute_fee = dispute_fee
     settlement.usd_per_unit = rates
     return settlement
 
@@ -2356,6 +2567,13 @@ def main(argv: list[str] | None = None) -> int:
         help="and its fixed part, in the settlement currency's minor units (default 30)",
     )
     parser.add_argument(
+        "--dispute-fee",
+        type=int,
+        default=1500,
+        metavar="MINOR_UNITS",
+        help="Stripe's fee on each dispute, in the settlement currency (default 1500)",
+    )
+    parser.add_argument(
         "--exchange-rate",
         action="append",
         default=[],
@@ -2380,6 +2598,7 @@ def main(argv: list[str] | None = None) -> int:
             available_after=args.available_after_seconds,
             fee_percent=args.fee_percent,
             fee_fixed=args.fee_fixed,
+            dispute_fee=args.dispute_fee,
             exchange_rates=args.exchange_rate,
         )
     except ValueError as e:
