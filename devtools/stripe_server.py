@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import copy
 import decimal
 import hashlib
@@ -900,6 +901,8 @@ async def _pi_capture_handler(request: web.Request) -> web.Response:
     metadata = data.pop("metadata", None)
     _unknown(data)
     obj = _retrieve(ls.PaymentIntent, request.match_info["id"], "payment_intent")
+    if holds.is_due(obj):
+        expire_hold(obj)
     if obj.status != "requires_capture":
         raise _unexpected_state(obj, "captured", ("requires_capture",))
     obj.latest_charge._capture(amount=amount_to_capture, on_success=obj._on_success)
@@ -1149,7 +1152,74 @@ async def _clock_config_handler(request: web.Request) -> web.Response:
 
 
 def _on_clock_moved() -> None:
-    """What happens when time passes (hold expiry is added here)."""
+    """What happens when time passes."""
+    holds.expire_due()
+
+
+# --- Hold expiry --------------------------------------------------------------------------------
+
+HOLD_LIFETIME_SECONDS = 7 * 24 * 3600
+"""How long Stripe keeps an uncaptured card payment authorised ("about 7 days" for online card
+payments) before it cancels the PaymentIntent itself."""
+
+
+@dataclass
+class Holds:
+    """Uncaptured PaymentIntents older than `lifetime` seconds (of the stand-in's clock) are
+    cancelled as Stripe cancels them: `cancellation_reason` `automatic`, `charge.expired` and
+    `payment_intent.canceled` sent. Checked at most once a second, before API requests and in
+    the background, and at once when the clock moves or a capture asks."""
+
+    lifetime: float = HOLD_LIFETIME_SECONDS
+    checked_at: float = 0.0
+
+    def is_due(self, intent: Any) -> bool:
+        """Whether `intent` is a hold authorised `lifetime` seconds ago or more."""
+        if intent.status != "requires_capture":
+            return False
+        return bool(intent.latest_charge.created + self.lifetime <= _now())
+
+    def expire_due(self) -> int:
+        self.checked_at = time.monotonic()
+        expired = 0
+        for key, obj in list(ls.store.items()):
+            if key.startswith("payment_intent:") and self.is_due(obj):
+                expire_hold(obj)
+                expired += 1
+        return expired
+
+    def expire_due_now_and_then(self) -> None:
+        if time.monotonic() - self.checked_at >= 1.0:
+            self.expire_due()
+
+
+holds = Holds()
+
+
+def expire_hold(intent: Any) -> None:
+    intent._canceled = True
+    intent.next_action = None
+    intent.canceled_at = _now()
+    intent.cancellation_reason = "automatic"
+    ls.schedule_webhook(ls.Event("charge.expired", intent.latest_charge))
+    ls.schedule_webhook(ls.Event("payment_intent.canceled", intent))
+    log.info("hold %s expired", intent.id)
+
+
+async def _expire_holds_in_the_background(stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        holds.expire_due_now_and_then()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 1.0)
+
+
+async def _dev_expire_hold_handler(request: web.Request) -> web.Response:
+    """Dev only: the hold of this PaymentIntent expires now, whatever its age."""
+    intent = _retrieve(ls.PaymentIntent, request.match_info["id"], "payment_intent")
+    if intent.status != "requires_capture":
+        raise _unexpected_state(intent, "expired", ("requires_capture",))
+    expire_hold(intent)
+    return json_response(intent._export())
 
 
 # --- Refunds ------------------------------------------------------------------------------------
@@ -2223,6 +2293,7 @@ async def network_middleware(request: web.Request, handler: Handler) -> web.Stre
     """Every API request waits its latency; one over the rate limit is answered 429."""
     if not request.path.startswith("/v1/"):
         return await handler(request)
+    holds.expire_due_now_and_then()
     admitted = network.admit()
     delay = network.delay()
     if delay:
@@ -2315,6 +2386,7 @@ def install() -> web.Application:
     router.add_post("/v1/account_links", _account_links_handler)
     router.add_post("/v1/disputes/{id}/close", _dispute_close_handler)
     router.add_post("/_dev/disputes/{id}/close", _dev_dispute_outcome_handler)
+    router.add_post("/_dev/payment_intents/{id}/expire", _dev_expire_hold_handler)
     router.add_post("/v1/transfers/{id}/reversals", _transfer_reversals_handler)
     router.add_get("/v1/transfers/{id}/reversals", _transfer_reversals_handler)
     router.add_post("/_dev/accounts/{id}/complete_onboarding", _complete_onboarding_handler)
@@ -2409,7 +2481,9 @@ async def run(
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, stop.set)
+        expiry = asyncio.create_task(_expire_holds_in_the_background(stop))
         await stop.wait()
+        await expiry
     finally:
         await runner.cleanup()
 
@@ -2583,6 +2657,14 @@ def main(argv: list[str] | None = None) -> int:
         + "); repeatable",
     )
     parser.add_argument(
+        "--hold-lifetime-seconds",
+        type=float,
+        default=HOLD_LIFETIME_SECONDS,
+        metavar="SECONDS",
+        help="how long an uncaptured PaymentIntent stays authorised before Stripe cancels it "
+        f"(default {HOLD_LIFETIME_SECONDS}: 7 days)",
+    )
+    parser.add_argument(
         "--opening-balance",
         action="append",
         default=[],
@@ -2603,6 +2685,9 @@ def main(argv: list[str] | None = None) -> int:
         )
     except ValueError as e:
         parser.error(str(e))
+    if not args.hold_lifetime_seconds > 0:
+        parser.error("--hold-lifetime-seconds must be more than 0")
+    holds.lifetime = args.hold_lifetime_seconds
     install()
     for currency, amount in opening.items():
         top_up(amount, currency)
