@@ -1538,6 +1538,86 @@ ONBOARDING_REQUIREMENTS = [
 ]
 
 
+VERIFIED_AT_ONBOARDING = ["individual.verification.document", "individual.id_number"]
+OUT_OF_ORDER_SECONDS = 1.0
+
+CONNECT_COUNTRIES = {
+    "AE", "AT", "AU", "BE", "BG", "BR", "CA", "CH", "CY", "CZ", "DE", "DK", "EE", "ES", "FI",
+    "FR", "GB", "GI", "GR", "HK", "HR", "HU", "IE", "IT", "JP", "LI", "LT", "LU", "LV", "MT",
+    "MX", "MY", "NL", "NO", "NZ", "PL", "PT", "RO", "SE", "SG", "SI", "SK", "TH", "US",
+}  # fmt: skip
+"""Countries where Stripe opens connected accounts under the full service agreement (Stripe's
+global availability)."""
+RECIPIENT_ONLY_COUNTRIES = {
+    "AR", "BO", "CL", "CO", "CR", "DO", "EC", "EG", "GT", "ID", "IL", "IS", "JM", "KE", "KR",
+    "MA", "NG", "PA", "PE", "PH", "PY", "SA", "SV", "TR", "TW", "TZ", "UY", "VN", "ZA",
+}  # fmt: skip
+"""Countries Stripe reaches only through cross-border payouts (the recipient service
+agreement, from a US platform); a sample of Stripe's list."""
+EUROPE = EURO_COUNTRIES | {"BG", "CH", "CZ", "DK", "GB", "GI", "HU", "LI", "NO", "PL", "RO", "SE"}
+
+
+@dataclass
+class Connect:
+    """The platform's side of Connect: its country (`--platform-country`), whether account
+    updates are delivered out of order (`--account-updates-out-of-order`), and, for callers
+    that do not yet ask for the recipient service agreement, whether accounts abroad may be
+    opened without it (`--allow-full-cross-border-accounts`: not as Stripe)."""
+
+    platform_country: str = "US"
+    out_of_order: bool = False
+    allow_full_cross_border: bool = False
+
+    def check_country(self, country: str, agreement: str, capabilities: Any) -> None:
+        if country not in CONNECT_COUNTRIES | RECIPIENT_ONLY_COUNTRIES:
+            raise UserError(
+                400,
+                f"Connected accounts cannot be created in {country}: Stripe does not support "
+                "accounts there.",
+                {"code": "country_unsupported", "param": "country"},
+            )
+        if agreement == "recipient":
+            requested = capabilities if isinstance(capabilities, dict) else {}
+            if "card_payments" in requested:
+                raise UserError(
+                    400,
+                    "Accounts under the recipient service agreement cannot request the "
+                    "card_payments capability.",
+                    {"param": "capabilities[card_payments]"},
+                )
+            return
+        same_region = country == self.platform_country or (
+            country in EUROPE and self.platform_country in EUROPE
+        )
+        if country in RECIPIENT_ONLY_COUNTRIES or not (same_region or self.allow_full_cross_border):
+            raise UserError(
+                400,
+                f"A platform in {self.platform_country} can open a connected account in "
+                f"{country} only under the recipient service agreement (cross-border payouts): "
+                "pass tos_acceptance[service_agreement]=recipient.",
+                {"param": "tos_acceptance[service_agreement]"},
+            )
+
+
+connect = Connect()
+
+
+def _service_agreement(tos_acceptance: Any) -> str:
+    agreement = (
+        (tos_acceptance or {}).get("service_agreement")
+        if isinstance(tos_acceptance, dict)
+        else None
+    )
+    agreement = agreement or "full"
+    if agreement not in ("full", "recipient"):
+        raise UserError(
+            400,
+            f"Invalid tos_acceptance[service_agreement]: {agreement}",
+            {"param": "tos_acceptance[service_agreement]"},
+        )
+    return str(agreement)
+
+
 def _requirements(currently_due: list[str]) -> dict[str, Any]:
     return {
         "alternatives": [],
@@ -1581,6 +1661,8 @@ class Account(ls.StripeObject):
         if not (isinstance(country, str) and len(country) == 2 and country.isalpha()):
             raise UserError(400, f"Invalid country: {country}", {"param": "country"})
         country = country.upper()
+        agreement = _service_agreement(tos_acceptance)
+        connect.check_country(country, agreement, capabilities)
         if email is not None and not (isinstance(email, str) and "@" in email):
             raise UserError(400, f"Invalid email address: {email}", {"param": "email"})
         if capabilities is not None and not isinstance(capabilities, dict):
@@ -1649,6 +1731,7 @@ class Account(ls.StripeObject):
         self.tos_acceptance: dict[str, Any] = {"date": None, "ip": None, "user_agent": None}
         if isinstance(tos_acceptance, dict):
             _merge(self.tos_acceptance, tos_acceptance)
+        self.tos_acceptance["service_agreement"] = agreement
 
     @staticmethod
     def _requested(capabilities: dict[str, Any]) -> list[str]:
@@ -1716,26 +1799,45 @@ class Account(ls.StripeObject):
                     name, "active" if self.details_submitted else "inactive"
                 )
 
-    def _complete_onboarding(self) -> dict[str, Any]:
-        """What the account holder's onboarding does: returns the attributes it changed."""
-        previous = {
+    def _state(self) -> dict[str, Any]:
+        return {
             "charges_enabled": self.charges_enabled,
             "payouts_enabled": self.payouts_enabled,
             "details_submitted": self.details_submitted,
             "capabilities": dict(self.capabilities),
-            "requirements": dict(self.requirements),
+            "requirements": copy.deepcopy(self.requirements),
         }
-        self.charges_enabled = True
-        self.payouts_enabled = True
+
+    def _submit_details(self) -> dict[str, Any]:
+        """Onboarding's first step, the holder's details sent: nothing due any more, Stripe
+        verifying them; still unable to take charges or payouts. Returns what it changed."""
+        previous = self._state()
         self.details_submitted = True
-        self.capabilities = {name: "active" for name in self.capabilities} or {
-            "transfers": "active"
+        self.capabilities = {name: "pending" for name in self.capabilities} or {
+            "transfers": "pending"
         }
         self.requirements = _requirements([])
+        self.requirements["pending_verification"] = list(VERIFIED_AT_ONBOARDING)
+        self.requirements["disabled_reason"] = "requirements.pending_verification"
         if self.business_type is None:
             self.business_type = "individual"
         if self.tos_acceptance.get("date") is None:
             self.tos_acceptance.update(date=_now(), ip="127.0.0.1", user_agent=None)
+        return previous
+
+    def _verify(self) -> dict[str, Any]:
+        """Onboarding's last step, Stripe verified the details: the account is active."""
+        previous = self._state()
+        self.charges_enabled = self.tos_acceptance.get("service_agreement") != "recipient"
+        self.payouts_enabled = True
+        self.capabilities = {name: "active" for name in self.capabilities}
+        self.requirements = _requirements([])
+        return previous
+
+    def _complete_onboarding(self) -> dict[str, Any]:
+        """Both steps at once (the dev route): returns the attributes they changed."""
+        previous = self._submit_details()
+        self._verify()
         return previous
 
 
@@ -1787,14 +1889,32 @@ async def _account_links_handler(request: web.Request) -> web.Response:
     )
 
 
-def _announce_account_updated(account: Any, previous: dict[str, Any]) -> Any:
+def _announce_account_updated(
+    account: Any, previous: dict[str, Any], held_back: float = 0.0
+) -> Any:
+    """`account.updated` (a Connect event), its delivery held back `held_back` seconds."""
     event = ls.Event("account.updated", account)
     event.account = account.id
-    event.data["previous_attributes"] = previous
+    event.data["previous_attributes"] = {
+        k: v for k, v in previous.items() if v != getattr(account, k, None)
+    }
     event.pending_webhooks = len(ls_webhooks._webhooks)
     event.request = {"id": None, "idempotency_key": None}
+    event._held_back = held_back
     ls.schedule_webhook(event)
     return event
+
+
+def _onboard(account: Any) -> None:
+    """The holder went through the account link: details submitted, then verified, each an
+    `account.updated`; with `--account-updates-out-of-order` the later one is delivered first."""
+    first = _announce_account_updated(
+        account,
+        account._submit_details(),
+        held_back=OUT_OF_ORDER_SECONDS if connect.out_of_order else 0.0,
+    )
+    last = _announce_account_updated(account, account._verify())
+    log.info("account %s onboarded: %s then %s", account.id, first.id, last.id)
 
 
 async def _complete_onboarding_handler(request: web.Request) -> web.Response:
@@ -1803,6 +1923,65 @@ async def _complete_onboarding_handler(request: web.Request) -> web.Response:
     previous = account._complete_onboarding()
     _announce_account_updated(account, previous)
     return json_response(account._export())
+
+
+PAYOUT_FAILURES = {
+    "account_closed": "The bank account has been closed.",
+    "account_frozen": "The bank account has been frozen.",
+    "bank_account_restricted": "The bank account has restrictions on either the type or number "
+    "of payouts allowed.",
+    "could_not_process": "The bank could not process this payout.",
+    "insufficient_funds": "Your Stripe account has insufficient funds to cover the payout.",
+    "invalid_account_number": "The routing number seems correct, but the account number is "
+    "invalid.",
+    "no_account": "The bank account details on file are probably incorrect. No bank account "
+    "could be located with those details.",
+}
+
+
+async def _dev_payout_failed_handler(request: web.Request) -> web.Response:
+    """Dev only: a payout of a connected account to its bank failed (`amount`, `currency`,
+    `failure_code`): the Connect event `payout.failed` with Stripe's Payout object."""
+    account = Account._api_retrieve(request.match_info["id"])
+    data = await ls_server.get_post_data(request) or {}
+    amount = _as_int(data.pop("amount", 1000), "amount", 1)
+    currency = str(data.pop("currency", account.default_currency)).lower()
+    code = data.pop("failure_code", "account_closed")
+    _unknown(data)
+    if code not in PAYOUT_FAILURES:
+        raise UserError(400, f"Invalid failure_code: {code}", {"param": "failure_code"})
+    now = _now()
+    payout = {
+        "id": "po_" + ls.random_id(24),
+        "object": "payout",
+        "amount": amount,
+        "application_fee": None,
+        "application_fee_amount": None,
+        "arrival_date": now,
+        "automatic": True,
+        "balance_transaction": "txn_" + ls.random_id(24),
+        "created": now,
+        "currency": currency,
+        "description": "STRIPE PAYOUT",
+        "destination": "ba_" + ls.random_id(24),
+        "failure_balance_transaction": "txn_" + ls.random_id(24),
+        "failure_code": code,
+        "failure_message": PAYOUT_FAILURES[code],
+        "livemode": False,
+        "metadata": {},
+        "method": "standard",
+        "original_payout": None,
+        "reconciliation_status": "not_applicable",
+        "reversed_by": None,
+        "source_type": "card",
+        "statement_descriptor": None,
+        "status": "failed",
+        "type": "bank_account",
+    }
+    event = ls.Event("payout.failed", _Exported(payout))
+    event.account = account.id
+    ls.schedule_webhook(event)
+    return json_response(payout)
 
 
 @web.middleware
@@ -1823,7 +2002,7 @@ async def onboarding_page_middleware(request: web.Request, handler: Handler) -> 
     grant.used = True
     account = Account._api_retrieve(grant.account)
     if not account.details_submitted:
-        _announce_account_updated(account, account._complete_onboarding())
+        _onboard(account)
     raise web.HTTPFound(grant.return_url)
 
 
@@ -2157,7 +2336,7 @@ async def _send_webhook(event: Any) -> None:
     """localstripe's delivery, with Stripe's rules: Connect events (those with `account`) go to
     `connect` endpoints only, the signature's timestamp is the time of sending."""
     payload = json.dumps(event._export(), indent=2, sort_keys=True)
-    await asyncio.sleep(WEBHOOK_DELAY_SECONDS)
+    await asyncio.sleep(WEBHOOK_DELAY_SECONDS + getattr(event, "_held_back", 0.0))
     connect_event = getattr(event, "account", None) is not None
     for hook in list(ls_webhooks._webhooks.values()):
         if hook.events is not None and event.type not in hook.events:
@@ -2387,6 +2566,7 @@ def install() -> web.Application:
     router.add_post("/v1/disputes/{id}/close", _dispute_close_handler)
     router.add_post("/_dev/disputes/{id}/close", _dev_dispute_outcome_handler)
     router.add_post("/_dev/payment_intents/{id}/expire", _dev_expire_hold_handler)
+    router.add_post("/_dev/accounts/{id}/payout_failed", _dev_payout_failed_handler)
     router.add_post("/v1/transfers/{id}/reversals", _transfer_reversals_handler)
     router.add_get("/v1/transfers/{id}/reversals", _transfer_reversals_handler)
     router.add_post("/_dev/accounts/{id}/complete_onboarding", _complete_onboarding_handler)
@@ -2657,6 +2837,24 @@ def main(argv: list[str] | None = None) -> int:
         + "); repeatable",
     )
     parser.add_argument(
+        "--platform-country",
+        default="US",
+        metavar="CC",
+        help="the platform's country (default US): connected accounts elsewhere need "
+        "tos_acceptance[service_agreement]=recipient, as on Stripe",
+    )
+    parser.add_argument(
+        "--allow-full-cross-border-accounts",
+        action="store_true",
+        help="not as Stripe: open accounts abroad without the recipient service agreement "
+        "(for callers that do not ask for it yet)",
+    )
+    parser.add_argument(
+        "--account-updates-out-of-order",
+        action="store_true",
+        help="deliver the account.updated events of an onboarding last first",
+    )
+    parser.add_argument(
         "--hold-lifetime-seconds",
         type=float,
         default=HOLD_LIFETIME_SECONDS,
@@ -2688,6 +2886,12 @@ def main(argv: list[str] | None = None) -> int:
     if not args.hold_lifetime_seconds > 0:
         parser.error("--hold-lifetime-seconds must be more than 0")
     holds.lifetime = args.hold_lifetime_seconds
+    country = args.platform_country.upper()
+    if country not in CONNECT_COUNTRIES:
+        parser.error(f"--platform-country: Stripe has no platforms in {args.platform_country!r}")
+    connect.platform_country = country
+    connect.allow_full_cross_border = args.allow_full_cross_border_accounts
+    connect.out_of_order = args.account_updates_out_of_order
     install()
     for currency, amount in opening.items():
         top_up(amount, currency)
