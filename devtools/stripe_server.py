@@ -38,6 +38,7 @@ import logging
 import math
 import os
 import random
+import re
 import secrets
 import signal
 import sys
@@ -46,6 +47,7 @@ import warnings
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -357,6 +359,66 @@ async def stripe_errors_middleware(request: web.Request, handler: Handler) -> we
     if isinstance(response, web.Response) and "Request-Id" not in response.headers:
         response.headers["Request-Id"] = _request_id()
     return response
+
+
+# --- Parameters of the current API ------------------------------------------------------------
+
+SPEC_FILE = Path(__file__).resolve().parent / "stripe_openapi" / "shapes.json"
+
+
+def _route_key(method: str, template: str) -> tuple[str, str]:
+    """("POST", "/v1/payment_intents/{}/capture") for a route or spec path template."""
+    return method.upper(), re.sub(r"\{[^}]*\}", "{}", template)
+
+
+def _load_parameters() -> dict[tuple[str, str], frozenset[str]]:
+    requests = json.loads(SPEC_FILE.read_text()).get("requests", {})
+    allowed = {}
+    for endpoint, names in requests.items():
+        method, template = endpoint.split(" ", 1)
+        allowed[_route_key(method, template)] = frozenset(names)
+    return allowed
+
+
+PARAMETERS: dict[tuple[str, str], frozenset[str]] = {}
+"""The parameters each endpoint Headstore calls takes, from Stripe's published spec
+(devtools/stripe_openapi/shapes.json, `requests`, made by scripts/stripe_shapes.py)."""
+
+
+async def _sent_parameters(request: web.Request) -> list[str]:
+    """The top-level names of the parameters of `request` (`card[number]` is `card`)."""
+    if request.method == "GET":
+        keys = list(request.query.keys())
+    elif request.content_type.startswith("application/json"):
+        try:
+            body = json.loads(await request.read() or b"{}")
+        except ValueError:
+            return []
+        keys = list(body) if isinstance(body, dict) else []
+    else:
+        keys = [k for k, _ in parse_qsl((await request.read()).decode("utf-8", "replace"), True)]
+    return [k.split("[", 1)[0] for k in keys]
+
+
+@web.middleware
+async def parameters_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A parameter the endpoint does not take is refused as Stripe refuses it."""
+    route = getattr(request.match_info, "route", None)
+    canonical = getattr(getattr(route, "resource", None), "canonical", None)
+    allowed = PARAMETERS.get(_route_key(request.method, canonical)) if canonical else None
+    if allowed is not None:
+        for name in await _sent_parameters(request):
+            if name not in allowed:
+                raise UserError(
+                    400,
+                    f"Received unknown parameter: {name}",
+                    {
+                        "code": "parameter_unknown",
+                        "param": name,
+                        "doc_url": "https://stripe.com/docs/error-codes/parameter-unknown",
+                    },
+                )
+    return await handler(request)
 
 
 # --- Cards -------------------------------------------------------------------------------------
@@ -2574,7 +2636,9 @@ def install() -> web.Application:
     middlewares = app.middlewares
     auth = middlewares.index(ls_server.auth_middleware)
     middlewares.insert(auth + 1, stripe_errors_middleware)
-    middlewares.insert(auth + 2, idempotency_middleware)
+    middlewares.insert(auth + 2, parameters_middleware)
+    middlewares.insert(auth + 3, idempotency_middleware)
+    PARAMETERS.update(_load_parameters())
     middlewares.insert(auth, onboarding_page_middleware)
     middlewares.insert(0, transfer_delay_middleware)
     middlewares.insert(0, network_middleware)
