@@ -10,9 +10,15 @@ what Headstore needs on top of it, before serving its aiohttp app on the loopbac
   an intent in the wrong state, `canceled_at` and `cancellation_reason`;
 - cards: brand, country and funding of Stripe's test numbers (15- and 14-digit numbers and 4-digit
   CVCs accepted), declines at charge time with Stripe's decline codes, `pm_card_*` test ids;
-- Connect: accounts, account links, a dev-only onboarding completion that sends `account.updated`,
-  transfers with their balance transactions, balance-transaction filters, a balance computed from
-  the balance transactions, webhook endpoints created through the API (signed deliveries).
+- Connect: accounts (countries and the recipient service agreement checked), account links,
+  onboarding in Stripe's two steps (optionally announced out of order), transfers with their
+  balance transactions and reversals, webhook endpoints created through the API (signed
+  deliveries), a connected account's failed payout;
+- money: Stripe's fee on each charge, a settlement currency with a fixed rate table, funds pending
+  then available, a balance that transfers cannot overdraw (`balance_insufficient`), refunds,
+  disputes (the dispute test card), holds expiring after 7 days, a clock tests move;
+- the network: a median latency and Stripe's rate limit (429), changeable while it runs;
+- the parameters of Stripe's published API: any other is refused (`parameter_unknown`).
 
 `docs/stripe-stand-in.md` says what is faithful and what is simplified. Everything is in memory:
 localstripe's pickle file under /tmp is never read nor written.
