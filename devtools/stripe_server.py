@@ -386,6 +386,10 @@ def _load_parameters() -> dict[tuple[str, str], frozenset[str]]:
     return allowed
 
 
+STRIPE_JS_PARAMETERS = frozenset({"key", "payment_user_agent", "referrer"})
+"""What Stripe.js (and localstripe's stand-in for it) adds to its requests, unlisted in the spec
+and taken by Stripe (localstripe drops them before handling a request)."""
+
 PARAMETERS: dict[tuple[str, str], frozenset[str]] = {}
 """The parameters each endpoint Headstore calls takes, from Stripe's published spec
 (devtools/stripe_openapi/shapes.json, `requests`, made by scripts/stripe_shapes.py)."""
@@ -414,7 +418,7 @@ async def parameters_middleware(request: web.Request, handler: Handler) -> web.S
     allowed = PARAMETERS.get(_route_key(request.method, canonical)) if canonical else None
     if allowed is not None:
         for name in await _sent_parameters(request):
-            if name not in allowed:
+            if name not in allowed and name not in STRIPE_JS_PARAMETERS:
                 raise UserError(
                     400,
                     f"Received unknown parameter: {name}",

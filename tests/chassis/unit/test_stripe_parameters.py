@@ -74,6 +74,18 @@ def test_nested_parameters_count_by_their_top_level_name(client: stripe.StripeCl
     assert refused.value.param == "amount"
 
 
+def test_what_stripe_js_adds_is_taken(client: stripe.StripeClient) -> None:
+    response = client.raw_request(
+        "post",
+        "/v1/payment_methods",
+        type="card",
+        card={"number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": "123"},
+        payment_user_agent="stripe.js/v3",
+        referrer="https://headstore.test/card",
+    )
+    assert json.loads(response.body)["object"] == "payment_method"
+
+
 def test_billings_and_payouts_own_calls_are_accepted(server_url: str) -> None:
     settings = StripeSettings(api_key="sk_test_x", api_base=server_url)
     billing = StripeGateway(settings)
