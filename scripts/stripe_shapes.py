@@ -57,6 +57,7 @@ ENDPOINTS = (
     ("post", "/v1/payment_intents/{intent}/cancel"),
     ("get", "/v1/charges/{charge}"),
     ("post", "/v1/refunds"),
+    ("get", "/v1/refunds"),
     ("get", "/v1/balance"),
     ("get", "/v1/balance_transactions"),
     ("get", "/v1/balance_transactions/{id}"),
