@@ -58,10 +58,11 @@ Processing = ProcessingEvent[UUID]
 DEFAULT_WEEK_ANCHOR = "2024-01-01T00:00:00+00:00"  # a Monday, midnight UTC
 SAVE_ATTEMPTS = 5
 SNAPSHOT_INTERVAL = 50
-PLAN_CHUNK = 1_000
-"""Payees (and their accounts) read with one query per this many, planning and running."""
 RECORD_BATCH = 250
 """Payees whose outcomes are saved together (one save, one lock of the events table)."""
+RUN_CHUNK = 250
+"""Payees (and their accounts) read with one query per this many while a run plans and sends:
+a chunk small enough that the sending threads never wait on a read."""
 
 
 class PayoutsConfig(EnvironmentSettings):
@@ -261,7 +262,6 @@ class RunReport:
     failed: int = 0
     carried: int = 0
     statements: int = 0
-    found: int = 0  # transfers found already made at Stripe (a resumed run) and recorded
     errors: int = 0  # calls that failed after every attempt: the run resumes on the next tick
 
 
@@ -676,7 +676,14 @@ class PayoutsApplication(ServiceApplication):
             run = self.find(PayoutRun, run_id(week))
             resumed = run is not None
             if run is None:
-                run = self._plan(week, connect)
+                run = PayoutRun.begin(week, self.weeks.end(week))
+                try:
+                    self.save(run)
+                except IntegrityError:  # another replica began it first: follow its plan
+                    found = self.find(PayoutRun, run_id(week))
+                    if found is None:
+                        raise
+                    run, resumed = found, True
             if not run.finished:
                 self._execute(run, connect, report, resumed=resumed)
             return report
@@ -695,59 +702,45 @@ class PayoutsApplication(ServiceApplication):
         found = read_aggregates(self, ids)
         return {id: aggregate for id, aggregate in found.items() if isinstance(aggregate, kind)}
 
-    def _plan(self, week: int, connect: ConnectProvider) -> PayoutRun:
-        """Every active payee's balance due through `week`, by currency, drawn on the
-        platform's available balance: what it does not cover is planned as carried (the
-        payee's status says so, and the next run pays it). Payees at or below zero are left
-        out. One pass over the payees, read a chunk at a time."""
-        available = {
-            currency.upper(): amount for currency, amount in connect.available_balance().items()
-        }
-        planned: list[dict[str, Any]] = []
-        ids = self.payee_ids()
-        for start in range(0, len(ids), PLAN_CHUNK):
-            chunk = ids[start : start + PLAN_CHUNK]
-            accounts = self._read(PayoutAccount, [payout_account_id(a) for a in chunk])
-            payees = self._read(Payee, [payee_id(a) for a in chunk])
-            for account_id in chunk:
-                account = accounts.get(payout_account_id(account_id))
-                payee = payees.get(payee_id(account_id))
-                if account is None or not account.active or payee is None:
-                    continue  # the balance waits until payout is activated
-                for currency in payee.currencies():
-                    amount = payee.due(currency, week)
-                    if amount <= 0:
-                        continue  # nothing due, or a balance at or below zero: carried as is
-                    carry = ""
-                    if available.get(currency, 0) >= amount:
-                        available[currency] = available.get(currency, 0) - amount
-                    else:
-                        carry = insufficient(currency, available.get(currency, 0))
-                    planned.append(
-                        {
-                            "account_id": account_id,
-                            "currency": currency,
-                            "amount": amount,
-                            "destination": account.stripe_account_id,
-                            "carry": carry,
-                        }
-                    )
-        run = PayoutRun.start(week, self.weeks.end(week), planned)
-        try:
-            self.save(run)
-        except IntegrityError:  # another replica planned it first: follow its plan
-            found = self.find(PayoutRun, run_id(week))
-            if found is None:
-                raise
-            return found
-        carried = sum(1 for item in planned if item["carry"])
-        log.info(
-            "payout run for week %d planned: %d transfers, %d carried for want of balance",
-            week,
-            len(planned) - carried,
-            carried,
-        )
-        return run
+    def _plan_chunk(
+        self,
+        week: int,
+        chunk: list[str],
+        available: dict[str, int],
+    ) -> tuple[list[dict[str, Any]], dict[str, Payee]]:
+        """The items of these payees (account ids in order): every active payee's balance due
+        through `week`, by currency, drawn on the platform's `available` balance (what it does
+        not cover is planned as carried: the payee's status says so, and the next run pays it).
+        Payees at or below zero are left out. Returns the items and the payees read."""
+        accounts = self._read(PayoutAccount, [payout_account_id(a) for a in chunk])
+        payees = self._read(Payee, [payee_id(a) for a in chunk])
+        items: list[dict[str, Any]] = []
+        read: dict[str, Payee] = {}
+        for account_id in chunk:
+            account = accounts.get(payout_account_id(account_id))
+            payee = payees.get(payee_id(account_id))
+            if account is None or not account.active or payee is None:
+                continue  # the balance waits until payout is activated
+            read[account_id] = payee
+            for currency in payee.currencies():
+                amount = payee.due(currency, week)
+                if amount <= 0:
+                    continue  # nothing due, or a balance at or below zero: carried as is
+                carry = ""
+                if available.get(currency, 0) >= amount:
+                    available[currency] = available.get(currency, 0) - amount
+                else:
+                    carry = insufficient(currency, available.get(currency, 0))
+                items.append(
+                    {
+                        "account_id": account_id,
+                        "currency": currency,
+                        "amount": amount,
+                        "destination": account.stripe_account_id,
+                        "carry": carry,
+                    }
+                )
+        return items, read
 
     def _execute(
         self, run: PayoutRun, connect: ConnectProvider, report: RunReport, *, resumed: bool
@@ -764,24 +757,56 @@ class PayoutsApplication(ServiceApplication):
             by_payee.setdefault(item["account_id"], []).append(item)
         statuses: dict[tuple[str, str], str] = {}
 
+        def waiting(account_id: str, payee: Payee) -> _PayeeRun | None:
+            todo = []
+            for item in by_payee[account_id]:
+                outcome = payee.outcome(week, item["currency"])
+                if outcome is not None:
+                    statuses[(account_id, item["currency"])] = outcome["status"]
+                else:
+                    todo.append(item)
+            if todo or week not in payee.statements:
+                return _PayeeRun(account_id, todo, payee, {})
+            return None
+
         def parts() -> Iterator[_PayeeRun]:
+            """What was planned before (a resumed run), then the rest of the plan, a chunk of
+            payees at a time, each chunk recorded before its transfers are sent."""
             ids = list(by_payee)
-            for start in range(0, len(ids), PLAN_CHUNK):
-                chunk = ids[start : start + PLAN_CHUNK]
+            for start in range(0, len(ids), RUN_CHUNK):
+                chunk = ids[start : start + RUN_CHUNK]
                 payees = self._read(Payee, [payee_id(a) for a in chunk])
                 for account_id in chunk:
                     payee = payees.get(payee_id(account_id))
-                    if payee is None:
-                        continue
-                    todo = []
-                    for item in by_payee[account_id]:
-                        outcome = payee.outcome(week, item["currency"])
-                        if outcome is not None:
-                            statuses[(account_id, item["currency"])] = outcome["status"]
-                        else:
-                            todo.append(item)
-                    if todo or week not in payee.statements:
-                        yield _PayeeRun(account_id, todo, payee, {})
+                    part = waiting(account_id, payee) if payee is not None else None
+                    if part is not None:
+                        yield part
+            if not run.planning:
+                return
+            available = {
+                currency.upper(): amount for currency, amount in connect.available_balance().items()
+            }
+            ahead = [a for a in self.payee_ids() if a > run.planned_through]
+            for start in range(0, len(ahead), RUN_CHUNK):
+                chunk = ahead[start : start + RUN_CHUNK]
+                items, read = self._plan_chunk(week, chunk, available)
+                run.plan_chunk(items, through=chunk[-1])
+                self.save(run)
+                for item in items:
+                    by_payee.setdefault(item["account_id"], []).append(item)
+                for account_id in dict.fromkeys(item["account_id"] for item in items):
+                    part = waiting(account_id, read[account_id])
+                    if part is not None:
+                        yield part
+            run.end_planning()
+            self.save(run)
+            carried = sum(1 for item in run.planned if item.get("carry"))
+            log.info(
+                "payout run for week %d planned: %d transfers, %d carried for want of balance",
+                week,
+                len(run.planned) - carried,
+                carried,
+            )
 
         def send(part: _PayeeRun) -> _PayeeRun:
             for item in part.items:

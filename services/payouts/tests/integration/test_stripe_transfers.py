@@ -196,3 +196,20 @@ def test_stripe_refusing_a_country_says_which(
         )
     assert getattr(refused.value, "code", "") == "unsupported_payout_country"
     assert not isinstance(refused.value, stripe.StripeError)
+
+
+def test_a_balance_insufficient_refusal_from_stripe_is_carried(
+    app: PayoutsApplication, gateway: ConnectGateway, clock: FakeClock, monkeypatch: Any
+) -> None:
+    """The plan saw enough (the balance moved since), but the stand-in refuses the transfer
+    as Stripe does (400 balance_insufficient): carried, not failed, nothing sent."""
+    account = activate(app, gateway, "e1", "US")
+    Upstream(app).earnings("s1", "e1", 8100, 900)
+    monkeypatch.setattr(gateway, "available_balance", lambda: {"USD": 10**9})
+    clock.advance(RUN_OF_WEEK_0 - clock.now())
+    report = app.run_due(clock.now(), gateway)
+    assert (report.sent, report.carried, report.failed) == (0, 1, 0)
+    outcome = payee(app, "e1").outcome(0, "USD")
+    assert outcome is not None and outcome["status"] == CARRIED and outcome["reason"]
+    assert transfers_at_stripe(gateway, account.stripe_account_id, 0) == []
+    assert payee(app, "e1").balance("USD") == 8100

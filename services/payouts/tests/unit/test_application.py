@@ -346,3 +346,29 @@ def test_a_country_the_platform_cannot_pay_is_refused_by_name(connect, clock):
     assert "Mexico (MX)" in refused.value.message
     assert connect.accounts == {}
     app.close()
+
+
+def test_a_run_killed_while_planning_plans_on_after_the_last_payee_planned(
+    app, connect, upstream, clock
+):
+    from services.payouts.application import RUN_CHUNK
+
+    experts = [f"e{n:04d}" for n in range(RUN_CHUNK + 40)]
+    for expert in experts:
+        activate(app, connect, expert)
+        upstream.earnings(f"s-{expert}", expert, 1000, 111)
+    clock.advance(RUN_OF_WEEK_0 - clock.now())
+    connect.crash_after = transfer_key(experts[10], 0, "USD")  # in the first chunk
+    with pytest.raises(Crash):
+        app.run_due(clock.now(), connect)
+    run = app.find(PayoutRun, run_id(0))
+    assert run.planning and run.planned_through == experts[RUN_CHUNK - 1]
+    assert len(run.planned) == RUN_CHUNK  # the second chunk was not planned yet
+    connect.crash_after = None
+    report = app.run_due(clock.now(), connect)
+    run = app.find(PayoutRun, run_id(0))
+    assert run.finished and not run.planning and len(run.planned) == len(experts)
+    assert len(connect.transfers) == len(experts)  # one each: none twice, none left out
+    assert len(connect.calls) == len(experts)  # the 11 made before the crash were looked up
+    assert report.sent == len(experts)
+    assert all(app.payee(e).balance("USD") == 0 for e in experts)
