@@ -98,6 +98,10 @@ WITHOUT_MONEY = frozenset(
         "payouts:ExpertStatistics.SessionCounted",
         "payouts:ExpertStatistics.RatingCounted",
         "payouts:PayoutRun.Finished",
+        # a run's plan, in chunks: what was paid is read from the payees' transfers
+        "payouts:PayoutRun.PlanningBegan",
+        "payouts:PayoutRun.ChunkPlanned",
+        "payouts:PayoutRun.PlanningEnded",
         _PAYEE + "Held",
         _PAYEE + "Released",
         _PAYEE + "TransferCarried",

@@ -103,9 +103,15 @@ def test_billings_and_payouts_own_calls_are_accepted(server_url: str) -> None:
     assert kept.payment_intent_id and released.payment_intent_id
     billing.capture(f"s-{run}:1:capture", kept.payment_intent_id, 2500)
     billing.cancel(f"s-{run}:2:cancel", released.payment_intent_id)
+    refunded = billing.refund(
+        f"s-{run}:refund:{kept.payment_intent_id}", kept.payment_intent_id, 2500
+    )
+    # Asked again after the key was forgotten: looked up (refunds.list), not refunded twice.
+    again = billing.refund(f"s-{run}:refund-again", kept.payment_intent_id, 2500)
+    assert again == refunded
 
     payouts = ConnectGateway(settings)
-    account = payouts.create_account(f"acct-{run}", f"expert-{run}", "e@example.com", "US")
+    account = payouts.create_account(f"acct-{run}", f"expert-{run}", "e@example.com", "US", "full")
     link = payouts.onboarding_link(account, "https://h.test/return", "https://h.test/refresh")
     assert link.startswith("http")
     client_of(server_url).raw_request("post", f"/_dev/accounts/{account}/complete_onboarding")
