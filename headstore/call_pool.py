@@ -5,7 +5,8 @@ live) and answers 429 beyond that. A `CallPool` keeps a process under the limit 
 slow calls at once:
 
 - `call(fn, ...)` makes one call in the calling thread: it first takes a slot of the rate limit
-  (`limits`' moving window: at most `rate` calls start in any second, the way Stripe counts),
+  (`limits`' moving window: at most `rate` calls start in any second, the way Stripe counts;
+  and evenly spaced, one every 1/`rate` s, so no burst meets the API's own window),
   and runs the call again with exponential back-off and jitter (`tenacity`) when it fails with
   one of `retry_on` (for Stripe: `stripe.RateLimitError`, HTTP 429, and connection errors).
   Every other error goes up at once.
@@ -32,6 +33,7 @@ Metrics, prefixed `<service>_<api>_`: `calls_in_flight`, `rate_limit_waits_total
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -69,7 +71,10 @@ def os_sleep() -> Callable[[float], None]:
 
 
 class RateLimit:
-    """At most `per_second` acquisitions start in any moving one-second window."""
+    """At most `per_second` acquisitions start in any moving one-second window (`limits`), and
+    they start evenly spaced, one every 1/`per_second` s: a burst of the whole second's calls at
+    once would reach the API with some jitter, and calls started when the window moves on
+    would meet the last of them inside the API's own second, and be refused (429)."""
 
     def __init__(
         self,
@@ -84,10 +89,19 @@ class RateLimit:
         self.key = key
         self.limiter = MovingWindowRateLimiter(MemoryStorage())
         self.sleep = sleep or os_sleep()
+        self.interval = 1.0 / per_second
+        self._next = 0.0
+        self._pacing = threading.Lock()
 
     def acquire(self) -> float:
         """Take a slot, waiting as long as needed; returns the seconds waited."""
-        waited = 0.0
+        with self._pacing:
+            now = time.monotonic()
+            start = max(now, self._next)
+            self._next = start + self.interval
+        waited = start - now
+        if waited > 0:
+            self.sleep(waited)
         while not self.limiter.hit(self.item, self.key):
             stats = self.limiter.get_window_stats(self.item, self.key)
             pause = min(max(stats.reset_time - time.time(), 0.001), LIMIT_POLL_SECONDS)
@@ -114,16 +128,16 @@ class CallPool:
         sleep: Callable[[float], None] | None = None,
     ) -> None:
         """`retry_on`: errors after which a call is made again (`throttled` among them count as
-        the API's "too many requests"); `attempts` in all, waiting a random time up to
-        `backoff_seconds * 2**n` (at most `backoff_max_seconds`) before attempt n + 1."""
+        the API's "too many requests"); `attempts` in all, waiting (with `sleep`) a random time
+        up to `backoff_seconds * 2**n` (at most `backoff_max_seconds`) before attempt n + 1."""
         if workers < 1:
             raise ValueError("a call pool has at least one worker")
         if attempts < 1:
             raise ValueError("a call is attempted at least once")
         self.service, self.api = service, api
         self.rate_per_second, self.workers = rate_per_second, workers
-        self.sleep = sleep or os_sleep()
-        self.limit = RateLimit(rate_per_second, f"{service}:{api}", sleep=self.sleep)
+        self.sleep = sleep or os_sleep()  # between attempts (a test may pass its own)
+        self.limit = RateLimit(rate_per_second, f"{service}:{api}")
         self.retry_on = tuple(retry_on) + tuple(throttled)
         self.throttled = tuple(throttled)
         self.attempts = attempts
@@ -195,14 +209,16 @@ class CallPool:
         self, fn: Callable[[K], T], items: Iterable[K]
     ) -> Iterator[tuple[K, T | Exception]]:
         """`fn(item)` for every item on the pool's threads, at most `workers` at a time (items are
-        taken from `items` only as workers free up, so a long iterable is never all queued);
-        yields `(item, result)`, or `(item, exception)` when `fn` raised, as each finishes."""
+        taken from `items` as workers free up, twice as many as there are workers queued at
+        most, so a long iterable is never all queued and a caller busy with results leaves no
+        worker idle); yields `(item, result)`, or `(item, exception)` when `fn` raised, as each
+        finishes. Items are drawn from `items` in the calling thread."""
         executor = self._pool()
         pending: dict[Future[T], K] = {}
         source = iter(items)
         exhausted = False
         while True:
-            while not exhausted and len(pending) < self.workers:
+            while not exhausted and len(pending) < 2 * self.workers:
                 try:
                     item = next(source)
                 except StopIteration:

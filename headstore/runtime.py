@@ -56,8 +56,14 @@ class OffHub:
             return attribute
 
         def call_in_thread(*args: Any, **kwargs: Any) -> Any:
+            import threading
+
             from eventlet import tpool
 
+            if threading.current_thread() is not threading.main_thread():
+                # Off the hub already (tpool, or a pool's OS thread such as headstore.call_pool's,
+                # which must not wait on a green event): call in this thread.
+                return attribute(*args, **kwargs)
             context = contextvars.copy_context()
             return tpool.execute(context.run, attribute, *args, **kwargs)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -20,16 +20,17 @@ from uuid import UUID
 
 from eventsourcing.application import ProcessingEvent
 from eventsourcing.persistence import IntegrityError
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, field_validator
 
 from headstore import metrics
 from headstore.errors import NotFound, PreconditionFailed
-from headstore.open_index import OpenEntries
+from headstore.open_index import OpenEntries, read_aggregates
 from headstore.saving import retry_on_conflict
 from headstore.settings import EnvironmentSettings, Settings, variable
 from headstore.store import ServiceApplication
 from services.payouts.domain import (
     AMBASSADOR_SHARE,
+    CARRIED,
     EARNINGS,
     FAILED,
     SENT,
@@ -44,6 +45,7 @@ from services.payouts.domain import (
     payout_account_id,
     referral_id,
     run_id,
+    service_agreement,
     statistics_id,
     transfer_group,
     transfer_key,
@@ -56,6 +58,11 @@ Processing = ProcessingEvent[UUID]
 DEFAULT_WEEK_ANCHOR = "2024-01-01T00:00:00+00:00"  # a Monday, midnight UTC
 SAVE_ATTEMPTS = 5
 SNAPSHOT_INTERVAL = 50
+RECORD_BATCH = 250
+"""Payees whose outcomes are saved together (one save, one lock of the events table)."""
+RUN_CHUNK = 250
+"""Payees (and their accounts) read with one query per this many while a run plans and sends:
+a chunk small enough that the sending threads never wait on a read."""
 
 
 class PayoutsConfig(EnvironmentSettings):
@@ -68,6 +75,17 @@ class PayoutsConfig(EnvironmentSettings):
     week_seconds: int = variable("PAYOUTS_WEEK_SECONDS", 7 * 24 * 3600, ge=1)
     tick_seconds: float = variable("PAYOUTS_TICK_SECONDS", 1.0, gt=0)
     """How often the timer looks for finished weeks and transfers to retry."""
+    platform_country: str = variable("PAYOUTS_PLATFORM_COUNTRY", "US")
+    """Where the platform's Stripe account is registered (ISO 3166-1 alpha-2): which payout
+    countries it can pay, and which accounts take the recipient service agreement."""
+
+    @field_validator("platform_country")
+    @classmethod
+    def _country_code(cls, value: str) -> str:
+        code = value.strip().upper()
+        if len(code) != 2 or not code.isalpha():
+            raise ValueError("must be a two-letter country code (ISO 3166-1 alpha-2)")
+        return code
 
     @property
     def weeks(self) -> PayoutWeeks:
@@ -110,6 +128,48 @@ class SessionRating:
 
 
 @dataclass(frozen=True)
+class RefundedSession:
+    """A session's charge went back to the client: the expert's share comes back from the
+    expert, and an ambassador's share of the platform's share from the ambassador."""
+
+    session_id: str
+    expert_id: str
+    currency: str
+    expert_share_minor: int
+    platform_share_minor: int
+    refunded_at: datetime
+
+
+@dataclass(frozen=True)
+class OpenedDispute:
+    """The client's bank disputes a session's charge: its credits are held."""
+
+    dispute_id: str
+    session_id: str
+    expert_id: str
+
+
+DISPUTE_WON = "won"
+DISPUTE_LOST = "lost"
+
+
+@dataclass(frozen=True)
+class ClosedDispute:
+    """A dispute is over. Won: the session's credits are released. Lost: released and taken
+    back as for a refund (`expert_share_minor`, and the ambassador's share of
+    `platform_share_minor`)."""
+
+    dispute_id: str
+    session_id: str
+    expert_id: str
+    outcome: str  # DISPUTE_WON or DISPUTE_LOST
+    currency: str
+    expert_share_minor: int
+    platform_share_minor: int
+    closed_at: datetime
+
+
+@dataclass(frozen=True)
 class ExpertReferral:
     """An ambassador brought an expert, for a share of the platform's commission."""
 
@@ -125,12 +185,19 @@ class ExpertReferral:
 
 @dataclass(frozen=True)
 class TransferResult:
+    """A transfer made (`transfer_id`), refused (`refused_reason`), or refused because the
+    platform's available balance does not cover it (`carried`, with the reason): carried to the
+    next run."""
+
     transfer_id: str = ""
     refused_reason: str = ""
+    carried: bool = False
 
     def __post_init__(self) -> None:
         if bool(self.transfer_id) == bool(self.refused_reason):
             raise ValueError("a transfer is either made (transfer_id) or refused (reason)")
+        if self.carried and not self.refused_reason:
+            raise ValueError("a carried transfer says why")
 
 
 @dataclass(frozen=True)
@@ -146,12 +213,28 @@ class ConnectProvider(Protocol):
     other than a refusal (network, provider down) are raised and the step is retried."""
 
     def create_account(
-        self, idempotency_key: str, account_id: str, email: str, country: str
+        self,
+        idempotency_key: str,
+        account_id: str,
+        email: str,
+        country: str,
+        service_agreement: str,
     ) -> str: ...
 
     def onboarding_link(self, stripe_account_id: str, return_url: str, refresh_url: str) -> str: ...
 
     def account_state(self, stripe_account_id: str) -> ConnectedAccountState: ...
+
+    def available_balance(self) -> dict[str, int]:
+        """The platform's available balance, minor units by currency (upper case)."""
+        ...
+
+    def find_transfer(
+        self, *, destination: str, transfer_group: str, account_id: str, currency: str
+    ) -> str | None:
+        """The id of a transfer already made to `destination` in `transfer_group` for this
+        payee and currency, if there is one."""
+        ...
 
     def transfer(
         self,
@@ -164,13 +247,51 @@ class ConnectProvider(Protocol):
         metadata: dict[str, str],
     ) -> TransferResult: ...
 
+    def concurrently(
+        self, call: Callable[[Any], Any], items: Iterable[Any]
+    ) -> Iterator[tuple[Any, Any]]:
+        """`call(item)` for each item, as many at once as the provider allows; yields each item
+        with its result, or the exception it raised, as each is done."""
+        ...
+
 
 @dataclass
 class RunReport:
     week: int | None = None
     sent: int = 0
     failed: int = 0
+    carried: int = 0
     statements: int = 0
+    errors: int = 0  # calls that failed after every attempt: the run resumes on the next tick
+
+
+@dataclass(frozen=True)
+class TakenBack:
+    """Money taken back from a payee after it was credited: a refund or a lost dispute."""
+
+    account_id: str
+    reference: str
+    currency: str
+    amount_minor: int
+    reason: str
+    at: datetime
+
+
+@dataclass
+class _PayeeRun:
+    """One payee's part of a run: the planned items not yet recorded, and what became of them."""
+
+    account_id: str
+    items: list[dict[str, Any]]
+    payee: Payee
+    results: dict[str, TransferResult | Exception]
+
+
+def insufficient(currency: str, available: int) -> str:
+    return (
+        f"The platform's available {currency} balance ({available} in minor units) does not "
+        "cover this transfer yet; it is carried to the next weekly run."
+    )
 
 
 def _time(message: Any, name: str) -> datetime | None:
@@ -232,6 +353,18 @@ class PayoutsApplication(ServiceApplication):
                 "Earnings and ambassador shares credited, in minor units",
                 ("currency", "entry"),
             ).labels(domain_event.currency, domain_event.entry).inc(domain_event.amount_minor)
+        elif isinstance(domain_event, Payee.Debited):
+            metrics.counter(
+                "payouts_debited_minor",
+                "Money taken back from payees (refunds, lost disputes), in minor units",
+                ("currency",),
+            ).labels(domain_event.currency).inc(domain_event.amount_minor)
+        elif isinstance(domain_event, Payee.Held):
+            metrics.counter("payouts_holds", "Disputed sessions held from payouts").inc()
+        elif isinstance(domain_event, Payee.Released):
+            metrics.counter(
+                "payouts_holds_released", "Holds of disputed sessions released", ("outcome",)
+            ).labels(domain_event.outcome).inc()
         elif isinstance(domain_event, PayoutAccount.Activated):
             metrics.counter("payouts_accounts_activated", "Connected accounts activated").inc()
         elif isinstance(domain_event, PayoutRun.Finished):
@@ -275,19 +408,24 @@ class PayoutsApplication(ServiceApplication):
         """The payee's connected account (opened at Stripe once) and, while onboarding is
         unfinished, a fresh onboarding link."""
         account = self.payout_account(account_id)
+        platform = self.config.platform_country
         if account is None:
-            code = check_country(country)
+            code = check_country(country, platform)
             stripe_account_id = connect.create_account(
-                f"payout-account:{account_id}", account_id, email, code
+                f"payout-account:{account_id}",
+                account_id,
+                email,
+                code,
+                service_agreement(code, platform),
             )
-            account = PayoutAccount.open(account_id, code, stripe_account_id)
+            account = PayoutAccount.open(account_id, code, stripe_account_id, platform)
             try:
                 self.save(account)
             except IntegrityError:  # a concurrent first activation saved it: use that one
                 account = self.payout_account(account_id)
                 if account is None:
                     raise
-        elif country and check_country(country) != account.country:
+        elif country and check_country(country, platform) != account.country:
             raise PreconditionFailed(
                 "payout_country_fixed",
                 f"Your payout account is in {account.country}; its country cannot change.",
@@ -365,13 +503,19 @@ class PayoutsApplication(ServiceApplication):
         changed: list[Any] = [payee]
         referral = self.find(Referral, referral_id(earnings.expert_id))
         if referral is not None:
-            changed.extend(self._credit_share(referral, payee))
+            session = {
+                "session_id": earnings.session_id,
+                "currency": earnings.currency,
+                "commission": earnings.commission_minor,
+                "week": week,
+            }
+            changed.extend(self._credit_share(referral, [session]))
         processing.collect_events(*changed)
 
-    def _credit_share(self, referral: Referral, expert: Payee) -> list[Any]:
-        """The ambassador's share of every session of the expert not yet shared."""
+    def _credit_share(self, referral: Referral, sessions: list[dict[str, Any]]) -> list[Any]:
+        """The ambassador's share of these sessions of the expert, each once."""
         ambassador = self._payee_or_new(referral.ambassador_id)
-        for credit in expert.earnings_credits():
+        for credit in sessions:
             share = referral.share(credit["commission"])
             if share <= 0 or ambassador.has_credit(AMBASSADOR_SHARE, credit["session_id"]):
                 continue
@@ -398,9 +542,107 @@ class PayoutsApplication(ServiceApplication):
         )
         changed: list[Any] = [referral]
         expert = self.payee(referred.expert_id)
-        if expert is not None:
-            changed.extend(self._credit_share(referral, expert))
+        if expert is not None:  # the sessions of the weeks it keeps (KEPT_WEEKS)
+            changed.extend(self._credit_share(referral, expert.earnings_credits()))
         processing.collect_events(*changed)
+
+    def take_back(self, processing: Processing, taken: TakenBack) -> None:
+        """Money taken back from a payee (a refund, a lost dispute), once per reference: the
+        balance may go below zero, and is then carried, never transferred, until credits
+        bring it above zero."""
+        payee = self._payee_or_new(taken.account_id)
+        payee.debit(
+            reference=taken.reference,
+            currency=taken.currency,
+            amount_minor=taken.amount_minor,
+            reason=taken.reason,
+            week=self.weeks.week_of(taken.at),
+        )
+        processing.collect_events(payee)
+
+    def _take_back_session(
+        self,
+        *,
+        reference: str,
+        reason: str,
+        expert_id: str,
+        currency: str,
+        expert_share_minor: int,
+        platform_share_minor: int,
+        at: datetime,
+        changed: dict[str, Payee],
+    ) -> None:
+        """Debit the expert's share from the expert and, for a referred expert, the
+        ambassador's share of the platform's share from the ambassador, once per reference."""
+        week = self.weeks.week_of(at)
+        takes = [(expert_id, expert_share_minor)]
+        referral = self.find(Referral, referral_id(expert_id))
+        if referral is not None and platform_share_minor > 0:
+            takes.append((referral.ambassador_id, referral.share(platform_share_minor)))
+        for account_id, amount in takes:
+            if amount <= 0:
+                continue
+            payee = changed.get(account_id) or self._payee_or_new(account_id)
+            if payee.debit(
+                reference=reference,
+                currency=currency,
+                amount_minor=amount,
+                reason=reason,
+                week=week,
+            ):
+                changed[account_id] = payee
+
+    def _session_payees(self, expert_id: str) -> list[str]:
+        """The expert and, for a referred expert, the ambassador sharing the session."""
+        referral = self.find(Referral, referral_id(expert_id))
+        return [expert_id] + ([referral.ambassador_id] if referral is not None else [])
+
+    def refund_session(self, processing: Processing, refunded: RefundedSession) -> None:
+        """A refunded session's shares are taken back, once: the balance may go below zero and
+        is then carried until later earnings pay it off."""
+        changed: dict[str, Payee] = {}
+        self._take_back_session(
+            reference=f"refund:{refunded.session_id}",
+            reason=f"Session {refunded.session_id} refunded to the client.",
+            expert_id=refunded.expert_id,
+            currency=refunded.currency,
+            expert_share_minor=refunded.expert_share_minor,
+            platform_share_minor=refunded.platform_share_minor,
+            at=refunded.refunded_at,
+            changed=changed,
+        )
+        processing.collect_events(*changed.values())
+
+    def hold_disputed(self, processing: Processing, opened: OpenedDispute) -> None:
+        """What the disputed session credited its expert and ambassador is kept back from
+        the weekly runs until the dispute closes."""
+        changed = []
+        for account_id in self._session_payees(opened.expert_id):
+            payee = self._payee_or_new(account_id)
+            if payee.hold(reference=f"dispute:{opened.dispute_id}", session_id=opened.session_id):
+                changed.append(payee)
+        processing.collect_events(*changed)
+
+    def close_dispute(self, processing: Processing, closed: ClosedDispute) -> None:
+        """Won: the held credits are released. Lost: released and taken back, as a refund."""
+        reference = f"dispute:{closed.dispute_id}"
+        changed: dict[str, Payee] = {}
+        for account_id in self._session_payees(closed.expert_id):
+            payee = self.payee(account_id)
+            if payee is not None and payee.release(reference=reference, outcome=closed.outcome):
+                changed[account_id] = payee
+        if closed.outcome == DISPUTE_LOST:
+            self._take_back_session(
+                reference=reference,
+                reason=f"Dispute {closed.dispute_id} over session {closed.session_id} lost.",
+                expert_id=closed.expert_id,
+                currency=closed.currency,
+                expert_share_minor=closed.expert_share_minor,
+                platform_share_minor=closed.platform_share_minor,
+                at=closed.closed_at,
+                changed=changed,
+            )
+        processing.collect_events(*changed.values())
 
     def count_session(self, processing: Processing, charged: ChargedSession) -> None:
         stats = self._statistics_or_new(charged.expert_id)
@@ -430,12 +672,20 @@ class PayoutsApplication(ServiceApplication):
                 # finished there is nothing left to do, and no need to read the log each tick.
                 return report
             for unfinished in self._unfinished_runs(before=week):
-                self._execute(unfinished, connect, report)
+                self._execute(unfinished, connect, report, resumed=True)
             run = self.find(PayoutRun, run_id(week))
+            resumed = run is not None
             if run is None:
-                run = self._plan(week)
+                run = PayoutRun.begin(week, self.weeks.end(week))
+                try:
+                    self.save(run)
+                except IntegrityError:  # another replica began it first: follow its plan
+                    found = self.find(PayoutRun, run_id(week))
+                    if found is None:
+                        raise
+                    run, resumed = found, True
             if not run.finished:
-                self._execute(run, connect, report)
+                self._execute(run, connect, report, resumed=resumed)
             return report
 
     def _unfinished_runs(self, before: int) -> Iterator[PayoutRun]:
@@ -448,72 +698,190 @@ class PayoutsApplication(ServiceApplication):
                 elif run is not None:
                     self._finished_runs.add(week)
 
-    def _plan(self, week: int) -> PayoutRun:
-        planned: list[dict[str, Any]] = []
-        for account_id in self.payee_ids():
-            account = self.payout_account(account_id)
-            payee = self.payee(account_id)
+    def _read(self, kind: type[Any], ids: list[UUID]) -> dict[UUID, Any]:
+        found = read_aggregates(self, ids)
+        return {id: aggregate for id, aggregate in found.items() if isinstance(aggregate, kind)}
+
+    def _plan_chunk(
+        self,
+        week: int,
+        chunk: list[str],
+        available: dict[str, int],
+    ) -> tuple[list[dict[str, Any]], dict[str, Payee]]:
+        """The items of these payees (account ids in order): every active payee's balance due
+        through `week`, by currency, drawn on the platform's `available` balance (what it does
+        not cover is planned as carried: the payee's status says so, and the next run pays it).
+        Payees at or below zero are left out. Returns the items and the payees read."""
+        accounts = self._read(PayoutAccount, [payout_account_id(a) for a in chunk])
+        payees = self._read(Payee, [payee_id(a) for a in chunk])
+        items: list[dict[str, Any]] = []
+        read: dict[str, Payee] = {}
+        for account_id in chunk:
+            account = accounts.get(payout_account_id(account_id))
+            payee = payees.get(payee_id(account_id))
             if account is None or not account.active or payee is None:
                 continue  # the balance waits until payout is activated
+            read[account_id] = payee
             for currency in payee.currencies():
                 amount = payee.due(currency, week)
-                if amount > 0:
-                    planned.append(
-                        {
-                            "account_id": account_id,
-                            "currency": currency,
-                            "amount": amount,
-                            "destination": account.stripe_account_id,
-                        }
-                    )
-        run = PayoutRun.start(week, self.weeks.end(week), planned)
-        try:
-            self.save(run)
-        except IntegrityError:  # another replica planned it first: follow its plan
-            found = self.find(PayoutRun, run_id(week))
-            if found is None:
-                raise
-            return found
-        log.info("payout run for week %d planned: %d transfers", week, len(planned))
-        return run
+                if amount <= 0:
+                    continue  # nothing due, or a balance at or below zero: carried as is
+                carry = ""
+                if available.get(currency, 0) >= amount:
+                    available[currency] = available.get(currency, 0) - amount
+                else:
+                    carry = insufficient(currency, available.get(currency, 0))
+                items.append(
+                    {
+                        "account_id": account_id,
+                        "currency": currency,
+                        "amount": amount,
+                        "destination": account.stripe_account_id,
+                        "carry": carry,
+                    }
+                )
+        return items, read
 
-    def _execute(self, run: PayoutRun, connect: ConnectProvider, report: RunReport) -> None:
+    def _execute(
+        self, run: PayoutRun, connect: ConnectProvider, report: RunReport, *, resumed: bool
+    ) -> None:
+        """Send the plan's transfers through `connect`, as many at once as it allows, and record
+        each payee's outcomes and statement as they come, a batch of payees per save. A resumed
+        run first asks Stripe for a transfer it may have made before its record was lost (a
+        crash between the call and the save, perhaps longer ago than Stripe keeps idempotency
+        keys) and records that one instead of sending again."""
         report.week = run.week
-        for account_id in run.payees():
-            items = [item for item in run.planned if item["account_id"] == account_id]
-            for item in items:
-                self._settle(run.week, item, connect, report)
-            currencies = [item["currency"] for item in items]
-
-            def issue_statement(payee: Payee, currencies: list[str] = currencies) -> bool:
-                return payee.issue_statement(run.week, self.weeks, currencies)
-
-            if self._with_payee(account_id, issue_statement):
-                report.statements += 1
-        outcomes = []
+        week = run.week
+        by_payee: dict[str, list[dict[str, Any]]] = {}
         for item in run.planned:
-            payee = self.payee(item["account_id"])
-            outcomes.append(payee.outcome(run.week, item["currency"]) if payee else None)
-        sent = sum(1 for outcome in outcomes if outcome and outcome["status"] == SENT)
-        run.finish(sent, len(outcomes) - sent)
+            by_payee.setdefault(item["account_id"], []).append(item)
+        statuses: dict[tuple[str, str], str] = {}
+
+        def waiting(account_id: str, payee: Payee) -> _PayeeRun | None:
+            todo = []
+            for item in by_payee[account_id]:
+                outcome = payee.outcome(week, item["currency"])
+                if outcome is not None:
+                    statuses[(account_id, item["currency"])] = outcome["status"]
+                else:
+                    todo.append(item)
+            if todo or week not in payee.statements:
+                return _PayeeRun(account_id, todo, payee, {})
+            return None
+
+        def parts() -> Iterator[_PayeeRun]:
+            """What was planned before (a resumed run), then the rest of the plan, a chunk of
+            payees at a time, each chunk recorded before its transfers are sent."""
+            ids = list(by_payee)
+            for start in range(0, len(ids), RUN_CHUNK):
+                chunk = ids[start : start + RUN_CHUNK]
+                payees = self._read(Payee, [payee_id(a) for a in chunk])
+                for account_id in chunk:
+                    payee = payees.get(payee_id(account_id))
+                    part = waiting(account_id, payee) if payee is not None else None
+                    if part is not None:
+                        yield part
+            if not run.planning:
+                return
+            available = {
+                currency.upper(): amount for currency, amount in connect.available_balance().items()
+            }
+            ahead = [a for a in self.payee_ids() if a > run.planned_through]
+            for start in range(0, len(ahead), RUN_CHUNK):
+                chunk = ahead[start : start + RUN_CHUNK]
+                items, read = self._plan_chunk(week, chunk, available)
+                run.plan_chunk(items, through=chunk[-1])
+                self.save(run)
+                for item in items:
+                    by_payee.setdefault(item["account_id"], []).append(item)
+                for account_id in dict.fromkeys(item["account_id"] for item in items):
+                    part = waiting(account_id, read[account_id])
+                    if part is not None:
+                        yield part
+            run.end_planning()
+            self.save(run)
+            carried = sum(1 for item in run.planned if item.get("carry"))
+            log.info(
+                "payout run for week %d planned: %d transfers, %d carried for want of balance",
+                week,
+                len(run.planned) - carried,
+                carried,
+            )
+
+        def send(part: _PayeeRun) -> _PayeeRun:
+            for item in part.items:
+                try:
+                    part.results[item["currency"]] = self._send(
+                        week, item, part.payee, connect, resumed
+                    )
+                except Exception as error:  # not recorded: the run resumes on the next tick
+                    part.results[item["currency"]] = error
+            return part
+
+        batch: list[_PayeeRun] = []
+        for _, done in connect.concurrently(send, parts()):
+            if isinstance(done, Exception):  # `send` keeps each call's error in its results
+                raise done
+            batch.append(done)
+            if len(batch) >= RECORD_BATCH:
+                self._record_outcomes(week, batch, by_payee, statuses, report)
+                batch = []
+        if batch:
+            self._record_outcomes(week, batch, by_payee, statuses, report)
+
+        if len(statuses) < len(run.planned):
+            log.warning(
+                "payout run for week %d: %d of %d transfers not done; resumed on the next tick",
+                week,
+                len(run.planned) - len(statuses),
+                len(run.planned),
+            )
+            return
+        sent = sum(1 for status in statuses.values() if status == SENT)
+        run.finish(sent, len(statuses) - sent)
         self.save(run)
-        self._finished_runs.add(run.week)
+        self._finished_runs.add(week)
         log.info(
-            "payout run for week %d finished: %d sent, %d failed",
-            run.week,
+            "payout run for week %d finished: %d sent, %d carried, %d failed",
+            week,
             sent,
-            len(outcomes) - sent,
+            sum(1 for status in statuses.values() if status == CARRIED),
+            sum(1 for status in statuses.values() if status == FAILED),
         )
 
-    def _settle(
-        self, week: int, item: dict[str, Any], connect: ConnectProvider, report: RunReport
-    ) -> None:
+    def _send(
+        self,
+        week: int,
+        item: dict[str, Any],
+        payee: Payee,
+        connect: ConnectProvider,
+        resumed: bool,
+    ) -> TransferResult:
+        """One planned transfer (in one of the provider's threads): carried if the plan or
+        the payee's balance says so, found if a resumed run made it before, else sent."""
         account_id, currency, amount = item["account_id"], item["currency"], item["amount"]
-        payee = self.payee(account_id)
-        if payee is None or payee.outcome(week, currency) is not None:
-            return
-        payee.check_transfer(week, currency, amount)  # before any money moves
-        result = connect.transfer(
+        if item.get("carry"):
+            return TransferResult(refused_reason=item["carry"], carried=True)
+        try:
+            payee.check_transfer(week, currency, amount)
+        except PreconditionFailed:  # money taken back since the plan
+            return TransferResult(
+                refused_reason=(
+                    f"The {currency} balance fell below the planned {amount} since the run "
+                    "was planned (money taken back); what is due is paid by the next run."
+                ),
+                carried=True,
+            )
+        if resumed:
+            found = connect.find_transfer(
+                destination=item["destination"],
+                transfer_group=transfer_group(week),
+                account_id=account_id,
+                currency=currency.lower(),
+            )
+            if found:
+                return TransferResult(transfer_id=found)
+        return connect.transfer(
             transfer_key(account_id, week, currency),
             amount=amount,
             currency=currency.lower(),
@@ -522,29 +890,98 @@ class PayoutsApplication(ServiceApplication):
             metadata={"account_id": account_id, "week": str(week)},
         )
 
-        def record(payee: Payee) -> bool:
-            if payee.outcome(week, currency) is not None:
-                return False
-            if result.transfer_id:
-                payee.record_transfer_sent(
-                    week=week,
-                    currency=currency,
-                    amount_minor=amount,
-                    transfer_id=result.transfer_id,
-                    transfer_group=transfer_group(week),
-                    destination=item["destination"],
-                )
-            else:
-                payee.record_transfer_failed(
-                    week=week, currency=currency, amount_minor=amount, reason=result.refused_reason
-                )
-            return True
+    def _record_outcomes(
+        self,
+        week: int,
+        batch: list[_PayeeRun],
+        by_payee: dict[str, list[dict[str, Any]]],
+        statuses: dict[tuple[str, str], str],
+        report: RunReport,
+    ) -> None:
+        """Record the outcomes of a batch of payees and, for each whose transfers are all
+        done, the week's statement: one save for the batch; a payee another writer changed
+        meanwhile (a credit arriving) is read again and saved alone."""
 
-        if self._with_payee(account_id, record):
-            if result.transfer_id:
-                report.sent += 1
-            else:
-                report.failed += 1
+        def change(part: _PayeeRun, payee: Payee) -> bool:
+            changed = False
+            for item in part.items:
+                currency = item["currency"]
+                result = part.results.get(currency)
+                if isinstance(result, Exception) or result is None:
+                    continue
+                if payee.outcome(week, currency) is not None:
+                    continue
+                if result.transfer_id:
+                    payee.record_transfer_sent(
+                        week=week,
+                        currency=currency,
+                        amount_minor=item["amount"],
+                        transfer_id=result.transfer_id,
+                        transfer_group=transfer_group(week),
+                        destination=item["destination"],
+                    )
+                elif result.carried:
+                    payee.record_transfer_carried(
+                        week=week,
+                        currency=currency,
+                        amount_minor=item["amount"],
+                        reason=result.refused_reason,
+                    )
+                else:
+                    payee.record_transfer_failed(
+                        week=week,
+                        currency=currency,
+                        amount_minor=item["amount"],
+                        reason=result.refused_reason,
+                    )
+                changed = True
+            currencies = [item["currency"] for item in by_payee[part.account_id]]
+            if all(payee.outcome(week, c) is not None for c in currencies):
+                changed = payee.issue_statement(week, self.weeks, currencies) or changed
+            return changed
+
+        changed = [part for part in batch if change(part, part.payee)]
+        saved: set[str] = set()
+        try:
+            if changed:
+                self.save(*(part.payee for part in changed))
+            saved = {part.account_id for part in changed}
+        except IntegrityError:
+            for part in changed:
+
+                def again(payee: Payee, part: _PayeeRun = part) -> bool:
+                    return change(part, payee)
+
+                if self._with_payee(part.account_id, again):
+                    saved.add(part.account_id)
+                fresh = self.payee(part.account_id)
+                if fresh is not None:
+                    part.payee = fresh
+        for part in batch:
+            for item in part.items:
+                currency = item["currency"]
+                result = part.results.get(currency)
+                if isinstance(result, Exception):
+                    report.errors += 1
+                    log.warning(
+                        "transfer %s failed: %s",
+                        transfer_key(part.account_id, week, currency),
+                        result,
+                    )
+                    continue
+                outcome = part.payee.outcome(week, currency)
+                if outcome is None:
+                    continue
+                statuses[(part.account_id, currency)] = outcome["status"]
+                if part.account_id in saved and result is not None:
+                    if outcome["status"] == SENT:
+                        report.sent += 1
+                    elif outcome["status"] == CARRIED:
+                        report.carried += 1
+                    else:
+                        report.failed += 1
+            if part.account_id in saved and week in part.payee.statements:
+                report.statements += 1
 
     def _with_payee(self, account_id: str, change: Callable[[Payee], bool]) -> bool:
         """Apply `change` to the payee and save it, reloading when a consumer wrote the same
@@ -584,11 +1021,12 @@ class PayoutsApplication(ServiceApplication):
                 {"earnings": 0, "ambassador_shares": 0, "sessions": 0, "minutes": 0},
             )
 
-        if payee is not None:
-            for credit in payee.credits.values():
-                row = week_row(credit["week"], credit["currency"])
-                key = "earnings" if credit["entry"] == EARNINGS else "ambassador_shares"
-                row[key] += credit["amount"]
+        if payee is not None:  # the weeks it keeps in detail (KEPT_WEEKS)
+            for currency, by_week in payee.weeks.items():
+                for week, credited in by_week.items():
+                    row = week_row(int(week), currency)
+                    row["earnings"] += credited[EARNINGS]
+                    row["ambassador_shares"] += credited[AMBASSADOR_SHARE]
         if stats is not None:
             for session in stats.sessions.values():
                 row = week_row(session["week"], session["currency"])
@@ -598,10 +1036,14 @@ class PayoutsApplication(ServiceApplication):
         transfers = []
         if payee is not None:
             for currency in payee.currencies():
-                earned = sum(payee.credited[currency].values())
-                paid = payee.paid.get(currency, 0)
+                totals = payee.totals[currency]
                 balances.append(
-                    {"currency": currency, "earned": earned, "paid": paid, "balance": earned - paid}
+                    {
+                        "currency": currency,
+                        "earned": totals["credited"] - totals["debited"],
+                        "paid": totals["paid"],
+                        "balance": payee.balance(currency),
+                    }
                 )
             for key, outcome in sorted(
                 payee.outcomes.items(), key=lambda kv: int(kv[0].split(":")[0])

@@ -22,10 +22,13 @@ from services.payouts import contract
 from services.payouts.adapters.stripe import ConnectGateway, account_state
 from services.payouts.application import (
     ChargedSession,
+    ClosedDispute,
     ExpertReferral,
+    OpenedDispute,
     PayoutsApplication,
     PayoutsConfig,
     Processing,
+    RefundedSession,
     SessionEarnings,
     SessionRating,
 )
@@ -43,6 +46,9 @@ class Connect(Provides[ConnectGateway]):
 
     def setup(self) -> None:
         self.gateway = ConnectGateway()
+
+    def stop(self) -> None:
+        self.gateway.close()
 
     def get_dependency(self, worker_ctx: WorkerContext) -> ConnectGateway:
         return off_hub(self.gateway)
@@ -95,13 +101,33 @@ class PayoutsService(HealthCheck):
     ) -> None:
         app.record_referral(processing, referred)
 
+    @consumes(contract.SESSION_REFUNDED)
+    def on_session_refunded(
+        self, app: PayoutsApplication, refunded: RefundedSession, processing: Processing
+    ) -> None:
+        app.refund_session(processing, refunded)
+
+    @consumes(contract.DISPUTE_OPENED)
+    def on_dispute_opened(
+        self, app: PayoutsApplication, opened: OpenedDispute, processing: Processing
+    ) -> None:
+        app.hold_disputed(processing, opened)
+
+    @consumes(contract.DISPUTE_CLOSED)
+    def on_dispute_closed(
+        self, app: PayoutsApplication, closed: ClosedDispute, processing: Processing
+    ) -> None:
+        app.close_dispute(processing, closed)
+
     # -- the weekly run -------------------------------------------------------------------------
 
     @timer(interval=TICK_SECONDS)
     def tick(self) -> int:
         """Run the week that just ended, once (one replica at a time); returns transfers made."""
+        # Every replica keeps its indexes (payees, open runs) caught up each tick, so a run
+        # starts from a warm index instead of reading the week's events first.
+        self.store.follow()
         if not self.timer_lease.held():
-            self.store.follow()
             return 0
         report = self.store.run_due(clock.now(), self.connect)
         return int(report.sent + report.failed)

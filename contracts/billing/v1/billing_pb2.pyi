@@ -91,3 +91,59 @@ class HandleStripeWebhookResponse(_message.Message):
     handled: bool
     duplicate: bool
     def __init__(self, event_type: _Optional[str] = ..., handled: _Optional[bool] = ..., duplicate: _Optional[bool] = ...) -> None: ...
+
+class RequestRefundRequest(_message.Message):
+    __slots__ = ("client_id", "session_id", "reason")
+    CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    client_id: str
+    session_id: str
+    reason: str
+    def __init__(self, client_id: _Optional[str] = ..., session_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class GrantRefundRequest(_message.Message):
+    __slots__ = ("granted_by", "session_id", "as_admin")
+    GRANTED_BY_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    AS_ADMIN_FIELD_NUMBER: _ClassVar[int]
+    granted_by: str
+    session_id: str
+    as_admin: bool
+    def __init__(self, granted_by: _Optional[str] = ..., session_id: _Optional[str] = ..., as_admin: _Optional[bool] = ...) -> None: ...
+
+class RefuseRefundRequest(_message.Message):
+    __slots__ = ("admin_id", "session_id", "reason")
+    ADMIN_ID_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    admin_id: str
+    session_id: str
+    reason: str
+    def __init__(self, admin_id: _Optional[str] = ..., session_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class GetRefundRequest(_message.Message):
+    __slots__ = ("reader_id", "session_id", "as_admin")
+    READER_ID_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    AS_ADMIN_FIELD_NUMBER: _ClassVar[int]
+    reader_id: str
+    session_id: str
+    as_admin: bool
+    def __init__(self, reader_id: _Optional[str] = ..., session_id: _Optional[str] = ..., as_admin: _Optional[bool] = ...) -> None: ...
+
+class Refund(_message.Message):
+    __slots__ = ("session_id", "state", "amount", "reason", "refusal_reason", "granted_by_role")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    REFUSAL_REASON_FIELD_NUMBER: _ClassVar[int]
+    GRANTED_BY_ROLE_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    state: str
+    amount: _money_pb2.Money
+    reason: str
+    refusal_reason: str
+    granted_by_role: str
+    def __init__(self, session_id: _Optional[str] = ..., state: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., reason: _Optional[str] = ..., refusal_reason: _Optional[str] = ..., granted_by_role: _Optional[str] = ...) -> None: ...

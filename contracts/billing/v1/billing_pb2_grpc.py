@@ -55,6 +55,26 @@ class BillingServiceStub:
                 request_serializer=contracts_dot_billing_dot_v1_dot_billing__pb2.GetSessionBillRequest.SerializeToString,
                 response_deserializer=contracts_dot_billing_dot_v1_dot_billing__pb2.SessionBill.FromString,
                 _registered_method=True)
+        self.RequestRefund = channel.unary_unary(
+                '/headstore.billing.v1.BillingService/RequestRefund',
+                request_serializer=contracts_dot_billing_dot_v1_dot_billing__pb2.RequestRefundRequest.SerializeToString,
+                response_deserializer=contracts_dot_billing_dot_v1_dot_billing__pb2.Refund.FromString,
+                _registered_method=True)
+        self.GrantRefund = channel.unary_unary(
+                '/headstore.billing.v1.BillingService/GrantRefund',
+                request_serializer=contracts_dot_billing_dot_v1_dot_billing__pb2.GrantRefundRequest.SerializeToString,
+                response_deserializer=contracts_dot_billing_dot_v1_dot_billing__pb2.Refund.FromString,
+                _registered_method=True)
+        self.RefuseRefund = channel.unary_unary(
+                '/headstore.billing.v1.BillingService/RefuseRefund',
+                request_serializer=contracts_dot_billing_dot_v1_dot_billing__pb2.RefuseRefundRequest.SerializeToString,
+                response_deserializer=contracts_dot_billing_dot_v1_dot_billing__pb2.Refund.FromString,
+                _registered_method=True)
+        self.GetRefund = channel.unary_unary(
+                '/headstore.billing.v1.BillingService/GetRefund',
+                request_serializer=contracts_dot_billing_dot_v1_dot_billing__pb2.GetRefundRequest.SerializeToString,
+                response_deserializer=contracts_dot_billing_dot_v1_dot_billing__pb2.Refund.FromString,
+                _registered_method=True)
         self.HandleStripeWebhook = channel.unary_unary(
                 '/headstore.billing.v1.BillingService/HandleStripeWebhook',
                 request_serializer=contracts_dot_billing_dot_v1_dot_billing__pb2.HandleStripeWebhookRequest.SerializeToString,
@@ -92,6 +112,32 @@ class BillingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RequestRefund(self, request, context):
+        """Refunds: the client asks (within the refund window), the expert or an admin grants, an
+        admin refuses; participants and admins read it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GrantRefund(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RefuseRefund(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRefund(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def HandleStripeWebhook(self, request, context):
         """The raw webhook as Stripe sent it; billing checks its signature.
         """
@@ -121,6 +167,26 @@ def add_BillingServiceServicer_to_server(servicer, server):
                     servicer.GetSessionBill,
                     request_deserializer=contracts_dot_billing_dot_v1_dot_billing__pb2.GetSessionBillRequest.FromString,
                     response_serializer=contracts_dot_billing_dot_v1_dot_billing__pb2.SessionBill.SerializeToString,
+            ),
+            'RequestRefund': grpc.unary_unary_rpc_method_handler(
+                    servicer.RequestRefund,
+                    request_deserializer=contracts_dot_billing_dot_v1_dot_billing__pb2.RequestRefundRequest.FromString,
+                    response_serializer=contracts_dot_billing_dot_v1_dot_billing__pb2.Refund.SerializeToString,
+            ),
+            'GrantRefund': grpc.unary_unary_rpc_method_handler(
+                    servicer.GrantRefund,
+                    request_deserializer=contracts_dot_billing_dot_v1_dot_billing__pb2.GrantRefundRequest.FromString,
+                    response_serializer=contracts_dot_billing_dot_v1_dot_billing__pb2.Refund.SerializeToString,
+            ),
+            'RefuseRefund': grpc.unary_unary_rpc_method_handler(
+                    servicer.RefuseRefund,
+                    request_deserializer=contracts_dot_billing_dot_v1_dot_billing__pb2.RefuseRefundRequest.FromString,
+                    response_serializer=contracts_dot_billing_dot_v1_dot_billing__pb2.Refund.SerializeToString,
+            ),
+            'GetRefund': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRefund,
+                    request_deserializer=contracts_dot_billing_dot_v1_dot_billing__pb2.GetRefundRequest.FromString,
+                    response_serializer=contracts_dot_billing_dot_v1_dot_billing__pb2.Refund.SerializeToString,
             ),
             'HandleStripeWebhook': grpc.unary_unary_rpc_method_handler(
                     servicer.HandleStripeWebhook,
@@ -237,6 +303,114 @@ class BillingService:
             '/headstore.billing.v1.BillingService/GetSessionBill',
             contracts_dot_billing_dot_v1_dot_billing__pb2.GetSessionBillRequest.SerializeToString,
             contracts_dot_billing_dot_v1_dot_billing__pb2.SessionBill.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RequestRefund(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/headstore.billing.v1.BillingService/RequestRefund',
+            contracts_dot_billing_dot_v1_dot_billing__pb2.RequestRefundRequest.SerializeToString,
+            contracts_dot_billing_dot_v1_dot_billing__pb2.Refund.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GrantRefund(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/headstore.billing.v1.BillingService/GrantRefund',
+            contracts_dot_billing_dot_v1_dot_billing__pb2.GrantRefundRequest.SerializeToString,
+            contracts_dot_billing_dot_v1_dot_billing__pb2.Refund.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RefuseRefund(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/headstore.billing.v1.BillingService/RefuseRefund',
+            contracts_dot_billing_dot_v1_dot_billing__pb2.RefuseRefundRequest.SerializeToString,
+            contracts_dot_billing_dot_v1_dot_billing__pb2.Refund.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRefund(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/headstore.billing.v1.BillingService/GetRefund',
+            contracts_dot_billing_dot_v1_dot_billing__pb2.GetRefundRequest.SerializeToString,
+            contracts_dot_billing_dot_v1_dot_billing__pb2.Refund.FromString,
             options,
             channel_credentials,
             insecure,

@@ -40,6 +40,13 @@ class BillingServiceStub:
     SaveCard: _grpc.UnaryUnaryMultiCallable[_billing_pb2.SaveCardRequest, _billing_pb2.Card]
     GetCard: _grpc.UnaryUnaryMultiCallable[_billing_pb2.GetCardRequest, _billing_pb2.Card]
     GetSessionBill: _grpc.UnaryUnaryMultiCallable[_billing_pb2.GetSessionBillRequest, _billing_pb2.SessionBill]
+    RequestRefund: _grpc.UnaryUnaryMultiCallable[_billing_pb2.RequestRefundRequest, _billing_pb2.Refund]
+    """Refunds: the client asks (within the refund window), the expert or an admin grants, an
+    admin refuses; participants and admins read it.
+    """
+    GrantRefund: _grpc.UnaryUnaryMultiCallable[_billing_pb2.GrantRefundRequest, _billing_pb2.Refund]
+    RefuseRefund: _grpc.UnaryUnaryMultiCallable[_billing_pb2.RefuseRefundRequest, _billing_pb2.Refund]
+    GetRefund: _grpc.UnaryUnaryMultiCallable[_billing_pb2.GetRefundRequest, _billing_pb2.Refund]
     HandleStripeWebhook: _grpc.UnaryUnaryMultiCallable[_billing_pb2.HandleStripeWebhookRequest, _billing_pb2.HandleStripeWebhookResponse]
     """The raw webhook as Stripe sent it; billing checks its signature."""
 
@@ -55,6 +62,13 @@ class BillingServiceAsyncStub(BillingServiceStub):
     SaveCard: _aio.UnaryUnaryMultiCallable[_billing_pb2.SaveCardRequest, _billing_pb2.Card]  # type: ignore[assignment]
     GetCard: _aio.UnaryUnaryMultiCallable[_billing_pb2.GetCardRequest, _billing_pb2.Card]  # type: ignore[assignment]
     GetSessionBill: _aio.UnaryUnaryMultiCallable[_billing_pb2.GetSessionBillRequest, _billing_pb2.SessionBill]  # type: ignore[assignment]
+    RequestRefund: _aio.UnaryUnaryMultiCallable[_billing_pb2.RequestRefundRequest, _billing_pb2.Refund]  # type: ignore[assignment]
+    """Refunds: the client asks (within the refund window), the expert or an admin grants, an
+    admin refuses; participants and admins read it.
+    """
+    GrantRefund: _aio.UnaryUnaryMultiCallable[_billing_pb2.GrantRefundRequest, _billing_pb2.Refund]  # type: ignore[assignment]
+    RefuseRefund: _aio.UnaryUnaryMultiCallable[_billing_pb2.RefuseRefundRequest, _billing_pb2.Refund]  # type: ignore[assignment]
+    GetRefund: _aio.UnaryUnaryMultiCallable[_billing_pb2.GetRefundRequest, _billing_pb2.Refund]  # type: ignore[assignment]
     HandleStripeWebhook: _aio.UnaryUnaryMultiCallable[_billing_pb2.HandleStripeWebhookRequest, _billing_pb2.HandleStripeWebhookResponse]  # type: ignore[assignment]
     """The raw webhook as Stripe sent it; billing checks its signature."""
 
@@ -91,6 +105,37 @@ class BillingServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _billing_pb2.GetSessionBillRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_billing_pb2.SessionBill, _abc.Awaitable[_billing_pb2.SessionBill]]: ...
+
+    @_abc_1.abstractmethod
+    def RequestRefund(
+        self,
+        request: _billing_pb2.RequestRefundRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_billing_pb2.Refund, _abc.Awaitable[_billing_pb2.Refund]]:
+        """Refunds: the client asks (within the refund window), the expert or an admin grants, an
+        admin refuses; participants and admins read it.
+        """
+
+    @_abc_1.abstractmethod
+    def GrantRefund(
+        self,
+        request: _billing_pb2.GrantRefundRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_billing_pb2.Refund, _abc.Awaitable[_billing_pb2.Refund]]: ...
+
+    @_abc_1.abstractmethod
+    def RefuseRefund(
+        self,
+        request: _billing_pb2.RefuseRefundRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_billing_pb2.Refund, _abc.Awaitable[_billing_pb2.Refund]]: ...
+
+    @_abc_1.abstractmethod
+    def GetRefund(
+        self,
+        request: _billing_pb2.GetRefundRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_billing_pb2.Refund, _abc.Awaitable[_billing_pb2.Refund]]: ...
 
     @_abc_1.abstractmethod
     def HandleStripeWebhook(

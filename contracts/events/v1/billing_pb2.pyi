@@ -115,3 +115,83 @@ class CardSaved(_message.Message):
     exp_month: int
     exp_year: int
     def __init__(self, client_id: _Optional[str] = ..., brand: _Optional[str] = ..., last4: _Optional[str] = ..., country: _Optional[str] = ..., exp_month: _Optional[int] = ..., exp_year: _Optional[int] = ...) -> None: ...
+
+class RefundRequested(_message.Message):
+    __slots__ = ("session_id", "client_id", "expert_id", "amount", "reason")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPERT_ID_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    client_id: str
+    expert_id: str
+    amount: _money_pb2.Money
+    reason: str
+    def __init__(self, session_id: _Optional[str] = ..., client_id: _Optional[str] = ..., expert_id: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class RefundRefused(_message.Message):
+    __slots__ = ("session_id", "client_id", "expert_id", "reason")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPERT_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    client_id: str
+    expert_id: str
+    reason: str
+    def __init__(self, session_id: _Optional[str] = ..., client_id: _Optional[str] = ..., expert_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class SessionRefunded(_message.Message):
+    __slots__ = ("session_id", "client_id", "expert_id", "amount", "expert_share", "platform_share", "origin")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPERT_ID_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    EXPERT_SHARE_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_SHARE_FIELD_NUMBER: _ClassVar[int]
+    ORIGIN_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    client_id: str
+    expert_id: str
+    amount: _money_pb2.Money
+    expert_share: _money_pb2.Money
+    platform_share: _money_pb2.Money
+    origin: str
+    def __init__(self, session_id: _Optional[str] = ..., client_id: _Optional[str] = ..., expert_id: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., expert_share: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., platform_share: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., origin: _Optional[str] = ...) -> None: ...
+
+class DisputeOpened(_message.Message):
+    __slots__ = ("session_id", "client_id", "expert_id", "dispute_id", "amount", "reason")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPERT_ID_FIELD_NUMBER: _ClassVar[int]
+    DISPUTE_ID_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    client_id: str
+    expert_id: str
+    dispute_id: str
+    amount: _money_pb2.Money
+    reason: str
+    def __init__(self, session_id: _Optional[str] = ..., client_id: _Optional[str] = ..., expert_id: _Optional[str] = ..., dispute_id: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class DisputeClosed(_message.Message):
+    __slots__ = ("session_id", "client_id", "expert_id", "dispute_id", "outcome", "amount", "expert_share", "platform_share")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPERT_ID_FIELD_NUMBER: _ClassVar[int]
+    DISPUTE_ID_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    EXPERT_SHARE_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_SHARE_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    client_id: str
+    expert_id: str
+    dispute_id: str
+    outcome: str
+    amount: _money_pb2.Money
+    expert_share: _money_pb2.Money
+    platform_share: _money_pb2.Money
+    def __init__(self, session_id: _Optional[str] = ..., client_id: _Optional[str] = ..., expert_id: _Optional[str] = ..., dispute_id: _Optional[str] = ..., outcome: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., expert_share: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., platform_share: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...

@@ -49,14 +49,16 @@ class PayoutAccount(Aggregate):
         self.status = PENDING
 
     @classmethod
-    def open(cls, account_id: str, country: str, stripe_account_id: str) -> PayoutAccount:
+    def open(
+        cls, account_id: str, country: str, stripe_account_id: str, platform_country: str = "US"
+    ) -> PayoutAccount:
         if not stripe_account_id.startswith("acct_"):
             raise ValueError(f"not a connected account id: {stripe_account_id!r}")
         return cls._create(
             cls.Opened,
             id=payout_account_id(account_id),
             account_id=account_id,
-            country=check_country(country),
+            country=check_country(country, platform_country),
             stripe_account_id=stripe_account_id,
         )
 

@@ -268,6 +268,7 @@ VARIABLES: tuple[Variable, ...] = (
     whole(BillingConfig, "MINUTE_SECONDS", "minute_seconds", 60),
     whole(BillingConfig, "HOLD_BLOCK_MINUTES", "hold_block_minutes", 90),
     whole(BillingConfig, "HOLD_LEAD_MINUTES", "hold_lead_minutes", 2),
+    whole(BillingConfig, "REFUND_WINDOW_HOURS", "refund_window_hours", 72),
     whole(BillingConfig, "MAX_SESSION_MINUTES", "max_session_minutes", 90),
     whole(BillingConfig, "COMMISSION_PERCENT", "commission_percent", 10),
     whole(BillingConfig, "BILLING_SAVE_BATCH", "save_batch", 500),
@@ -325,6 +326,16 @@ VARIABLES: tuple[Variable, ...] = (
         "2026-01-05T00:00:00",  # no time zone
     ),
     number(PayoutsConfig, "PAYOUTS_TICK_SECONDS", "tick_seconds", 1.0),
+    Variable(
+        PayoutsConfig,
+        "PAYOUTS_PLATFORM_COUNTRY",
+        field("platform_country"),
+        "US",
+        "de",
+        "DE",
+        "Germany",
+        False,
+    ),
     Variable(
         ProfilesConfig,
         "ASSESSMENT_QUESTIONS",

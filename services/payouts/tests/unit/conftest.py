@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
@@ -47,13 +47,26 @@ class FakeConnect:
         self.crash_after: str | None = None
         self.calls: list[str] = []
         self.asked: list[str] = []  # accounts retrieved, as payouts asked Stripe for them
+        self.lookups: list[str] = []  # transfers looked for before sending again
+        # The platform's available balance: plenty, unless a test says otherwise.
+        self.available: dict[str, int] = {c: 10**12 for c in ("USD", "EUR", "GBP", "CAD", "CHF")}
 
     def create_account(
-        self, idempotency_key: str, account_id: str, email: str, country: str
+        self,
+        idempotency_key: str,
+        account_id: str,
+        email: str,
+        country: str,
+        service_agreement: str = "full",
     ) -> str:
         if idempotency_key not in self.answers:
             stripe_id = f"acct_{len(self.accounts) + 1}"
-            self.accounts[stripe_id] = {"account_id": account_id, "country": country, "on": False}
+            self.accounts[stripe_id] = {
+                "account_id": account_id,
+                "country": country,
+                "on": False,
+                "service_agreement": service_agreement,
+            }
             self.answers[idempotency_key] = stripe_id
         return str(self.answers[idempotency_key])
 
@@ -64,6 +77,32 @@ class FakeConnect:
         self.asked.append(stripe_account_id)
         account = self.accounts[stripe_account_id]
         return ConnectedAccountState(stripe_account_id, account["account_id"], account["on"])
+
+    def available_balance(self) -> dict[str, int]:
+        return dict(self.available)
+
+    def find_transfer(
+        self, *, destination: str, transfer_group: str, account_id: str, currency: str
+    ) -> str | None:
+        self.lookups.append(f"{destination}:{transfer_group}:{currency}")
+        for transfer_id, transfer in self.transfers.items():
+            if (
+                transfer["destination"] == destination
+                and transfer["transfer_group"] == transfer_group
+                and transfer["currency"] == currency
+                and transfer["metadata"].get("account_id") == account_id
+            ):
+                return transfer_id
+        return None
+
+    def concurrently(
+        self, call: Callable[[Any], Any], items: Iterable[Any]
+    ) -> Iterator[tuple[Any, Any]]:
+        for item in items:
+            try:
+                yield item, call(item)
+            except Exception as error:
+                yield item, error
 
     def finish_onboarding(self, stripe_account_id: str) -> ConnectedAccountState:
         self.accounts[stripe_account_id]["on"] = True
@@ -85,13 +124,19 @@ class FakeConnect:
         assert amount > 0 and currency == currency.lower() and transfer_group
         if self.refuse:
             result = TransferResult(refused_reason=self.refuse.pop(0))
+        elif self.available.get(currency.upper(), 0) < amount:
+            result = TransferResult(
+                refused_reason="Insufficient funds in Stripe account.", carried=True
+            )
         else:
+            self.available[currency.upper()] -= amount
             transfer_id = f"tr_{len(self.transfers) + 1}"
             self.transfers[transfer_id] = {
                 "amount": amount,
                 "currency": currency,
                 "destination": destination,
                 "transfer_group": transfer_group,
+                "metadata": dict(metadata),
             }
             result = TransferResult(transfer_id=transfer_id)
         self.answers[idempotency_key] = result
@@ -174,6 +219,58 @@ class Upstream:
                 ambassador_id=ambassador_id,
                 referral_code="AMB123",
                 share_basis_points=share_basis_points,
+            ),
+        )
+
+    def refunded(
+        self, session_id: str, expert_id: str, expert_share: int, platform_share: int
+    ) -> str:
+        return self.deliver(
+            "billing",
+            billing_pb2.SessionRefunded(
+                session_id=session_id,
+                client_id="client-1",
+                expert_id=expert_id,
+                amount=money(expert_share + platform_share),
+                expert_share=money(expert_share),
+                platform_share=money(platform_share),
+                origin="client_request",
+            ),
+        )
+
+    def dispute_opened(self, dispute_id: str, session_id: str, expert_id: str, amount: int) -> str:
+        return self.deliver(
+            "billing",
+            billing_pb2.DisputeOpened(
+                session_id=session_id,
+                client_id="client-1",
+                expert_id=expert_id,
+                dispute_id=dispute_id,
+                amount=money(amount),
+                reason="fraudulent",
+            ),
+        )
+
+    def dispute_closed(
+        self,
+        dispute_id: str,
+        session_id: str,
+        expert_id: str,
+        outcome: str,
+        expert_share: int = 0,
+        platform_share: int = 0,
+    ) -> str:
+        return self.deliver(
+            "billing",
+            billing_pb2.DisputeClosed(
+                session_id=session_id,
+                client_id="client-1",
+                expert_id=expert_id,
+                dispute_id=dispute_id,
+                outcome=outcome,
+                amount=money(expert_share + platform_share),
+                expert_share=money(expert_share),
+                platform_share=money(platform_share),
             ),
         )
 

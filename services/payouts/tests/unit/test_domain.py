@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 import pytest
@@ -9,12 +10,16 @@ from eventsourcing.application import Application
 from headstore.errors import Conflict, InvalidInput, PreconditionFailed
 from services.payouts.domain import (
     EARNINGS,
+    KEPT_WEEKS,
     PAYOUT_COUNTRIES,
+    RECIPIENT,
     ExpertStatistics,
     Payee,
     PayoutWeeks,
     Referral,
     check_country,
+    payout_countries,
+    service_agreement,
     share_of,
 )
 
@@ -85,18 +90,12 @@ def test_only_earnings_up_to_the_week_are_due():
     assert payee.due("USD", 1) == 1500
 
 
-def test_a_transfer_above_the_due_balance_is_refused_so_balances_never_go_negative():
+def test_a_transfer_above_the_due_balance_is_refused_before_it_is_sent():
     payee = credited_payee((0, 1000), (1, 500))
     with pytest.raises(PreconditionFailed) as refused:
-        payee.record_transfer_sent(
-            week=0,
-            currency="USD",
-            amount_minor=1500,
-            transfer_id="tr_1",
-            transfer_group="g",
-            destination="acct_1",
-        )
+        payee.check_transfer(0, "USD", 1500)
     assert refused.value.code == "transfer_exceeds_balance"
+    payee.check_transfer(0, "USD", 1000)
     payee.record_transfer_sent(
         week=0, currency="USD", amount_minor=1000, transfer_id="tr_1", transfer_group="g",
         destination="acct_1",
@@ -148,3 +147,102 @@ def test_payee_and_statistics_round_trip_through_a_snapshot():
     stats.count_session("s1", "USD", 30, 3)
     stats.count_rating("s1", 5)
     round_trips(stats)
+
+
+def test_a_platform_in_europe_pays_out_in_europe_only_and_says_so():
+    assert set(payout_countries("DE")) == {
+        "AT", "BE", "CH", "DE", "DK", "ES", "FI", "FR", "GB", "IE", "IT", "LU", "NL", "NO",
+        "PT", "SE",
+    }  # fmt: skip
+    assert check_country("fr", "DE") == "FR"
+    with pytest.raises(InvalidInput) as refused:
+        check_country("BR", "DE")
+    assert refused.value.code == "unsupported_payout_country"
+    assert refused.value.field == "country"
+    assert "Brazil (BR)" in refused.value.message and "Germany" in refused.value.message
+    assert set(payout_countries("US")) == set(PAYOUT_COUNTRIES)
+    assert set(payout_countries("JP")) == {"JP"}
+
+
+def test_an_account_abroad_takes_the_recipient_service_agreement():
+    assert service_agreement("FR", "US") == RECIPIENT
+    assert service_agreement("us", "US") == "full"
+
+
+def test_money_taken_back_can_take_the_balance_below_zero_and_nothing_is_due():
+    payee = credited_payee((0, 1000))
+    assert payee.debit(reference="re_1", currency="USD", amount_minor=1500, reason="refund", week=0)
+    assert payee.balance("USD") == -500
+    assert payee.due("USD", 0) == 0
+    with pytest.raises(PreconditionFailed):
+        payee.check_transfer(0, "USD", 1)
+    assert not payee.debit(reference="re_1", currency="USD", amount_minor=1500, reason="", week=0)
+    payee.credit(
+        entry=EARNINGS, session_id="s9", expert_id="expert-1", currency="USD", amount_minor=800,
+        commission_minor=88, earned_at=WEEKS.start(1), week=1,
+    )  # fmt: skip
+    assert payee.balance("USD") == 300 and payee.due("USD", 0) == 0 and payee.due("USD", 1) == 300
+
+
+def test_a_debit_is_a_positive_amount_with_a_reference():
+    payee = credited_payee((0, 1000))
+    with pytest.raises(InvalidInput) as refused:
+        payee.debit(reference="re_1", currency="USD", amount_minor=0, reason="", week=0)
+    assert refused.value.code == "invalid_debit"
+    with pytest.raises(InvalidInput):
+        payee.debit(reference="", currency="USD", amount_minor=5, reason="", week=0)
+
+
+def test_a_payees_state_stays_the_same_size_however_long_it_earns():
+    import json
+
+    def size_after(weeks: int) -> tuple[int, Payee]:
+        payee = credited_payee(*[(week, 100) for week in range(weeks) for _ in range(20)])
+        for week in range(weeks):
+            payee.record_transfer_sent(
+                week=week, currency="USD", amount_minor=2000, transfer_id=f"tr_{week}",
+                transfer_group="g", destination="acct_1",
+            )  # fmt: skip
+            payee.issue_statement(week, WEEKS, ["USD"])
+        state = {key: value for key, value in payee.__dict__.items() if not key.startswith("_")}
+        return len(json.dumps(state, default=str)), payee
+
+    short, _ = size_after(KEPT_WEEKS + 2)
+    long, payee = size_after(60)
+    assert long < short * 1.2
+    assert len(payee.recent) == 20 * KEPT_WEEKS
+    assert len(payee.weeks["USD"]) == KEPT_WEEKS
+    assert len(payee.outcomes) == KEPT_WEEKS and len(payee.statements) == KEPT_WEEKS
+    assert payee.totals["USD"] == {"credited": 60 * 2000, "debited": 0, "paid": 60 * 2000}
+    assert payee.balance("USD") == 0
+
+
+def test_a_snapshot_of_a_payee_that_kept_every_credit_loads_as_totals():
+    old: dict[str, Any] = {
+        "account_id": "e1",
+        "credits": {
+            f"earnings:s{week}": {
+                "entry": EARNINGS, "session_id": f"s{week}", "expert_id": "e1", "currency": "USD",
+                "amount": 100, "commission": 11, "week": week,
+            }
+            for week in range(12)
+        },
+        "credited": {"USD": {str(week): 100 for week in range(12)}},
+        "paid": {"USD": 1000},
+        "outcomes": {
+            f"{w}:USD": {"status": "sent", "amount": 100, "transfer_id": "t", "reason": ""}
+            for w in range(10)
+        },
+        "statements": list(range(10)),
+    }  # fmt: skip
+    Payee.upcast_v1_v2(old)
+    Payee.upcast_v2_v3(old)  # the library upcasts a snapshot one version after another
+    assert old["totals"] == {"USD": {"credited": 1200, "debited": 0, "paid": 1000}}
+    assert sorted(int(w) for w in old["weeks"]["USD"]) == list(range(12 - KEPT_WEEKS, 12))
+    assert "credits" not in old and old["newest_week"] == 11
+    payee = Payee.__new__(Payee)
+    payee.__dict__.update(old)
+    assert payee.balance("USD") == 200 and payee.due("USD", 10) == 100
+    assert payee.holds == {}
+    payee.holds["dispute:dp_1"] = "s11"  # a kept credit keeps its amount: it can be held
+    assert payee.held("USD") == 100 and payee.due("USD", 11) == 100
