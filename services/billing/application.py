@@ -709,6 +709,9 @@ class BillingApplication(ServiceApplication):
                     more = calls < MAX_STEPS_PER_BILL and (
                         bill is None or bill.next_payment() is not None
                     )
+        except Exception:  # on a pool's thread nobody reads the job's outcome: say it here
+            log.exception("payment job for bill %s failed; the next run hands it over again", id)
+            raise
         finally:
             if more:
                 self._hand_over(id, gateway, executor, report, calls + 1)

@@ -726,3 +726,27 @@ def test_payment_results_that_arrive_together_are_saved_together(app, clock, mon
     assert saves == [20]  # one transaction for the 20 results
     assert all(app.bill(f"session-{n}").covered_to == 10 for n in range(20))
     pool.shutdown()
+
+
+def test_a_payment_job_that_fails_on_a_pool_thread_is_logged_and_handed_over_again(
+    app, calls, gateway, clock, monkeypatch, caplog
+):
+    pool = ThreadPoolExecutor(2)
+    calls.accepted()
+    card = app.card
+
+    def unreadable(client_id: str) -> Any:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(app, "card", unreadable)
+    assert app.dispatch_payments(gateway, pool) == 1
+    deadline = time.monotonic() + 5
+    while app.payments_in_flight():  # the job failed: then nothing is in flight
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    assert "payment job for bill" in caplog.text and gateway.calls == []
+    monkeypatch.setattr(app, "card", card)
+    assert app.dispatch_payments(gateway, pool) == 1
+    settle(app, pool, gateway)
+    assert app.bill("session-1").covered_to > 0
+    pool.shutdown()
