@@ -168,7 +168,7 @@ class StripeGateway:
         if not payment_intent_id:
             return ""
         intent = self.client.v1.payment_intents.retrieve(payment_intent_id)
-        metadata = getattr(intent, "metadata", None) or {}
+        metadata = intent.metadata.to_dict() if intent.metadata else {}
         return str(metadata.get("session_id", "") or "")
 
     # -- cards ----------------------------------------------------------------------------------
