@@ -10,9 +10,15 @@ what Headstore needs on top of it, before serving its aiohttp app on the loopbac
   an intent in the wrong state, `canceled_at` and `cancellation_reason`;
 - cards: brand, country and funding of Stripe's test numbers (15- and 14-digit numbers and 4-digit
   CVCs accepted), declines at charge time with Stripe's decline codes, `pm_card_*` test ids;
-- Connect: accounts, account links, a dev-only onboarding completion that sends `account.updated`,
-  transfers with their balance transactions, balance-transaction filters, a balance computed from
-  the balance transactions, webhook endpoints created through the API (signed deliveries).
+- Connect: accounts (countries and the recipient service agreement checked), account links,
+  onboarding in Stripe's two steps (optionally announced out of order), transfers with their
+  balance transactions and reversals, webhook endpoints created through the API (signed
+  deliveries), a connected account's failed payout;
+- money: Stripe's fee on each charge, a settlement currency with a fixed rate table, funds pending
+  then available, a balance that transfers cannot overdraw (`balance_insufficient`), refunds,
+  disputes (the dispute test card), holds expiring after 7 days, a clock tests move;
+- the network: a median latency and Stripe's rate limit (429), changeable while it runs;
+- the parameters of Stripe's published API: any other is refused (`parameter_unknown`).
 
 `docs/stripe-stand-in.md` says what is faithful and what is simplified. Everything is in memory:
 localstripe's pickle file under /tmp is never read nor written.
@@ -27,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import copy
 import decimal
 import hashlib
@@ -37,6 +44,7 @@ import logging
 import math
 import os
 import random
+import re
 import secrets
 import signal
 import sys
@@ -45,6 +53,7 @@ import warnings
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -358,6 +367,70 @@ async def stripe_errors_middleware(request: web.Request, handler: Handler) -> we
     return response
 
 
+# --- Parameters of the current API ------------------------------------------------------------
+
+SPEC_FILE = Path(__file__).resolve().parent / "stripe_openapi" / "shapes.json"
+
+
+def _route_key(method: str, template: str) -> tuple[str, str]:
+    """("POST", "/v1/payment_intents/{}/capture") for a route or spec path template."""
+    return method.upper(), re.sub(r"\{[^}]*\}", "{}", template)
+
+
+def _load_parameters() -> dict[tuple[str, str], frozenset[str]]:
+    requests = json.loads(SPEC_FILE.read_text()).get("requests", {})
+    allowed = {}
+    for endpoint, names in requests.items():
+        method, template = endpoint.split(" ", 1)
+        allowed[_route_key(method, template)] = frozenset(names)
+    return allowed
+
+
+STRIPE_JS_PARAMETERS = frozenset({"key", "payment_user_agent", "referrer"})
+"""What Stripe.js (and localstripe's stand-in for it) adds to its requests, unlisted in the spec
+and taken by Stripe (localstripe drops them before handling a request)."""
+
+PARAMETERS: dict[tuple[str, str], frozenset[str]] = {}
+"""The parameters each endpoint Headstore calls takes, from Stripe's published spec
+(devtools/stripe_openapi/shapes.json, `requests`, made by scripts/stripe_shapes.py)."""
+
+
+async def _sent_parameters(request: web.Request) -> list[str]:
+    """The top-level names of the parameters of `request` (`card[number]` is `card`)."""
+    if request.method == "GET":
+        keys = list(request.query.keys())
+    elif request.content_type.startswith("application/json"):
+        try:
+            body = json.loads(await request.read() or b"{}")
+        except ValueError:
+            return []
+        keys = list(body) if isinstance(body, dict) else []
+    else:
+        keys = [k for k, _ in parse_qsl((await request.read()).decode("utf-8", "replace"), True)]
+    return [k.split("[", 1)[0] for k in keys]
+
+
+@web.middleware
+async def parameters_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A parameter the endpoint does not take is refused as Stripe refuses it."""
+    route = getattr(request.match_info, "route", None)
+    canonical = getattr(getattr(route, "resource", None), "canonical", None)
+    allowed = PARAMETERS.get(_route_key(request.method, canonical)) if canonical else None
+    if allowed is not None:
+        for name in await _sent_parameters(request):
+            if name not in allowed and name not in STRIPE_JS_PARAMETERS:
+                raise UserError(
+                    400,
+                    f"Received unknown parameter: {name}",
+                    {
+                        "code": "parameter_unknown",
+                        "param": name,
+                        "doc_url": "https://stripe.com/docs/error-codes/parameter-unknown",
+                    },
+                )
+    return await handler(request)
+
+
 # --- Cards -------------------------------------------------------------------------------------
 
 # Stripe's test numbers: "each basic test card's billing country is set to U.S."; the
@@ -365,6 +438,7 @@ async def stripe_errors_middleware(request: web.Request, handler: Handler) -> we
 TEST_CARDS: dict[str, tuple[str, str, str]] = {
     "4242424242424242": ("visa", "US", "credit"),
     "4000000000000077": ("visa", "US", "credit"),  # charges available at once
+    "4000000000000259": ("visa", "US", "credit"),  # charges disputed (fraudulent)
     "4000056655665556": ("visa", "US", "debit"),
     "5555555555554444": ("mastercard", "US", "credit"),
     "2223003122003222": ("mastercard", "US", "credit"),
@@ -406,6 +480,7 @@ TEST_CARDS: dict[str, tuple[str, str, str]] = {
 TEST_PAYMENT_METHODS: dict[str, str] = {
     "pm_card_visa": "4242424242424242",
     "pm_card_bypassPending": "4000000000000077",
+    "pm_card_createDispute": "4000000000000259",
     "pm_card_visa_debit": "4000056655665556",
     "pm_card_mastercard": "5555555555554444",
     "pm_card_mastercard_debit": "5200828282828210",
@@ -680,6 +755,14 @@ def _pi_report_failure(self: Any) -> None:
     raise UserError(402, charge.failure_message, contents)
 
 
+_original_pi_on_success = ls.PaymentIntent._on_success
+
+
+def _pi_on_success(self: Any) -> None:
+    _original_pi_on_success(self)
+    _open_dispute_if_disputed(self.latest_charge)
+
+
 def _pi_export(self: Any, expand: Any = None) -> dict[str, Any]:
     exported: dict[str, Any] = _original_pi_export(self, expand=expand)
     # Stripe returns the charge's id unless `latest_charge` is expanded, and has no `charges`
@@ -890,6 +973,8 @@ async def _pi_capture_handler(request: web.Request) -> web.Response:
     metadata = data.pop("metadata", None)
     _unknown(data)
     obj = _retrieve(ls.PaymentIntent, request.match_info["id"], "payment_intent")
+    if holds.is_due(obj):
+        expire_hold(obj)
     if obj.status != "requires_capture":
         raise _unexpected_state(obj, "captured", ("requires_capture",))
     obj.latest_charge._capture(amount=amount_to_capture, on_success=obj._on_success)
@@ -932,6 +1017,7 @@ class Settlement:
     currencies: tuple[str, ...] = ("usd",)
     fee_percent: float = 2.9
     fee_fixed: int = 30
+    dispute_fee: int = 1500
     available_after: float = 0.0
     usd_per_unit: dict[str, float] = field(default_factory=lambda: dict(USD_PER_UNIT))
 
@@ -1138,7 +1224,74 @@ async def _clock_config_handler(request: web.Request) -> web.Response:
 
 
 def _on_clock_moved() -> None:
-    """What happens when time passes (hold expiry is added here)."""
+    """What happens when time passes."""
+    holds.expire_due()
+
+
+# --- Hold expiry --------------------------------------------------------------------------------
+
+HOLD_LIFETIME_SECONDS = 7 * 24 * 3600
+"""How long Stripe keeps an uncaptured card payment authorised ("about 7 days" for online card
+payments) before it cancels the PaymentIntent itself."""
+
+
+@dataclass
+class Holds:
+    """Uncaptured PaymentIntents older than `lifetime` seconds (of the stand-in's clock) are
+    cancelled as Stripe cancels them: `cancellation_reason` `automatic`, `charge.expired` and
+    `payment_intent.canceled` sent. Checked at most once a second, before API requests and in
+    the background, and at once when the clock moves or a capture asks."""
+
+    lifetime: float = HOLD_LIFETIME_SECONDS
+    checked_at: float = 0.0
+
+    def is_due(self, intent: Any) -> bool:
+        """Whether `intent` is a hold authorised `lifetime` seconds ago or more."""
+        if intent.status != "requires_capture":
+            return False
+        return bool(intent.latest_charge.created + self.lifetime <= _now())
+
+    def expire_due(self) -> int:
+        self.checked_at = time.monotonic()
+        expired = 0
+        for key, obj in list(ls.store.items()):
+            if key.startswith("payment_intent:") and self.is_due(obj):
+                expire_hold(obj)
+                expired += 1
+        return expired
+
+    def expire_due_now_and_then(self) -> None:
+        if time.monotonic() - self.checked_at >= 1.0:
+            self.expire_due()
+
+
+holds = Holds()
+
+
+def expire_hold(intent: Any) -> None:
+    intent._canceled = True
+    intent.next_action = None
+    intent.canceled_at = _now()
+    intent.cancellation_reason = "automatic"
+    ls.schedule_webhook(ls.Event("charge.expired", intent.latest_charge))
+    ls.schedule_webhook(ls.Event("payment_intent.canceled", intent))
+    log.info("hold %s expired", intent.id)
+
+
+async def _expire_holds_in_the_background(stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        holds.expire_due_now_and_then()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 1.0)
+
+
+async def _dev_expire_hold_handler(request: web.Request) -> web.Response:
+    """Dev only: the hold of this PaymentIntent expires now, whatever its age."""
+    intent = _retrieve(ls.PaymentIntent, request.match_info["id"], "payment_intent")
+    if intent.status != "requires_capture":
+        raise _unexpected_state(intent, "expired", ("requires_capture",))
+    expire_hold(intent)
+    return json_response(intent._export())
 
 
 # --- Refunds ------------------------------------------------------------------------------------
@@ -1233,6 +1386,201 @@ async def _refund_create_handler(request: web.Request) -> web.Response:
     return json_response(_refund_create(await ls_server.get_post_data(request) or {}))
 
 
+# --- Disputes -----------------------------------------------------------------------------------
+
+DISPUTE_CARD = "4000000000000259"
+"""Stripe's test card whose captured charges are disputed (as fraudulent)."""
+DISPUTE_RESPONSE_SECONDS = 7 * 24 * 3600
+EVIDENCE_FIELDS = (
+    "access_activity_log",
+    "billing_address",
+    "cancellation_policy",
+    "cancellation_policy_disclosure",
+    "cancellation_rebuttal",
+    "customer_communication",
+    "customer_email_address",
+    "customer_name",
+    "customer_purchase_ip",
+    "customer_signature",
+    "duplicate_charge_documentation",
+    "duplicate_charge_explanation",
+    "duplicate_charge_id",
+    "product_description",
+    "receipt",
+    "refund_policy",
+    "refund_policy_disclosure",
+    "refund_refusal_explanation",
+    "service_date",
+    "service_documentation",
+    "shipping_address",
+    "shipping_carrier",
+    "shipping_date",
+    "shipping_documentation",
+    "shipping_tracking_number",
+    "uncategorized_file",
+    "uncategorized_text",
+)
+
+
+class Dispute(ls.StripeObject):
+    """A dispute (chargeback) of a captured charge: the amount and Stripe's fee leave the
+    balance when it opens, the amount comes back if it is won."""
+
+    object = "dispute"
+    _id_prefix = "dp_"
+
+    def __init__(self, charge: Any) -> None:
+        super().__init__()
+        self.amount = int(charge.amount_captured)
+        self.currency = charge.currency
+        self.charge = charge.id
+        self.payment_intent = charge.payment_intent
+        self.evidence = dict.fromkeys(EVIDENCE_FIELDS)
+        self.evidence_details = {
+            "due_by": _now() + DISPUTE_RESPONSE_SECONDS,
+            "has_evidence": False,
+            "past_due": False,
+            "submission_count": 0,
+        }
+        self.is_charge_refundable = False
+        self.metadata: dict[str, str] = {}
+        self.payment_method_details = {
+            "card": {"brand": "visa", "network_reason_code": "10.4"},
+            "type": "card",
+        }
+        self.reason = "fraudulent"
+        self.status = "needs_response"
+        self._balance_transactions: list[str] = []
+        self._book(-self.amount, settlement.dispute_fee, "dispute", "Chargeback withdrawal")
+        charge.disputed = True
+        charge._dispute = self.id
+
+    @property
+    def balance_transactions(self) -> list[dict[str, Any]]:
+        return [
+            ls.BalanceTransaction._api_retrieve(txn)._export() for txn in self._balance_transactions
+        ]
+
+    def _book(self, amount: int, fee: int, category: str, description: str) -> None:
+        txn = ls.BalanceTransaction.__new__(ls.BalanceTransaction)
+        ls.StripeObject.__init__(txn)
+        txn.amount = amount
+        txn.currency = self.currency
+        txn.description = description
+        txn.reporting_category = category
+        txn.source = self.id
+        txn.type = "adjustment"
+        _settle(txn, charged=False)
+        if fee:
+            txn.fee = fee
+            txn.fee_details = [
+                {
+                    "amount": fee,
+                    "application": None,
+                    "currency": txn.currency,
+                    "description": "Dispute fee",
+                    "type": "stripe_fee",
+                }
+            ]
+        self._balance_transactions.append(txn.id)
+
+    def _close(self, won: bool) -> None:
+        if self.status not in ("needs_response", "under_review"):
+            raise UserError(400, f"The dispute {self.id} is already closed ({self.status}).")
+        self.status = "won" if won else "lost"
+        if won:
+            self._book(self.amount, 0, "dispute_reversal", "Chargeback reversal")
+        ls.schedule_webhook(ls.Event("charge.dispute.closed", self))
+        if won:
+            ls.schedule_webhook(ls.Event("charge.dispute.funds_reinstated", self))
+
+    @classmethod
+    def _api_create(cls, **data: Any) -> Any:
+        raise UserError(405, "Disputes are opened by card holders, not through the API.")
+
+    @classmethod
+    def _api_retrieve(cls, id: str) -> Any:
+        return _retrieve(cls, id, "dispute")
+
+    @classmethod
+    def _api_delete(cls, id: str) -> Any:
+        raise UserError(405, "Disputes cannot be deleted.")
+
+    @classmethod
+    def _api_list_all(
+        cls,
+        url: str,
+        limit: Any = None,
+        starting_after: Any = None,
+        ending_before: Any = None,
+        charge: Any = None,
+        payment_intent: Any = None,
+        created: Any = None,
+        **kwargs: Any,
+    ) -> Any:
+        _unknown(kwargs)
+        in_range = _created_filter(created)
+        items = [
+            d
+            for d in _newest_first(cls)
+            if (charge is None or d.charge == charge)
+            and (payment_intent is None or d.payment_intent == payment_intent)
+            and in_range(d)
+        ]
+        return _paginate(url, items, limit, starting_after, ending_before)
+
+    def _update(self, **data: Any) -> None:
+        metadata = data.pop("metadata", None)
+        evidence = data.pop("evidence", None)
+        submit = data.pop("submit", None)
+        _unknown(data)
+        if self.status not in ("needs_response", "under_review"):
+            raise UserError(400, f"The dispute {self.id} is closed ({self.status}).")
+        if metadata is not None:
+            self.metadata = {**self.metadata, **_metadata(metadata)}
+        if evidence is not None:
+            if not isinstance(evidence, dict) or set(evidence) - set(EVIDENCE_FIELDS):
+                raise UserError(400, "Invalid evidence", {"param": "evidence"})
+            self.evidence.update(evidence)
+            self.evidence_details["has_evidence"] = True
+        submitted = submit is None or _as_bool(submit, "submit")
+        if submitted and self.evidence_details["has_evidence"]:
+            self.status = "under_review"
+            self.evidence_details["submission_count"] += 1
+
+
+def _open_dispute_if_disputed(charge: Any) -> None:
+    """A captured charge on the dispute test card is disputed, as on Stripe."""
+    method = ls.store.get("payment_method:" + str(charge.payment_method))
+    if getattr(method, "_card_number", None) != DISPUTE_CARD or getattr(charge, "_dispute", None):
+        return
+    dispute = Dispute(charge)
+    ls.schedule_webhook(ls.Event("charge.dispute.created", dispute))
+    ls.schedule_webhook(ls.Event("charge.dispute.funds_withdrawn", dispute))
+
+
+async def _dispute_close_handler(request: web.Request) -> web.Response:
+    """`POST /v1/disputes/{id}/close`: the platform accepts the dispute (it is lost)."""
+    data = await ls_server.get_post_data(request) or {}
+    expand = data.pop("expand", None)
+    _unknown(data)
+    dispute = Dispute._api_retrieve(request.match_info["id"])
+    dispute._close(won=False)
+    return json_response(dispute._export(expand=expand))
+
+
+async def _dev_dispute_outcome_handler(request: web.Request) -> web.Response:
+    """Dev only: the card network decided (`outcome` won or lost)."""
+    data = await ls_server.get_post_data(request) or {}
+    outcome = data.pop("outcome", None)
+    _unknown(data)
+    if outcome not in ("won", "lost"):
+        raise UserError(400, "outcome must be won or lost", {"param": "outcome"})
+    dispute = Dispute._api_retrieve(request.match_info["id"])
+    dispute._close(won=outcome == "won")
+    return json_response(dispute._export())
+
+
 # --- Connect ------------------------------------------------------------------------------------
 
 CURRENCY_BY_COUNTRY = {
@@ -1260,6 +1608,86 @@ ONBOARDING_REQUIREMENTS = [
     "tos_acceptance.date",
     "tos_acceptance.ip",
 ]
+
+
+VERIFIED_AT_ONBOARDING = ["individual.verification.document", "individual.id_number"]
+OUT_OF_ORDER_SECONDS = 1.0
+
+CONNECT_COUNTRIES = {
+    "AE", "AT", "AU", "BE", "BG", "BR", "CA", "CH", "CY", "CZ", "DE", "DK", "EE", "ES", "FI",
+    "FR", "GB", "GI", "GR", "HK", "HR", "HU", "IE", "IT", "JP", "LI", "LT", "LU", "LV", "MT",
+    "MX", "MY", "NL", "NO", "NZ", "PL", "PT", "RO", "SE", "SG", "SI", "SK", "TH", "US",
+}  # fmt: skip
+"""Countries where Stripe opens connected accounts under the full service agreement (Stripe's
+global availability)."""
+RECIPIENT_ONLY_COUNTRIES = {
+    "AR", "BO", "CL", "CO", "CR", "DO", "EC", "EG", "GT", "ID", "IL", "IS", "JM", "KE", "KR",
+    "MA", "NG", "PA", "PE", "PH", "PY", "SA", "SV", "TR", "TW", "TZ", "UY", "VN", "ZA",
+}  # fmt: skip
+"""Countries Stripe reaches only through cross-border payouts (the recipient service
+agreement, from a US platform); a sample of Stripe's list."""
+EUROPE = EURO_COUNTRIES | {"BG", "CH", "CZ", "DK", "GB", "GI", "HU", "LI", "NO", "PL", "RO", "SE"}
+
+
+@dataclass
+class Connect:
+    """The platform's side of Connect: its country (`--platform-country`), whether account
+    updates are delivered out of order (`--account-updates-out-of-order`), and, for callers
+    that do not yet ask for the recipient service agreement, whether accounts abroad may be
+    opened without it (`--allow-full-cross-border-accounts`: not as Stripe)."""
+
+    platform_country: str = "US"
+    out_of_order: bool = False
+    allow_full_cross_border: bool = False
+
+    def check_country(self, country: str, agreement: str, capabilities: Any) -> None:
+        if country not in CONNECT_COUNTRIES | RECIPIENT_ONLY_COUNTRIES:
+            raise UserError(
+                400,
+                f"Connected accounts cannot be created in {country}: Stripe does not support "
+                "accounts there.",
+                {"code": "country_unsupported", "param": "country"},
+            )
+        if agreement == "recipient":
+            requested = capabilities if isinstance(capabilities, dict) else {}
+            if "card_payments" in requested:
+                raise UserError(
+                    400,
+                    "Accounts under the recipient service agreement cannot request the "
+                    "card_payments capability.",
+                    {"param": "capabilities[card_payments]"},
+                )
+            return
+        same_region = country == self.platform_country or (
+            country in EUROPE and self.platform_country in EUROPE
+        )
+        if country in RECIPIENT_ONLY_COUNTRIES or not (same_region or self.allow_full_cross_border):
+            raise UserError(
+                400,
+                f"A platform in {self.platform_country} can open a connected account in "
+                f"{country} only under the recipient service agreement (cross-border payouts): "
+                "pass tos_acceptance[service_agreement]=recipient.",
+                {"param": "tos_acceptance[service_agreement]"},
+            )
+
+
+connect = Connect()
+
+
+def _service_agreement(tos_acceptance: Any) -> str:
+    agreement = (
+        (tos_acceptance or {}).get("service_agreement")
+        if isinstance(tos_acceptance, dict)
+        else None
+    )
+    agreement = agreement or "full"
+    if agreement not in ("full", "recipient"):
+        raise UserError(
+            400,
+            f"Invalid tos_acceptance[service_agreement]: {agreement}",
+            {"param": "tos_acceptance[service_agreement]"},
+        )
+    return str(agreement)
 
 
 def _requirements(currently_due: list[str]) -> dict[str, Any]:
@@ -1305,6 +1733,8 @@ class Account(ls.StripeObject):
         if not (isinstance(country, str) and len(country) == 2 and country.isalpha()):
             raise UserError(400, f"Invalid country: {country}", {"param": "country"})
         country = country.upper()
+        agreement = _service_agreement(tos_acceptance)
+        connect.check_country(country, agreement, capabilities)
         if email is not None and not (isinstance(email, str) and "@" in email):
             raise UserError(400, f"Invalid email address: {email}", {"param": "email"})
         if capabilities is not None and not isinstance(capabilities, dict):
@@ -1373,6 +1803,7 @@ class Account(ls.StripeObject):
         self.tos_acceptance: dict[str, Any] = {"date": None, "ip": None, "user_agent": None}
         if isinstance(tos_acceptance, dict):
             _merge(self.tos_acceptance, tos_acceptance)
+        self.tos_acceptance["service_agreement"] = agreement
 
     @staticmethod
     def _requested(capabilities: dict[str, Any]) -> list[str]:
@@ -1440,26 +1871,45 @@ class Account(ls.StripeObject):
                     name, "active" if self.details_submitted else "inactive"
                 )
 
-    def _complete_onboarding(self) -> dict[str, Any]:
-        """What the account holder's onboarding does: returns the attributes it changed."""
-        previous = {
+    def _state(self) -> dict[str, Any]:
+        return {
             "charges_enabled": self.charges_enabled,
             "payouts_enabled": self.payouts_enabled,
             "details_submitted": self.details_submitted,
             "capabilities": dict(self.capabilities),
-            "requirements": dict(self.requirements),
+            "requirements": copy.deepcopy(self.requirements),
         }
-        self.charges_enabled = True
-        self.payouts_enabled = True
+
+    def _submit_details(self) -> dict[str, Any]:
+        """Onboarding's first step, the holder's details sent: nothing due any more, Stripe
+        verifying them; still unable to take charges or payouts. Returns what it changed."""
+        previous = self._state()
         self.details_submitted = True
-        self.capabilities = {name: "active" for name in self.capabilities} or {
-            "transfers": "active"
+        self.capabilities = {name: "pending" for name in self.capabilities} or {
+            "transfers": "pending"
         }
         self.requirements = _requirements([])
+        self.requirements["pending_verification"] = list(VERIFIED_AT_ONBOARDING)
+        self.requirements["disabled_reason"] = "requirements.pending_verification"
         if self.business_type is None:
             self.business_type = "individual"
         if self.tos_acceptance.get("date") is None:
             self.tos_acceptance.update(date=_now(), ip="127.0.0.1", user_agent=None)
+        return previous
+
+    def _verify(self) -> dict[str, Any]:
+        """Onboarding's last step, Stripe verified the details: the account is active."""
+        previous = self._state()
+        self.charges_enabled = self.tos_acceptance.get("service_agreement") != "recipient"
+        self.payouts_enabled = True
+        self.capabilities = {name: "active" for name in self.capabilities}
+        self.requirements = _requirements([])
+        return previous
+
+    def _complete_onboarding(self) -> dict[str, Any]:
+        """Both steps at once (the dev route): returns the attributes they changed."""
+        previous = self._submit_details()
+        self._verify()
         return previous
 
 
@@ -1511,14 +1961,32 @@ async def _account_links_handler(request: web.Request) -> web.Response:
     )
 
 
-def _announce_account_updated(account: Any, previous: dict[str, Any]) -> Any:
+def _announce_account_updated(
+    account: Any, previous: dict[str, Any], held_back: float = 0.0
+) -> Any:
+    """`account.updated` (a Connect event), its delivery held back `held_back` seconds."""
     event = ls.Event("account.updated", account)
     event.account = account.id
-    event.data["previous_attributes"] = previous
+    event.data["previous_attributes"] = {
+        k: v for k, v in previous.items() if v != getattr(account, k, None)
+    }
     event.pending_webhooks = len(ls_webhooks._webhooks)
     event.request = {"id": None, "idempotency_key": None}
+    event._held_back = held_back
     ls.schedule_webhook(event)
     return event
+
+
+def _onboard(account: Any) -> None:
+    """The holder went through the account link: details submitted, then verified, each an
+    `account.updated`; with `--account-updates-out-of-order` the later one is delivered first."""
+    first = _announce_account_updated(
+        account,
+        account._submit_details(),
+        held_back=OUT_OF_ORDER_SECONDS if connect.out_of_order else 0.0,
+    )
+    last = _announce_account_updated(account, account._verify())
+    log.info("account %s onboarded: %s then %s", account.id, first.id, last.id)
 
 
 async def _complete_onboarding_handler(request: web.Request) -> web.Response:
@@ -1527,6 +1995,65 @@ async def _complete_onboarding_handler(request: web.Request) -> web.Response:
     previous = account._complete_onboarding()
     _announce_account_updated(account, previous)
     return json_response(account._export())
+
+
+PAYOUT_FAILURES = {
+    "account_closed": "The bank account has been closed.",
+    "account_frozen": "The bank account has been frozen.",
+    "bank_account_restricted": "The bank account has restrictions on either the type or number "
+    "of payouts allowed.",
+    "could_not_process": "The bank could not process this payout.",
+    "insufficient_funds": "Your Stripe account has insufficient funds to cover the payout.",
+    "invalid_account_number": "The routing number seems correct, but the account number is "
+    "invalid.",
+    "no_account": "The bank account details on file are probably incorrect. No bank account "
+    "could be located with those details.",
+}
+
+
+async def _dev_payout_failed_handler(request: web.Request) -> web.Response:
+    """Dev only: a payout of a connected account to its bank failed (`amount`, `currency`,
+    `failure_code`): the Connect event `payout.failed` with Stripe's Payout object."""
+    account = Account._api_retrieve(request.match_info["id"])
+    data = await ls_server.get_post_data(request) or {}
+    amount = _as_int(data.pop("amount", 1000), "amount", 1)
+    currency = str(data.pop("currency", account.default_currency)).lower()
+    code = data.pop("failure_code", "account_closed")
+    _unknown(data)
+    if code not in PAYOUT_FAILURES:
+        raise UserError(400, f"Invalid failure_code: {code}", {"param": "failure_code"})
+    now = _now()
+    payout = {
+        "id": "po_" + ls.random_id(24),
+        "object": "payout",
+        "amount": amount,
+        "application_fee": None,
+        "application_fee_amount": None,
+        "arrival_date": now,
+        "automatic": True,
+        "balance_transaction": "txn_" + ls.random_id(24),
+        "created": now,
+        "currency": currency,
+        "description": "STRIPE PAYOUT",
+        "destination": "ba_" + ls.random_id(24),
+        "failure_balance_transaction": "txn_" + ls.random_id(24),
+        "failure_code": code,
+        "failure_message": PAYOUT_FAILURES[code],
+        "livemode": False,
+        "metadata": {},
+        "method": "standard",
+        "original_payout": None,
+        "reconciliation_status": "not_applicable",
+        "reversed_by": None,
+        "source_type": "card",
+        "statement_descriptor": None,
+        "status": "failed",
+        "type": "bank_account",
+    }
+    event = ls.Event("payout.failed", _Exported(payout))
+    event.account = account.id
+    ls.schedule_webhook(event)
+    return json_response(payout)
 
 
 @web.middleware
@@ -1547,7 +2074,7 @@ async def onboarding_page_middleware(request: web.Request, handler: Handler) -> 
     grant.used = True
     account = Account._api_retrieve(grant.account)
     if not account.details_submitted:
-        _announce_account_updated(account, account._complete_onboarding())
+        _onboard(account)
     raise web.HTTPFound(grant.return_url)
 
 
@@ -1881,7 +2408,7 @@ async def _send_webhook(event: Any) -> None:
     """localstripe's delivery, with Stripe's rules: Connect events (those with `account`) go to
     `connect` endpoints only, the signature's timestamp is the time of sending."""
     payload = json.dumps(event._export(), indent=2, sort_keys=True)
-    await asyncio.sleep(WEBHOOK_DELAY_SECONDS)
+    await asyncio.sleep(WEBHOOK_DELAY_SECONDS + getattr(event, "_held_back", 0.0))
     connect_event = getattr(event, "account", None) is not None
     for hook in list(ls_webhooks._webhooks.values()):
         if hook.events is not None and event.type not in hook.events:
@@ -2017,6 +2544,7 @@ async def network_middleware(request: web.Request, handler: Handler) -> web.Stre
     """Every API request waits its latency; one over the rate limit is answered 429."""
     if not request.path.startswith("/v1/"):
         return await handler(request)
+    holds.expire_due_now_and_then()
     admitted = network.admit()
     delay = network.delay()
     if delay:
@@ -2096,9 +2624,10 @@ def install() -> web.Application:
     _OVERRIDES[("POST", "/v1/refunds")] = _refund_create_handler
     ls.Charge.refunded = property(_charge_refunded)
     ls.Refund.reason = None
+    ls.PaymentIntent._on_success = _pi_on_success
 
     router = app.router
-    for cls in (Account, Transfer, WebhookEndpoint):
+    for cls in (Account, Transfer, WebhookEndpoint, Dispute):
         url = "/v1/" + cls.object + "s"
         router.add_post(url, ls_server.api_create(cls, url))
         router.add_get(url, ls_server.api_list_all(cls, url))
@@ -2106,6 +2635,10 @@ def install() -> web.Application:
         router.add_post(url + "/{id}", ls_server.api_update(cls, url))
         router.add_delete(url + "/{id}", ls_server.api_delete(cls, url))
     router.add_post("/v1/account_links", _account_links_handler)
+    router.add_post("/v1/disputes/{id}/close", _dispute_close_handler)
+    router.add_post("/_dev/disputes/{id}/close", _dev_dispute_outcome_handler)
+    router.add_post("/_dev/payment_intents/{id}/expire", _dev_expire_hold_handler)
+    router.add_post("/_dev/accounts/{id}/payout_failed", _dev_payout_failed_handler)
     router.add_post("/v1/transfers/{id}/reversals", _transfer_reversals_handler)
     router.add_get("/v1/transfers/{id}/reversals", _transfer_reversals_handler)
     router.add_post("/_dev/accounts/{id}/complete_onboarding", _complete_onboarding_handler)
@@ -2113,7 +2646,9 @@ def install() -> web.Application:
     middlewares = app.middlewares
     auth = middlewares.index(ls_server.auth_middleware)
     middlewares.insert(auth + 1, stripe_errors_middleware)
-    middlewares.insert(auth + 2, idempotency_middleware)
+    middlewares.insert(auth + 2, parameters_middleware)
+    middlewares.insert(auth + 3, idempotency_middleware)
+    PARAMETERS.update(_load_parameters())
     middlewares.insert(auth, onboarding_page_middleware)
     middlewares.insert(0, transfer_delay_middleware)
     middlewares.insert(0, network_middleware)
@@ -2200,7 +2735,9 @@ async def run(
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, stop.set)
+        expiry = asyncio.create_task(_expire_holds_in_the_background(stop))
         await stop.wait()
+        await expiry
     finally:
         await runner.cleanup()
 
@@ -2227,6 +2764,7 @@ def configure_settlement(
     available_after: float = 0.0,
     fee_percent: float = 2.9,
     fee_fixed: int = 30,
+    dispute_fee: int = 1500,
     exchange_rates: Sequence[str] = (),
 ) -> Settlement:
     """Set how captured funds reach the balance (`--settlement-currency` and the rest)."""
@@ -2245,12 +2783,13 @@ def configure_settlement(
         raise ValueError(f"--settlement-currency wants currency codes, not {currencies!r}")
     if names[0] not in rates:
         raise ValueError(f"no exchange rate for the settlement currency {names[0]}")
-    if available_after < 0 or fee_percent < 0 or fee_fixed < 0:
+    if min(available_after, fee_percent, fee_fixed, dispute_fee) < 0:
         raise ValueError("the settlement delay and fees must be 0 or more")
     settlement.currencies = names
     settlement.available_after = available_after
     settlement.fee_percent = fee_percent
     settlement.fee_fixed = fee_fixed
+    settlement.dispute_fee = dispute_fee
     settlement.usd_per_unit = rates
     return settlement
 
@@ -2356,6 +2895,13 @@ def main(argv: list[str] | None = None) -> int:
         help="and its fixed part, in the settlement currency's minor units (default 30)",
     )
     parser.add_argument(
+        "--dispute-fee",
+        type=int,
+        default=1500,
+        metavar="MINOR_UNITS",
+        help="Stripe's fee on each dispute, in the settlement currency (default 1500)",
+    )
+    parser.add_argument(
         "--exchange-rate",
         action="append",
         default=[],
@@ -2363,6 +2909,32 @@ def main(argv: list[str] | None = None) -> int:
         help="US dollars per unit of CUR in the fixed rate table (default: "
         + ", ".join(f"{c}={r}" for c, r in USD_PER_UNIT.items())
         + "); repeatable",
+    )
+    parser.add_argument(
+        "--platform-country",
+        default="US",
+        metavar="CC",
+        help="the platform's country (default US): connected accounts elsewhere need "
+        "tos_acceptance[service_agreement]=recipient, as on Stripe",
+    )
+    parser.add_argument(
+        "--allow-full-cross-border-accounts",
+        action="store_true",
+        help="not as Stripe: open accounts abroad without the recipient service agreement "
+        "(for callers that do not ask for it yet)",
+    )
+    parser.add_argument(
+        "--account-updates-out-of-order",
+        action="store_true",
+        help="deliver the account.updated events of an onboarding last first",
+    )
+    parser.add_argument(
+        "--hold-lifetime-seconds",
+        type=float,
+        default=HOLD_LIFETIME_SECONDS,
+        metavar="SECONDS",
+        help="how long an uncaptured PaymentIntent stays authorised before Stripe cancels it "
+        f"(default {HOLD_LIFETIME_SECONDS}: 7 days)",
     )
     parser.add_argument(
         "--opening-balance",
@@ -2380,10 +2952,20 @@ def main(argv: list[str] | None = None) -> int:
             available_after=args.available_after_seconds,
             fee_percent=args.fee_percent,
             fee_fixed=args.fee_fixed,
+            dispute_fee=args.dispute_fee,
             exchange_rates=args.exchange_rate,
         )
     except ValueError as e:
         parser.error(str(e))
+    if not args.hold_lifetime_seconds > 0:
+        parser.error("--hold-lifetime-seconds must be more than 0")
+    holds.lifetime = args.hold_lifetime_seconds
+    country = args.platform_country.upper()
+    if country not in CONNECT_COUNTRIES:
+        parser.error(f"--platform-country: Stripe has no platforms in {args.platform_country!r}")
+    connect.platform_country = country
+    connect.allow_full_cross_border = args.allow_full_cross_border_accounts
+    connect.out_of_order = args.account_updates_out_of_order
     install()
     for currency, amount in opening.items():
         top_up(amount, currency)

@@ -66,9 +66,14 @@ def captured(
 
 def payee(client: stripe.StripeClient, country: str = "US") -> str:
     """An onboarded Express account that can receive transfers."""
-    account = client.v1.accounts.create(
-        {"type": "express", "country": country, "capabilities": {"transfers": {"requested": True}}}
-    )
+    params: Any = {
+        "type": "express",
+        "country": country,
+        "capabilities": {"transfers": {"requested": True}},
+    }
+    if country != "US":  # abroad, from a US platform: cross-border payouts
+        params["tos_acceptance"] = {"service_agreement": "recipient"}
+    account = client.v1.accounts.create(params)
     client.raw_request("post", f"/_dev/accounts/{account.id}/complete_onboarding")
     return account.id
 

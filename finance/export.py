@@ -14,7 +14,17 @@ from typing import Any
 
 from psycopg import sql
 
-from finance.ledger import CAPTURES, COLUMNS, CURRENCIES, EXPERT_WEEKS, SESSIONS, TRANSFERS, Row
+from finance.ledger import (
+    ADJUSTMENTS,
+    CAPTURES,
+    COLUMNS,
+    CURRENCIES,
+    DEBITS,
+    EXPERT_WEEKS,
+    SESSIONS,
+    TRANSFERS,
+    Row,
+)
 from headstore.postgres import connect
 from headstore.settings import Settings
 from headstore.store import create_database
@@ -81,11 +91,35 @@ SQL_TYPES: dict[str, dict[str, str]] = {
         "reason": "text",
         "recorded_at": "timestamptz",
     },
+    ADJUSTMENTS: {
+        "kind": "text",
+        "reference": "text PRIMARY KEY",
+        "session_id": "text",
+        "expert_id": "text",
+        "currency": "text",
+        "amount_minor": "bigint",
+        "expert_share_minor": "bigint",
+        "commission_minor": "bigint",
+        "ambassador_share_minor": "bigint",
+        "platform_net_minor": "bigint",
+        "payment_intents": "text",
+        "refund_ids": "text",
+        "recorded_at": "timestamptz",
+    },
+    DEBITS: {
+        "payee_id": "text",
+        "week": "integer",
+        "currency": "text",
+        "reference": "text",
+        "amount_minor": "bigint",
+        "recorded_at": "timestamptz",
+    },
 }
 PROJECTION_KEYS = {
     CAPTURES: ("session_id", "block"),
     EXPERT_WEEKS: ("payee_id", "week", "currency"),
     TRANSFERS: ("payee_id", "week", "currency", "status", "transfer_id"),
+    DEBITS: ("payee_id", "reference"),
 }
 
 

@@ -32,7 +32,7 @@ from datetime import datetime
 from typing import Any
 
 from finance import events as ev
-from finance.events import decode, utc_iso
+from finance.events import check_known, decode, utc_iso
 
 AMBASSADOR_SHARE = "ambassador_share"
 EARNINGS = "earnings"
@@ -44,6 +44,11 @@ CAPTURES = "captures"
 EXPERT_WEEKS = "expert_weeks"
 CURRENCIES = "currencies"
 TRANSFERS = "transfers"
+ADJUSTMENTS = "adjustments"
+DEBITS = "debits"
+
+REFUND = "refund"
+DISPUTE_LOST = "dispute_lost"
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     SESSIONS: (
@@ -105,6 +110,29 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "reason",
         "recorded_at",
     ),
+    ADJUSTMENTS: (
+        "kind",
+        "reference",
+        "session_id",
+        "expert_id",
+        "currency",
+        "amount_minor",
+        "expert_share_minor",
+        "commission_minor",
+        "ambassador_share_minor",
+        "platform_net_minor",
+        "payment_intents",
+        "refund_ids",
+        "recorded_at",
+    ),
+    DEBITS: (
+        "payee_id",
+        "week",
+        "currency",
+        "reference",
+        "amount_minor",
+        "recorded_at",
+    ),
 }
 """Every table, in the order it is written, with its columns in order."""
 
@@ -148,6 +176,32 @@ class TransferEntry:
     recorded_at: datetime
 
 
+@dataclass(slots=True)
+class Adjustment:
+    """Money given back after a charge: a refund made, or a dispute lost."""
+
+    kind: str
+    reference: str  # as payouts' debits name it: refund:<session> or dispute:<dispute id>
+    session_id: str
+    expert_id: str
+    currency: str
+    amount_minor: int
+    expert_share_minor: int
+    commission_minor: int
+    refunds: list[tuple[str, str]]  # (payment intent, provider refund id)
+    recorded_at: datetime
+
+
+@dataclass(slots=True)
+class Debit:
+    payee: str
+    week: int
+    currency: str
+    reference: str
+    amount_minor: int
+    recorded_at: datetime
+
+
 class Ledger:
     """Fresh, in-memory ledgers, filled by folding stored events."""
 
@@ -157,6 +211,9 @@ class Ledger:
         self.credits: list[Credit] = []
         self.transfers: list[TransferEntry] = []
         self.week_starts: dict[int, datetime] = {}
+        self.adjustments: list[Adjustment] = []
+        self.refunded: dict[str, list[tuple[str, str]]] = defaultdict(list)  # by Refund id
+        self.debits: list[Debit] = []
         self.events = 0  # rows folded, of any topic
         self.used = 0  # rows whose state was decoded
         handlers = {
@@ -170,6 +227,11 @@ class Ledger:
             ev.TRANSFER_FAILED: self._transfer_failed,
             ev.STATEMENT_ISSUED: self._statement_issued,
             ev.PAYOUT_RUN_STARTED: self._run_started,
+            ev.REFUND_CAPTURE_REFUNDED: self._capture_refunded,
+            ev.REFUND_MADE: self._refund_made,
+            ev.DISPUTE_OPENED: self._dispute_opened,
+            ev.DISPUTE_CLOSED: self._dispute_closed,
+            ev.PAYEE_DEBITED: self._debited,
         }
         # Keyed by every name an event may be stored under (finance.events.STORED_AS).
         self._handlers = {name: handlers[topic] for name, topic in ev.STORED_AS.items()}
@@ -177,7 +239,9 @@ class Ledger:
     # -- folding ----------------------------------------------------------------------------
 
     def fold(self, rows: Iterable[Row]) -> None:
-        """Apply stored rows `(notification_id, originator_id, topic, state, ...)` in order."""
+        """Apply stored rows `(notification_id, originator_id, topic, state, ...)` in order. A
+        billing or payouts event the ledgers neither read nor know to carry no money raises
+        `finance.events.UnknownMoneyEvent`, naming its topic."""
         handlers = self._handlers
         count = used = 0
         for row in rows:
@@ -186,6 +250,8 @@ class Ledger:
             if handler is not None:
                 used += 1
                 handler(str(row[1]), decode(row[2], row[3]))
+            else:
+                check_known(row[2], row[0])
         self.events += count
         self.used += used
 
@@ -271,6 +337,58 @@ class Ledger:
 
     def _run_started(self, run: str, f: dict[str, Any]) -> None:
         self.week_starts[f["week"] + 1] = f["cutoff"]
+
+    def _capture_refunded(self, refund: str, f: dict[str, Any]) -> None:
+        self.refunded[refund].append((f["payment_intent_id"], f["provider_refund_id"]))
+
+    def _refund_made(self, refund: str, f: dict[str, Any]) -> None:
+        self.adjustments.append(
+            Adjustment(
+                REFUND,
+                f"refund:{f['session_id']}",
+                f["session_id"],
+                f["expert_id"],
+                f["currency"],
+                f["amount_minor"],
+                f["expert_share_minor"],
+                f["platform_share_minor"],
+                list(self.refunded.pop(refund, ())),
+                f["timestamp"],
+            )
+        )
+
+    def _dispute_opened(self, dispute: str, f: dict[str, Any]) -> None:
+        pass  # no money moves until it closes; read so its topic is known to carry none
+
+    def _dispute_closed(self, dispute: str, f: dict[str, Any]) -> None:
+        if f["outcome"] != "lost":
+            return
+        self.adjustments.append(
+            Adjustment(
+                DISPUTE_LOST,
+                f"dispute:{f['provider_dispute_id']}",
+                f["session_id"],
+                f["expert_id"],
+                f["currency"],
+                f["amount_minor"],
+                f["expert_share_minor"],
+                f["platform_share_minor"],
+                [],
+                f["timestamp"],
+            )
+        )
+
+    def _debited(self, payee: str, f: dict[str, Any]) -> None:
+        self.debits.append(
+            Debit(
+                payee,
+                f["week"],
+                f["currency"],
+                f["reference"],
+                f["amount_minor"],
+                f["timestamp"],
+            )
+        )
 
     # -- tables -----------------------------------------------------------------------------
 
@@ -396,10 +514,52 @@ class Ledger:
                 totals[t[2]][6] += t[3]
                 totals[t[2]][7] -= t[3]
         currencies: list[Row] = [(currency, *totals[currency]) for currency in sorted(totals)]
+
+        taken_back: dict[str, list[tuple[str, int]]] = defaultdict(list)
+        debits: list[Row] = []
+        for debit in self.debits:
+            name = self.payee_name(debit.payee)
+            taken_back[debit.reference].append((name, debit.amount_minor))
+            debits.append(
+                (
+                    name,
+                    debit.week,
+                    debit.currency,
+                    debit.reference,
+                    debit.amount_minor,
+                    utc_iso(debit.recorded_at),
+                )
+            )
+        debits.sort()
+        adjustments: list[Row] = []
+        for a in self.adjustments:
+            ambassador_share = sum(
+                amount for name, amount in taken_back.get(a.reference, ()) if name != a.expert_id
+            )
+            adjustments.append(
+                (
+                    a.kind,
+                    a.reference,
+                    a.session_id,
+                    a.expert_id,
+                    a.currency,
+                    a.amount_minor,
+                    a.expert_share_minor,
+                    a.commission_minor,
+                    ambassador_share,
+                    a.commission_minor - ambassador_share,
+                    ";".join(intent for intent, _ in a.refunds),
+                    ";".join(refund for _, refund in a.refunds),
+                    utc_iso(a.recorded_at),
+                )
+            )
+        adjustments.sort()
         return {
             SESSIONS: sessions,
             CAPTURES: captures,
             EXPERT_WEEKS: expert_weeks,
             CURRENCIES: currencies,
             TRANSFERS: transfers,
+            ADJUSTMENTS: adjustments,
+            DEBITS: debits,
         }

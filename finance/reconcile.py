@@ -30,9 +30,11 @@ import stripe
 
 from finance.export import SQL_TYPES, read_csv
 from finance.ledger import (
+    ADJUSTMENTS,
     CAPTURES,
     COLUMNS,
     CURRENCIES,
+    DEBITS,
     EXPERT_WEEKS,
     FAILED,
     SENT,
@@ -147,6 +149,7 @@ def check_ledger(ledger: LedgerFiles, report: Report) -> None:
     _check_sessions(ledger, report)
     _check_currencies(ledger, report)
     _check_payees(ledger, report)
+    _check_adjustments(ledger, report)
 
 
 def _differs(report: Report, where: str, what: str, left: int, right: int, how: str) -> None:
@@ -314,6 +317,47 @@ def _check_payees(ledger: LedgerFiles, report: Report) -> None:
                 break
 
 
+def _check_adjustments(ledger: LedgerFiles, report: Report) -> None:
+    """Each refund or lost dispute: amount = expert share + commission, commission = ambassador
+    share + platform net, no more than its session captured; the payees' debits for it are the
+    expert's share (from the expert) and the ambassador shares; every debit has its cause."""
+    sessions = {s["session_id"]: s for s in ledger[SESSIONS]}
+    debits: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for d in ledger[DEBITS]:
+        debits[d["reference"]].append(d)
+        if d["amount_minor"] <= 0:
+            report.add(f"{d['_where']}: amount_minor {d['amount_minor']} is not positive")
+    taken: dict[str, int] = defaultdict(int)
+    for a in ledger[ADJUSTMENTS]:
+        where = f"{a['_where']} ({a['reference']})"
+        _differs(report, where, "amount_minor", a["amount_minor"],
+                 a["expert_share_minor"] + a["commission_minor"],
+                 "expert_share_minor + commission_minor")  # fmt: skip
+        _differs(report, where, "commission_minor", a["commission_minor"],
+                 a["ambassador_share_minor"] + a["platform_net_minor"],
+                 "ambassador_share_minor + platform_net_minor")  # fmt: skip
+        session = sessions.get(a["session_id"])
+        if session is None:
+            report.add(f"{where}: session {a['session_id']} is not a charged session")
+        else:
+            taken[a["session_id"]] += a["amount_minor"]
+            if taken[a["session_id"]] > session["captured_minor"]:
+                report.add(
+                    f"{where}: more given back for session {a['session_id']} "
+                    f"({taken[a['session_id']]}) than was captured ({session['captured_minor']})"
+                )
+        own = debits.pop(a["reference"], [])
+        expert = sum(d["amount_minor"] for d in own if d["payee_id"] == a["expert_id"])
+        others = sum(d["amount_minor"] for d in own if d["payee_id"] != a["expert_id"])
+        _differs(report, where, "expert_share_minor", a["expert_share_minor"], expert,
+                 "the expert's debits.csv rows")  # fmt: skip
+        _differs(report, where, "ambassador_share_minor", a["ambassador_share_minor"], others,
+                 "the ambassadors' debits.csv rows")  # fmt: skip
+    for reference, rows in sorted(debits.items()):
+        for d in rows:
+            report.add(f"{d['_where']}: debit {reference} of no refund or lost dispute")
+
+
 # --- against Stripe ------------------------------------------------------------------------------
 
 
@@ -397,6 +441,50 @@ def check_stripe(
             report.add(
                 f"charge {charge_id} (PaymentIntent {intent_of.get(charge_id, 'none')}): at "
                 f"Stripe ({txn.amount} {str(txn.currency).upper()}, {txn.id}), not in the ledger"
+            )
+
+    refunded: dict[str, dict[str, Any]] = {}  # provider refund id -> the ledger's refund
+    captured: dict[str, int] = defaultdict(int)
+    for capture in ledger[CAPTURES]:
+        captured[capture["payment_intent_id"]] += capture["amount_minor"]
+    for a in ledger[ADJUSTMENTS]:
+        if not _in_window(a["recorded_at"], since, until):
+            continue
+        intents = [i for i in a["payment_intents"].split(";") if i]
+        for intent, refund_id in zip(
+            intents, [r for r in a["refund_ids"].split(";") if r], strict=False
+        ):
+            refunded[refund_id] = {
+                "amount": captured.get(intent, 0),
+                "currency": a["currency"],
+                "session": a["session_id"],
+            }
+    at_stripe: dict[str, list[Any]] = defaultdict(list)
+    for txn in transactions("refund"):
+        at_stripe[str(txn.source)].append(txn)
+    for refund_id, entry in sorted(refunded.items()):
+        what = f"refund {refund_id} (session {entry['session']})"
+        txns = at_stripe.pop(refund_id, [])
+        if not txns:
+            report.add(
+                f"{what}: in the ledger ({entry['amount']} {entry['currency']}), not at Stripe"
+            )
+            continue
+        stripe_amount = -sum(int(t.amount) for t in txns)
+        if stripe_amount != entry["amount"]:
+            report.add(
+                f"{what}: amounts differ: ledger {entry['amount']} {entry['currency']}, "
+                f"Stripe {stripe_amount}"
+            )
+        if any(str(t.currency).upper() != entry["currency"].upper() for t in txns):
+            report.add(
+                f"{what}: currencies differ: ledger {entry['currency']}, Stripe {txns[0].currency}"
+            )
+    for refund_id, txns in sorted(at_stripe.items()):
+        for txn in txns:
+            report.add(
+                f"refund {refund_id}: at Stripe ({-int(txn.amount)} {str(txn.currency).upper()}, "
+                f"{txn.id}), not in the ledger"
             )
 
     ledger_transfers: dict[str, dict[str, Any]] = {}

@@ -4,7 +4,9 @@
         [--commit SHA] [--out devtools/stripe_openapi/shapes.json]
 
 SPEC is Stripe's `spec3.json` (or `spec3.yaml`, read with PyYAML) from github.com/stripe/openapi.
-For each object below the output keeps only what a shape check needs, as JSON Schema (draft
+For each endpoint Headstore calls it keeps the names of the parameters the endpoint takes
+(`requests`), which the stand-in accepts and no others. For each object below the output keeps
+only what a shape check needs, as JSON Schema (draft
 2020-12): `type`, `properties` (each with its `type`, `enum`, `items`, `anyOf` and nested
 `properties`/`required`, OpenAPI's `nullable` turned into a `null` type), and `required`.
 Descriptions, lengths and formats are dropped. A `$ref` to another schema becomes a permissive
@@ -36,6 +38,43 @@ OBJECTS = (
     "dispute",
     "balance",
     "charge",
+)
+
+# The endpoints Headstore's code calls (billing, payouts, finance, their tests and dev tools),
+# as the spec names them: the parameters each takes are kept, so that the stand-in refuses any
+# other as Stripe does (`parameter_unknown`).
+ENDPOINTS = (
+    ("post", "/v1/customers"),
+    ("get", "/v1/customers/{customer}"),
+    ("post", "/v1/setup_intents"),
+    ("post", "/v1/payment_methods"),
+    ("get", "/v1/payment_methods/{payment_method}"),
+    ("post", "/v1/payment_methods/{payment_method}/attach"),
+    ("post", "/v1/payment_intents"),
+    ("get", "/v1/payment_intents"),
+    ("get", "/v1/payment_intents/{intent}"),
+    ("post", "/v1/payment_intents/{intent}/capture"),
+    ("post", "/v1/payment_intents/{intent}/cancel"),
+    ("get", "/v1/charges/{charge}"),
+    ("post", "/v1/refunds"),
+    ("get", "/v1/refunds"),
+    ("get", "/v1/balance"),
+    ("get", "/v1/balance_transactions"),
+    ("get", "/v1/balance_transactions/{id}"),
+    ("post", "/v1/accounts"),
+    ("get", "/v1/accounts"),
+    ("get", "/v1/accounts/{account}"),
+    ("post", "/v1/account_links"),
+    ("post", "/v1/transfers"),
+    ("get", "/v1/transfers"),
+    ("get", "/v1/transfers/{transfer}"),
+    ("post", "/v1/transfers/{id}/reversals"),
+    ("get", "/v1/disputes"),
+    ("get", "/v1/disputes/{dispute}"),
+    ("post", "/v1/disputes/{dispute}"),
+    ("post", "/v1/disputes/{dispute}/close"),
+    ("get", "/v1/events"),
+    ("post", "/v1/webhook_endpoints"),
 )
 
 # Sub-objects read field by field (payouts' account_state, billing's attach_card, webhooks):
@@ -133,6 +172,20 @@ def object_shape(schemas: dict[str, Any], name: str) -> dict[str, Any]:
     }
 
 
+def request_parameters(spec: dict[str, Any]) -> dict[str, list[str]]:
+    """For each of ENDPOINTS ("POST /v1/payment_intents"), the names of the parameters it takes
+    at the top level: the form body's properties (POST), the query's (GET)."""
+    found: dict[str, list[str]] = {}
+    for method, path in ENDPOINTS:
+        operation = spec["paths"][path][method]
+        names = {p["name"] for p in operation.get("parameters", []) if p.get("in") == "query"}
+        body = operation.get("requestBody", {}).get("content", {})
+        form = body.get("application/x-www-form-urlencoded", {}).get("schema", {})
+        names |= set(form.get("properties", {}))
+        found[f"{method.upper()} {path}"] = sorted(names)
+    return found
+
+
 def load(spec: Path) -> dict[str, Any]:
     if spec.suffix in (".yaml", ".yml"):
         import yaml  # only for the YAML form of the spec
@@ -149,6 +202,7 @@ def shapes(spec: dict[str, Any], source: dict[str, str]) -> dict[str, Any]:
         "source": {**source, "api_version": spec["info"]["version"]},
         "schema_dialect": "https://json-schema.org/draft/2020-12/schema",
         "objects": {name: object_shape(schemas, name) for name in OBJECTS},
+        "requests": request_parameters(spec),
     }
 
 
@@ -168,7 +222,11 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
     size = args.out.stat().st_size
-    print(f"{args.out}: {len(result['objects'])} objects, {size} bytes", file=sys.stderr)
+    print(
+        f"{args.out}: {len(result['objects'])} objects, {len(result['requests'])} endpoints, "
+        f"{size} bytes",
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -19,7 +19,7 @@ from eventsourcing.application import Application
 from headstore import clock
 from headstore.clock import FakeClock
 from headstore.money import Money
-from services.billing.domain import Bill
+from services.billing.domain import Bill, Dispute, Refund
 from services.payouts.domain import (
     AMBASSADOR_SHARE,
     EARNINGS,
@@ -85,10 +85,14 @@ class Books:
         free_minutes: int = 0,
         race: bool = False,
         settle: bool = True,
+        block_minutes: int = 10,
     ) -> Bill:
         """A paid session of `seconds`, billed as the timer bills (10-s ticks), ended, and
         (if `settle`) captured and charged. `race`: the timer bills a minute that starts in the
-        2 s after the end before the end reaches billing (the charge leaves it out)."""
+        2 s after the end before the end reaches billing (the charge leaves it out).
+        `block_minutes`: a hold per 10 minutes, as bills were made before one authorization
+        per session became the default, so the books have several captures per session to
+        add up (a session's one hold is the simplest case of it)."""
         bill = Bill.open(
             session_id=session_id,
             client_id=client_id,
@@ -96,6 +100,7 @@ class Books:
             rate=Money(currency, rate),
             free_minutes=free_minutes,
             free_session=False,
+            block_minutes=block_minutes,
         )
         self._place(bill)
         self.advance(seconds=3)
@@ -181,6 +186,68 @@ class Books:
             )
             changed.append(ambassador)
         self.payouts.save(*changed)
+
+    def take_back(self, bill: Bill, reference: str, expert_share: int, platform_share: int) -> None:
+        """What payouts does with SessionRefunded or a lost DisputeClosed: the expert's share
+        taken back from the expert, the ambassador's share of the platform's from the
+        ambassador."""
+        week = WEEKS.week_of(self.clock.now())
+        takes = [(bill.expert_id, expert_share)]
+        referral = self.referrals.get(bill.expert_id)
+        if referral is not None:
+            takes.append((referral.ambassador_id, referral.share(platform_share)))
+        changed = []
+        for account, amount in takes:
+            payee = self.payee(account)
+            if amount > 0 and payee.debit(
+                reference=reference,
+                currency=bill.currency,
+                amount_minor=amount,
+                reason=reference,
+                week=week,
+            ):
+                changed.append(payee)
+        self.payouts.save(*changed)
+
+    def refund(self, bill: Bill, refund: Callable[[str, int], str] | None = None) -> Refund:
+        """The client asks, the expert grants, each capture is refunded (`refund(intent,
+        amount)` gives the provider's refund id, made up if None); payouts takes it back."""
+        self.advance(minutes=5)
+        made = Refund.request(
+            bill, bill.client_id, "The call kept dropping.", self.clock.now(), timedelta(days=365)
+        )
+        made.grant(bill.expert_id, "expert")
+        step = made.next_refund()
+        while step is not None:
+            self.advance(seconds=1)
+            provider_id = (
+                refund(step.payment_intent_id, step.amount)
+                if refund
+                else f"re_{step.payment_intent_id}"
+            )
+            made.record_refunded(step.payment_intent_id, provider_id)
+            step = made.next_refund()
+        self.billing.save(made)
+        self.take_back(
+            bill, f"refund:{bill.session_id}", bill.expert_share_minor, bill.platform_share_minor
+        )
+        return made
+
+    def dispute(self, bill: Bill, provider_dispute_id: str, outcome: str) -> Dispute:
+        """The client's bank disputes the whole charge; lost, payouts takes the shares back."""
+        self.advance(minutes=5)
+        dispute = Dispute.open(bill, provider_dispute_id, bill.total_minor, "fraudulent")
+        self.advance(days=1)
+        dispute.close(outcome)
+        self.billing.save(dispute)
+        if outcome == "lost":
+            self.take_back(
+                bill,
+                f"dispute:{provider_dispute_id}",
+                dispute.expert_share_minor,
+                dispute.platform_share_minor,
+            )
+        return dispute
 
     def run_week(
         self,

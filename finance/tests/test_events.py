@@ -51,6 +51,12 @@ def test_finance_reads_every_name_the_services_store_an_event_under() -> None:
 
 
 def test_decoding_equals_the_library_mapper_for_every_topic_used(standard: Books) -> None:
+    refunded = standard.session("s-refunded", expert_id="expert-2", currency="EUR")
+    standard.credit(refunded)
+    standard.refund(refunded)
+    disputed = standard.session("s-disputed")
+    standard.credit(disputed)
+    standard.dispute(disputed, "dp_1", "lost")
     seen: set[str] = set()
     for app in (standard.billing, standard.payouts):
         for notification in app.recorder.select_notifications(1, 10_000):

@@ -4,10 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from eventsourcing.utils import get_topic
 
 from finance import events as ev
-from finance.ledger import CAPTURES, COLUMNS, CURRENCIES, EXPERT_WEEKS, SESSIONS, TRANSFERS, Ledger
+from finance.ledger import (
+    ADJUSTMENTS,
+    CAPTURES,
+    COLUMNS,
+    CURRENCIES,
+    DEBITS,
+    EXPERT_WEEKS,
+    SESSIONS,
+    TRANSFERS,
+    Ledger,
+)
 from finance.replay import fold
 from finance.source import RecorderStore
 from finance.tests.scenario import WEEKS, Books
@@ -167,3 +178,58 @@ def test_events_stored_under_the_former_module_paths_fold_the_same(standard: Boo
 
 def test_small_pages_fold_to_the_same_tables(standard: Books) -> None:
     assert tables(standard, page_size=7) == tables(standard)
+
+
+def test_a_refund_flows_to_the_adjustments_and_the_payees_debits(books: Books) -> None:
+    books.refer("expert-1", "ambassador-1", 1000)
+    bill = books.session("s-r", seconds=30 * 60)  # 90.00 USD: 81.00 and 9.00
+    books.credit(bill)
+    books.run_week(WEEKS.week_of(books.clock.now()))  # 81.00 and 0.90 paid out
+    books.refund(bill)
+    found = tables(books)
+    (adjustment,) = found[ADJUSTMENTS]
+    assert (adjustment["kind"], adjustment["reference"], adjustment["amount_minor"]) == (
+        "refund",
+        "refund:s-r",
+        9000,
+    )
+    assert (adjustment["expert_share_minor"], adjustment["commission_minor"]) == (8100, 900)
+    assert (adjustment["ambassador_share_minor"], adjustment["platform_net_minor"]) == (90, 810)
+    assert adjustment["payment_intents"] == found[SESSIONS][0]["payment_intents"]
+    assert adjustment["refund_ids"] == ";".join(
+        f"re_{intent}" for intent in adjustment["payment_intents"].split(";")
+    )
+    assert sorted((d["payee_id"], d["amount_minor"]) for d in found[DEBITS]) == [
+        ("ambassador-1", 90),
+        ("expert-1", 8100),
+    ]
+    # the payout figures: what was paid out is owed back, carried as a negative balance
+    assert books.payees["expert-1"].balance("USD") == -8100
+    assert books.run_week(WEEKS.week_of(books.clock.now())) == []
+
+
+def test_a_lost_dispute_is_an_adjustment_and_a_won_one_is_not(books: Books) -> None:
+    lost, won = books.session("s-lost"), books.session("s-won")
+    books.credit(lost)
+    books.credit(won)
+    books.dispute(lost, "dp_lost", "lost")
+    books.dispute(won, "dp_won", "won")
+    found = tables(books)
+    (adjustment,) = found[ADJUSTMENTS]
+    assert (adjustment["kind"], adjustment["reference"]) == ("dispute_lost", "dispute:dp_lost")
+    assert (adjustment["amount_minor"], adjustment["expert_share_minor"]) == (9000, 8100)
+    assert [(d["payee_id"], d["reference"]) for d in found[DEBITS]] == [
+        ("expert-1", "dispute:dp_lost")
+    ]
+
+
+def test_a_stored_money_event_the_ledger_does_not_know_stops_the_fold() -> None:
+    ledger = Ledger()
+    ledger.fold([(1, "id", "headstore:StripeEventReceipt.Recorded", b"{}")])  # not billing's
+    ledger.fold([(2, "id", "billing:Refund.Granted", b"{}")])  # known to carry no money
+    with pytest.raises(ev.UnknownMoneyEvent) as stopped:
+        ledger.fold([(3, "id", "payouts:Payee.Bonused", b"{}")])
+    assert stopped.value.code == "unknown_money_event"
+    assert "payouts:Payee.Bonused" in str(stopped.value) and "notification 3" in str(stopped.value)
+    with pytest.raises(ev.UnknownMoneyEvent):
+        ledger.fold([(4, "id", "services.billing.domain:Bill.Refunded", b"{}")])

@@ -109,3 +109,43 @@ def test_a_missing_file_is_listed(ledger: Path) -> None:
     (ledger / "transfers.csv").unlink()
     differences = reconcile(ledger, with_stripe=False).differences
     assert differences[0] == f"{ledger / 'transfers.csv'}: missing"
+
+
+@pytest.fixture
+def refunded_ledger(books: Books, tmp_path: Path) -> Path:
+    books.refer("expert-1", "ambassador-1", 1000)
+    refunded, lost, won = (books.session(s) for s in ("s-refunded", "s-lost", "s-won"))
+    for bill in (refunded, lost, won):
+        books.credit(bill)
+    books.refund(refunded)
+    books.dispute(lost, "dp_lost", "lost")
+    books.dispute(won, "dp_won", "won")
+    out = tmp_path / "ledger"
+    replay(
+        Settings(persistence="memory"), out, quiet=True, projection=False, sources=sources(books)
+    )
+    return out
+
+
+def test_refunds_and_disputes_reconcile_with_zero_differences(refunded_ledger: Path) -> None:
+    assert reconcile(refunded_ledger, with_stripe=False).differences == []
+
+
+def test_a_refund_whose_split_or_debits_were_altered_is_listed(refunded_ledger: Path) -> None:
+    alter(refunded_ledger / "adjustments.csv", {"reference": "refund:s-refunded"},
+          expert_share_minor="8000")  # fmt: skip
+    alter(refunded_ledger / "debits.csv", {"reference": "dispute:dp_lost",
+          "payee_id": "ambassador-1"}, amount_minor="91")  # fmt: skip
+    differences = reconcile(refunded_ledger, with_stripe=False).differences
+    assert any(
+        "(refund:s-refunded): amount_minor 9000 != expert_share_minor + commission_minor 8900" in d
+        for d in differences
+    ), differences
+    assert any(
+        "(refund:s-refunded): expert_share_minor 8000 != the expert's debits.csv rows 8100" in d
+        for d in differences
+    ), differences
+    assert any(
+        "(dispute:dp_lost): ambassador_share_minor 90 != the ambassadors' debits.csv rows 91" in d
+        for d in differences
+    ), differences

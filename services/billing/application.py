@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any, Protocol, TypedDict
+from typing import Any, Protocol, TypedDict, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import ProcessingEvent
@@ -45,17 +45,25 @@ from services.billing.domain import (
     MAX_SESSION_MINUTES,
     Bill,
     CardOnFile,
+    Dispute,
     Operation,
     PaymentStep,
+    Refund,
+    RefundState,
+    RefundStep,
     StripeCustomer,
     bill_id,
     card_id,
+    dispute_id,
+    refund_id,
     stripe_customer_id,
 )
 
 log = logging.getLogger(__name__)
 
 Processing = ProcessingEvent[UUID]
+T = TypeVar("T")
+COMMAND_ATTEMPTS = 3
 
 NO_CARD_REASON = "No card on file: add a card to pay for sessions."
 CONSUME_ATTEMPTS = 5
@@ -79,6 +87,8 @@ class BillingConfig(EnvironmentSettings):
     )
     commission_percent: int = variable("COMMISSION_PERCENT", 10, ge=0, le=100)
     save_batch: int = variable("BILLING_SAVE_BATCH", 500, ge=1)
+    refund_window_hours: int = variable("REFUND_WINDOW_HOURS", 72, ge=0, le=24 * 365)
+    """How long after a session ended its client may ask for a refund."""
     tick_seconds: float = variable("BILLING_TICK_SECONDS", 0.25, gt=0)
     """How often the timer bills the minutes that have passed."""
 
@@ -122,6 +132,14 @@ class PaymentGateway(Protocol):
     def capture(self, idempotency_key: str, payment_intent_id: str, amount: int) -> None: ...
 
     def cancel(self, idempotency_key: str, payment_intent_id: str) -> None: ...
+
+
+class RefundGateway(Protocol):
+    """Refunds of captured payments, with an idempotency key (the same key again repeats
+    nothing); returns the provider's refund id. Errors are raised; the refund is tried again
+    on the next run."""
+
+    def refund(self, idempotency_key: str, payment_intent_id: str, amount: int) -> str: ...
 
 
 class PaymentExecutor(Protocol):
@@ -248,8 +266,14 @@ class BillingApplication(ServiceApplication):
             watch=lambda bill: bill.has_payment_work,
             due_at=lambda bill: bill.next_due_at(),
         )
+        self.refunds: OpenAggregates[Refund] = OpenAggregates(
+            self, "refunds", Refund, watch=lambda refund: refund.has_payment_work
+        )
+        self._refunds_in_flight: set[UUID] = set()
         self._clocks: dict[UUID, tuple[datetime, int]] = {}  # for lateness metrics
         self._in_flight: set[UUID] = set()  # bills whose payment calls are handed over
+        self._results: list[tuple[PaymentStep, HoldResult | None, PaymentsReport]] = []
+        self._results_lock = threading.Lock()  # for _results, taken inside `lock` or alone
 
     # --- consuming the calls service's events -------------------------------------------------
 
@@ -414,6 +438,167 @@ class BillingApplication(ServiceApplication):
         card: CardOnFile = self.repository.get(id)
         return card
 
+    # --- refunds and disputes -----------------------------------------------------------------
+
+    def request_refund(self, session_id: str, client_id: str, reason: str) -> Refund:
+        """The client asks for the session's charge back (see `Refund.request`); asking again
+        answers the refund already asked for."""
+        bill = self._participants_bill(session_id, client_id)
+        existing = self._read(Refund, refund_id(bill.session_id))
+        if existing is not None:
+            return existing
+        window = timedelta(hours=self.config.refund_window_hours)
+        refund = Refund.request(bill, client_id, reason, clock.now(), window)
+        try:
+            self.save(refund)
+        except CONFLICTS:  # asked twice at once: the first one stands
+            stored = self._read(Refund, refund.id)
+            assert stored is not None
+            return stored
+        self.refunds.remember(refund)
+        return refund
+
+    def grant_refund(self, session_id: str, granted_by: str, as_admin: bool) -> Refund:
+        """The session's expert, or an admin, grants the refund; the timer then makes it."""
+        role = "admin" if as_admin else "expert"
+        return self._change_refund(session_id, lambda r: r.grant(granted_by, role))
+
+    def refuse_refund(self, session_id: str, admin_id: str, reason: str) -> Refund:
+        return self._change_refund(session_id, lambda r: r.refuse(admin_id, reason))
+
+    def refund(self, session_id: str, reader_id: str, as_admin: bool) -> Refund:
+        """The session's refund, for its participants and admins."""
+        refund = self._read(Refund, refund_id(session_id.strip()))
+        if refund is None or not (as_admin or reader_id in (refund.client_id, refund.expert_id)):
+            raise NotFound(
+                "refund_not_found", "No refund was asked for this session.", "session_id"
+            )
+        return refund
+
+    def execute_refunds(self, gateway: RefundGateway) -> int:
+        """Make the granted refunds' calls on this thread; returns how many refunds had any."""
+        return self.dispatch_refunds(gateway, InlineExecutor())
+
+    def dispatch_refunds(self, gateway: RefundGateway, executor: PaymentExecutor) -> int:
+        """Hand each granted refund with a call to make to `executor` (one job per refund,
+        making its calls in order), unless one is in flight already."""
+        with self.lock:
+            self.refunds.catch_up()
+            with self.refunds.lock:
+                ids = [id for id in self.refunds.watched if id not in self._refunds_in_flight]
+            self._refunds_in_flight.update(ids)
+        for id in ids:
+            try:
+                executor.submit(partial(self._make_refund, id, gateway))
+            except Exception:
+                log.exception("refund %s not handed over", id)
+                with self.lock:
+                    self._refunds_in_flight.discard(id)
+        return len(ids)
+
+    def record_refund_made_elsewhere(self, session_id: str) -> bool:
+        """Stripe says the session's charge was refunded in full outside Headstore (its
+        dashboard): recorded as made, unless Headstore is making or made it itself."""
+        bill = self._stored_bill(session_id)
+        if bill is None or not bill.charged or bill.total_minor <= 0:
+            return False
+
+        def record() -> bool:
+            refund = self._read(Refund, refund_id(bill.session_id))
+            if refund is None:
+                refund = Refund.made_by_provider(bill)
+            elif refund.state == RefundState.GRANTED or not refund.record_made_elsewhere():
+                return False  # our own refund, being recorded by its call
+            self.save(refund)
+            self.refunds.remember(refund)
+            return True
+
+        return bool(retry_on_conflict(record, COMMAND_ATTEMPTS))
+
+    def open_dispute(
+        self, session_id: str, provider_dispute_id: str, amount_minor: int, reason: str
+    ) -> bool:
+        """The charge of `session_id` is disputed; False if known already."""
+        bill = self._stored_bill(session_id)
+        if bill is None or not bill.charged:
+            log.error("dispute %s for session %s without a charge", provider_dispute_id, session_id)
+            return False
+        if self._read(Dispute, dispute_id(provider_dispute_id)) is not None:
+            return False
+        try:
+            self.save(Dispute.open(bill, provider_dispute_id, amount_minor, reason))
+        except CONFLICTS:
+            return False
+        return True
+
+    def close_dispute(self, provider_dispute_id: str, outcome: str) -> bool:
+        """The dispute is won or lost; False if unknown or closed already."""
+
+        def close() -> bool:
+            dispute = self._read(Dispute, dispute_id(provider_dispute_id))
+            if dispute is None or not dispute.close(outcome):
+                return False
+            self.save(dispute)
+            return True
+
+        return bool(retry_on_conflict(close, COMMAND_ATTEMPTS))
+
+    def _participants_bill(self, session_id: str, client_id: str) -> Bill:
+        bill = self._stored_bill(session_id)
+        if bill is None or bill.client_id != client_id:
+            raise NotFound("session_not_found", "No such session.", "session_id")
+        return bill
+
+    def _change_refund(self, session_id: str, change: Callable[[Refund], bool]) -> Refund:
+        def attempt() -> Refund:
+            refund = self._read(Refund, refund_id(session_id.strip()))
+            if refund is None:
+                raise NotFound(
+                    "refund_not_found", "No refund was asked for this session.", "session_id"
+                )
+            if change(refund):
+                self.save(refund)
+                self.refunds.remember(refund)
+            return refund
+
+        refund: Refund = retry_on_conflict(attempt, COMMAND_ATTEMPTS)
+        return refund
+
+    def _make_refund(self, id: UUID, gateway: RefundGateway) -> None:
+        try:
+            for _ in range(MAX_STEPS_PER_BILL):
+                with self.lock:
+                    refund = self.refunds.get(id)
+                    step = refund.next_refund() if refund is not None else None
+                if step is None:
+                    return
+                try:
+                    provider_refund_id = gateway.refund(
+                        step.idempotency_key, step.payment_intent_id, step.amount
+                    )
+                except Exception:
+                    log.exception("refund call %s failed; it will be retried", step.idempotency_key)
+                    return
+
+                def record(step: RefundStep = step, made: str = provider_refund_id) -> None:
+                    fresh = self._read(Refund, step.refund_id)
+                    if fresh is not None and fresh.record_refunded(step.payment_intent_id, made):
+                        self.save(fresh)
+                    if fresh is not None:
+                        self.refunds.remember(fresh)
+
+                with self.lock:
+                    retry_on_conflict(record, COMMAND_ATTEMPTS)
+        finally:
+            with self.lock:
+                self._refunds_in_flight.discard(id)
+
+    def _read(self, kind: type[T], id: UUID) -> T | None:
+        if id not in self.repository:
+            return None
+        found: T = self.repository.get(id)
+        return found
+
     # --- the timer ----------------------------------------------------------------------------
 
     def tick(self, now: datetime | None = None) -> list[PaymentStep]:
@@ -518,8 +703,10 @@ class BillingApplication(ServiceApplication):
                 with self.lock:
                     report.errors += 1
                 return
-            with self.lock:
-                self._record_payment(step, result, report)
+            with self._results_lock:
+                self._results.append((step, result, report))
+            with self.lock:  # recorded by now: by this job, or by one that came before
+                self._record_results()
                 if id in self.index.entries:  # else charged: nothing more to pay
                     bill = self.index.entries[id]  # None: to read again, by the next job
                     more = calls < MAX_STEPS_PER_BILL and (
@@ -684,32 +871,59 @@ class BillingApplication(ServiceApplication):
             gateway.cancel(step.idempotency_key, step.payment_intent_id)
         return None
 
-    def _record_payment(
-        self, step: PaymentStep, result: HoldResult | None, report: PaymentsReport
-    ) -> None:
-        def apply(bill: Bill) -> bool:
-            if step.operation == Operation.HOLD:
-                assert result is not None
-                if result.placed:
-                    return bill.record_hold_placed(
-                        step.block, step.attempt, result.payment_intent_id
-                    )
-                return bill.record_hold_declined(step.block, step.attempt, result.declined_reason)
-            if step.operation == Operation.CAPTURE:
-                return bill.record_capture(step.block)
-            return bill.record_cancel(step.block)
-
-        bill = self._bill(step.bill_id)
-        if bill is None or not apply(bill):
+    def _record_results(self) -> None:
+        """Record every payment result waiting (this job's and those of the jobs that came
+        while another held the lock) with one save: a group commit, so the results cost one
+        transaction per batch instead of one each. Called holding the lock."""
+        with self._results_lock:
+            batch, self._results = self._results, []
+        if not batch:
             return
-        self._save_bills([bill], apply)
-        if step.operation == Operation.HOLD:
-            if result is not None and result.placed:
-                report.holds_placed += 1
-            else:
-                report.holds_declined += 1
-                metrics.counter("billing_hold_failures", "Card holds declined").inc()
-        elif step.operation == Operation.CAPTURE:
-            report.captures += 1
+        applied: dict[UUID, list[Callable[[Bill], bool]]] = {}
+        changed: list[Bill] = []
+        for step, result, report in batch:
+            apply = partial(_apply_result, step, result)
+            bill = self._bill(step.bill_id)
+            try:
+                if bill is None or not apply(bill):
+                    continue
+            except DomainError as error:  # a bug: the others are recorded all the same
+                log.error("%s not recorded: %s %s", step.idempotency_key, error.code, error)
+                self.index.evict(step.bill_id)
+                continue
+            if bill.id not in applied:
+                applied[bill.id] = []
+                changed.append(bill)
+            applied[bill.id].append(apply)
+            _count(step, result, report)
+
+        def again(bill: Bill) -> bool:
+            redone = [apply(bill) for apply in applied[bill.id]]
+            return any(redone)
+
+        self._save_bills(changed, again)
+
+
+def _apply_result(step: PaymentStep, result: HoldResult | None, bill: Bill) -> bool:
+    """Record a payment call's result on its bill; False if it was recorded already."""
+    if step.operation == Operation.HOLD:
+        assert result is not None
+        if result.placed:
+            return bill.record_hold_placed(step.block, step.attempt, result.payment_intent_id)
+        return bill.record_hold_declined(step.block, step.attempt, result.declined_reason)
+    if step.operation == Operation.CAPTURE:
+        return bill.record_capture(step.block)
+    return bill.record_cancel(step.block)
+
+
+def _count(step: PaymentStep, result: HoldResult | None, report: PaymentsReport) -> None:
+    if step.operation == Operation.HOLD:
+        if result is not None and result.placed:
+            report.holds_placed += 1
         else:
-            report.cancels += 1
+            report.holds_declined += 1
+            metrics.counter("billing_hold_failures", "Card holds declined").inc()
+    elif step.operation == Operation.CAPTURE:
+        report.captures += 1
+    else:
+        report.cancels += 1

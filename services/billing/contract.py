@@ -22,7 +22,7 @@ from headstore.envelope import Envelope
 from headstore.money import Money, check_currency
 from headstore.subscriptions import Subscription
 from services.billing.application import BillNotOpenYet, CloseBill, SessionTerms, StartBill
-from services.billing.domain import Bill, CardOnFile
+from services.billing.domain import CLIENT_REQUEST, Bill, CardOnFile, Dispute, Refund
 
 
 def _money(currency: str, minor: int) -> money_pb2.Money:
@@ -87,6 +87,53 @@ def translate(event: Any, app: Any = None) -> Message | None:
                 expert_id=event.expert_id,
                 amount=_money(event.currency, event.amount_minor),
                 commission=_money(event.currency, event.commission_minor),
+            )
+        case Refund.Requested():
+            if event.origin != CLIENT_REQUEST:
+                return None  # made outside Headstore: SessionRefunded says it all
+            return events.RefundRequested(
+                session_id=event.session_id,
+                client_id=event.client_id,
+                expert_id=event.expert_id,
+                amount=_money(event.currency, event.amount_minor),
+                reason=event.reason,
+            )
+        case Refund.Refused():
+            return events.RefundRefused(
+                session_id=event.session_id,
+                client_id=event.client_id,
+                expert_id=event.expert_id,
+                reason=event.reason,
+            )
+        case Refund.Made():
+            return events.SessionRefunded(
+                session_id=event.session_id,
+                client_id=event.client_id,
+                expert_id=event.expert_id,
+                amount=_money(event.currency, event.amount_minor),
+                expert_share=_money(event.currency, event.expert_share_minor),
+                platform_share=_money(event.currency, event.platform_share_minor),
+                origin=event.origin,
+            )
+        case Dispute.Opened():
+            return events.DisputeOpened(
+                session_id=event.session_id,
+                client_id=event.client_id,
+                expert_id=event.expert_id,
+                dispute_id=event.provider_dispute_id,
+                amount=_money(event.currency, event.amount_minor),
+                reason=event.reason,
+            )
+        case Dispute.Closed():
+            return events.DisputeClosed(
+                session_id=event.session_id,
+                client_id=event.client_id,
+                expert_id=event.expert_id,
+                dispute_id=event.provider_dispute_id,
+                outcome=event.outcome,
+                amount=_money(event.currency, event.amount_minor),
+                expert_share=_money(event.currency, event.expert_share_minor),
+                platform_share=_money(event.currency, event.platform_share_minor),
             )
         case CardOnFile.Saved() | CardOnFile.Replaced():
             return events.CardSaved(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from nameko.containers import WorkerContext
 from nameko.timer import timer
@@ -33,13 +34,15 @@ from services.billing.application import (
     SessionTerms,
     StartBill,
 )
-from services.billing.domain import Bill, CardOnFile
+from services.billing.domain import LOST, WON, Bill, CardOnFile, Refund
 
 log = logging.getLogger(__name__)
 
 grpc = Grpc.implementing(billing_pb2_grpc.BillingServiceStub)
 handled = grpc_method("billing")
 TICK_SECONDS = BillingConfig.from_env().tick_seconds
+DISPUTE_OUTCOMES = {"won": WON, "lost": LOST, "warning_closed": WON}
+"""Stripe's closed dispute statuses (an inquiry closed without a chargeback keeps the money)."""
 
 
 class Stripe(Provides[StripeGateway]):
@@ -100,6 +103,17 @@ def card_message(card: CardOnFile) -> api.Card:
     )
 
 
+def refund_message(refund: Refund) -> api.Refund:
+    return api.Refund(
+        session_id=refund.session_id,
+        state=refund.state,
+        amount=money(refund.currency, refund.amount_minor),
+        reason=refund.reason,
+        refusal_reason=refund.refusal_reason,
+        granted_by_role=refund.granted_by_role,
+    )
+
+
 def open_bills() -> Gauge:
     return metrics.gauge("billing_open_bills", "Bills not yet charged")
 
@@ -151,6 +165,7 @@ class BillingService(HealthCheck):
             return 0
         self.store.bill_due(clock.now())
         handed = self.store.dispatch_payments(self.payments.gateway, self.payments.executor)
+        self.store.dispatch_refunds(self.payments.gateway, self.payments.executor)
         open_bills().set(self.store.open_bills())
         last_tick().set_to_current_time()
         return handed
@@ -218,6 +233,41 @@ class BillingService(HealthCheck):
             raise NotFound("bill_not_found", "No such bill.", "session_id")
         return bill_message(bill)
 
+    # -- refunds --------------------------------------------------------------------------------
+
+    @grpc
+    @handled
+    def RequestRefund(  # noqa: N802
+        self, request: api.RequestRefundRequest, context: GrpcContext
+    ) -> api.Refund:
+        refund = self.store.request_refund(request.session_id, request.client_id, request.reason)
+        return refund_message(refund)
+
+    @grpc
+    @handled
+    def GrantRefund(  # noqa: N802
+        self, request: api.GrantRefundRequest, context: GrpcContext
+    ) -> api.Refund:
+        refund = self.store.grant_refund(request.session_id, request.granted_by, request.as_admin)
+        return refund_message(refund)
+
+    @grpc
+    @handled
+    def RefuseRefund(  # noqa: N802
+        self, request: api.RefuseRefundRequest, context: GrpcContext
+    ) -> api.Refund:
+        refund = self.store.refuse_refund(request.session_id, request.admin_id, request.reason)
+        return refund_message(refund)
+
+    @grpc
+    @handled
+    def GetRefund(  # noqa: N802
+        self, request: api.GetRefundRequest, context: GrpcContext
+    ) -> api.Refund:
+        return refund_message(
+            self.store.refund(request.session_id, request.reader_id, request.as_admin)
+        )
+
     @grpc
     @handled
     def HandleStripeWebhook(  # noqa: N802
@@ -226,17 +276,41 @@ class BillingService(HealthCheck):
         event = self.stripe.webhook_event(request.payload, request.signature)
         if not event.type:
             raise PreconditionFailed("invalid_webhook", "The webhook has no event type.", None)
-        # Holds and captures are driven by billing itself and confirmed in the API's answers;
-        # webhooks are checked, recorded once per Stripe event and acknowledged. A disputed
-        # charge needs a person: say so (once, not on every redelivery).
+        # Holds and captures are driven by billing itself and confirmed in the API's answers.
+        # Disputes and refunds made in Stripe's dashboard are applied (each idempotently, so
+        # applying before recording the event loses nothing when the record fails and Stripe
+        # sends it again); every event is recorded once and acknowledged.
+        self._apply_webhook(event.type, event.data.object)
         if not self.store.save_with_stripe_event(event.id, event.type):
             return api.HandleStripeWebhookResponse(
                 event_type=event.type, handled=False, duplicate=True
             )
-        if event.type == "charge.dispute.created":
+        if event.type == "charge.dispute.created":  # it needs a person: said once
             log.warning("a charge is disputed: %s", getattr(event.data.object, "id", ""))
         elif event.type.startswith("payment_intent.") and event.type.endswith("_failed"):
             log.warning(
                 "Stripe reports %s for %s", event.type, getattr(event.data.object, "id", "")
             )
         return api.HandleStripeWebhookResponse(event_type=event.type, handled=True)
+
+    def _apply_webhook(self, event_type: str, thing: Any) -> None:
+        if event_type == "charge.dispute.created":
+            session = self.stripe.session_of(
+                str(getattr(thing, "payment_intent", "") or ""), str(getattr(thing, "charge", ""))
+            )
+            if session:
+                self.store.open_dispute(
+                    session,
+                    str(thing.id),
+                    int(getattr(thing, "amount", 0) or 0),
+                    str(getattr(thing, "reason", "") or ""),
+                )
+        elif event_type == "charge.dispute.closed":
+            outcome = DISPUTE_OUTCOMES.get(str(getattr(thing, "status", "")))
+            if outcome is not None:
+                self.store.close_dispute(str(thing.id), outcome)
+        elif event_type == "charge.refunded" and getattr(thing, "refunded", False):
+            # The whole charge; a partial refund made in the dashboard is left to a person.
+            session = self.stripe.session_of(str(getattr(thing, "payment_intent", "") or ""))
+            if session:
+                self.store.record_refund_made_elsewhere(session)

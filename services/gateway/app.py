@@ -63,6 +63,11 @@ TAGS = [
         "name": "sessions",
         "description": "Paid and free voice and video sessions, their bills and ratings",
     },
+    {
+        "name": "refunds",
+        "description": "A client asks for a session's charge back; the expert or an admin "
+        "grants, an admin refuses",
+    },
     {"name": "invite links", "description": "Experts' links for paid and free sessions"},
     {"name": "payments", "description": "The card on file (Stripe) and Stripe's webhooks"},
     {"name": "admin", "description": "For admins only"},

@@ -937,6 +937,41 @@ class SessionBill(BaseModel):
         )
 
 
+class RefundReason(RequestBody):
+    reason: Annotated[
+        str,
+        *text_field(
+            1000,
+            multiline=True,
+            required=True,
+            examples=["The connection dropped every few minutes."],
+        ),
+    ]
+
+
+class Refund(BaseModel):
+    session_id: str
+    state: str = Field(
+        examples=["requested"],
+        description="requested, granted (being refunded through Stripe), refunded or refused",
+    )
+    amount: MoneyAmount | None = Field(description="The whole charge, given back if granted.")
+    reason: str = Field(description="Why the client asked.")
+    refusal_reason: str | None = Field(description="Why an admin refused it, if refused.")
+    granted_by: str | None = Field(examples=["expert"], description="expert or admin, once granted")
+
+    @classmethod
+    def from_proto(cls, refund: billing_pb2.Refund) -> Refund:
+        return cls(
+            session_id=refund.session_id,
+            state=refund.state,
+            amount=_money(refund, "amount"),
+            reason=refund.reason,
+            refusal_reason=refund.refusal_reason or None,
+            granted_by=refund.granted_by_role or None,
+        )
+
+
 class WebhookReceived(BaseModel):
     received: Literal[True] = True
 

@@ -110,6 +110,59 @@ class PayoutStatement:
 
 
 @dataclass(frozen=True)
+class RefundRequest:
+    """A client asked for a session's charge back: the expert is told why and what to do."""
+
+    session_id: str
+    client_id: str
+    expert_id: str
+    amount_minor: int
+    currency: str
+    reason: str
+    cause_event_id: str
+
+
+@dataclass(frozen=True)
+class RefundRefusal:
+    """The refund a client asked for was refused: the client is told why."""
+
+    session_id: str
+    client_id: str
+    expert_id: str
+    reason: str
+    cause_event_id: str
+
+
+@dataclass(frozen=True)
+class SessionRefund:
+    """A session's charge went back to the client: both sides are told."""
+
+    session_id: str
+    client_id: str
+    expert_id: str
+    amount_minor: int
+    expert_share_minor: int
+    currency: str
+    cause_event_id: str
+
+
+@dataclass(frozen=True)
+class DisputeNotice:
+    """A dispute over a session's charge opened (`outcome` "") or closed ("won" or "lost"):
+    the expert is told what it means for their earnings."""
+
+    session_id: str
+    expert_id: str
+    dispute_id: str
+    outcome: str
+    amount_minor: int
+    expert_share_minor: int
+    currency: str
+    reason: str
+    cause_event_id: str
+
+
+@dataclass(frozen=True)
 class EmailView:
     """What support staff and the sender's scheduling need to know about one mail."""
 
@@ -339,6 +392,98 @@ class NotificationsApplication(ServiceApplication):
                 lines=list(statement.lines),
             ),
             cause_event_id=statement.cause_event_id,
+        )
+
+    def mail_refund_request(self, processing: Processing, request: RefundRequest) -> None:
+        """To the expert of the session: the client's reason, and what to do."""
+        expert, client = self.addressee(request.expert_id), self.addressee(request.client_id)
+        self.queue_email(
+            processing,
+            to=expert.email,
+            template=templates.REFUND_REQUESTED,
+            rendered=templates.refund_requested(
+                self.settings.public_url,
+                expert.name,
+                client_name=client.name,
+                session_id=request.session_id,
+                amount_minor=request.amount_minor,
+                currency=request.currency,
+                reason=request.reason,
+            ),
+            cause_event_id=request.cause_event_id,
+        )
+
+    def mail_refund_refusal(self, processing: Processing, refusal: RefundRefusal) -> None:
+        """To the client who asked: the refund was refused, and why."""
+        client, expert = self.addressee(refusal.client_id), self.addressee(refusal.expert_id)
+        self.queue_email(
+            processing,
+            to=client.email,
+            template=templates.REFUND_REFUSED,
+            rendered=templates.refund_refused(
+                client.name,
+                expert_name=expert.name,
+                session_id=refusal.session_id,
+                reason=refusal.reason,
+            ),
+            cause_event_id=refusal.cause_event_id,
+        )
+
+    def mail_session_refunded(self, processing: Processing, refund: SessionRefund) -> None:
+        """To the client and the expert (retried until both addresses are known)."""
+        client, expert = self.addressee(refund.client_id), self.addressee(refund.expert_id)
+
+        def refund_to(reader: Addressee, other: Addressee, for_expert: bool) -> Rendered:
+            return templates.session_refunded(
+                reader.name,
+                for_expert=for_expert,
+                other_name=other.name,
+                session_id=refund.session_id,
+                amount_minor=refund.amount_minor,
+                expert_share_minor=refund.expert_share_minor,
+                currency=refund.currency,
+            )
+
+        for to, template, rendered in (
+            (client, templates.REFUND_CLIENT, refund_to(client, expert, for_expert=False)),
+            (expert, templates.REFUND_EXPERT, refund_to(expert, client, for_expert=True)),
+        ):
+            self.queue_email(
+                processing,
+                to=to.email,
+                template=template,
+                rendered=rendered,
+                cause_event_id=refund.cause_event_id,
+            )
+
+    def mail_dispute(self, processing: Processing, notice: DisputeNotice) -> None:
+        """To the expert: a dispute opened (earnings held) or closed (released or taken back)."""
+        expert = self.addressee(notice.expert_id)
+        if notice.outcome:
+            template = templates.DISPUTE_CLOSED
+            rendered = templates.dispute_closed(
+                expert.name,
+                session_id=notice.session_id,
+                outcome=notice.outcome,
+                amount_minor=notice.amount_minor,
+                expert_share_minor=notice.expert_share_minor,
+                currency=notice.currency,
+            )
+        else:
+            template = templates.DISPUTE_OPENED
+            rendered = templates.dispute_opened(
+                expert.name,
+                session_id=notice.session_id,
+                amount_minor=notice.amount_minor,
+                currency=notice.currency,
+                reason=notice.reason,
+            )
+        self.queue_email(
+            processing,
+            to=expert.email,
+            template=template,
+            rendered=rendered,
+            cause_event_id=notice.cause_event_id,
         )
 
     def _queue_link_mail(

@@ -14,14 +14,20 @@ from typing import Any
 
 from contracts.events.v1 import billing_pb2, notifications_pb2, payouts_pb2, profiles_pb2
 from headstore.envelope import Envelope
+from headstore.errors import InvalidInput
+from headstore.money import check_currency
 from headstore.subscriptions import Subscription
 from services.notifications.application import (
+    DisputeNotice,
     LinkMail,
     NewAddressee,
     NoticeMail,
     PayoutStatement,
+    RefundRefusal,
+    RefundRequest,
     RejectionMail,
     SessionReceipt,
+    SessionRefund,
 )
 from services.notifications.domain import Email
 from services.notifications.templates import StatementLine
@@ -164,6 +170,89 @@ def from_payout_statement_issued(
     )
 
 
+def _session_parties(event: Any) -> None:
+    if not event.session_id or not event.client_id or not event.expert_id:
+        raise InvalidInput(
+            "invalid_refund_event", "A refund or dispute names its session, client and expert."
+        )
+
+
+def from_refund_requested(event: billing_pb2.RefundRequested, envelope: Envelope) -> RefundRequest:
+    _session_parties(event)
+    return RefundRequest(
+        session_id=event.session_id,
+        client_id=event.client_id,
+        expert_id=event.expert_id,
+        amount_minor=event.amount.minor,
+        currency=check_currency(event.amount.currency, "amount"),
+        reason=event.reason,
+        cause_event_id=envelope.event_id,
+    )
+
+
+def from_refund_refused(event: billing_pb2.RefundRefused, envelope: Envelope) -> RefundRefusal:
+    _session_parties(event)
+    return RefundRefusal(
+        session_id=event.session_id,
+        client_id=event.client_id,
+        expert_id=event.expert_id,
+        reason=event.reason,
+        cause_event_id=envelope.event_id,
+    )
+
+
+def from_session_refunded(event: billing_pb2.SessionRefunded, envelope: Envelope) -> SessionRefund:
+    _session_parties(event)
+    return SessionRefund(
+        session_id=event.session_id,
+        client_id=event.client_id,
+        expert_id=event.expert_id,
+        amount_minor=event.amount.minor,
+        expert_share_minor=event.expert_share.minor,
+        currency=check_currency(event.amount.currency, "amount"),
+        cause_event_id=envelope.event_id,
+    )
+
+
+def from_dispute_opened(event: billing_pb2.DisputeOpened, envelope: Envelope) -> DisputeNotice:
+    _session_parties(event)
+    return DisputeNotice(
+        session_id=event.session_id,
+        expert_id=event.expert_id,
+        dispute_id=event.dispute_id,
+        outcome="",
+        amount_minor=event.amount.minor,
+        expert_share_minor=0,
+        currency=check_currency(event.amount.currency, "amount"),
+        reason=event.reason,
+        cause_event_id=envelope.event_id,
+    )
+
+
+DISPUTE_OUTCOMES = ("won", "lost")
+
+
+def from_dispute_closed(event: billing_pb2.DisputeClosed, envelope: Envelope) -> DisputeNotice:
+    _session_parties(event)
+    if event.outcome not in DISPUTE_OUTCOMES:
+        raise InvalidInput(
+            "invalid_dispute_outcome",
+            f"A dispute closes as won or lost, not {event.outcome!r}.",
+            "outcome",
+        )
+    return DisputeNotice(
+        session_id=event.session_id,
+        expert_id=event.expert_id,
+        dispute_id=event.dispute_id,
+        outcome=event.outcome,
+        amount_minor=event.amount.minor,
+        expert_share_minor=event.expert_share.minor,
+        currency=check_currency(event.amount.currency, "amount"),
+        reason="",
+        cause_event_id=envelope.event_id,
+    )
+
+
 EMAIL_VERIFICATION_REQUESTED = Subscription(
     producer="profiles",
     event=profiles_pb2.EmailVerificationRequested,
@@ -228,6 +317,41 @@ PAYOUT_STATEMENT_ISSUED = Subscription(
     upstream="payouts.PayoutStatementIssued.on_payout_statement",
     translate=from_payout_statement_issued,
 )
+REFUND_REQUESTED = Subscription(
+    producer="billing",
+    event=billing_pb2.RefundRequested,
+    queue="evt-billing-RefundRequested--notifications.on_refund_requested",
+    upstream="billing.RefundRequested.on_refund_requested",
+    translate=from_refund_requested,
+)
+REFUND_REFUSED = Subscription(
+    producer="billing",
+    event=billing_pb2.RefundRefused,
+    queue="evt-billing-RefundRefused--notifications.on_refund_refused",
+    upstream="billing.RefundRefused.on_refund_refused",
+    translate=from_refund_refused,
+)
+SESSION_REFUNDED = Subscription(
+    producer="billing",
+    event=billing_pb2.SessionRefunded,
+    queue="evt-billing-SessionRefunded--notifications.on_session_refunded",
+    upstream="billing.SessionRefunded.on_session_refunded",
+    translate=from_session_refunded,
+)
+DISPUTE_OPENED = Subscription(
+    producer="billing",
+    event=billing_pb2.DisputeOpened,
+    queue="evt-billing-DisputeOpened--notifications.on_dispute_opened",
+    upstream="billing.DisputeOpened.on_dispute_opened",
+    translate=from_dispute_opened,
+)
+DISPUTE_CLOSED = Subscription(
+    producer="billing",
+    event=billing_pb2.DisputeClosed,
+    queue="evt-billing-DisputeClosed--notifications.on_dispute_closed",
+    upstream="billing.DisputeClosed.on_dispute_closed",
+    translate=from_dispute_closed,
+)
 
 SUBSCRIPTIONS = (
     EMAIL_VERIFICATION_REQUESTED,
@@ -239,6 +363,11 @@ SUBSCRIPTIONS = (
     ACCOUNT_REGISTERED,
     SESSION_CHARGED,
     PAYOUT_STATEMENT_ISSUED,
+    REFUND_REQUESTED,
+    REFUND_REFUSED,
+    SESSION_REFUNDED,
+    DISPUTE_OPENED,
+    DISPUTE_CLOSED,
 )
 """Every event notifications applies. The queue and upstream names are those notifications has
 always used (they once came from the handlers' method names): never change them, or a

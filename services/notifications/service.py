@@ -22,6 +22,7 @@ from services.notifications.adapters.smtp import DeliveryFailed
 from services.notifications.application import (
     DEFAULT_LIST_LIMIT,
     MAX_LIST_LIMIT,
+    DisputeNotice,
     EmailView,
     LinkMail,
     NewAddressee,
@@ -29,8 +30,11 @@ from services.notifications.application import (
     NotificationsApplication,
     PayoutStatement,
     Processing,
+    RefundRefusal,
+    RefundRequest,
     RejectionMail,
     SessionReceipt,
+    SessionRefund,
 )
 from services.notifications.dependencies import Mailer
 from services.notifications.domain import EmailStatus
@@ -154,6 +158,36 @@ class NotificationsService(HealthCheck):
         self, app: NotificationsApplication, statement: PayoutStatement, processing: Processing
     ) -> None:
         app.mail_payout_statement(processing, statement)
+
+    @consumes(contract.REFUND_REQUESTED)
+    def on_refund_requested(
+        self, app: NotificationsApplication, request: RefundRequest, processing: Processing
+    ) -> None:
+        app.mail_refund_request(processing, request)
+
+    @consumes(contract.REFUND_REFUSED)
+    def on_refund_refused(
+        self, app: NotificationsApplication, refusal: RefundRefusal, processing: Processing
+    ) -> None:
+        app.mail_refund_refusal(processing, refusal)
+
+    @consumes(contract.SESSION_REFUNDED)
+    def on_session_refunded(
+        self, app: NotificationsApplication, refund: SessionRefund, processing: Processing
+    ) -> None:
+        app.mail_session_refunded(processing, refund)
+
+    @consumes(contract.DISPUTE_OPENED)
+    def on_dispute_opened(
+        self, app: NotificationsApplication, notice: DisputeNotice, processing: Processing
+    ) -> None:
+        app.mail_dispute(processing, notice)
+
+    @consumes(contract.DISPUTE_CLOSED)
+    def on_dispute_closed(
+        self, app: NotificationsApplication, notice: DisputeNotice, processing: Processing
+    ) -> None:
+        app.mail_dispute(processing, notice)
 
     # --- the sender -----------------------------------------------------------------------------
 

@@ -21,6 +21,12 @@ EXPERT_ACCEPTED = "expert_accepted"
 EXPERT_REJECTED = "expert_rejected"
 RECEIPT_CLIENT = "receipt_client"
 RECEIPT_EXPERT = "receipt_expert"
+REFUND_REQUESTED = "refund_requested"
+REFUND_REFUSED = "refund_refused"
+REFUND_CLIENT = "refund_client"
+REFUND_EXPERT = "refund_expert"
+DISPUTE_OPENED = "dispute_opened"
+DISPUTE_CLOSED = "dispute_closed"
 
 SIGNATURE = "The Headstore team"
 
@@ -285,3 +291,139 @@ def payout_statement(
         format_money(line.amount_minor, line.currency) for line in lines if line.status == "sent"
     )
     return _render(f"Your Headstore payout: {total or 'nothing transferred'}", name, blocks)
+
+
+# --- refunds and disputes ----------------------------------------------------------------------
+
+
+def refund_requested(
+    public_url: str,
+    name: str,
+    *,
+    client_name: str,
+    session_id: str,
+    amount_minor: int,
+    currency: str,
+    reason: str,
+) -> Rendered:
+    """To the expert: a client asked for the charge of a session back, and why."""
+    amount = format_money(amount_minor, currency)
+    reason = reason.strip()
+    return _render(
+        f"A client asked for a refund of {amount}",
+        name,
+        [
+            f"{client_name or 'Your client'} asked for a refund of the session {session_id}"
+            f" ({amount}).",
+            f"The client's reason:\n{reason}" if reason else "The client gave no reason.",
+            "What to do: if you agree, log in to Headstore and grant the refund of this session."
+            " The client gets the whole charge back and your"
+            " earnings for the session are taken back from your next payout. If you do not"
+            " agree, you need not do anything: our team reviews the request and decides.",
+            Link("Go to Headstore", public_url.rstrip("/")),
+        ],
+    )
+
+
+def refund_refused(
+    name: str,
+    *,
+    expert_name: str,
+    session_id: str,
+    reason: str,
+) -> Rendered:
+    """To the client: the refund they asked for was refused, and why."""
+    reason = reason.strip()
+    return _render(
+        "Your refund request was refused",
+        name,
+        [
+            f"We have reviewed your request for a refund of the session {session_id}"
+            f" with {expert_name or 'your expert'} and cannot grant it.",
+            f"Our reason:\n{reason}" if reason else "",
+            "The charge for the session stays as it was. If you have questions, please contact"
+            " us via our contact form.",
+        ],
+    )
+
+
+def session_refunded(
+    name: str,
+    *,
+    for_expert: bool,
+    other_name: str,
+    session_id: str,
+    amount_minor: int,
+    expert_share_minor: int,
+    currency: str,
+) -> Rendered:
+    """To both sides: the session's charge went back to the client's card."""
+    amount = format_money(amount_minor, currency)
+    lines = [
+        f"Session: {session_id}",
+        f"{'Client' if for_expert else 'Expert'}: {other_name}",
+        f"Refunded: {amount}",
+    ]
+    if for_expert:
+        lines.append(f"Taken back from your earnings: {format_money(expert_share_minor, currency)}")
+        intro = "The charge for one of your sessions was refunded to the client."
+        outro = (
+            "Your earnings for the session are taken back from your next payout; if they were"
+            " paid out already, the amount is deducted from your next earnings."
+        )
+    else:
+        intro = "Your refund is on its way."
+        outro = (
+            "The amount goes back to the card you paid with. Banks usually take 5 to 10"
+            " business days to show it."
+        )
+    return _render(
+        f"Refund for your Headstore session: {amount}", name, [intro, "\n".join(lines), outro]
+    )
+
+
+def dispute_opened(
+    name: str, *, session_id: str, amount_minor: int, currency: str, reason: str
+) -> Rendered:
+    """To the expert: the client's bank disputes a session's charge; its earnings are held."""
+    amount = format_money(amount_minor, currency)
+    return _render(
+        f"A payment for one of your sessions is disputed: {amount}",
+        name,
+        [
+            f"The client's bank disputes the charge of {amount} for the session {session_id}"
+            + (f" (reason given: {reason.replace('_', ' ')})." if reason.strip() else "."),
+            "Your earnings for this session are held, and not paid out, until the dispute is"
+            " closed. We answer the bank with the session's records; you will hear from us"
+            " when it is decided.",
+        ],
+    )
+
+
+def dispute_closed(
+    name: str,
+    *,
+    session_id: str,
+    outcome: str,
+    amount_minor: int,
+    expert_share_minor: int,
+    currency: str,
+) -> Rendered:
+    """To the expert: the dispute is over; won releases the earnings, lost takes them back."""
+    amount = format_money(amount_minor, currency)
+    if outcome == "won":
+        subject = "A disputed payment was decided in your favour"
+        blocks: list[Block] = [
+            f"The dispute over the charge of {amount} for the session {session_id} is closed:"
+            " the bank decided for us.",
+            "Your earnings for the session are released and paid out with your next payout.",
+        ]
+    else:
+        subject = "A disputed payment was lost"
+        blocks = [
+            f"The dispute over the charge of {amount} for the session {session_id} is closed:"
+            " the bank decided for the client, and the charge went back to them.",
+            f"Taken back from your earnings: {format_money(expert_share_minor, currency)}. It is"
+            " deducted from your next payout.",
+        ]
+    return _render(subject, name, blocks)

@@ -128,6 +128,48 @@ class SessionRating:
 
 
 @dataclass(frozen=True)
+class RefundedSession:
+    """A session's charge went back to the client: the expert's share comes back from the
+    expert, and an ambassador's share of the platform's share from the ambassador."""
+
+    session_id: str
+    expert_id: str
+    currency: str
+    expert_share_minor: int
+    platform_share_minor: int
+    refunded_at: datetime
+
+
+@dataclass(frozen=True)
+class OpenedDispute:
+    """The client's bank disputes a session's charge: its credits are held."""
+
+    dispute_id: str
+    session_id: str
+    expert_id: str
+
+
+DISPUTE_WON = "won"
+DISPUTE_LOST = "lost"
+
+
+@dataclass(frozen=True)
+class ClosedDispute:
+    """A dispute is over. Won: the session's credits are released. Lost: released and taken
+    back as for a refund (`expert_share_minor`, and the ambassador's share of
+    `platform_share_minor`)."""
+
+    dispute_id: str
+    session_id: str
+    expert_id: str
+    outcome: str  # DISPUTE_WON or DISPUTE_LOST
+    currency: str
+    expert_share_minor: int
+    platform_share_minor: int
+    closed_at: datetime
+
+
+@dataclass(frozen=True)
 class ExpertReferral:
     """An ambassador brought an expert, for a share of the platform's commission."""
 
@@ -311,6 +353,18 @@ class PayoutsApplication(ServiceApplication):
                 "Earnings and ambassador shares credited, in minor units",
                 ("currency", "entry"),
             ).labels(domain_event.currency, domain_event.entry).inc(domain_event.amount_minor)
+        elif isinstance(domain_event, Payee.Debited):
+            metrics.counter(
+                "payouts_debited_minor",
+                "Money taken back from payees (refunds, lost disputes), in minor units",
+                ("currency",),
+            ).labels(domain_event.currency).inc(domain_event.amount_minor)
+        elif isinstance(domain_event, Payee.Held):
+            metrics.counter("payouts_holds", "Disputed sessions held from payouts").inc()
+        elif isinstance(domain_event, Payee.Released):
+            metrics.counter(
+                "payouts_holds_released", "Holds of disputed sessions released", ("outcome",)
+            ).labels(domain_event.outcome).inc()
         elif isinstance(domain_event, PayoutAccount.Activated):
             metrics.counter("payouts_accounts_activated", "Connected accounts activated").inc()
         elif isinstance(domain_event, PayoutRun.Finished):
@@ -505,6 +559,90 @@ class PayoutsApplication(ServiceApplication):
             week=self.weeks.week_of(taken.at),
         )
         processing.collect_events(payee)
+
+    def _take_back_session(
+        self,
+        *,
+        reference: str,
+        reason: str,
+        expert_id: str,
+        currency: str,
+        expert_share_minor: int,
+        platform_share_minor: int,
+        at: datetime,
+        changed: dict[str, Payee],
+    ) -> None:
+        """Debit the expert's share from the expert and, for a referred expert, the
+        ambassador's share of the platform's share from the ambassador, once per reference."""
+        week = self.weeks.week_of(at)
+        takes = [(expert_id, expert_share_minor)]
+        referral = self.find(Referral, referral_id(expert_id))
+        if referral is not None and platform_share_minor > 0:
+            takes.append((referral.ambassador_id, referral.share(platform_share_minor)))
+        for account_id, amount in takes:
+            if amount <= 0:
+                continue
+            payee = changed.get(account_id) or self._payee_or_new(account_id)
+            if payee.debit(
+                reference=reference,
+                currency=currency,
+                amount_minor=amount,
+                reason=reason,
+                week=week,
+            ):
+                changed[account_id] = payee
+
+    def _session_payees(self, expert_id: str) -> list[str]:
+        """The expert and, for a referred expert, the ambassador sharing the session."""
+        referral = self.find(Referral, referral_id(expert_id))
+        return [expert_id] + ([referral.ambassador_id] if referral is not None else [])
+
+    def refund_session(self, processing: Processing, refunded: RefundedSession) -> None:
+        """A refunded session's shares are taken back, once: the balance may go below zero and
+        is then carried until later earnings pay it off."""
+        changed: dict[str, Payee] = {}
+        self._take_back_session(
+            reference=f"refund:{refunded.session_id}",
+            reason=f"Session {refunded.session_id} refunded to the client.",
+            expert_id=refunded.expert_id,
+            currency=refunded.currency,
+            expert_share_minor=refunded.expert_share_minor,
+            platform_share_minor=refunded.platform_share_minor,
+            at=refunded.refunded_at,
+            changed=changed,
+        )
+        processing.collect_events(*changed.values())
+
+    def hold_disputed(self, processing: Processing, opened: OpenedDispute) -> None:
+        """What the disputed session credited its expert and ambassador is kept back from
+        the weekly runs until the dispute closes."""
+        changed = []
+        for account_id in self._session_payees(opened.expert_id):
+            payee = self._payee_or_new(account_id)
+            if payee.hold(reference=f"dispute:{opened.dispute_id}", session_id=opened.session_id):
+                changed.append(payee)
+        processing.collect_events(*changed)
+
+    def close_dispute(self, processing: Processing, closed: ClosedDispute) -> None:
+        """Won: the held credits are released. Lost: released and taken back, as a refund."""
+        reference = f"dispute:{closed.dispute_id}"
+        changed: dict[str, Payee] = {}
+        for account_id in self._session_payees(closed.expert_id):
+            payee = self.payee(account_id)
+            if payee is not None and payee.release(reference=reference, outcome=closed.outcome):
+                changed[account_id] = payee
+        if closed.outcome == DISPUTE_LOST:
+            self._take_back_session(
+                reference=reference,
+                reason=f"Dispute {closed.dispute_id} over session {closed.session_id} lost.",
+                expert_id=closed.expert_id,
+                currency=closed.currency,
+                expert_share_minor=closed.expert_share_minor,
+                platform_share_minor=closed.platform_share_minor,
+                at=closed.closed_at,
+                changed=changed,
+            )
+        processing.collect_events(*changed.values())
 
     def count_session(self, processing: Processing, charged: ChargedSession) -> None:
         stats = self._statistics_or_new(charged.expert_id)

@@ -19,10 +19,16 @@ from contracts.events.v1 import billing_pb2, calls_pb2, money_pb2, profiles_pb2
 from contracts.events.v1 import payouts_pb2 as events
 from headstore.envelope import Envelope
 from headstore.errors import InvalidInput
+from headstore.money import check_currency
 from headstore.subscriptions import Subscription
 from services.payouts.application import (
+    DISPUTE_LOST,
+    DISPUTE_WON,
     ChargedSession,
+    ClosedDispute,
     ExpertReferral,
+    OpenedDispute,
+    RefundedSession,
     SessionEarnings,
     SessionRating,
 )
@@ -138,6 +144,78 @@ def from_expert_referred(event: profiles_pb2.ExpertReferred, envelope: Envelope)
     )
 
 
+def _shares(event: Any) -> tuple[str, int, int]:
+    """The currency and the two shares taken back, checked: one currency, no negative
+    amounts."""
+    expert, platform = event.expert_share, event.platform_share
+    currency = check_currency(expert.currency or platform.currency, "expert_share")
+    if platform.currency and check_currency(platform.currency, "platform_share") != currency:
+        raise InvalidInput(
+            "currency_mismatch", "The expert's and the platform's shares differ in currency."
+        )
+    if expert.minor < 0 or platform.minor < 0:
+        raise InvalidInput("invalid_share", "A share taken back is not negative.", "expert_share")
+    return currency, expert.minor, platform.minor
+
+
+def _names_session(event: Any) -> None:
+    if not event.session_id or not event.expert_id:
+        raise InvalidInput(
+            "invalid_refund_event", "A refund or dispute names its session and expert."
+        )
+
+
+def from_session_refunded(
+    event: billing_pb2.SessionRefunded, envelope: Envelope
+) -> RefundedSession:
+    _names_session(event)
+    currency, expert_share, platform_share = _shares(event)
+    return RefundedSession(
+        session_id=event.session_id,
+        expert_id=event.expert_id,
+        currency=currency,
+        expert_share_minor=expert_share,
+        platform_share_minor=platform_share,
+        refunded_at=envelope.occurred_at,
+    )
+
+
+def _dispute_id(event: Any) -> str:
+    _names_session(event)
+    if not event.dispute_id:
+        raise InvalidInput("invalid_dispute_event", "A dispute names its id.", "dispute_id")
+    return str(event.dispute_id)
+
+
+def from_dispute_opened(event: billing_pb2.DisputeOpened, envelope: Envelope) -> OpenedDispute:
+    return OpenedDispute(
+        dispute_id=_dispute_id(event), session_id=event.session_id, expert_id=event.expert_id
+    )
+
+
+def from_dispute_closed(event: billing_pb2.DisputeClosed, envelope: Envelope) -> ClosedDispute:
+    dispute_id = _dispute_id(event)
+    if event.outcome not in (DISPUTE_WON, DISPUTE_LOST):
+        raise InvalidInput(
+            "invalid_dispute_outcome",
+            f"A dispute closes as won or lost, not {event.outcome!r}.",
+            "outcome",
+        )
+    currency, expert_share, platform_share = (
+        _shares(event) if event.outcome == DISPUTE_LOST else ("", 0, 0)
+    )
+    return ClosedDispute(
+        dispute_id=dispute_id,
+        session_id=event.session_id,
+        expert_id=event.expert_id,
+        outcome=event.outcome,
+        currency=currency,
+        expert_share_minor=expert_share,
+        platform_share_minor=platform_share,
+        closed_at=envelope.occurred_at,
+    )
+
+
 EARNINGS_ACCRUED = Subscription(
     producer="billing",
     event=billing_pb2.EarningsAccrued,
@@ -167,7 +245,37 @@ EXPERT_REFERRED = Subscription(
     translate=from_expert_referred,
 )
 
-SUBSCRIPTIONS = (EARNINGS_ACCRUED, SESSION_CHARGED, RATING_GIVEN, EXPERT_REFERRED)
+SESSION_REFUNDED = Subscription(
+    producer="billing",
+    event=billing_pb2.SessionRefunded,
+    queue="evt-billing-SessionRefunded--payouts.on_session_refunded",
+    upstream="billing.SessionRefunded.on_session_refunded",
+    translate=from_session_refunded,
+)
+DISPUTE_OPENED = Subscription(
+    producer="billing",
+    event=billing_pb2.DisputeOpened,
+    queue="evt-billing-DisputeOpened--payouts.on_dispute_opened",
+    upstream="billing.DisputeOpened.on_dispute_opened",
+    translate=from_dispute_opened,
+)
+DISPUTE_CLOSED = Subscription(
+    producer="billing",
+    event=billing_pb2.DisputeClosed,
+    queue="evt-billing-DisputeClosed--payouts.on_dispute_closed",
+    upstream="billing.DisputeClosed.on_dispute_closed",
+    translate=from_dispute_closed,
+)
+
+SUBSCRIPTIONS = (
+    EARNINGS_ACCRUED,
+    SESSION_CHARGED,
+    RATING_GIVEN,
+    EXPERT_REFERRED,
+    SESSION_REFUNDED,
+    DISPUTE_OPENED,
+    DISPUTE_CLOSED,
+)
 """Every event payouts applies. The queue and upstream names are those payouts has always used
 (they once came from the handlers' method names): never change them, or a deployment's queue
 and its waiting events, its tracking and its parked events are left behind."""

@@ -22,10 +22,13 @@ from services.payouts import contract
 from services.payouts.adapters.stripe import ConnectGateway, account_state
 from services.payouts.application import (
     ChargedSession,
+    ClosedDispute,
     ExpertReferral,
+    OpenedDispute,
     PayoutsApplication,
     PayoutsConfig,
     Processing,
+    RefundedSession,
     SessionEarnings,
     SessionRating,
 )
@@ -97,6 +100,24 @@ class PayoutsService(HealthCheck):
         self, app: PayoutsApplication, referred: ExpertReferral, processing: Processing
     ) -> None:
         app.record_referral(processing, referred)
+
+    @consumes(contract.SESSION_REFUNDED)
+    def on_session_refunded(
+        self, app: PayoutsApplication, refunded: RefundedSession, processing: Processing
+    ) -> None:
+        app.refund_session(processing, refunded)
+
+    @consumes(contract.DISPUTE_OPENED)
+    def on_dispute_opened(
+        self, app: PayoutsApplication, opened: OpenedDispute, processing: Processing
+    ) -> None:
+        app.hold_disputed(processing, opened)
+
+    @consumes(contract.DISPUTE_CLOSED)
+    def on_dispute_closed(
+        self, app: PayoutsApplication, closed: ClosedDispute, processing: Processing
+    ) -> None:
+        app.close_dispute(processing, closed)
 
     # -- the weekly run -------------------------------------------------------------------------
 

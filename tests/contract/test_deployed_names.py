@@ -88,11 +88,43 @@ DEPLOYED: dict[str, dict[tuple[str, str], tuple[str, str]]] = {
             "evt-profiles-ExpertReferred--payouts.on_expert_referred",
             "profiles.ExpertReferred.on_expert_referred",
         ),
+        ("billing", "SessionRefunded"): (
+            "evt-billing-SessionRefunded--payouts.on_session_refunded",
+            "billing.SessionRefunded.on_session_refunded",
+        ),
+        ("billing", "DisputeOpened"): (
+            "evt-billing-DisputeOpened--payouts.on_dispute_opened",
+            "billing.DisputeOpened.on_dispute_opened",
+        ),
+        ("billing", "DisputeClosed"): (
+            "evt-billing-DisputeClosed--payouts.on_dispute_closed",
+            "billing.DisputeClosed.on_dispute_closed",
+        ),
     },
     "notifications": {
         ("billing", "SessionCharged"): (
             "evt-billing-SessionCharged--notifications.on_session_charged",
             "billing.SessionCharged.on_session_charged",
+        ),
+        ("billing", "RefundRequested"): (
+            "evt-billing-RefundRequested--notifications.on_refund_requested",
+            "billing.RefundRequested.on_refund_requested",
+        ),
+        ("billing", "RefundRefused"): (
+            "evt-billing-RefundRefused--notifications.on_refund_refused",
+            "billing.RefundRefused.on_refund_refused",
+        ),
+        ("billing", "SessionRefunded"): (
+            "evt-billing-SessionRefunded--notifications.on_session_refunded",
+            "billing.SessionRefunded.on_session_refunded",
+        ),
+        ("billing", "DisputeOpened"): (
+            "evt-billing-DisputeOpened--notifications.on_dispute_opened",
+            "billing.DisputeOpened.on_dispute_opened",
+        ),
+        ("billing", "DisputeClosed"): (
+            "evt-billing-DisputeClosed--notifications.on_dispute_closed",
+            "billing.DisputeClosed.on_dispute_closed",
         ),
         ("payouts", "PayoutStatementIssued"): (
             "evt-payouts-PayoutStatementIssued--notifications.on_payout_statement",

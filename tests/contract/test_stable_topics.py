@@ -49,7 +49,7 @@ DOMAIN = {
     for service in SERVICES
 }
 
-NEW_SINCE_THE_SPLIT = {"StripeCustomer"}
+NEW_SINCE_THE_SPLIT = {"StripeCustomer", "Refund", "Dispute"}
 """Aggregates added after the domain packages were split: never stored under a module path, so
 they have no former topic to resolve."""
 

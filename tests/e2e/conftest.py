@@ -191,6 +191,9 @@ def platform(request, settings, processes, media_network) -> Any:
         # Experts are paid in the currencies clients pay in: the platform settles in each.
         "--settlement-currency",
         "usd,eur,gbp,cad,chf",
+        # payouts does not yet ask for the recipient service agreement Stripe wants for
+        # accounts abroad (docs/stripe-stand-in.md): tolerated here until it does.
+        "--allow-full-cross-border-accounts",
     )
     for name in SERVICES:
         processes.start(name, *cli, "run", name)

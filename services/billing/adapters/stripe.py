@@ -18,6 +18,7 @@ from headstore.call_pool import CallPool
 from headstore.errors import InvalidInput
 from headstore.stripe_api import StripeSettings
 from services.billing.application import HoldResult
+from services.billing.domain.bill import session_of_payment
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,8 @@ class StripeGateway:
                     "confirm": True,
                     "off_session": True,
                     "description": description,
+                    # Disputes and dashboard refunds name the PaymentIntent: this says whose.
+                    "metadata": {"session_id": session_of_payment(idempotency_key)},
                 },
                 options={"idempotency_key": idempotency_key},
             )
@@ -123,6 +126,50 @@ class StripeGateway:
             options={"idempotency_key": idempotency_key},
         )
         stripe_calls("cancel", "ok")
+
+    # -- refunds, and what webhooks need --------------------------------------------------------
+
+    def refund(self, idempotency_key: str, payment_intent_id: str, amount: int) -> str:
+        """Refund `amount` of the PaymentIntent's capture; the refund's id. A capture Stripe
+        says is refunded already (the first call's answer was lost, and its key may be
+        forgotten after 24 hours) is looked up, not refunded again."""
+        try:
+            made = self._request(
+                self.client.v1.refunds.create,
+                params={
+                    "payment_intent": payment_intent_id,
+                    "amount": amount,
+                    "reason": "requested_by_customer",
+                    "metadata": {"session_id": session_of_payment(idempotency_key)},
+                },
+                options={"idempotency_key": idempotency_key},
+            )
+        except stripe.InvalidRequestError as error:
+            if error.code != "charge_already_refunded":
+                stripe_calls("refund", "refused")
+                raise
+            existing = self._request(
+                self.client.v1.refunds.list, params={"payment_intent": payment_intent_id}
+            )
+            found = [r for r in existing.data if r.status in ("succeeded", "pending")]
+            if not found:
+                raise
+            stripe_calls("refund", "found")
+            return str(found[0].id)
+        stripe_calls("refund", "ok")
+        return str(made.id)
+
+    def session_of(self, payment_intent_id: str = "", charge_id: str = "") -> str:
+        """The session a PaymentIntent (or the charge of one) paid for, from its metadata;
+        empty when it is not a session's."""
+        if not payment_intent_id and charge_id:
+            charge = self.client.v1.charges.retrieve(charge_id)
+            payment_intent_id = str(getattr(charge, "payment_intent", "") or "")
+        if not payment_intent_id:
+            return ""
+        intent = self.client.v1.payment_intents.retrieve(payment_intent_id)
+        metadata = getattr(intent, "metadata", None) or {}
+        return str(metadata.get("session_id", "") or "")
 
     # -- cards ----------------------------------------------------------------------------------
 

@@ -100,6 +100,11 @@ class PaymentStep:
         return f"{self.session_id}:{self.block}:{operation}"
 
 
+def session_of_payment(idempotency_key: str) -> str:
+    """The session a payment step's idempotency key belongs to (session ids hold no colon)."""
+    return idempotency_key.split(":", 1)[0]
+
+
 class Bill(Aggregate):
     """What one session costs: its locked-in terms, its card holds, the minutes billed, and at
     the end the captures and the charge."""

@@ -18,6 +18,8 @@ from services.gateway.schemas import (
     ExpertRating,
     RateSession,
     Rating,
+    Refund,
+    RefundReason,
     RequestSession,
     Session,
     SessionBill,
@@ -34,6 +36,7 @@ Billing = Annotated[BillingClient, Depends(billing)]
 SignedIn = Annotated[Caller, Depends(current_caller)]
 Verified = Annotated[Caller, Depends(verified_caller)]
 Expert = Annotated[Caller, Depends(require_roles("expert"))]
+Admin = Annotated[Caller, Depends(require_roles("admin"))]
 Limits = Annotated[RateLimits, Depends(rate_limits)]
 Address = Annotated[str, Depends(request_address)]
 SessionId = Annotated[UUID, Path(description="The session's id.")]
@@ -166,6 +169,82 @@ async def session_bill(session_id: SessionId, caller: SignedIn, service: Billing
         ),
     )
     return SessionBill.from_proto(answer)
+
+
+@router.post(
+    "/v1/sessions/{session_id}/refund",
+    tags=["refunds"],
+    status_code=status.HTTP_201_CREATED,
+    response_model=Refund,
+    responses=error_responses(401, 404, 412),
+    summary="The client asks for the session's charge back, with a reason, within the refund "
+    "window after the session ended (72 hours unless the platform says otherwise); asking "
+    "again answers the first request",
+)
+async def request_refund(
+    session_id: SessionId, body: RefundReason, caller: SignedIn, service: Billing
+) -> Refund:
+    answer = await service.RequestRefund(
+        billing_pb2.RequestRefundRequest(
+            client_id=caller.account_id, session_id=str(session_id), reason=body.reason
+        )
+    )
+    return Refund.from_proto(answer)
+
+
+@router.get(
+    "/v1/sessions/{session_id}/refund",
+    tags=["refunds"],
+    response_model=Refund,
+    responses=error_responses(401, 404),
+    summary="The refund asked for this session (its participants and admins)",
+)
+async def session_refund(session_id: SessionId, caller: SignedIn, service: Billing) -> Refund:
+    answer = await service.GetRefund(
+        billing_pb2.GetRefundRequest(
+            reader_id=caller.account_id,
+            session_id=str(session_id),
+            as_admin="admin" in caller.roles,
+        )
+    )
+    return Refund.from_proto(answer)
+
+
+@router.post(
+    "/v1/sessions/{session_id}/refund/grant",
+    tags=["refunds"],
+    response_model=Refund,
+    responses=error_responses(401, 404, 409),
+    summary="The session's expert, or an admin, grants the refund: the charge goes back to the "
+    "client's card, and the expert's share and the commission are taken back in the next payout",
+)
+async def grant_refund(session_id: SessionId, caller: SignedIn, service: Billing) -> Refund:
+    answer = await service.GrantRefund(
+        billing_pb2.GrantRefundRequest(
+            granted_by=caller.account_id,
+            session_id=str(session_id),
+            as_admin="admin" in caller.roles,
+        )
+    )
+    return Refund.from_proto(answer)
+
+
+@router.post(
+    "/v1/sessions/{session_id}/refund/refuse",
+    tags=["refunds"],
+    response_model=Refund,
+    responses=error_responses(401, 403, 404, 409),
+    summary="An admin refuses the refund, saying why (the client is told by mail)",
+)
+async def refuse_refund(
+    session_id: SessionId, body: RefundReason, caller: Admin, service: Billing
+) -> Refund:
+    answer = await service.RefuseRefund(
+        billing_pb2.RefuseRefundRequest(
+            admin_id=caller.account_id, session_id=str(session_id), reason=body.reason
+        )
+    )
+    return Refund.from_proto(answer)
 
 
 @router.get(

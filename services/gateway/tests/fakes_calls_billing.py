@@ -40,6 +40,17 @@ def usd(minor: int) -> money_pb2.Money:
     return money_pb2.Money(currency="USD", minor=minor)
 
 
+def refund(**changes: Any) -> billing_pb2.Refund:
+    fields: dict[str, Any] = {
+        "session_id": SESSION_ID,
+        "state": "requested",
+        "amount": usd(9000),
+        "reason": "The line was bad.",
+    }
+    fields.update(changes)
+    return billing_pb2.Refund(**fields)
+
+
 def session(**changes: Any) -> calls_pb2.Session:
     fields: dict[str, Any] = {
         "session_id": SESSION_ID,
@@ -115,6 +126,10 @@ def billing_canned() -> dict[str, Any]:
             earnings_so_far=usd(7290),
             state="open",
         ),
+        "RequestRefund": refund(),
+        "GetRefund": refund(),
+        "GrantRefund": refund(state="granted", granted_by_role="expert"),
+        "RefuseRefund": refund(state="refused", refusal_reason="The session took place."),
         "HandleStripeWebhook": billing_pb2.HandleStripeWebhookResponse(
             event_type="payment_intent.succeeded", handled=True
         ),

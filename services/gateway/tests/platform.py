@@ -128,8 +128,26 @@ CALLS_RULES: dict[str, Rule] = {
     "AnswerSession": _only("expert_id", EXPERT_ID, "Only the expert asked can answer."),
     "RateSession": _only("client_id", CLIENT_ID, "Only the client can rate a session."),
 }
+
+
+def _refund_rule(caller: str, may: tuple[str, ...]) -> Rule:
+    """billing's refund rule: `caller` must be one of `may` (or an admin, when the request
+    says so); to anyone else the session does not exist."""
+
+    def rule(request: Any) -> Refusal | None:
+        admin = getattr(request, "as_admin", False)
+        if request.session_id != SESSION_ID or not (admin or getattr(request, caller) in may):
+            return NO_SUCH_SESSION
+        return None
+
+    return rule
+
+
 BILLING_RULES: dict[str, Rule] = {
     "GetSessionBill": _bill_of,
+    "RequestRefund": _refund_rule("client_id", (CLIENT_ID,)),
+    "GetRefund": _refund_rule("reader_id", PARTICIPANTS),
+    "GrantRefund": _refund_rule("granted_by", (EXPERT_ID,)),
     "HandleStripeWebhook": _signed_event,
 }
 PAYOUTS_RULES: dict[str, Rule] = {"HandleStripeWebhook": _signed_event}

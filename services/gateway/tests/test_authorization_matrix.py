@@ -140,6 +140,19 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/v1/sessions/{session_id}/hangup"): participants(200),
     ("PUT", "/v1/sessions/{session_id}/mode"): participants(200, Call(json={"mode": "voice"})),
     ("GET", "/v1/sessions/{session_id}/bill"): participants(200),
+    # refunds: the client asks, the expert or an admin grants, an admin refuses
+    ("POST", "/v1/sessions/{session_id}/refund"): Row(
+        201, frozenset({CLIENT.name}), refused=404, call=Call(json={"reason": "Bad line."})
+    ),
+    ("GET", "/v1/sessions/{session_id}/refund"): Row(
+        200, frozenset({CLIENT.name, EXPERT.name, ADMIN.name}), refused=404
+    ),
+    ("POST", "/v1/sessions/{session_id}/refund/grant"): Row(
+        200, frozenset({EXPERT.name, ADMIN.name}), refused=404
+    ),
+    ("POST", "/v1/sessions/{session_id}/refund/refuse"): only(
+        frozenset({ADMIN.name}), 200, Call(json={"reason": "It took place."})
+    ),
     ("POST", "/v1/sessions/{session_id}/answer"): Row(
         200,
         frozenset({EXPERT.name}),

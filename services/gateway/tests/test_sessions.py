@@ -509,6 +509,10 @@ NEW_ROUTES = {
     ("PUT", "/v1/sessions/{session_id}/mode"): "sessions",
     ("POST", "/v1/sessions/{session_id}/rating"): "sessions",
     ("GET", "/v1/sessions/{session_id}/bill"): "sessions",
+    ("POST", "/v1/sessions/{session_id}/refund"): "refunds",
+    ("GET", "/v1/sessions/{session_id}/refund"): "refunds",
+    ("POST", "/v1/sessions/{session_id}/refund/grant"): "refunds",
+    ("POST", "/v1/sessions/{session_id}/refund/refuse"): "refunds",
     ("GET", "/v1/experts/{expert_id}/rating"): "experts",
     ("GET", "/v1/experts/me/invite-links/paid"): "invite links",
     ("POST", "/v1/experts/me/invite-links/free"): "invite links",
@@ -537,3 +541,44 @@ async def test_the_openapi_document_lists_the_new_routes_with_their_tags(gateway
     webhook = operations[("POST", "/v1/stripe/webhooks")]
     assert "Stripe-Signature" in {p["name"] for p in webhook["parameters"]}
     assert "application/json" in webhook["requestBody"]["content"]
+
+
+async def test_a_client_asks_for_a_refund_as_themselves_with_a_reason(gateway: Fakes) -> None:
+    response = await gateway.client.post(
+        f"/v1/sessions/{SESSION_ID}/refund",
+        json={"reason": "The line was bad."},
+        headers=as_client(),
+    )
+    assert response.status_code == 201, response.text
+    assert gateway.billing.last("RequestRefund").request == billing_pb2.RequestRefundRequest(
+        client_id=CLIENT_ID, session_id=SESSION_ID, reason="The line was bad."
+    )
+    shown = response.json()
+    assert (shown["state"], shown["amount"]["amount"], shown["refusal_reason"]) == (
+        "requested",
+        "90.00",
+        None,
+    )
+
+
+@pytest.mark.parametrize("reason", ["", "   ", "bad\x07line", "x" * 1001])
+async def test_a_refund_reason_that_is_missing_or_not_text_is_refused(
+    gateway: Fakes, reason: str
+) -> None:
+    response = await gateway.client.post(
+        f"/v1/sessions/{SESSION_ID}/refund", json={"reason": reason}, headers=as_client()
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == "reason"
+    assert "RequestRefund" not in gateway.billing.methods()
+
+
+async def test_an_expert_grants_as_themselves_and_never_as_an_admin(gateway: Fakes) -> None:
+    response = await gateway.client.post(
+        f"/v1/sessions/{SESSION_ID}/refund/grant", headers=as_expert()
+    )
+    assert response.status_code == 200, response.text
+    assert gateway.billing.last("GrantRefund").request == billing_pb2.GrantRefundRequest(
+        granted_by=EXPERT_ID, session_id=SESSION_ID, as_admin=False
+    )
+    assert response.json()["granted_by"] == "expert"

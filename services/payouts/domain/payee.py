@@ -41,8 +41,9 @@ class Payee(Aggregate):
     detail (per-week earnings and shares, the sessions credited in them, transfer outcomes and
     statements); an older week folds into the totals when a newer one is credited."""
 
-    class_version = 2
-    """2: totals and the newest weeks only (1 kept every credit and every week)."""
+    class_version = 3
+    """3: disputed sessions held (2: totals and the newest weeks only; 1 kept every credit and
+    every week)."""
 
     class Opened(Aggregate.Created):
         account_id: str
@@ -70,6 +71,7 @@ class Payee(Aggregate):
                     "week": self.week,
                     "currency": self.currency,
                     "commission": self.commission_minor,
+                    "amount": self.amount_minor,
                 }
 
     class Debited(Aggregate.Event):
@@ -90,6 +92,27 @@ class Payee(Aggregate):
                     "currency": self.currency,
                     "commission": 0,
                 }
+
+    class Held(Aggregate.Event):
+        """A session's charge is disputed: what the payee was credited for it is kept back
+        from what is due until the dispute closes."""
+
+        reference: str  # the dispute's id
+        session_id: str
+
+        def apply(self, payee: Payee) -> None:
+            payee.holds[self.reference] = self.session_id
+
+    class Released(Aggregate.Event):
+        """The dispute closed: "won" pays the session's credits with the next run; "lost"
+        comes with a Debited taking them back."""
+
+        reference: str
+        session_id: str
+        outcome: str
+
+        def apply(self, payee: Payee) -> None:
+            payee.holds.pop(self.reference, None)
 
     class TransferSent(Aggregate.Event):
         week: int
@@ -152,6 +175,7 @@ class Payee(Aggregate):
         self.outcomes: dict[str, dict[str, Any]] = {}  # "week:currency" -> outcome, kept weeks
         self.statements: list[int] = []  # weeks with a statement, kept weeks
         self.newest_week: int | None = None
+        self.holds: dict[str, str] = {}  # open dispute id -> its session
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -185,6 +209,7 @@ class Payee(Aggregate):
                 "week": credit["week"],
                 "currency": credit["currency"],
                 "commission": credit["commission"],
+                "amount": credit["amount"],
             }
         state["outcomes"] = {
             key: outcome
@@ -193,6 +218,12 @@ class Payee(Aggregate):
         }
         state["statements"] = [w for w in state.get("statements", []) if w >= oldest_kept]
         state["newest_week"] = newest
+
+    @staticmethod
+    def upcast_v2_v3(state: dict[str, Any]) -> None:
+        """A snapshot taken before disputes were held: none is open. Its kept credits do not
+        say their amounts (a hold keeps back only credits that do)."""
+        state["holds"] = {}
 
     @classmethod
     def open(cls, account_id: str) -> Payee:
@@ -269,10 +300,29 @@ class Payee(Aggregate):
 
     def due(self, currency: str, through_week: int) -> int:
         """What may be transferred now for earnings up to the end of `through_week`: nothing
-        while the balance is at or below zero."""
+        while the balance is at or below zero, and never what disputed sessions earned."""
         totals = self.totals.get(currency, {})
-        owed = self.credited_through(currency, through_week)
+        owed = self.credited_through(currency, through_week) - self.held(currency)
         return max(0, owed - totals.get("debited", 0) - totals.get("paid", 0))
+
+    def held(self, currency: str) -> int:
+        """What the sessions under an open dispute credited, kept back from what is due."""
+        sessions = set(self.holds.values())
+        return sum(
+            credit.get("amount", 0)
+            for key, credit in self.recent.items()
+            if credit["currency"] == currency
+            and key.partition(":")[0] in ENTRIES
+            and key.partition(":")[2] in sessions
+        )
+
+    def session_credits(self, session_id: str) -> list[dict[str, Any]]:
+        """The kept credits of one session (its earnings, or an ambassador's share of it)."""
+        return [
+            {"entry": entry, **self.recent[f"{entry}:{session_id}"]}
+            for entry in ENTRIES
+            if f"{entry}:{session_id}" in self.recent
+        ]
 
     def balance(self, currency: str) -> int:
         """Everything credited, less what was taken back and sent, whatever the week; below
@@ -342,6 +392,26 @@ class Payee(Aggregate):
             amount_minor=amount_minor,
             reason=reason[:500],
             week=week,
+        )
+        return True
+
+    def hold(self, *, reference: str, session_id: str) -> bool:
+        """Keep back what `session_id` credited (now or later) until the dispute `reference`
+        closes; False if it is held for that dispute already."""
+        if not reference or not session_id:
+            raise InvalidInput("invalid_hold", "A hold names its dispute and session.", None)
+        if reference in self.holds:
+            return False
+        self.trigger_event(self.Held, reference=reference, session_id=session_id)
+        return True
+
+    def release(self, *, reference: str, outcome: str) -> bool:
+        """The dispute `reference` closed; False if nothing is held for it."""
+        session_id = self.holds.get(reference)
+        if session_id is None:
+            return False
+        self.trigger_event(
+            self.Released, reference=reference, session_id=session_id, outcome=outcome
         )
         return True
 

@@ -56,6 +56,12 @@ def test_a_partial_then_full_refund_of_a_payment_intent(client: stripe.StripeCli
     with pytest.raises(stripe.InvalidRequestError) as again:
         client.v1.refunds.create({"charge": charge.id, "amount": 1})
     assert again.value.code == "charge_already_refunded"
+    # what billing looks up when a refund's answer was lost
+    listed = client.v1.refunds.list({"payment_intent": str(charge.payment_intent)}).data
+    assert sorted((r.amount, r.status) for r in listed) == [
+        (1200, "succeeded"),
+        (3800, "succeeded"),
+    ]
 
 
 def test_a_refund_above_what_is_left_is_refused(client: stripe.StripeClient) -> None:

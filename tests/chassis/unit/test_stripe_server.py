@@ -315,6 +315,7 @@ def onboarded_account(client: stripe.StripeClient, email: str) -> Any:
             "country": "GB",
             "email": email,
             "capabilities": {"transfers": {"requested": True}},
+            "tos_acceptance": {"service_agreement": "recipient"},  # abroad, from a US platform
         }
     )
     client.raw_request("post", f"/_dev/accounts/{account.id}/complete_onboarding")
@@ -335,10 +336,8 @@ def test_connect_onboarding_sends_a_verified_account_updated_webhook(
                 "type": "express",
                 "country": "CH",
                 "email": "expert@example.com",
-                "capabilities": {
-                    "card_payments": {"requested": True},
-                    "transfers": {"requested": True},
-                },
+                "capabilities": {"transfers": {"requested": True}},
+                "tos_acceptance": {"service_agreement": "recipient"},
             }
         )
         assert account.object == "account" and account.id.startswith("acct_")
@@ -362,10 +361,11 @@ def test_connect_onboarding_sends_a_verified_account_updated_webhook(
 
         response = client.raw_request("post", f"/_dev/accounts/{account.id}/complete_onboarding")
         done: Any = client.deserialize(response, api_mode="V1")
-        assert done.charges_enabled is True
+        assert done.payouts_enabled is True
 
         fetched = client.v1.accounts.retrieve(account.id)
-        assert (fetched.charges_enabled, fetched.payouts_enabled) == (True, True)
+        # a recipient account takes no charges of its own
+        assert (fetched.charges_enabled, fetched.payouts_enabled) == (False, True)
         assert fetched.details_submitted is True
         assert fetched.capabilities is not None and fetched.capabilities.transfers == "active"
         assert account.id in [a.id for a in client.v1.accounts.list({"limit": 100}).data]
@@ -379,8 +379,8 @@ def test_connect_onboarding_sends_a_verified_account_updated_webhook(
         assert event.type == "account.updated"
         assert event.account == account.id
         assert event.data.object.id == account.id
-        assert event.data.object.charges_enabled is True
-        assert event.data.previous_attributes["charges_enabled"] is False
+        assert event.data.object.payouts_enabled is True
+        assert event.data.previous_attributes["payouts_enabled"] is False
         with pytest.raises(stripe.SignatureVerificationError):
             stripe.Webhook.construct_event(payload.decode(), signature, "whsec_wrong")
     finally:
@@ -499,7 +499,9 @@ def test_account_link_page_finishes_onboarding_once(client: stripe.StripeClient)
             return None
 
     opener = urllib.request.build_opener(NoRedirect)
-    account = client.v1.accounts.create({"type": "express", "country": "FR"})
+    account = client.v1.accounts.create(
+        {"type": "express", "country": "FR", "tos_acceptance": {"service_agreement": "recipient"}}
+    )
     link = client.v1.account_links.create(
         {
             "account": account.id,
@@ -515,7 +517,7 @@ def test_account_link_page_finishes_onboarding_once(client: stripe.StripeClient)
         assert raised.value.code == 302
         locations.append(raised.value.headers["Location"])
     assert locations == ["https://headstore.test/return", "https://headstore.test/reauth"]
-    assert client.v1.accounts.retrieve(account.id).charges_enabled is True
+    assert client.v1.accounts.retrieve(account.id).payouts_enabled is True
 
 
 def test_an_off_session_hold_keeps_its_description(client):
@@ -617,7 +619,7 @@ def test_webhooks_given_at_start_up_get_platform_or_connect_events(tmp_path: Pat
             assert sorted((e.url, e.enabled_events) for e in endpoints) == sorted(
                 [(platform_url, ["*"]), (connect_url, ["*"])]
             )
-            account = client.v1.accounts.create({"type": "express", "country": "DE"})
+            account = client.v1.accounts.create({"type": "express", "country": "US"})
             client.raw_request("post", f"/_dev/accounts/{account.id}/complete_onboarding")
             connect_secret = secrets["STRIPE_CONNECT_WEBHOOK_SECRET"]
             platform_secret = secrets["STRIPE_WEBHOOK_SECRET"]

@@ -101,6 +101,20 @@ class FakeGateway:
         if self.crash_after == idempotency_key:
             raise Crash(idempotency_key)
 
+    def refund(self, idempotency_key: str, payment_intent_id: str, amount: int) -> str:
+        self.calls.append(("refund", idempotency_key))
+        if idempotency_key in self.answers:
+            return str(self.answers[idempotency_key])
+        intent = self.intents[payment_intent_id]
+        assert intent["status"] == "succeeded", "only a capture is refunded"
+        assert 0 < amount <= intent["captured"] - intent.get("refunded", 0), "refunded twice"
+        intent["refunded"] = intent.get("refunded", 0) + amount
+        made = f"re_{len(self.answers) + 1}"
+        self.answers[idempotency_key] = made
+        if self.crash_after == idempotency_key:
+            raise Crash(idempotency_key)
+        return made
+
     def open_intents(self) -> list[str]:
         return [i for i, intent in self.intents.items() if intent["status"] == "requires_capture"]
 

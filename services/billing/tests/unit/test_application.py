@@ -699,3 +699,30 @@ def test_the_service_timer_bills_and_hands_the_calls_to_the_stripe_pool(app, cal
     settle(app, pool, gateway)
     assert app.bill("session-1").covered_to == 10
     pool.shutdown()
+
+
+def test_payment_results_that_arrive_together_are_saved_together(app, clock, monkeypatch):
+    gateway = SlowGateway()
+    pool = ThreadPoolExecutor(20)
+    sessions = [Calls(app, f"session-{n}") for n in range(20)]
+    for session in sessions:
+        session.accepted()
+    saves: list[int] = []
+    save = app.save
+
+    def counted(*aggregates: Any, **options: Any) -> Any:
+        saves.append(len(aggregates))
+        return save(*aggregates, **options)
+
+    monkeypatch.setattr(app, "save", counted)
+    assert app.dispatch_payments(gateway, pool) == 20
+    with app.lock:  # the timer is busy while all 20 holds come back
+        gateway.release.set()
+        deadline = time.monotonic() + 5
+        while len(app._results) < 20:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+    settle(app, pool, gateway)
+    assert saves == [20]  # one transaction for the 20 results
+    assert all(app.bill(f"session-{n}").covered_to == 10 for n in range(20))
+    pool.shutdown()

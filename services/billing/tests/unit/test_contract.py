@@ -17,7 +17,7 @@ from services.billing.contract import (
     SUBSCRIPTIONS,
     translate,
 )
-from services.billing.domain import Bill
+from services.billing.domain import Bill, Refund
 
 from .conftest import START, Calls, run_until, stored_events
 
@@ -60,6 +60,19 @@ def everything_billing_publishes(app, calls, gateway, clock) -> list:
     run_until(app, gateway, clock, START + 12 * MINUTE + timedelta(seconds=10))
     calls.ended(START + 11 * MINUTE + timedelta(seconds=55))
     app.execute_payments(gateway)
+    app.request_refund("session-1", "client-1", "The call dropped all the time.")
+    app.grant_refund("session-1", "expert-1", as_admin=False)
+    app.execute_refunds(gateway)
+    app.open_dispute("session-1", "dp_1", 3600, "fraudulent")
+    app.close_dispute("dp_1", "lost")
+    other = Calls(app, "session-2")
+    other.accepted(rate=300)
+    app.execute_payments(gateway)
+    other.started(START)
+    other.ended(START + 3 * MINUTE)
+    app.execute_payments(gateway)
+    app.request_refund("session-2", "client-1", "Not what I expected.")
+    app.refuse_refund("session-2", "admin-1", "The session took place as agreed.")
     return published(app)
 
 
@@ -77,7 +90,8 @@ def test_the_public_events_carry_the_sessions_facts(app, calls, gateway, clock):
     messages = everything_billing_publishes(app, calls, gateway, clock)
     by_type: dict[str, list] = {}
     for message in messages:
-        by_type.setdefault(type(message).DESCRIPTOR.name, []).append(message)
+        if getattr(message, "session_id", "session-1") == "session-1":
+            by_type.setdefault(type(message).DESCRIPTOR.name, []).append(message)
     first = by_type["PaymentAuthorized"][0]
     assert (first.session_id, first.block, first.covers_minutes_to) == ("session-1", 1, 10)
     assert (first.amount.currency, first.amount.minor) == ("USD", 3000)
@@ -110,6 +124,28 @@ def test_the_public_events_carry_the_sessions_facts(app, calls, gateway, clock):
         360,
     )
     assert [c.brand for c in by_type["CardSaved"]] == ["visa", "amex", "visa"]
+    [asked] = by_type["RefundRequested"]
+    assert (asked.amount.minor, asked.reason) == (3600, "The call dropped all the time.")
+    [refunded] = by_type["SessionRefunded"]
+    assert (refunded.amount.minor, refunded.expert_share.minor, refunded.platform_share.minor) == (
+        3600,
+        3240,
+        360,
+    )
+    assert refunded.origin == "client_request"
+    [opened] = by_type["DisputeOpened"]
+    assert (opened.dispute_id, opened.amount.minor, opened.reason) == ("dp_1", 3600, "fraudulent")
+    [closed] = by_type["DisputeClosed"]
+    assert (closed.outcome, closed.expert_share.minor, closed.platform_share.minor) == (
+        "lost",
+        3240,
+        360,
+    )
+    [refused] = [m for m in messages if type(m).DESCRIPTOR.name == "RefundRefused"]
+    assert (refused.session_id, refused.reason) == (
+        "session-2",
+        "The session took place as agreed.",
+    )
 
 
 def test_internal_events_stay_inside_billing(app, calls, gateway, clock):
@@ -122,6 +158,8 @@ def test_internal_events_stay_inside_billing(app, calls, gateway, clock):
         Bill.SettlementPlanned,
         Bill.CaptureRecorded,
         Bill.HoldCancelled,
+        Refund.Granted,
+        Refund.CaptureRefunded,
     )
     for event in stored_events(app):
         if isinstance(event, internal):

@@ -4,26 +4,39 @@ stream names notifications has always used."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
 
 from contracts.events.v1 import billing_pb2, money_pb2, payouts_pb2, profiles_pb2
 from headstore.envelope import Envelope
+from headstore.errors import InvalidInput
 from services.notifications.application import (
+    DisputeNotice,
     LinkMail,
     NewAddressee,
     NoticeMail,
     PayoutStatement,
+    RefundRefusal,
+    RefundRequest,
     RejectionMail,
     SessionReceipt,
+    SessionRefund,
 )
 from services.notifications.contract import (
     ACCOUNT_REGISTERED,
+    DISPUTE_CLOSED,
+    DISPUTE_OPENED,
     EMAIL_VERIFICATION_REQUESTED,
     EXPERT_ACCEPTED,
     EXPERT_REJECTED,
     PASSWORD_CHANGED,
     PASSWORD_RESET_REQUESTED,
     PAYOUT_STATEMENT_ISSUED,
+    REFUND_REFUSED,
+    REFUND_REQUESTED,
     SESSION_CHARGED,
+    SESSION_REFUNDED,
     SIGN_UP_ATTEMPTED,
     SUBSCRIPTIONS,
 )
@@ -61,6 +74,11 @@ def test_the_table_names_the_queues_and_streams_notifications_has_always_used():
             ("profiles", "AccountRegistered", "on_account_registered"),
             ("billing", "SessionCharged", "on_session_charged"),
             ("payouts", "PayoutStatementIssued", "on_payout_statement"),
+            ("billing", "RefundRequested", "on_refund_requested"),
+            ("billing", "RefundRefused", "on_refund_refused"),
+            ("billing", "SessionRefunded", "on_session_refunded"),
+            ("billing", "DisputeOpened", "on_dispute_opened"),
+            ("billing", "DisputeClosed", "on_dispute_closed"),
         )
     }
 
@@ -182,3 +200,86 @@ def test_a_payout_statement_becomes_its_lines_in_each_currency():
         ),
         cause_event_id="event-1",
     )
+
+
+def usd(minor: int) -> money_pb2.Money:
+    return money_pb2.Money(currency="USD", minor=minor)
+
+
+PARTIES: dict[str, Any] = {"session_id": "s-1", "client_id": "c-1", "expert_id": "e-1"}
+
+
+def test_refund_events_become_their_mails():
+    requested = billing_pb2.RefundRequested(**PARTIES, amount=usd(9000), reason="No show.")
+    assert REFUND_REQUESTED.command(arrived("billing", requested)) == RefundRequest(
+        **PARTIES,
+        amount_minor=9000,
+        currency="USD",
+        reason="No show.",
+        cause_event_id="event-1",
+    )
+    refused = billing_pb2.RefundRefused(**PARTIES, reason="Held in full.")
+    assert REFUND_REFUSED.command(arrived("billing", refused)) == RefundRefusal(
+        **PARTIES, reason="Held in full.", cause_event_id="event-1"
+    )
+    refunded = billing_pb2.SessionRefunded(
+        **PARTIES, amount=usd(9000), expert_share=usd(8100), platform_share=usd(900)
+    )
+    assert SESSION_REFUNDED.command(arrived("billing", refunded)) == SessionRefund(
+        **PARTIES,
+        amount_minor=9000,
+        expert_share_minor=8100,
+        currency="USD",
+        cause_event_id="event-1",
+    )
+
+
+def test_dispute_events_become_notices_to_the_expert():
+    opened = billing_pb2.DisputeOpened(
+        **PARTIES, dispute_id="dp_1", amount=usd(9000), reason="fraudulent"
+    )
+    notice = DISPUTE_OPENED.command(arrived("billing", opened))
+    assert notice == DisputeNotice(
+        session_id="s-1",
+        expert_id="e-1",
+        dispute_id="dp_1",
+        outcome="",
+        amount_minor=9000,
+        expert_share_minor=0,
+        currency="USD",
+        reason="fraudulent",
+        cause_event_id="event-1",
+    )
+    closed = billing_pb2.DisputeClosed(
+        **PARTIES, dispute_id="dp_1", outcome="lost", amount=usd(9000), expert_share=usd(8100)
+    )
+    lost = DISPUTE_CLOSED.command(arrived("billing", closed))
+    assert (lost.outcome, lost.expert_share_minor, lost.reason) == ("lost", 8100, "")
+
+
+@pytest.mark.parametrize(
+    ("subscription", "message", "code"),
+    [
+        (
+            DISPUTE_CLOSED,
+            billing_pb2.DisputeClosed(**PARTIES, outcome="draw", amount=usd(1)),
+            "invalid_dispute_outcome",
+        ),
+        (
+            SESSION_REFUNDED,
+            billing_pb2.SessionRefunded(**PARTIES, amount=money_pb2.Money(currency="XXX")),
+            "unsupported_currency",
+        ),
+        (
+            REFUND_REQUESTED,
+            billing_pb2.RefundRequested(session_id="s-1", client_id="c-1", amount=usd(1)),
+            "invalid_refund_event",
+        ),
+    ],
+)
+def test_a_refund_or_dispute_event_that_makes_no_sense_is_refused_with_a_stable_code(
+    subscription, message, code
+):
+    with pytest.raises(InvalidInput) as refused:
+        subscription.command(arrived("billing", message))
+    assert refused.value.code == code

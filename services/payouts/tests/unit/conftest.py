@@ -222,6 +222,58 @@ class Upstream:
             ),
         )
 
+    def refunded(
+        self, session_id: str, expert_id: str, expert_share: int, platform_share: int
+    ) -> str:
+        return self.deliver(
+            "billing",
+            billing_pb2.SessionRefunded(
+                session_id=session_id,
+                client_id="client-1",
+                expert_id=expert_id,
+                amount=money(expert_share + platform_share),
+                expert_share=money(expert_share),
+                platform_share=money(platform_share),
+                origin="client_request",
+            ),
+        )
+
+    def dispute_opened(self, dispute_id: str, session_id: str, expert_id: str, amount: int) -> str:
+        return self.deliver(
+            "billing",
+            billing_pb2.DisputeOpened(
+                session_id=session_id,
+                client_id="client-1",
+                expert_id=expert_id,
+                dispute_id=dispute_id,
+                amount=money(amount),
+                reason="fraudulent",
+            ),
+        )
+
+    def dispute_closed(
+        self,
+        dispute_id: str,
+        session_id: str,
+        expert_id: str,
+        outcome: str,
+        expert_share: int = 0,
+        platform_share: int = 0,
+    ) -> str:
+        return self.deliver(
+            "billing",
+            billing_pb2.DisputeClosed(
+                session_id=session_id,
+                client_id="client-1",
+                expert_id=expert_id,
+                dispute_id=dispute_id,
+                outcome=outcome,
+                amount=money(expert_share + platform_share),
+                expert_share=money(expert_share),
+                platform_share=money(platform_share),
+            ),
+        )
+
 
 @pytest.fixture
 def clock() -> Iterator[FakeClock]:

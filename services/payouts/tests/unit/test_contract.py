@@ -10,15 +10,21 @@ from headstore.envelope import Envelope
 from headstore.errors import InvalidInput
 from services.payouts.application import (
     ChargedSession,
+    ClosedDispute,
     ExpertReferral,
+    OpenedDispute,
+    RefundedSession,
     SessionEarnings,
     SessionRating,
 )
 from services.payouts.contract import (
+    DISPUTE_CLOSED,
+    DISPUTE_OPENED,
     EARNINGS_ACCRUED,
     EXPERT_REFERRED,
     RATING_GIVEN,
     SESSION_CHARGED,
+    SESSION_REFUNDED,
     SUBSCRIPTIONS,
     translate,
 )
@@ -112,6 +118,15 @@ def test_the_table_names_the_queues_and_streams_payouts_has_always_used():
         "evt-profiles-ExpertReferred--payouts.on_expert_referred": (
             "profiles.ExpertReferred.on_expert_referred"
         ),
+        "evt-billing-SessionRefunded--payouts.on_session_refunded": (
+            "billing.SessionRefunded.on_session_refunded"
+        ),
+        "evt-billing-DisputeOpened--payouts.on_dispute_opened": (
+            "billing.DisputeOpened.on_dispute_opened"
+        ),
+        "evt-billing-DisputeClosed--payouts.on_dispute_closed": (
+            "billing.DisputeClosed.on_dispute_closed"
+        ),
     }
 
 
@@ -161,3 +176,115 @@ def test_a_referral_becomes_its_command_and_one_without_both_people_is_refused()
     )
     with pytest.raises(InvalidInput):
         EXPERT_REFERRED.command(arrived("profiles", profiles_pb2.ExpertReferred(expert_id="e-1")))
+
+
+def eur(minor: int, currency: str = "EUR") -> money_pb2.Money:
+    return money_pb2.Money(currency=currency, minor=minor)
+
+
+def test_a_refund_becomes_the_shares_to_take_back():
+    refunded = billing_pb2.SessionRefunded(
+        session_id="s-1",
+        client_id="c-1",
+        expert_id="e-1",
+        amount=eur(9000),
+        expert_share=eur(8100),
+        platform_share=eur(900),
+        origin="stripe_dashboard",
+    )
+    assert SESSION_REFUNDED.command(arrived("billing", refunded)) == RefundedSession(
+        session_id="s-1",
+        expert_id="e-1",
+        currency="EUR",
+        expert_share_minor=8100,
+        platform_share_minor=900,
+        refunded_at=ARRIVED,
+    )
+
+
+def test_disputes_become_a_hold_and_its_outcome():
+    opened = billing_pb2.DisputeOpened(
+        session_id="s-1", client_id="c-1", expert_id="e-1", dispute_id="dp_1", amount=eur(9000)
+    )
+    assert DISPUTE_OPENED.command(arrived("billing", opened)) == OpenedDispute(
+        dispute_id="dp_1", session_id="s-1", expert_id="e-1"
+    )
+    lost = billing_pb2.DisputeClosed(
+        session_id="s-1",
+        client_id="c-1",
+        expert_id="e-1",
+        dispute_id="dp_1",
+        outcome="lost",
+        amount=eur(9000),
+        expert_share=eur(8100),
+        platform_share=eur(900),
+    )
+    assert DISPUTE_CLOSED.command(arrived("billing", lost)) == ClosedDispute(
+        dispute_id="dp_1",
+        session_id="s-1",
+        expert_id="e-1",
+        outcome="lost",
+        currency="EUR",
+        expert_share_minor=8100,
+        platform_share_minor=900,
+        closed_at=ARRIVED,
+    )
+    won = billing_pb2.DisputeClosed(
+        session_id="s-1", client_id="c-1", expert_id="e-1", dispute_id="dp_1", outcome="won"
+    )
+    assert DISPUTE_CLOSED.command(arrived("billing", won)).expert_share_minor == 0
+
+
+@pytest.mark.parametrize(
+    ("subscription", "message", "code"),
+    [
+        (
+            SESSION_REFUNDED,
+            billing_pb2.SessionRefunded(
+                session_id="s-1", expert_id="e-1", expert_share=eur(1), platform_share=eur(1, "USD")
+            ),
+            "currency_mismatch",
+        ),
+        (
+            SESSION_REFUNDED,
+            billing_pb2.SessionRefunded(
+                session_id="s-1", expert_id="e-1", expert_share=eur(-1), platform_share=eur(0)
+            ),
+            "invalid_share",
+        ),
+        (
+            SESSION_REFUNDED,
+            billing_pb2.SessionRefunded(expert_id="e-1", expert_share=eur(1)),
+            "invalid_refund_event",
+        ),
+        (
+            DISPUTE_OPENED,
+            billing_pb2.DisputeOpened(session_id="s-1", expert_id="e-1"),
+            "invalid_dispute_event",
+        ),
+        (
+            DISPUTE_CLOSED,
+            billing_pb2.DisputeClosed(
+                session_id="s-1", expert_id="e-1", dispute_id="dp_1", outcome="pending"
+            ),
+            "invalid_dispute_outcome",
+        ),
+        (
+            DISPUTE_CLOSED,
+            billing_pb2.DisputeClosed(
+                session_id="s-1",
+                expert_id="e-1",
+                dispute_id="dp_1",
+                outcome="lost",
+                expert_share=eur(1, "XXX"),
+            ),
+            "unsupported_currency",
+        ),
+    ],
+)
+def test_refund_and_dispute_events_that_make_no_sense_are_refused_with_a_stable_code(
+    subscription, message, code
+):
+    with pytest.raises(InvalidInput) as refused:
+        subscription.command(arrived("billing", message))
+    assert refused.value.code == code

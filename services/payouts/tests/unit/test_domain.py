@@ -236,9 +236,13 @@ def test_a_snapshot_of_a_payee_that_kept_every_credit_loads_as_totals():
         "statements": list(range(10)),
     }  # fmt: skip
     Payee.upcast_v1_v2(old)
+    Payee.upcast_v2_v3(old)  # the library upcasts a snapshot one version after another
     assert old["totals"] == {"USD": {"credited": 1200, "debited": 0, "paid": 1000}}
     assert sorted(int(w) for w in old["weeks"]["USD"]) == list(range(12 - KEPT_WEEKS, 12))
     assert "credits" not in old and old["newest_week"] == 11
     payee = Payee.__new__(Payee)
     payee.__dict__.update(old)
     assert payee.balance("USD") == 200 and payee.due("USD", 10) == 100
+    assert payee.holds == {}
+    payee.holds["dispute:dp_1"] = "s11"  # a kept credit keeps its amount: it can be held
+    assert payee.held("USD") == 100 and payee.due("USD", 11) == 100
