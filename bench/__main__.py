@@ -11,7 +11,16 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from bench import api_fuzz, baseline, contact_details, metering, outbox, replay, restart
+from bench import (
+    api_fuzz,
+    baseline,
+    contact_details,
+    metering,
+    outbox,
+    payouts,
+    replay,
+    restart,
+)
 
 BENCHMARKS: dict[str, Callable[[], dict[str, Any]]] = {
     "baseline": baseline.run,
@@ -21,6 +30,7 @@ BENCHMARKS: dict[str, Callable[[], dict[str, Any]]] = {
     "restart": restart.run,
     "contact_details": contact_details.run,
     "api_fuzz": api_fuzz.run,
+    "payouts": payouts.run,
 }
 
 SUMMARY = {
@@ -64,6 +74,17 @@ SUMMARY = {
         "texts_per_s",
     ),
     "api_fuzz": ("requests", "responses_by_status_class", "5xx", "schema_violations", "seconds"),
+    "payouts": (
+        "payees",
+        "transfers",
+        "seconds",
+        "target_s",
+        "transfers_per_s",
+        "stripe_429s",
+        "lost",
+        "duplicated",
+        "ok",
+    ),
 }
 
 

@@ -517,7 +517,7 @@ class BillingApplication(ServiceApplication):
     ) -> bool:
         """The charge of `session_id` is disputed; False if known already."""
         bill = self._stored_bill(session_id)
-        if bill is None or not bill.charged:
+        if bill is None or bill.plan is None:  # Stripe disputes captures: they are planned
             log.error("dispute %s for session %s without a charge", provider_dispute_id, session_id)
             return False
         if self._read(Dispute, dispute_id(provider_dispute_id)) is not None:

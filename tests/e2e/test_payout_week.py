@@ -100,7 +100,8 @@ def accepted_at_rate(platform: Any, client: dict, expert: dict, currency: str) -
 def run_sessions(
     platform: Any, sessions: list[tuple[dict, dict, int]], currency: str | None = None
 ) -> list[dict[str, Any]]:
-    """Each (client, expert, minutes) talks at the same time; returns each `charged` message.
+    """Each (client, expert, minutes) talks at the same time; returns each `charged` message,
+    with its session's id.
     With `currency`, each session waits for calls to know the expert's rate in it."""
     accepted_ids = [
         accepted_at_rate(platform, client, expert, currency)
@@ -140,7 +141,10 @@ def run_sessions(
 
     with only_ice_addresses(platform.network.outer_address):
         seen = asyncio.run(everyone())
-    charges = [charge(messages) for messages in seen]
+    charges = [
+        {**charge(messages), "session_id": session_id}
+        for messages, session_id in zip(seen, accepted_ids, strict=True)
+    ]
     for charged, (_, _, minutes) in zip(charges, sessions, strict=True):
         assert charged["minutes"] == minutes
     return charges

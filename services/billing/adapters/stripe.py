@@ -29,6 +29,10 @@ TOO_SMALL = "This amount is below the smallest card payment Stripe takes in {cur
 REFUSED = "The payment could not be made. Please contact support."
 
 
+class PaymentMismatch(RuntimeError):
+    """Stripe holds a different amount than billing recorded: a person must look."""
+
+
 @dataclass(frozen=True)
 class CardDetails:
     payment_method_id: str
@@ -111,21 +115,54 @@ class StripeGateway:
         return HoldResult(payment_intent_id=intent.id)
 
     def capture(self, idempotency_key: str, payment_intent_id: str, amount: int) -> None:
-        self._request(
-            self.client.v1.payment_intents.capture,
-            payment_intent_id,
-            params={"amount_to_capture": amount},
-            options={"idempotency_key": idempotency_key},
-        )
+        """Capture `amount` of the hold. A hold Stripe says is no longer capturable (the first
+        call's answer was lost, and its key may be forgotten after 24 hours) is looked up: one
+        captured for exactly this amount is done, never captured again."""
+        try:
+            self._request(
+                self.client.v1.payment_intents.capture,
+                payment_intent_id,
+                params={"amount_to_capture": amount},
+                options={"idempotency_key": idempotency_key},
+            )
+        except stripe.InvalidRequestError as error:
+            intent = self._unexpected_state(error, payment_intent_id)
+            if intent is None or intent.status != "succeeded":
+                stripe_calls("capture", "refused")
+                raise
+            if intent.amount_received != amount:
+                stripe_calls("capture", "refused")
+                raise PaymentMismatch(
+                    f"{payment_intent_id} was captured for {intent.amount_received}, not {amount}"
+                ) from error
+            stripe_calls("capture", "found")
+            return
         stripe_calls("capture", "ok")
 
     def cancel(self, idempotency_key: str, payment_intent_id: str) -> None:
-        self._request(
-            self.client.v1.payment_intents.cancel,
-            payment_intent_id,
-            options={"idempotency_key": idempotency_key},
-        )
+        """Cancel the hold; one Stripe cancelled already (this call's lost answer, or the
+        hold's expiry) is done."""
+        try:
+            self._request(
+                self.client.v1.payment_intents.cancel,
+                payment_intent_id,
+                options={"idempotency_key": idempotency_key},
+            )
+        except stripe.InvalidRequestError as error:
+            intent = self._unexpected_state(error, payment_intent_id)
+            if intent is None or intent.status != "canceled":
+                stripe_calls("cancel", "refused")
+                raise
+            stripe_calls("cancel", "found")
+            return
         stripe_calls("cancel", "ok")
+
+    def _unexpected_state(self, error: stripe.InvalidRequestError, payment_intent_id: str) -> Any:
+        """The PaymentIntent as Stripe holds it now, when `error` says its state did not allow
+        the call; None for any other error."""
+        if error.code != "payment_intent_unexpected_state":
+            return None
+        return self._request(self.client.v1.payment_intents.retrieve, payment_intent_id)
 
     # -- refunds, and what webhooks need --------------------------------------------------------
 
@@ -168,7 +205,7 @@ class StripeGateway:
         if not payment_intent_id:
             return ""
         intent = self.client.v1.payment_intents.retrieve(payment_intent_id)
-        metadata = getattr(intent, "metadata", None) or {}
+        metadata = intent.metadata.to_dict() if intent.metadata else {}
         return str(metadata.get("session_id", "") or "")
 
     # -- cards ----------------------------------------------------------------------------------

@@ -86,12 +86,10 @@ class Dispute(Aggregate):
     def open(cls, bill: Bill, provider_dispute_id: str, amount_minor: int, reason: str) -> Dispute:
         if not provider_dispute_id:
             raise InvalidInput("dispute_id_required", "A dispute needs its id.", "dispute_id")
+        # The charge is planned (Stripe disputes a capture), but its shares may not be
+        # recorded yet: the commission on the amount is worked out as the charge's is.
         amount = min(max(0, int(amount_minor)), bill.total_minor)
-        platform = (
-            bill.platform_share_minor
-            if amount == bill.total_minor
-            else Money(bill.currency, amount).share(bill.commission_percent, 100).minor
-        )
+        platform = Money(bill.currency, amount).share(bill.commission_percent, 100).minor
         return cls._create(
             cls.Opened,
             id=dispute_id(provider_dispute_id),

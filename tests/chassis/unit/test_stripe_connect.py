@@ -193,3 +193,14 @@ def test_a_connected_accounts_failed_payout_is_a_connect_event(
     assert failed.failure_code == "no_account" and failed.failure_message
     with pytest.raises(stripe.InvalidRequestError):
         dev_call(client, "post", f"/_dev/accounts/{account.id}/payout_failed", failure_code="x")
+
+
+def test_accounts_abroad_without_the_recipient_agreement_only_when_told(tmp_path: Path) -> None:
+    # not as Stripe: for a caller that does not ask for the recipient agreement
+    with stripe_stand_in(tmp_path / "stripe.log", "--allow-full-cross-border-accounts") as url:
+        client = client_of(url)
+        abroad = new_account(client, "GB")
+        assert abroad.tos_acceptance is not None
+        assert abroad.tos_acceptance.service_agreement == "full"
+        with pytest.raises(stripe.InvalidRequestError):  # reached only through cross-border
+            new_account(client, "CL")

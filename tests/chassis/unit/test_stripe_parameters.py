@@ -109,6 +109,8 @@ def test_billings_and_payouts_own_calls_are_accepted(server_url: str) -> None:
     # Asked again after the key was forgotten: looked up (refunds.list), not refunded twice.
     again = billing.refund(f"s-{run}:refund-again", kept.payment_intent_id, 2500)
     assert again == refunded
+    # A dispute or a dashboard refund names the PaymentIntent; its metadata names the session.
+    assert billing.session_of(kept.payment_intent_id) == f"s-{run}"
 
     payouts = ConnectGateway(settings)
     account = payouts.create_account(f"acct-{run}", f"expert-{run}", "e@example.com", "US", "full")

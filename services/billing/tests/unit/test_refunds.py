@@ -203,3 +203,17 @@ def test_a_partly_disputed_charge_takes_back_the_commission_on_that_part(app, ch
 def test_a_dispute_of_an_unknown_session_is_ignored(app):
     assert not app.open_dispute("session-9", "dp_1", 100, "fraudulent")
     assert not app.close_dispute("dp_9", "lost")
+
+
+def test_a_dispute_that_arrives_before_the_charge_is_recorded_is_kept(app, calls, gateway, clock):
+    calls.accepted(rate=300)
+    app.execute_payments(gateway)
+    clock.advance(START - clock.now())
+    calls.started(START)
+    run_until(app, gateway, clock, ENDED - timedelta(seconds=1))
+    calls.ended(ENDED)  # settlement planned; Stripe captured, billing not told yet
+    assert app.open_dispute("session-1", "dp_1", 9000, "fraudulent")
+    app.execute_payments(gateway)
+    app.close_dispute("dp_1", "lost")
+    [lost] = stored_events(app, Dispute.Closed)
+    assert (lost.expert_share_minor, lost.platform_share_minor) == (8100, 900)

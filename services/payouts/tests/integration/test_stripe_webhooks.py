@@ -29,9 +29,9 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def stand_in(tmp_path) -> Iterator[str]:
-    # payouts opens accounts abroad (GB here) without the recipient service agreement that
-    # Stripe asks a US platform for (docs/stripe-stand-in.md): tolerated until it asks for it.
-    with stripe_stand_in(tmp_path / "stripe.log", "--allow-full-cross-border-accounts") as url:
+    # As Stripe: an account abroad (GB here, the platform in the US) is refused unless it is
+    # opened under the recipient service agreement, which payouts asks for.
+    with stripe_stand_in(tmp_path / "stripe.log") as url:
         yield url
 
 
@@ -107,11 +107,7 @@ def test_account_updated_from_the_stand_in_activates_once_and_a_redelivery_chang
 
 @pytest.fixture
 def stand_in_out_of_order(tmp_path) -> Iterator[str]:
-    with stripe_stand_in(
-        tmp_path / "stripe.log",
-        "--account-updates-out-of-order",
-        "--allow-full-cross-border-accounts",
-    ) as url:
+    with stripe_stand_in(tmp_path / "stripe.log", "--account-updates-out-of-order") as url:
         yield url
 
 
