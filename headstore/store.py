@@ -31,6 +31,7 @@ from headstore.parking import (
 )
 from headstore.postgres import connect
 from headstore.settings import Settings
+from headstore.stripe_events import StripeEventReceipt, receipt_id  # its topic, for every reader
 
 log = logging.getLogger(__name__)
 
@@ -213,16 +214,12 @@ class ServiceApplication(EventSourcedProjection[UUID]):
 
     def handled_stripe_event(self, stripe_event_id: str) -> bool:
         """Whether this Stripe event was handled already (see `save_with_stripe_event`)."""
-        from headstore.stripe_events import StripeEventReceipt, receipt_id
-
         return self.find(StripeEventReceipt, receipt_id(stripe_event_id)) is not None
 
     def save_with_stripe_event(self, stripe_event_id: str, event_type: str, *changed: Any) -> bool:
         """Save what a Stripe event changed together with the record that it was handled, in
         one transaction; False (and nothing saved) if it had been handled already, so a
         redelivered webhook changes nothing, even one racing its first delivery."""
-        from headstore.stripe_events import StripeEventReceipt
-
         if self.handled_stripe_event(stripe_event_id):
             return False
         try:
