@@ -37,6 +37,7 @@ import contextlib
 import copy
 import decimal
 import hashlib
+import heapq
 import hmac
 import ipaddress
 import json
@@ -224,18 +225,31 @@ class IdempotencyCache:
 
     def get(self, key: tuple[str, str]) -> SavedResponse | None:
         self._prune()
-        return self._saved.get(key)
+        saved = self._saved.get(key)
+        if saved is not None and saved.saved_at <= self.clock() - self.ttl:
+            self._forget(key)  # expired, behind a response saved with an earlier time
+            return None
+        return saved
 
     def put(self, key: tuple[str, str], saved: SavedResponse) -> None:
-        self._saved[key] = saved
+        self._saved.pop(key, None)
+        self._saved[key] = saved  # the newest last: the dict keeps them in the order saved
 
     def _prune(self) -> None:
+        """Forgets expired responses from the oldest saved, stopping at the first one kept, so
+        a request costs the same however many keys are kept."""
         oldest = self.clock() - self.ttl
-        for key in [k for k, v in self._saved.items() if v.saved_at <= oldest]:
-            del self._saved[key]
-            lock = self._locks.get(key)
-            if lock is not None and not lock.locked():
-                del self._locks[key]
+        while self._saved:
+            key, saved = next(iter(self._saved.items()))
+            if saved.saved_at > oldest:
+                return
+            self._forget(key)
+
+    def _forget(self, key: tuple[str, str]) -> None:
+        del self._saved[key]
+        lock = self._locks.get(key)
+        if lock is not None and not lock.locked():
+            del self._locks[key]
 
 
 idempotency = IdempotencyCache()
@@ -1174,16 +1188,77 @@ def _balance_transactions_list(
     return _paginate(url, items, limit, starting_after, ending_before)
 
 
+BALANCE_TRANSACTION_KEY = ls.BalanceTransaction.object + ":"
+
+
+@dataclass
+class Ledger:
+    """The platform's balance per currency, kept as balance transactions are booked instead of
+    summed over the store on every read: each one is told to the ledger when it is stored
+    (`noted`) and added in at the next read, once its constructor has set its amount, fee and
+    `available_on`. Funds pending until a time wait in a heap per currency and move to the
+    available balance on the first read at or after that time. A read costs the same however
+    many transactions are kept. Deleting one (never done here) makes the next read sum the
+    store again."""
+
+    available: dict[str, int] = field(default_factory=dict)
+    pending: dict[str, int] = field(default_factory=dict)
+    _maturing: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    _unbooked: list[Any] = field(default_factory=list)
+    _stale: bool = False
+
+    def noted(self, txn: Any) -> None:
+        self._unbooked.append(txn)
+
+    def reset(self) -> None:
+        self.available.clear()
+        self.pending.clear()
+        self._maturing.clear()
+        self._unbooked.clear()
+        self._stale = False
+
+    def forget_later(self) -> None:
+        self._stale = True
+
+    def balances(self) -> tuple[dict[str, int], dict[str, int]]:
+        """(available, pending) per currency: the sums of the balance transactions' `net`."""
+        if self._stale:
+            self.reset()
+            self._unbooked = [
+                v for k, v in ls.store.items() if k.startswith(BALANCE_TRANSACTION_KEY)
+            ]
+        now = _now()
+        for txn in self._unbooked:
+            self._book(txn, now)
+        self._unbooked.clear()
+        for currency, maturing in self._maturing.items():
+            while maturing and maturing[0][0] <= now:
+                _, net = heapq.heappop(maturing)
+                self.pending[currency] -= net
+                self.available[currency] += net
+        available = dict.fromkeys(settlement.currencies, 0)
+        pending = dict.fromkeys(settlement.currencies, 0)
+        available.update(self.available)
+        pending.update(self.pending)
+        return available, pending
+
+    def _book(self, txn: Any, now: int) -> None:
+        currency, net = txn.currency, int(txn.net)
+        self.available.setdefault(currency, 0)
+        self.pending.setdefault(currency, 0)
+        if now >= txn.available_on:
+            self.available[currency] += net
+        else:
+            self.pending[currency] += net
+            heapq.heappush(self._maturing.setdefault(currency, []), (int(txn.available_on), net))
+
+
+ledger = Ledger()
+
+
 def balances() -> tuple[dict[str, int], dict[str, int]]:
     """(available, pending) per currency: the sums of the balance transactions' `net`."""
-    available = dict.fromkeys(settlement.currencies, 0)
-    pending = dict.fromkeys(settlement.currencies, 0)
-    for txn in _newest_first(ls.BalanceTransaction):
-        available.setdefault(txn.currency, 0)
-        pending.setdefault(txn.currency, 0)
-        into = available if _balance_transaction_status(txn) == "available" else pending
-        into[txn.currency] += txn.net
-    return available, pending
+    return ledger.balances()
 
 
 async def _balance_handler(request: web.Request) -> web.Response:
@@ -1244,6 +1319,18 @@ class Holds:
 
     lifetime: float = HOLD_LIFETIME_SECONDS
     checked_at: float = 0.0
+    _open: dict[str, Any] = field(default_factory=dict)
+    """PaymentIntents not yet succeeded nor canceled (told when stored): only these are looked
+    at, not the whole store."""
+
+    def noted(self, intent: Any) -> None:
+        self._open[intent.id] = intent
+
+    def forget(self, id: str) -> None:
+        self._open.pop(id, None)
+
+    def reset(self) -> None:
+        self._open.clear()
 
     def is_due(self, intent: Any) -> bool:
         """Whether `intent` is a hold authorised `lifetime` seconds ago or more."""
@@ -1254,9 +1341,12 @@ class Holds:
     def expire_due(self) -> int:
         self.checked_at = time.monotonic()
         expired = 0
-        for key, obj in list(ls.store.items()):
-            if key.startswith("payment_intent:") and self.is_due(obj):
-                expire_hold(obj)
+        for intent in list(self._open.values()):
+            if intent.status in ("succeeded", "canceled"):  # for good
+                del self._open[intent.id]
+            elif self.is_due(intent):
+                expire_hold(intent)
+                del self._open[intent.id]
                 expired += 1
         return expired
 
@@ -2581,6 +2671,37 @@ async def _network_config_handler(request: web.Request) -> web.Response:
 # --- Installation and serving --------------------------------------------------------------------
 
 _OVERRIDES: dict[tuple[str, str], Handler] = {}
+PAYMENT_INTENT_KEY = ls.PaymentIntent.object + ":"
+
+
+class _MemoryStore(ls.Store):
+    """localstripe's store, in memory only (never read from nor written to localstripe's
+    /tmp/localstripe.pickle), telling the ledger of each balance transaction and the holds of
+    each PaymentIntent as they are stored."""
+
+    def dump_to_disk(self) -> None:
+        pass
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        dict.__setitem__(self, key, value)
+        if key.startswith(BALANCE_TRANSACTION_KEY):
+            ledger.noted(value)
+        elif key.startswith(PAYMENT_INTENT_KEY):
+            holds.noted(value)
+
+    def __delitem__(self, key: str) -> None:
+        dict.__delitem__(self, key)
+        if key.startswith(BALANCE_TRANSACTION_KEY):
+            ledger.forget_later()
+        elif key.startswith(PAYMENT_INTENT_KEY):
+            holds.forget(key[len(PAYMENT_INTENT_KEY) :])
+
+    def clear(self) -> None:
+        dict.clear(self)
+        ledger.reset()
+        holds.reset()
+
+
 _installed = False
 
 
@@ -2593,8 +2714,8 @@ def install() -> web.Application:
     _installed = True
 
     # In memory only: never read nor write localstripe's /tmp/localstripe.pickle.
+    ls.store.__class__ = _MemoryStore
     ls.store.clear()
-    ls.store.dump_to_disk = lambda: None
     ls_webhooks._webhooks.clear()
     ls_webhooks._send_webhook = _send_webhook
 

@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 import stripe
 
+from devtools import stripe_server
+from devtools.stripe_server import Ledger
 from devtools.testing import ROOT, stripe_stand_in
 
 TWO_DAYS = 2 * 24 * 3600
@@ -289,3 +291,52 @@ def test_bad_settlement_flags_are_refused_at_start_up(flags: list[str]) -> None:
         timeout=60,
     )
     assert done.returncode == 2, done.stderr
+
+
+class _Txn:
+    """A balance transaction that counts how often its `net` is read."""
+
+    nets_read = 0
+
+    def __init__(self, net: int, currency: str, available_on: int) -> None:
+        self._net, self.currency, self.available_on = net, currency, available_on
+
+    @property
+    def net(self) -> int:
+        _Txn.nets_read += 1
+        return self._net
+
+
+def _nets_read_by_reads(held: int, reads: int) -> int:
+    ledger = Ledger()
+    now = stripe_server._now()
+    for _ in range(held):
+        ledger.noted(_Txn(100, "usd", now))
+    ledger.balances()
+    _Txn.nets_read = 0
+    for _ in range(reads):
+        ledger.noted(_Txn(-1, "usd", now))
+        ledger.balances()
+    return _Txn.nets_read
+
+
+def test_reading_the_balance_costs_the_same_however_many_transactions_are_kept() -> None:
+    assert _nets_read_by_reads(5_000, 200) == _nets_read_by_reads(100, 200) == 200
+
+
+def test_the_ledger_moves_pending_funds_to_available_at_their_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ledger = Ledger()
+    now = stripe_server._now()
+    ledger.noted(_Txn(500, "eur", now))
+    ledger.noted(_Txn(300, "eur", now + 10))
+    ledger.noted(_Txn(200, "eur", now + 20))
+    available, pending = ledger.balances()
+    assert (available["eur"], pending["eur"]) == (500, 500)
+    monkeypatch.setattr(stripe_server.clock, "offset", stripe_server.clock.offset + 15)
+    available, pending = ledger.balances()
+    assert (available["eur"], pending["eur"]) == (800, 200)
+    monkeypatch.setattr(stripe_server.clock, "offset", stripe_server.clock.offset + 10)
+    available, pending = ledger.balances()
+    assert (available["eur"], pending["eur"]) == (1000, 0)

@@ -740,3 +740,47 @@ def test_billing_ends_a_hold_stripe_refuses_with_a_clear_reason_instead_of_retry
     )
     placed = gateway.hold(f"hold-{uuid.uuid4()}", customer, pm.id, 50, "USD", "block 1")
     assert placed.placed
+
+
+class _CountedResponse(SavedResponse):
+    """A saved response that counts how often its time is looked at."""
+
+    looked_at = 0
+
+    def __getattribute__(self, name: str) -> Any:
+        if name == "saved_at":
+            _CountedResponse.looked_at += 1
+        return super().__getattribute__(name)
+
+
+def _saved_responses_looked_at(kept: int, requests: int) -> int:
+    now = [1_000_000.0]
+    cache = IdempotencyCache(clock=lambda: now[0])
+    for i in range(kept):
+        cache.put(
+            ("", f"kept-{i}"), _CountedResponse("f", 200, b"{}", "application/json", "r", now[0])
+        )
+        now[0] += 1
+    _CountedResponse.looked_at = 0
+    for i in range(requests):
+        assert cache.get(("", f"new-{i}")) is None
+        cache.put(
+            ("", f"new-{i}"), _CountedResponse("f", 200, b"{}", "application/json", "r", now[0])
+        )
+    return _CountedResponse.looked_at
+
+
+def test_a_keyed_request_costs_the_same_however_many_keys_are_kept() -> None:
+    assert _saved_responses_looked_at(5_000, 200) == _saved_responses_looked_at(100, 200)
+
+
+def test_expired_keys_are_forgotten_from_the_oldest() -> None:
+    now = [1_000_000.0]
+    cache = IdempotencyCache(clock=lambda: now[0])
+    for i in range(3):
+        cache.put(("", f"k{i}"), SavedResponse("f", 200, b"{}", "application/json", "r", now[0]))
+        now[0] += 3600
+    now[0] += 24 * 3600 - 2 * 3600  # k0 is 25 h old, k1 24 h, k2 23 h
+    assert cache.get(("", "k2")) is not None
+    assert cache.get(("", "k1")) is None
+    assert cache.get(("", "k0")) is None
