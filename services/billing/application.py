@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any, Protocol, TypedDict, TypeVar
+from typing import Any, Protocol, TypedDict
 from uuid import UUID
 
 from eventsourcing.application import ProcessingEvent
@@ -62,7 +62,6 @@ from services.billing.domain import (
 log = logging.getLogger(__name__)
 
 Processing = ProcessingEvent[UUID]
-T = TypeVar("T")
 COMMAND_ATTEMPTS = 3
 
 NO_CARD_REASON = "No card on file: add a card to pay for sessions."
@@ -441,7 +440,7 @@ class BillingApplication(ServiceApplication):
         """The client asks for the session's charge back (see `Refund.request`); asking again
         answers the refund already asked for."""
         bill = self._participants_bill(session_id, client_id)
-        existing = self._read(Refund, refund_id(bill.session_id))
+        existing = self.find(Refund, refund_id(bill.session_id))
         if existing is not None:
             return existing
         window = timedelta(hours=self.config.refund_window_hours)
@@ -449,7 +448,7 @@ class BillingApplication(ServiceApplication):
         try:
             self.save(refund)
         except CONFLICTS:  # asked twice at once: the first one stands
-            stored = self._read(Refund, refund.id)
+            stored = self.find(Refund, refund.id)
             assert stored is not None
             return stored
         self.refunds.remember(refund)
@@ -465,7 +464,7 @@ class BillingApplication(ServiceApplication):
 
     def refund(self, session_id: str, reader_id: str, as_admin: bool) -> Refund:
         """The session's refund, for its participants and admins."""
-        refund = self._read(Refund, refund_id(session_id.strip()))
+        refund = self.find(Refund, refund_id(session_id.strip()))
         if refund is None or not (as_admin or reader_id in (refund.client_id, refund.expert_id)):
             raise NotFound(
                 "refund_not_found", "No refund was asked for this session.", "session_id"
@@ -501,7 +500,7 @@ class BillingApplication(ServiceApplication):
             return False
 
         def record() -> bool:
-            refund = self._read(Refund, refund_id(bill.session_id))
+            refund = self.find(Refund, refund_id(bill.session_id))
             if refund is None:
                 refund = Refund.made_by_provider(bill)
             elif refund.state == RefundState.GRANTED or not refund.record_made_elsewhere():
@@ -520,7 +519,7 @@ class BillingApplication(ServiceApplication):
         if bill is None or bill.plan is None:  # Stripe disputes captures: they are planned
             log.error("dispute %s for session %s without a charge", provider_dispute_id, session_id)
             return False
-        if self._read(Dispute, dispute_id(provider_dispute_id)) is not None:
+        if self.find(Dispute, dispute_id(provider_dispute_id)) is not None:
             return False
         try:
             self.save(Dispute.open(bill, provider_dispute_id, amount_minor, reason))
@@ -532,7 +531,7 @@ class BillingApplication(ServiceApplication):
         """The dispute is won or lost; False if unknown or closed already."""
 
         def close() -> bool:
-            dispute = self._read(Dispute, dispute_id(provider_dispute_id))
+            dispute = self.find(Dispute, dispute_id(provider_dispute_id))
             if dispute is None or not dispute.close(outcome):
                 return False
             self.save(dispute)
@@ -548,7 +547,7 @@ class BillingApplication(ServiceApplication):
 
     def _change_refund(self, session_id: str, change: Callable[[Refund], bool]) -> Refund:
         def attempt() -> Refund:
-            refund = self._read(Refund, refund_id(session_id.strip()))
+            refund = self.find(Refund, refund_id(session_id.strip()))
             if refund is None:
                 raise NotFound(
                     "refund_not_found", "No refund was asked for this session.", "session_id"
@@ -578,7 +577,7 @@ class BillingApplication(ServiceApplication):
                     return
 
                 def record(step: RefundStep = step, made: str = provider_refund_id) -> None:
-                    fresh = self._read(Refund, step.refund_id)
+                    fresh = self.find(Refund, step.refund_id)
                     if fresh is not None and fresh.record_refunded(step.payment_intent_id, made):
                         self.save(fresh)
                     if fresh is not None:
@@ -589,12 +588,6 @@ class BillingApplication(ServiceApplication):
         finally:
             with self.lock:
                 self._refunds_in_flight.discard(id)
-
-    def _read(self, kind: type[T], id: UUID) -> T | None:
-        if id not in self.repository:
-            return None
-        found: T = self.repository.get(id)
-        return found
 
     # --- the timer ----------------------------------------------------------------------------
 
